@@ -1,0 +1,55 @@
+"""What an approval authorizes: the period, the dose, J9354 units, vials and claim lines."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date, timedelta
+
+from medpolicy.definitions.billing import billing_units, claim_lines, least_waste_vials
+from medpolicy.definitions.dose import mg_per_kg
+from medpolicy.definitions.units import dose_in_mg
+from medpolicy.engine.decision import Authorization, ClaimLineOut, VialCount
+from medpolicy.facts import Facts
+from medpolicy.policy import tree as t
+
+__all__ = ["add_months", "authorize"]
+
+
+def add_months(start: date, months: int) -> date:
+    month_index = start.month - 1 + months
+    year, month = start.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
+
+
+def authorize(policy: t.Policy, facts: Facts, months: int) -> Authorization:
+    """Only called for an approved pathway, whose dose check guarantees dose and weight are known."""
+    dose = facts.get("medication.dose")
+    weight = facts.get("body_weight.kg")
+    interval: int = facts.get("medication.interval_days")
+    dose_mg = dose_in_mg(dose["value"], dose["unit"], weight)
+    assert dose_mg is not None and weight is not None
+    start: date = facts.get("medication.start_date") or facts.get("request.date")
+    end = add_months(start, months) - timedelta(days=1)  # the period is inclusive of both ends
+    administrations = (end - start).days // interval + 1
+    drug = policy.drug
+    units = billing_units(dose_mg, drug.mg_per_unit)
+    plan = least_waste_vials(dose_mg, drug.vial_sizes_mg, drug.mg_per_unit)
+    lines = claim_lines(drug.hcpcs, dose_mg, drug.vial_sizes_mg, drug.mg_per_unit)
+    return Authorization(
+        hcpcs=drug.hcpcs,
+        period_start=start,
+        period_end=end,
+        months=months,
+        dose_mg=str(dose_mg),
+        mg_per_kg=str(mg_per_kg(dose_mg, weight)),
+        weight_kg=str(weight),
+        interval_days=interval,
+        administrations=administrations,
+        units_per_administration=units,
+        total_units=units * administrations,
+        vials_per_administration=[VialCount(size_mg=s, count=c) for s, c in plan.vials],
+        waste_units_per_administration=plan.waste_units,
+        claim_lines_per_administration=[
+            ClaimLineOut(hcpcs=ln.hcpcs, modifier=ln.modifier, units=ln.units) for ln in lines
+        ],
+    )

@@ -1,0 +1,89 @@
+"""Reusable definitions that a policy calls by name (``check: weight_based_dose_limit``).
+
+Each check declares the facts it reads and the parameters it needs, so the policy validator can
+refuse a file that names an unknown check or forgets a parameter, and walkers other than the
+evaluator (questionnaire, SQL) know what each check depends on. A new drug with a new kind of
+limit adds one entry here; no engine code names a drug.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from medpolicy.definitions.dose import mg_per_kg, within_weight_based_limit
+from medpolicy.definitions.units import dose_in_mg
+from medpolicy.facts import FACTS, Facts
+from medpolicy.logic import Truth, all_of
+
+__all__ = ["CHECKS", "CheckDefinition", "CheckResult"]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    result: Truth
+    used: Mapping[str, Any]
+    missing: tuple[str, ...]
+    detail: str
+
+
+@dataclass(frozen=True)
+class CheckDefinition:
+    name: str
+    reads: tuple[str, ...]
+    params: Mapping[str, type]  # required parameter -> its type (Decimal or int)
+    evaluate: Callable[[Facts, Mapping[str, Any]], CheckResult]
+    description: str
+
+
+def _weight_based_dose_limit(facts: Facts, params: Mapping[str, Any]) -> CheckResult:
+    limit: Decimal = params["max_mg_per_kg"]
+    per_days: int = params["per_days"]
+    dose = facts.get("medication.dose")
+    weight = facts.get("body_weight.kg")
+    interval = facts.get("medication.interval_days")
+    used = {k: v for k, v in (("medication.dose", dose), ("body_weight.kg", weight),
+                              ("medication.interval_days", interval)) if v is not None}
+    missing = tuple(p for p, v in (("medication.dose", dose), ("body_weight.kg", weight),
+                                   ("medication.interval_days", interval)) if v is None)
+    problems: list[str] = []
+    dose_ok = Truth.unknown
+    if dose is not None and weight is not None:
+        dose_mg = dose_in_mg(dose["value"], dose["unit"], weight)
+        assert dose_mg is not None  # weight is known
+        dose_ok = Truth.of(within_weight_based_limit(dose_mg, weight, limit))
+        if dose_ok is Truth.not_met:
+            problems.append(
+                f"dose {dose_mg} mg is {mg_per_kg(dose_mg, weight)} mg/kg at {weight} kg, "
+                f"above {limit} mg/kg"
+            )
+    interval_ok = Truth.unknown if interval is None else Truth.of(interval >= per_days)
+    if interval_ok is Truth.not_met:
+        problems.append(f"doses every {interval} days, more often than every {per_days} days")
+    result = all_of([dose_ok, interval_ok])
+    if result is Truth.met:
+        detail = f"within {limit} mg/kg every {per_days} days"
+    elif problems:
+        detail = "; ".join(problems)
+    else:
+        detail = "cannot be checked until reported: " + ", ".join(
+            FACTS[m].label for m in missing
+        )
+    return CheckResult(result, used, missing if result is Truth.unknown else (), detail)
+
+
+CHECKS: dict[str, CheckDefinition] = {
+    c.name: c
+    for c in [
+        CheckDefinition(
+            name="weight_based_dose_limit",
+            reads=("medication.dose", "body_weight.kg", "medication.interval_days"),
+            params={"max_mg_per_kg": Decimal, "per_days": int},
+            evaluate=_weight_based_dose_limit,
+            description="dose per administration ≤ max_mg_per_kg × body weight, at intervals of "
+            "at least per_days days",
+        )
+    ]
+}

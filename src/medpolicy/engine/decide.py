@@ -1,0 +1,227 @@
+"""Decision assembly: scope, applicable pathways, outcome, reasons, missing facts, authorization.
+
+Outcomes follow PRODUCT.md's decision semantics. The engine never denies: ``not_met`` routes the
+case to a clinician reviewer with the specific, cited reasons a denial letter must state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from medpolicy import __version__
+from medpolicy.definitions.icd10 import code_set_version
+from medpolicy.engine.authorize import authorize
+from medpolicy.engine.decision import (
+    Criterion,
+    Decision,
+    MissingFact,
+    Outcome,
+    PathwayResult,
+    PolicyRef,
+    PrecautionOut,
+    Reason,
+    Scope,
+)
+from medpolicy.engine.evaluate import Context, Trace, evaluate
+from medpolicy.engine.explain import describe_failure, failing, lacking
+from medpolicy.errors import FieldError, RequestError
+from medpolicy.facts import FACTS, Facts, extract_facts
+from medpolicy.jsonable import jsonable
+from medpolicy.logic import Truth
+from medpolicy.policy import tree as t
+from medpolicy.request import Request
+
+__all__ = ["decide"]
+
+_SCOPE_FACT = "member.line_of_business"
+
+
+def decide(policy: t.Policy, request: Request) -> Decision:
+    _check_fits(policy, request)
+    facts = extract_facts(request)
+    scope = _scope(policy, facts)
+    indications = _indications(policy, facts)
+    ctx = Context(facts, policy)
+    results: list[tuple[t.Pathway, Trace | None]] = [
+        (p, evaluate(p.criteria, ctx) if _applies(p, request, indications) else None)
+        for p in policy.pathways
+    ]
+    applicable = [(p, tr) for p, tr in results if tr is not None]
+    met = [(p, tr) for p, tr in applicable if tr.result is Truth.met]
+    unknown = [(p, tr) for p, tr in applicable if tr.result is Truth.unknown]
+
+    missing: list[MissingFact] = []
+    reasons: list[Reason] = []
+    authorization = None
+    if scope.applies is False:
+        outcome = Outcome.out_of_scope
+    elif met and scope.applies:
+        outcome = Outcome.approved
+        pathway = met[0][0]
+        authorization = authorize(policy, facts, pathway.approval_months)
+    elif met or unknown:
+        outcome = Outcome.missing_information
+        missing = _missing(facts, [tr for _, tr in unknown], scope_unknown=scope.applies is None)
+    elif not applicable and not facts.has("indications") and not facts.has("diagnoses"):
+        outcome = Outcome.missing_information
+        missing = _missing(facts, [], scope_unknown=scope.applies is None, need_indication=True)
+    else:
+        outcome = Outcome.not_met
+        reasons = _reasons(applicable) or [_no_pathway_reason(policy, request, indications)]
+
+    flags = sorted({f for _, tr in applicable for f in _flags(tr)})
+    if outcome is Outcome.not_met and scope.applies is None:
+        flags.append("the member's line of business was not reported: confirm this guideline applies")
+    return Decision(
+        decision_id=_decision_id(policy, request),
+        request_id=request.request_id,
+        outcome=outcome,
+        summary=_summary(outcome, policy, scope, met, reasons, missing),
+        request_type=request.request_type,
+        evaluated_at=request.submitted_at,
+        policy=PolicyRef(id=policy.meta.id, title=policy.meta.title, payer=policy.meta.payer,
+                         version=policy.meta.version, effective_date=policy.meta.effective_date,
+                         content_hash=policy.content_hash),
+        engine_version=__version__,
+        code_set=code_set_version(),
+        scope=scope,
+        indications=sorted(indications),
+        pathways=[_pathway_result(policy, p, tr) for p, tr in results],
+        reasons=reasons,
+        missing_information=missing,
+        authorization=authorization,
+        flags=flags,
+        precautions=[PrecautionOut(id=p.id, kind=p.kind, clause=p.citation.section,
+                                   text=p.citation.text) for p in policy.precautions],
+    )
+
+
+def _check_fits(policy: t.Policy, request: Request) -> None:
+    errors = []
+    if request.medication.hcpcs != policy.drug.hcpcs:
+        errors.append(FieldError("medication.hcpcs", f"{request.medication.hcpcs} is not covered by "
+                                 f"policy {policy.meta.id} (which covers {policy.drug.hcpcs})"))
+    for i, name in enumerate(request.indications or []):
+        if name not in policy.indications:
+            errors.append(FieldError(f"indications[{i}]", f"unknown indication '{name}'; expected "
+                                     f"one of {', '.join(policy.indications)}"))
+    if errors:
+        raise RequestError(errors)
+
+
+def _scope(policy: t.Policy, facts: Facts) -> Scope:
+    lob = facts.get(_SCOPE_FACT)
+    if lob is None:
+        return Scope(line_of_business=None, applies=None)
+    rule = policy.scope_for(lob)
+    if rule is None:  # "applies to all lines of business unless otherwise noted"
+        return Scope(line_of_business=lob, applies=True)
+    return Scope(line_of_business=lob, applies=rule.applies, clause=rule.citation.section,
+                 text=rule.citation.text, route_to=rule.route_to)
+
+
+def _indications(policy: t.Policy, facts: Facts) -> set[str]:
+    """Stated indications, plus those the diagnoses or reported findings imply."""
+    found = set(facts.get("indications") or [])
+    codes = facts.get("diagnoses") or []
+    for ind in policy.indications.values():
+        vs = policy.value_sets.get(ind.implied_by_value_set or "")
+        if vs is not None and any(vs.match(c) for c in codes):
+            found.add(ind.id)
+        if ind.implied_by_fact is not None:
+            fact, values = ind.implied_by_fact
+            if str(facts.get(fact)) in values:
+                found.add(ind.id)
+    return found
+
+
+def _applies(pathway: t.Pathway, request: Request, indications: set[str]) -> bool:
+    if pathway.phase != request.request_type:
+        return False
+    return pathway.indication is None or pathway.indication in indications
+
+
+def _missing(facts: Facts, unknown: list[Trace], *, scope_unknown: bool,
+             need_indication: bool = False) -> list[MissingFact]:
+    needed: dict[str, list[Trace]] = {}
+    for tr in unknown:
+        for fact, leaf in lacking(tr):
+            needed.setdefault(fact, []).append(leaf)
+    out = [
+        MissingFact(fact=f, label=FACTS[f].label, request_field=FACTS[f].request_field,
+                    needed_for=sorted({lf.node.id for lf in leaves}),
+                    clauses=sorted({lf.node.citation.section for lf in leaves}),
+                    note=facts.conflicts.get(f) or _leaf_note(leaves))
+        for f, leaves in sorted(needed.items())
+    ]
+    extra = ([_SCOPE_FACT] if scope_unknown else []) + (["diagnoses"] if need_indication else [])
+    for fact in extra:
+        out.append(MissingFact(fact=fact, label=FACTS[fact].label,
+                               request_field=FACTS[fact].request_field, needed_for=[], clauses=[]))
+    return out
+
+
+def _leaf_note(leaves: list[Trace]) -> str | None:
+    notes = sorted({lf.detail for lf in leaves if lf.detail and lf.detail != "not reported"})
+    return "; ".join(notes) or None
+
+
+def _reasons(applicable: list[tuple[t.Pathway, Trace]]) -> list[Reason]:
+    return [
+        Reason(pathway=p.id, criterion=f.node.id, clause=f.node.citation.section,
+               text=f.node.citation.text, detail=describe_failure(f))
+        for p, tr in applicable
+        for f in failing(tr)
+    ]
+
+
+def _no_pathway_reason(policy: t.Policy, request: Request, indications: set[str]) -> Reason:
+    phase = request.request_type
+    stated = ", ".join(sorted(indications)) or "none"
+    covered = ", ".join(sorted({p.indication or "any" for p in policy.pathways if p.phase == phase}))
+    return Reason(pathway="", criterion="applicable_indication",
+                  clause=f"Position Statement > {phase.capitalize()}",
+                  text="members diagnosed with ANY of the following conditions",
+                  detail=f"the request's diagnoses and indications ({stated}; codes: "
+                  f"{', '.join(request.diagnoses or []) or 'none'}) match no {phase} pathway "
+                  f"of this guideline ({covered})")
+
+
+def _flags(trace: Trace) -> list[str]:
+    return [*trace.flags, *(f for c in trace.children for f in _flags(c))]
+
+
+def _criterion(tr: Trace) -> Criterion:
+    n = tr.node
+    return Criterion(id=n.id, criterion=n.name, result=tr.result.value, clause=n.citation.section,
+                     text=n.citation.text, reading=n.reading,
+                     facts={k: jsonable(v) for k, v in sorted(tr.used.items())},
+                     missing=list(tr.missing), detail=tr.detail, flags=list(tr.flags),
+                     children=[_criterion(c) for c in tr.children])
+
+
+def _pathway_result(policy: t.Policy, p: t.Pathway, tr: Trace | None) -> PathwayResult:
+    ind = policy.indications.get(p.indication or "")
+    return PathwayResult(id=p.id, phase=p.phase, indication=p.indication,
+                         indication_label=ind.label if ind else None, applicable=tr is not None,
+                         result=tr.result.value if tr else "not_applicable",
+                         clause=p.criteria.citation.section,
+                         criteria=_criterion(tr) if tr else None)
+
+
+def _decision_id(policy: t.Policy, request: Request) -> str:
+    material = policy.content_hash + "\n" + request.model_dump_json()
+    return "dec_" + hashlib.sha256(material.encode()).hexdigest()[:24]
+
+
+def _summary(outcome: Outcome, policy: t.Policy, scope: Scope, met: list[Any],
+             reasons: list[Reason], missing: list[MissingFact]) -> str:
+    if outcome is Outcome.out_of_scope:
+        return f"Not reviewed under {policy.meta.id}: {scope.text} Route to: {scope.route_to}."
+    if outcome is Outcome.approved:
+        return f"Meets {met[0][0].criteria.citation.section} ({met[0][0].criteria.citation.text})."
+    if outcome is Outcome.missing_information:
+        return "More information is needed: " + "; ".join(m.label for m in missing) + "."
+    return ("Criteria not met; routed to a clinician reviewer: "
+            + "; ".join(f"{r.clause} ({r.text})" for r in reasons) + ".")

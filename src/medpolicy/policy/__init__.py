@@ -1,0 +1,1 @@
+"""Policy files: authored documents, validation with diagnostics, the validated tree."""

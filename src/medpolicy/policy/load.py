@@ -1,0 +1,368 @@
+"""Authored policy document (YAML) -> validated policy tree, reporting every problem at once.
+
+The authored form is what a policy analyst writes: nested mappings, clause numbers relative to
+their parent, reusable fragments by name. The validated form (``medpolicy.policy.tree``) is what
+walkers run: absolute citations, unique ids, facts and value sets resolved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from medpolicy.definitions.icd10 import ValueSet
+from medpolicy.engine.checks import CHECKS
+from medpolicy.facts import FACTS
+from medpolicy.policy import tree as t
+from medpolicy.policy.diagnostics import Diagnostics, PolicyError
+
+__all__ = ["check_policy", "load_policy"]
+
+_COMBINATORS = ("all", "any", "not", "use")
+_LEAVES = ("fact", "diagnosis_in", "check")
+_OPS = ("equals", "in", "not_in", "at_least", "at_most", "above", "below", "is", "contains_any",
+        "is_empty", "within_years_before_request")
+_NUMERIC_OPS = ("at_least", "at_most", "above", "below")
+_NODE_KEYS = {"id", "clause", "cite", "text", "reading", "with", "where", "unknown_if",
+              *_COMBINATORS, *_LEAVES, *_OPS}
+
+
+def load_policy(path: str | Path) -> t.Policy:
+    policy, diagnostics = check_policy(path)
+    if policy is None:
+        raise PolicyError(str(path), diagnostics.items)
+    return policy
+
+
+def check_policy(path: str | Path) -> tuple[t.Policy | None, Diagnostics]:
+    diags = Diagnostics()
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        diags.add("", "unreadable", f"cannot read policy file: {exc}")
+        return None, diags
+    if not isinstance(raw, dict):
+        diags.add("", "not-a-mapping", "a policy file must be a mapping at the top level")
+        return None, diags
+    policy = _Builder(raw, diags).build()
+    if diags:
+        return None, diags
+    assert policy is not None
+    return t.Policy(**{**policy.__dict__, "path": str(path)}), diags
+
+
+def content_hash(raw: Mapping[str, Any]) -> str:
+    """Hash of the parsed document, so whitespace and comments do not change a policy's identity."""
+    canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class _Builder:
+    def __init__(self, raw: dict[str, Any], diags: Diagnostics) -> None:
+        self.raw = raw
+        self.d = diags
+        self.ids: set[str] = set()
+        self.fragments: dict[str, Any] = raw.get("fragments") or {}
+        self.value_sets: dict[str, ValueSet] = {}
+        self.indications: dict[str, t.Indication] = {}
+        self.current_fact: str | None = None
+
+    # -- small typed readers that record a diagnostic instead of raising ----------------------
+    def req(self, m: Mapping[str, Any], key: str, path: str, kind: type = str) -> Any:
+        value = m.get(key)
+        if value is None:
+            self.d.add(f"{path}.{key}", "missing", f"'{key}' is required")
+            return kind()
+        if kind is date and isinstance(value, date):
+            return value
+        if not isinstance(value, kind):
+            self.d.add(f"{path}.{key}", "wrong-type", f"'{key}' must be a {kind.__name__}")
+            return kind()
+        return value
+
+    def decimal(self, value: Any, path: str) -> Decimal:
+        try:
+            if isinstance(value, bool):
+                raise InvalidOperation
+            return Decimal(str(value))
+        except InvalidOperation:
+            self.d.add(path, "not-a-number", f"{value!r} is not a number")
+            return Decimal(0)
+
+    # -- document sections ---------------------------------------------------------------------
+    def build(self) -> t.Policy | None:
+        r = self.raw
+        meta = self.meta(r)
+        drug = self.drug(r.get("drug") or {}, "drug")
+        scope = self.scope(r.get("program_exceptions") or [], "program_exceptions")
+        self.build_value_sets(r.get("value_sets") or {}, "value_sets")
+        self.build_indications(r.get("indications") or {}, "indications")
+        pathways = tuple(
+            self.pathway(p, f"pathways[{i}]") for i, p in enumerate(r.get("pathways") or [])
+        )
+        if not pathways:
+            self.d.add("pathways", "missing", "a policy needs at least one pathway")
+        precautions = tuple(
+            self.precaution(p, f"precautions[{i}]") for i, p in enumerate(r.get("precautions") or [])
+        )
+        for key in r:
+            if key not in {"id", "title", "payer", "version", "effective_date", "source", "history",
+                           "drug", "program_exceptions", "value_sets", "indications", "fragments",
+                           "pathways", "precautions"}:
+                self.d.add(key, "unknown-key", f"unknown top-level key '{key}'")
+        if self.d:
+            return None
+        return t.Policy(meta, drug, scope, self.value_sets, self.indications, pathways,
+                        precautions, content_hash(r))
+
+    def meta(self, r: Mapping[str, Any]) -> t.PolicyMeta:
+        history = r.get("history") or {}
+        updates = tuple(
+            (self.req(u, "date", f"history.updates[{i}]", date), self.req(u, "text", f"history.updates[{i}]"))
+            for i, u in enumerate(history.get("updates") or [])
+        )
+        return t.PolicyMeta(
+            id=self.req(r, "id", "policy"),
+            title=self.req(r, "title", "policy"),
+            payer=self.req(r, "payer", "policy"),
+            version=str(self.req(r, "version", "policy")),
+            effective_date=self.req(r, "effective_date", "policy", date),
+            original_effective_date=self.req(history, "original_effective_date", "history", date),
+            reviewed=history.get("reviewed"),
+            revised=history.get("revised"),
+            history=updates,
+            source=self.req(r, "source", "policy"),
+        )
+
+    def drug(self, m: Mapping[str, Any], path: str) -> t.Drug:
+        sizes = m.get("vial_sizes_mg") or []
+        if not sizes or not all(isinstance(s, int) and s > 0 for s in sizes):
+            self.d.add(f"{path}.vial_sizes_mg", "wrong-type", "vial sizes must be positive whole mg")
+        return t.Drug(
+            name=self.req(m, "name", path),
+            brand=self.req(m, "brand", path),
+            hcpcs=self.req(m, "hcpcs", path),
+            hcpcs_description=self.req(m, "hcpcs_description", path),
+            mg_per_unit=self.decimal(m.get("mg_per_unit", 1), f"{path}.mg_per_unit"),
+            vial_sizes_mg=tuple(sorted((s for s in sizes if isinstance(s, int)), reverse=True)),
+            names=tuple(str(n) for n in m.get("names") or []),
+        )
+
+    def citation(self, m: Mapping[str, Any], path: str) -> t.Citation:
+        return t.Citation(self.req(m, "cite", path), self.req(m, "text", path))
+
+    def scope(self, items: list[Any], path: str) -> tuple[t.ScopeRule, ...]:
+        rules = []
+        for i, m in enumerate(items):
+            p = f"{path}[{i}]"
+            lob = self.req(m, "line_of_business", p)
+            if lob and lob not in FACTS["member.line_of_business"].choices:
+                self.d.add(f"{p}.line_of_business", "unknown-choice", f"unknown line of business '{lob}'")
+            applies = m.get("applies")
+            if not isinstance(applies, bool):
+                self.d.add(f"{p}.applies", "wrong-type", "'applies' must be true or false")
+            if applies is False and not m.get("route_to"):
+                self.d.add(f"{p}.route_to", "missing", "an exception must say where requests go")
+            rules.append(t.ScopeRule(lob, bool(applies), self.citation(m, p), m.get("route_to")))
+        return tuple(rules)
+
+    def build_value_sets(self, m: Mapping[str, Any], path: str) -> None:
+        for name, spec in m.items():
+            p = f"{path}.{name}"
+            entries = spec.get("codes") if isinstance(spec, dict) else None
+            if not isinstance(entries, list) or not entries:
+                self.d.add(f"{p}.codes", "missing", "a value set needs a non-empty list of codes")
+                continue
+            try:
+                self.value_sets[name] = ValueSet.build(name, entries)
+            except ValueError as exc:
+                self.d.add(f"{p}.codes", "unknown-code", str(exc))
+
+    def build_indications(self, m: Mapping[str, Any], path: str) -> None:
+        for key, spec in m.items():
+            p = f"{path}.{key}"
+            vs = spec.get("implied_by_value_set")
+            if vs is not None and vs not in (self.raw.get("value_sets") or {}):
+                self.d.add(f"{p}.implied_by_value_set", "unknown-value-set", f"no value set '{vs}'")
+            by_fact = spec.get("implied_by_fact")
+            implied_fact = None
+            if by_fact is not None:
+                fact = by_fact.get("fact")
+                if fact not in FACTS:
+                    self.d.add(f"{p}.implied_by_fact.fact", "unknown-fact", f"unknown fact '{fact}'")
+                implied_fact = (str(fact), tuple(str(v) for v in by_fact.get("in") or []))
+            self.indications[key] = t.Indication(key, self.req(spec, "label", p), vs, implied_fact)
+
+    def pathway(self, m: Mapping[str, Any], path: str) -> t.Pathway:
+        phase = m.get("phase")
+        if phase not in ("initiation", "continuation"):
+            self.d.add(f"{path}.phase", "unknown-choice", "phase must be initiation or continuation")
+        indication = m.get("indication")
+        if indication is not None and indication not in (self.raw.get("indications") or {}):
+            self.d.add(f"{path}.indication", "unknown-indication", f"no indication '{indication}'")
+        months = m.get("approval_months")
+        if not isinstance(months, int) or months <= 0:
+            self.d.add(f"{path}.approval_months", "wrong-type", "approval_months must be a whole number")
+            months = 0
+        root = {k: v for k, v in m.items() if k not in ("phase", "indication", "approval_months")}
+        criteria = self.node(root, path, parent_section="", parent_id="")
+        return t.Pathway(criteria.name, phase or "initiation", indication, months, criteria)
+
+    def precaution(self, m: Mapping[str, Any], path: str) -> t.Precaution:
+        kind = m.get("kind")
+        if kind not in ("boxed_warning", "warning", "administration"):
+            self.d.add(f"{path}.kind", "unknown-choice", "kind must be boxed_warning, warning or administration")
+        return t.Precaution(self.req(m, "id", path), kind or "warning", self.citation(m, path))
+
+    # -- the criteria tree ---------------------------------------------------------------------
+    def node(self, m: Any, path: str, parent_section: str, parent_id: str) -> t.Node:
+        if not isinstance(m, dict):
+            self.d.add(path, "not-a-mapping", "a criterion must be a mapping")
+            return t.AllOf("?", "?", t.Citation("?", "?"), None, ())
+        for key in m:
+            if key not in _NODE_KEYS:
+                self.d.add(f"{path}.{key}", "unknown-key", f"unknown criterion key '{key}'")
+        name = self.req(m, "id", path)
+        full_id = f"{parent_id}/{name}" if parent_id else name
+        if full_id in self.ids:
+            self.d.add(f"{path}.id", "duplicate-id", f"id '{full_id}' is used twice")
+        self.ids.add(full_id)
+        section = self.section(m, path, parent_section)
+        cite = t.Citation(section, self.req(m, "text", path))
+        base = dict(id=full_id, name=name, citation=cite, reading=m.get("reading"))
+        kinds = [k for k in (*_COMBINATORS, *_LEAVES) if k in m]
+        if len(kinds) != 1:
+            self.d.add(path, "node-kind", f"a criterion needs exactly one of {', '.join((*_COMBINATORS, *_LEAVES))}"
+                       f" (found {', '.join(kinds) or 'none'})")
+            return t.AllOf(**base, children=())
+        kind = kinds[0]
+        if kind in ("all", "any"):
+            children = m[kind]
+            if not isinstance(children, list) or not children:
+                self.d.add(f"{path}.{kind}", "empty", f"'{kind}' needs a non-empty list")
+                children = []
+            built = tuple(self.node(c, f"{path}.{kind}[{i}]", section, full_id) for i, c in enumerate(children))
+            return t.AllOf(**base, children=built) if kind == "all" else t.AnyOf(**base, children=built)
+        if kind == "not":
+            return t.Not(**base, child=self.node(m["not"], f"{path}.not", section, full_id))
+        if kind == "use":
+            return self.use(m, path, base, section, full_id)
+        if kind == "diagnosis_in":
+            vs = m["diagnosis_in"]
+            if vs not in (self.raw.get("value_sets") or {}):
+                self.d.add(f"{path}.diagnosis_in", "unknown-value-set", f"no value set '{vs}'")
+            return t.InValueSet(**base, fact="diagnoses", value_set=str(vs))
+        if kind == "check":
+            return self.check(m, path, base)
+        return self.fact_leaf(m, path, base)
+
+    def section(self, m: Mapping[str, Any], path: str, parent_section: str) -> str:
+        if "cite" in m:
+            return str(m["cite"])
+        if "clause" in m:
+            if not parent_section:
+                self.d.add(f"{path}.clause", "relative-clause", "a top-level criterion needs 'cite'")
+                return str(m["clause"])
+            last = parent_section.rsplit(" > ", 1)[-1]
+            # "Initiation" + "1" -> "Initiation > 1"; "1" + "b" -> "1.b" (the guideline's numbering)
+            joiner = "." if last[:1].isdigit() else " > "
+            return f"{parent_section}{joiner}{m['clause']}"
+        if not parent_section:
+            self.d.add(path, "no-citation", "every pathway must cite the guideline ('cite')")
+        return parent_section
+
+    def use(self, m: Mapping[str, Any], path: str, base: dict[str, Any], section: str, full_id: str) -> t.Node:
+        name = m["use"]
+        fragment = self.fragments.get(name)
+        if not isinstance(fragment, dict):
+            self.d.add(f"{path}.use", "unknown-fragment", f"no fragment '{name}'")
+            return t.AllOf(**base, children=())
+        # The use-site supplies id, clause and text; the fragment supplies the logic beneath.
+        merged = {**{k: v for k, v in fragment.items() if k not in ("id", "clause", "cite", "text")},
+                  **{k: m[k] for k in ("id", "text", "reading") if k in m}, "cite": section}
+        self.ids.discard(full_id)
+        parent_id = full_id.rsplit("/", 1)[0] if "/" in full_id else ""
+        return self.node(merged, f"fragments.{name}", section, parent_id)
+
+    def check(self, m: Mapping[str, Any], path: str, base: dict[str, Any]) -> t.Node:
+        name = m["check"]
+        definition = CHECKS.get(name)
+        params_in = m.get("with") or {}
+        params: dict[str, Decimal | int | str] = {}
+        if definition is None:
+            self.d.add(f"{path}.check", "unknown-check", f"no check definition '{name}'")
+        else:
+            for pname, ptype in definition.params.items():
+                if pname not in params_in:
+                    self.d.add(f"{path}.with.{pname}", "missing", f"check '{name}' needs '{pname}'")
+                elif ptype is Decimal:
+                    params[pname] = self.decimal(params_in[pname], f"{path}.with.{pname}")
+                elif not isinstance(params_in[pname], int):
+                    self.d.add(f"{path}.with.{pname}", "wrong-type", f"'{pname}' must be a whole number")
+                else:
+                    params[pname] = params_in[pname]
+            for extra in set(params_in) - set(definition.params):
+                self.d.add(f"{path}.with.{extra}", "unknown-key", f"check '{name}' takes no '{extra}'")
+        return t.Check(**base, definition=str(name), params=params)
+
+    def fact_leaf(self, m: Mapping[str, Any], path: str, base: dict[str, Any]) -> t.Node:
+        fact = m["fact"]
+        self.current_fact = None if "where" in m else fact
+        if fact not in FACTS:
+            self.d.add(f"{path}.fact", "unknown-fact", f"unknown fact '{fact}'")
+        if "where" in m:
+            where = m["where"]
+            if not isinstance(where, dict) or not where:
+                self.d.add(f"{path}.where", "empty", "'where' needs field conditions")
+                where = {}
+            if fact in FACTS and FACTS[fact].kind != "records":
+                self.d.add(f"{path}.where", "wrong-kind", f"'{fact}' is not a list of records")
+            conds = tuple((str(f), self.condition(c, f"{path}.where.{f}")) for f, c in sorted(where.items()))
+            return t.Exists(**base, fact=str(fact), where=conds)
+        return t.Compare(**base, fact=str(fact), condition=self.condition(m, path))
+
+    def condition(self, m: Any, path: str) -> t.Condition:
+        if not isinstance(m, dict):
+            self.d.add(path, "not-a-mapping", "a condition must be a mapping")
+            return t.Condition("equals")
+        ops = [k for k in _OPS if k in m]
+        if len(ops) != 1:
+            self.d.add(path, "condition-op", f"a condition needs exactly one of {', '.join(_OPS)}")
+            return t.Condition("equals")
+        op = ops[0]
+        value: object = m[op]
+        if op in _NUMERIC_OPS:
+            value = self.decimal(value, f"{path}.{op}")
+        elif op in ("in", "not_in", "contains_any"):
+            if not isinstance(value, list) or not value:
+                self.d.add(f"{path}.{op}", "wrong-type", f"'{op}' needs a non-empty list")
+                value = []
+            value = tuple(str(v) for v in value)
+        elif op in ("is", "is_empty") and not isinstance(value, bool):
+            self.d.add(f"{path}.{op}", "wrong-type", f"'{op}' needs true or false")
+        elif op == "within_years_before_request" and not isinstance(value, int):
+            self.d.add(f"{path}.{op}", "wrong-type", "a number of years is a whole number")
+        elif op == "equals":
+            value = str(value)
+        self.check_choices(path, op, value)
+        unknown_if = tuple(str(v) for v in m.get("unknown_if") or [])
+        return t.Condition(op, value, unknown_if)  # type: ignore[arg-type]
+
+    def check_choices(self, path: str, op: str, value: object) -> None:
+        """A value a fact can never take is a typo that would silently never match."""
+        fact = self.current_fact
+        spec = FACTS.get(fact) if fact else None
+        if spec is None or not spec.choices or op not in ("equals", "in", "not_in", "contains_any"):
+            return
+        values = value if isinstance(value, tuple) else (value,)
+        for v in values:
+            if v not in spec.choices:
+                self.d.add(f"{path}.{op}", "unknown-choice",
+                           f"'{v}' is not a value of {fact} ({', '.join(spec.choices)})")

@@ -1,0 +1,186 @@
+"""The native prior-authorization request: clinical facts as a provider's system reports them.
+
+Every adapter (REST JSON, FHIR, claim lines) produces this model; the engine never reads anything
+else. Absent means *not reported* (the engine treats it as unknown); an empty list means *reported
+as none*. Units are always explicit.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from medpolicy.definitions.icd10 import normalize
+
+__all__ = [
+    "BodyWeight",
+    "BrainMetastases",
+    "Compendium",
+    "Dose",
+    "Erbb2Mutation",
+    "Her2Ihc",
+    "Her2Ish",
+    "Her2Results",
+    "LineOfBusiness",
+    "Medication",
+    "Member",
+    "PriorAuthorization",
+    "PriorTherapy",
+    "Request",
+]
+
+Date = date  # fields named "date" would shadow the type inside their class
+NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Icd10Code = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z][0-9A-Z]{2}(\.?[0-9A-Z]{1,4})?$"),
+    AfterValidator(normalize),
+]
+PositiveDecimal = Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=4)]
+
+
+class _Model(BaseModel):
+    # Unknown fields are an error: a misspelt fact silently dropped would read as "not reported".
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class LineOfBusiness(StrEnum):
+    commercial = "commercial"
+    medicare_advantage = "medicare_advantage"
+    medicare_part_d = "medicare_part_d"
+    fep = "fep"
+    state_account_organization = "state_account_organization"
+    medicaid = "medicaid"
+
+
+class Member(_Model):
+    id: NonEmpty
+    birth_date: date | None = None
+    line_of_business: LineOfBusiness | None = None
+    organization: NonEmpty | None = Field(
+        default=None, description="The requesting provider organization (for access control)."
+    )
+
+
+class Dose(_Model):
+    value: PositiveDecimal
+    unit: Literal["mg", "mg/kg"]
+
+
+class Medication(_Model):
+    hcpcs: Annotated[str, StringConstraints(pattern=r"^[A-Z][0-9]{4}$")] = Field(
+        description="HCPCS Level II code of the requested drug, e.g. J9354."
+    )
+    drug: NonEmpty | None = None
+    dose: Dose | None = None
+    interval_days: Annotated[int, Field(gt=0, le=365)] | None = Field(
+        default=None, description="Days between doses (21 for every three weeks)."
+    )
+    start_date: date | None = None
+    line_of_therapy: Annotated[int, Field(ge=1, le=20)] | None = Field(
+        default=None, description="1 = first line; 2 or more = subsequent therapy."
+    )
+    concurrent_anticancer_drugs: list[NonEmpty] | None = Field(
+        default=None, description="Other anticancer drugs given with this one; [] = none (monotherapy)."
+    )
+
+
+class BodyWeight(_Model):
+    value: PositiveDecimal
+    unit: Literal["kg", "lb"]
+    date: Date | None = None
+
+
+class BrainMetastases(_Model):
+    present: bool
+    extent: Literal["limited", "extensive"] | None = None
+
+
+class Her2Ihc(_Model):
+    score: Literal["0", "1+", "2+", "3+"]
+    date: Date | None = None
+    specimen_id: NonEmpty | None = None
+
+
+class Her2Ish(_Model):
+    ratio: Annotated[Decimal, Field(ge=0, le=100, max_digits=8, decimal_places=3)] | None = Field(
+        default=None, description="Dual-probe HER2/CEP17 ratio."
+    )
+    copy_number: Annotated[Decimal, Field(ge=0, le=500, max_digits=8, decimal_places=3)] | None = (
+        Field(default=None, description="Average HER2 copy number, signals per cell.")
+    )
+    date: Date | None = None
+    specimen_id: NonEmpty | None = None
+
+
+class Her2Results(_Model):
+    ihc: list[Her2Ihc] = Field(default_factory=list, max_length=20)
+    ish: list[Her2Ish] = Field(default_factory=list, max_length=20)
+
+
+class Erbb2Mutation(_Model):
+    status: Literal["positive", "negative"]
+    variant: NonEmpty | None = None
+    date: Date | None = None
+
+
+class PriorTherapy(_Model):
+    drug: NonEmpty
+    start_date: date | None = None
+    end_date: date | None = None
+    line: Annotated[int, Field(ge=1, le=20)] | None = None
+    reason_stopped: Literal["progression", "toxicity", "completion", "other", "ongoing"] | None = None
+
+
+class Compendium(_Model):
+    fda_labeled_indication: bool | None = Field(
+        default=None,
+        description="The condition is consistent with an indication in the FDA prescribing information.",
+    )
+    fda_label_requirements_met: bool | None = Field(
+        default=None,
+        description="The member meets the additional requirements of the label's Indications and Usage.",
+    )
+    nccn_category: Literal["1", "2A", "2B", "3", "none"] | None = None
+
+
+class PriorAuthorization(_Model):
+    plan: Literal["florida_blue", "other"]
+    approved_on: date
+    drug_hcpcs: Annotated[str, StringConstraints(pattern=r"^[A-Z][0-9]{4}$")]
+    indication: NonEmpty | None = None
+
+
+class Request(_Model):
+    """One prior-authorization request for one drug."""
+
+    request_id: NonEmpty
+    submitted_at: datetime = Field(
+        description="When the request was made; the decision's clock (so evaluation is reproducible)."
+    )
+    request_type: Literal["initiation", "continuation"]
+    urgency: Literal["standard", "expedited"] = "standard"
+    member: Member
+    medication: Medication
+    indications: list[NonEmpty] | None = Field(
+        default=None, description="What the drug is requested for, in the policy's indication ids."
+    )
+    diagnoses: list[Icd10Code] | None = Field(default=None, max_length=50)
+    disease_extent: list[
+        Literal["locally_advanced", "inflammatory", "early_stage", "advanced", "metastatic", "recurrent"]
+    ] | None = None
+    body_weight: BodyWeight | None = None
+    brain_metastases: BrainMetastases | None = None
+    her2: Her2Results | None = None
+    erbb2_mutation: Erbb2Mutation | None = None
+    prior_therapies: list[PriorTherapy] | None = Field(default=None, max_length=50)
+    compendium: Compendium | None = None
+    prior_authorizations: list[PriorAuthorization] | None = Field(default=None, max_length=50)
+    initiation_criteria_previously_met: bool | None = None
+    disease_status_on_treatment: Literal["progressed", "stable", "improved", "undetermined"] | None = (
+        Field(default=None, description="Disease course during treatment with the requested drug.")
+    )
