@@ -1,0 +1,136 @@
+"""Billing units, single-dose vial choice, and the JW/JZ discarded-drug claim lines.
+
+Rules encoded (CMS Part B discarded-drug policy, as summarised in the project fact sheet §2.1):
+
+- administered amount is rounded UP to whole billing units; discarded amount is rounded DOWN;
+- "billed units must align with the smallest dosage available from the manufacturer that can
+  appropriately meet the patient's needs while minimizing wastage" → the vial combination with the
+  smallest total that covers the dose;
+- waste present: one line with the administered units and no modifier, plus one line with the
+  discarded units and -JW; no waste: a single line with -JZ. Never JW and JZ together.
+
+HCPCS code, vial sizes and mg per billing unit are parameters from the policy file.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+from typing import Final
+
+__all__ = [
+    "DISCARDED",
+    "NONE_DISCARDED",
+    "ClaimLine",
+    "VialPlan",
+    "billing_units",
+    "claim_lines",
+    "least_waste_vials",
+]
+
+DISCARDED: Final = "JW"  # "Drug amount discarded/not administered to any patient"
+NONE_DISCARDED: Final = "JZ"  # "Zero drug amount discarded/not administered to any patient"
+
+
+@dataclass(frozen=True)
+class VialPlan:
+    vials: tuple[tuple[int, int], ...]  # (size_mg, count), sorted by size descending, count > 0
+    total_mg: int
+    waste_units: int
+
+    @property
+    def vial_count(self) -> int:
+        return sum(count for _, count in self.vials)
+
+
+@dataclass(frozen=True)
+class ClaimLine:
+    hcpcs: str
+    modifier: str | None
+    units: int
+
+
+def billing_units(dose_mg: Decimal, mg_per_unit: Decimal) -> int:
+    """Administered billing units: ``ceil(dose_mg / mg_per_unit)``, computed exactly."""
+    _require_positive(mg_per_unit, "mg per billing unit")
+    if not dose_mg.is_finite() or dose_mg < 0:
+        raise ValueError(f"a dose must be a non-negative number, got {dose_mg} mg")
+    # Fractions, not Decimal division: a 28-digit quotient such as 1.000…0003 could round to 1.
+    return math.ceil(Fraction(dose_mg) / Fraction(mg_per_unit))
+
+
+def least_waste_vials(
+    dose_mg: Decimal, vial_sizes_mg: Sequence[int], mg_per_unit: Decimal
+) -> VialPlan:
+    """The single-use vials with the smallest total ≥ the dose; ties go to the fewest vials.
+
+    Among equally small, equally few combinations the choice is deterministic (larger vials are
+    tried first). Runs in O((dose + largest vial) × number of sizes).
+    """
+    _require_positive(dose_mg, "dose")
+    _require_positive(mg_per_unit, "mg per billing unit")
+    sizes = _valid_sizes(vial_sizes_mg)
+    counts = _fewest_vials_per_total(math.ceil(Fraction(dose_mg)), sizes)
+    vials = tuple((size, n) for size, n in zip(sizes, counts, strict=True) if n > 0)
+    total = sum(size * n for size, n in vials)
+    administered = billing_units(dose_mg, mg_per_unit) * Fraction(mg_per_unit)
+    # Discarded = what the opened vials hold beyond the billed administered units, rounded down,
+    # so administered + JW units never exceed the labelled amount of the vials.
+    waste = max(0, math.floor((total - administered) / Fraction(mg_per_unit)))
+    return VialPlan(vials=vials, total_mg=total, waste_units=waste)
+
+
+def claim_lines(
+    hcpcs: str, dose_mg: Decimal, vial_sizes_mg: Sequence[int], mg_per_unit: Decimal
+) -> tuple[ClaimLine, ...]:
+    """The claim lines for one administration from single-dose vials (JW or JZ, never both)."""
+    administered = billing_units(dose_mg, mg_per_unit)
+    plan = least_waste_vials(dose_mg, vial_sizes_mg, mg_per_unit)
+    if plan.waste_units >= 1:
+        return (
+            ClaimLine(hcpcs, None, administered),
+            ClaimLine(hcpcs, DISCARDED, plan.waste_units),
+        )
+    # Less than one whole unit discarded cannot be billed with JW, so it is reported as zero.
+    return (ClaimLine(hcpcs, NONE_DISCARDED, administered),)
+
+
+def _fewest_vials_per_total(need: int, sizes: tuple[int, ...]) -> tuple[int, ...]:
+    """Vial counts (aligned with ``sizes``) reaching the smallest total ≥ ``need``.
+
+    A total of need + largest size or more is never the smallest: dropping any one vial still
+    leaves at least ``need``. So a table of exact totals up to that bound is enough.
+    """
+    limit = need + sizes[0] - 1
+    fewest: list[int | None] = [0] + [None] * limit  # fewest vials summing exactly to t
+    last: list[int] = [0] * (limit + 1)  # index of the size added last on that best path
+    for total in range(1, limit + 1):
+        for i, size in enumerate(sizes):
+            prev = fewest[total - size] if total >= size else None
+            best = fewest[total]
+            if prev is not None and (best is None or prev + 1 < best):
+                fewest[total], last[total] = prev + 1, i
+    total = next(t for t in range(need, limit + 1) if fewest[t] is not None)
+    counts = [0] * len(sizes)
+    while total > 0:
+        i = last[total]
+        counts[i] += 1
+        total -= sizes[i]
+    return tuple(counts)
+
+
+def _valid_sizes(vial_sizes_mg: Sequence[int]) -> tuple[int, ...]:
+    if not vial_sizes_mg:
+        raise ValueError("at least one vial size is needed")
+    bad = [s for s in vial_sizes_mg if isinstance(s, bool) or not isinstance(s, int) or s <= 0]
+    if bad:
+        raise ValueError(f"vial sizes must be positive whole mg, got {bad}")
+    return tuple(sorted(set(vial_sizes_mg), reverse=True))
+
+
+def _require_positive(value: Decimal, what: str) -> None:
+    if not value.is_finite() or value <= 0:
+        raise ValueError(f"{what} must be a positive number, got {value}")

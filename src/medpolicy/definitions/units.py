@@ -1,0 +1,84 @@
+"""Body-weight and dose units, in exact decimal arithmetic.
+
+A guideline that says a dose "does not exceed 3.6 mg/kg" must accept a dose billed exactly at
+3.6 × weight. In binary floats that product comes out slightly low for about 6% of weights, which
+would deny a correct claim, so every quantity here is a ``Decimal`` and every product is exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal, Inexact, localcontext
+from typing import Final
+
+__all__ = [
+    "DOSE_UNITS",
+    "LB_TO_KG",
+    "WEIGHT_UNITS",
+    "dose_in_mg",
+    "exact_product",
+    "weight_in_kg",
+]
+
+# The international avoirdupois pound: exact by definition (1959 agreement), not a rounding.
+LB_TO_KG: Final = Decimal("0.45359237")
+
+# "[lb_av]" is the UCUM spelling that FHIR body-weight Observations use for pounds.
+_KG_PER_UNIT: Final[Mapping[str, Decimal]] = {"kg": Decimal(1), "lb": LB_TO_KG, "[lb_av]": LB_TO_KG}
+WEIGHT_UNITS: Final = tuple(_KG_PER_UNIT)
+DOSE_UNITS: Final = ("mg", "mg/kg")
+
+
+def exact_product(a: Decimal, b: Decimal) -> Decimal:
+    """``a * b`` with no rounding at all, whatever the number of digits.
+
+    The default context keeps 28 significant digits; a product of an n-digit and an m-digit
+    coefficient never needs more than n + m, so that precision makes the result exact. Trapping
+    ``Inexact`` turns any future mistake in that reasoning into an error instead of a wrong cap.
+    """
+    _require_finite(a, "value")
+    _require_finite(b, "value")
+    digits = len(a.as_tuple().digits) + len(b.as_tuple().digits)
+    with localcontext() as ctx:
+        ctx.prec = max(ctx.prec, digits)
+        ctx.traps[Inexact] = True
+        return a * b
+
+
+def weight_in_kg(value: Decimal, unit: str) -> Decimal:
+    """A body weight in kilograms. ``unit`` is "kg" or "lb" (UCUM "[lb_av]" is also accepted)."""
+    factor = _KG_PER_UNIT.get(unit)
+    if factor is None:
+        raise ValueError(f"unknown weight unit {unit!r}; expected one of {', '.join(WEIGHT_UNITS)}")
+    _require_finite(value, "body weight")
+    if value <= 0:
+        raise ValueError(f"a body weight must be positive, got {value} {unit}")
+    return value if unit == "kg" else exact_product(value, factor)
+
+
+def dose_in_mg(value: Decimal, unit: str, weight_kg: Decimal | None) -> Decimal | None:
+    """A dose in milligrams, or None when it is per kilogram and the weight is unknown.
+
+    None (not an error) because a missing weight is an *unknown* fact for the evaluator: the
+    decision is "information needed", not a failure.
+    """
+    if unit not in DOSE_UNITS:
+        raise ValueError(f"unknown dose unit {unit!r}; expected one of {', '.join(DOSE_UNITS)}")
+    _require_finite(value, "dose")
+    if value < 0:
+        raise ValueError(f"a dose cannot be negative, got {value} {unit}")
+    if unit == "mg":
+        return value
+    if weight_kg is None:
+        return None
+    if weight_kg <= 0:
+        raise ValueError(f"a body weight must be positive, got {weight_kg} kg")
+    return exact_product(value, weight_kg)
+
+
+def _require_finite(value: Decimal, what: str) -> None:
+    # NaN compares False with everything, so it would slip through "<=" limits unnoticed.
+    if not isinstance(value, Decimal):
+        raise TypeError(f"{what} must be a Decimal, got {type(value).__name__}")
+    if not value.is_finite():
+        raise ValueError(f"{what} must be a finite number, got {value}")
