@@ -37,8 +37,8 @@ Date = date  # fields named "date" would shadow the type inside their class
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Icd10Code = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z][0-9A-Z]{2}(\.?[0-9A-Z]{1,4})?$"),
-    AfterValidator(normalize),
+    StringConstraints(strip_whitespace=True, max_length=10),
+    AfterValidator(normalize),  # shape only; the code set is checked by adapters.native
 ]
 PositiveDecimal = Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=4)]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 from datetime import date, timedelta
+from decimal import Decimal
 
 from medpolicy.definitions.billing import billing_units, claim_lines, least_waste_vials
 from medpolicy.definitions.dose import mg_per_kg
@@ -13,6 +14,11 @@ from medpolicy.facts import Facts
 from medpolicy.policy import tree as t
 
 __all__ = ["add_months", "authorize"]
+
+
+def plain(value: Decimal) -> str:
+    """A decimal without exponent or trailing zeros: 246.60 -> "246.6", 360 -> "360"."""
+    return format(value.normalize(), "f")
 
 
 def add_months(start: date, months: int) -> date:
@@ -40,9 +46,9 @@ def authorize(policy: t.Policy, facts: Facts, months: int) -> Authorization:
         period_start=start,
         period_end=end,
         months=months,
-        dose_mg=str(dose_mg),
+        dose_mg=plain(dose_mg),
         mg_per_kg=str(mg_per_kg(dose_mg, weight)),
-        weight_kg=str(weight),
+        weight_kg=plain(weight),
         interval_days=interval,
         administrations=administrations,
         units_per_administration=units,

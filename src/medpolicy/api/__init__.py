@@ -1,0 +1,1 @@
+"""The prior-authorization service: REST API, case store, reviewer web app."""
