@@ -1,0 +1,89 @@
+"""The durable case store: cases, engine decisions, reviewer actions, a hash-chained audit trail.
+
+The public Python API, shared by the REST service and the FHIR PAS routes::
+
+    from medpolicy.store import CaseStore, open_store
+
+    store = open_store("sqlite:///cases.db")          # runs the packaged migrations
+    result = store.submit(request, decision, actor=actor, idempotency_key=key,
+                          idempotency_scope=organization)
+    case = result.case                                  # result.created: False on a retry
+    store.get(case.id); store.find_by_request_id(request.request_id)
+    store.resubmit(case.id, merged_request, new_decision, actor=actor)
+    store.record_reviewer_action(case.id, ReviewerAction.deny, "reason", actor=reviewer)
+    store.history(case.id)                              # the case's audit events
+    store.verify_audit()                                # the whole hash chain
+
+Every writing method commits before it returns.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from medpolicy.store.audit import SYSTEM, Actor, AuditEvent, Verification
+from medpolicy.store.cases import CaseStore
+from medpolicy.store.database import connect, default_database_url, normalize_url, upgrade
+from medpolicy.store.model import (
+    OPEN_STATUSES,
+    Case,
+    CaseConflict,
+    CaseNotFound,
+    CaseStatus,
+    CaseSummary,
+    IdempotencyConflict,
+    ReviewerAction,
+    ReviewerDecision,
+    ServiceLevel,
+    ServiceLevels,
+    StoredDecision,
+    SubmitResult,
+)
+from medpolicy.store.report import Report, build_report
+from medpolicy.store.tokens import Role, TokenInfo, TokenStore
+
+__all__ = [
+    "OPEN_STATUSES",
+    "SYSTEM",
+    "Actor",
+    "AuditEvent",
+    "Case",
+    "CaseConflict",
+    "CaseNotFound",
+    "CaseStatus",
+    "CaseStore",
+    "CaseSummary",
+    "IdempotencyConflict",
+    "Report",
+    "ReviewerAction",
+    "ReviewerDecision",
+    "Role",
+    "ServiceLevel",
+    "ServiceLevels",
+    "StoredDecision",
+    "SubmitResult",
+    "TokenInfo",
+    "TokenStore",
+    "Verification",
+    "build_report",
+    "connect",
+    "default_database_url",
+    "normalize_url",
+    "open_store",
+    "upgrade",
+]
+
+
+def open_store(
+    url: str | None = None,
+    *,
+    service_levels: ServiceLevels | None = None,
+    migrate: bool = True,
+    sqlite_synchronous: str = "NORMAL",
+) -> CaseStore:
+    """Connect to the store at ``url`` (default: the SQLite file in the user's data directory)
+    and, unless ``migrate`` is False, bring its tables up to date."""
+    engine: Engine = connect(url or default_database_url(), sqlite_synchronous=sqlite_synchronous)
+    if migrate:
+        upgrade(engine)
+    return CaseStore(engine, service_levels=service_levels)

@@ -1,0 +1,508 @@
+"""``CaseStore``: the durable record of prior-authorization cases, for every surface (REST, PAS).
+
+Every method that changes a case runs in one write transaction that also appends the audit event,
+and commits before it returns: a caller that got a result back may acknowledge it.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from medpolicy.engine.decision import Decision, Outcome
+from medpolicy.errors import FieldError, RequestError
+from medpolicy.request import Request
+from medpolicy.store.audit import (
+    Actor,
+    AuditEvent,
+    Verification,
+    action_sha256,
+    append_event,
+    canonical_json,
+    row_event,
+    sha256_text,
+    verify_chain,
+)
+from medpolicy.store.database import is_sqlite
+from medpolicy.store.model import (
+    ENGINE_STATUS,
+    OPEN_STATUSES,
+    REVIEWER_STATUS,
+    Case,
+    CaseConflict,
+    CaseNotFound,
+    CaseStatus,
+    CaseSummary,
+    IdempotencyConflict,
+    ReviewerAction,
+    ReviewerDecision,
+    ServiceLevels,
+    StoredDecision,
+    SubmitResult,
+    utc,
+)
+from medpolicy.store.schema import audit_events, cases, decisions, reviewer_actions
+
+__all__ = ["CaseStore"]
+
+Clock = Callable[[], datetime]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def request_json(request: Request) -> str:
+    return request.model_dump_json(exclude_none=True)
+
+
+class CaseStore:
+    """Cases, their engine decisions, reviewer actions and the audit trail, in one database."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        service_levels: ServiceLevels | None = None,
+        clock: Clock = _now,
+    ) -> None:
+        self.engine = engine
+        self.service_levels = service_levels or ServiceLevels()
+        self._clock = clock
+
+    # -- writing -----------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One write transaction; on SQLite it takes the write lock up front (BEGIN IMMEDIATE)."""
+        with self.engine.connect() as conn:
+            if is_sqlite(self.engine):
+                conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+            with conn.begin():
+                yield conn
+
+    def submit(
+        self,
+        request: Request,
+        decision: Decision,
+        *,
+        actor: Actor,
+        idempotency_key: str | None = None,
+        idempotency_scope: str | None = None,
+    ) -> SubmitResult:
+        """Open a case for ``request`` with the engine's ``decision`` and commit it.
+
+        With an ``idempotency_key`` (unique within ``idempotency_scope``, e.g. the provider's
+        organization), a repeated submission returns the case the first one created
+        (``created=False``), however many arrive at once; the same key with a different request
+        raises ``IdempotencyConflict``.
+        """
+        body = request_json(request)
+        body_sha = sha256_text(body)
+        if idempotency_key is not None:
+            existing = self._by_idempotency_key(idempotency_scope, idempotency_key)
+            if existing is not None:
+                return self._replay(existing, body_sha)
+        try:
+            case = self._insert_case(
+                request, decision, body, body_sha, actor, idempotency_key, idempotency_scope
+            )
+        except IntegrityError:
+            if idempotency_key is None:
+                raise
+            existing = self._by_idempotency_key(idempotency_scope, idempotency_key)
+            if existing is None:
+                raise
+            return self._replay(existing, body_sha)
+        return SubmitResult(case=case, created=True)
+
+    def _replay(self, existing: Case, body_sha: str) -> SubmitResult:
+        if sha256_text(existing.request_json) != body_sha:
+            raise IdempotencyConflict(existing)
+        return SubmitResult(case=existing, created=False)
+
+    def _insert_case(
+        self,
+        request: Request,
+        decision: Decision,
+        body: str,
+        body_sha: str,
+        actor: Actor,
+        idempotency_key: str | None,
+        idempotency_scope: str | None,
+    ) -> Case:
+        now = self._clock()
+        case_id = f"case_{uuid.uuid4().hex}"
+        status = ENGINE_STATUS[decision.outcome]
+        lob = request.member.line_of_business
+        values: dict[str, Any] = {
+            "id": case_id,
+            "request_id": request.request_id,
+            "organization": request.member.organization,
+            "status": status.value,
+            "outcome": decision.outcome.value,
+            "urgency": request.urgency,
+            "request_type": request.request_type,
+            "pathways": _pathways(decision),
+            "received_at": now,
+            "due_at": self.service_levels.due(now, request.urgency, lob.value if lob else None),
+            "updated_at": now,
+            "closed_at": None if status in OPEN_STATUSES else now,
+            # "" rather than NULL: a UNIQUE constraint treats NULLs as distinct.
+            "idempotency_scope": (idempotency_scope or "") if idempotency_key is not None else None,
+            "idempotency_key": idempotency_key,
+            "request_sha256": body_sha,
+            "request_json": body,
+            "decision_count": 1,
+        }
+        decision_text = decision.to_json()
+        with self.transaction() as conn:
+            conn.execute(cases.insert().values(**values))
+            stored = self._insert_decision(conn, case_id, 1, decision, decision_text, now)
+            append_event(
+                conn,
+                case_id=case_id,
+                event_type="case.submitted",
+                actor=actor,
+                at=now,
+                data={
+                    **stored,
+                    "request_sha256": body_sha,
+                    "status": status.value,
+                    "due_at": values["due_at"].isoformat(),
+                    "idempotency_key": idempotency_key,
+                },
+            )
+        row = _Row(values)
+        return Case.from_rows(row, decision_text)
+
+    def _insert_decision(
+        self,
+        conn: Connection,
+        case_id: str,
+        number: int,
+        decision: Decision,
+        text: str,
+        now: datetime,
+    ) -> dict[str, Any]:
+        digest = sha256_text(text)
+        conn.execute(
+            decisions.insert().values(
+                case_id=case_id,
+                number=number,
+                decision_id=decision.decision_id,
+                outcome=decision.outcome.value,
+                policy_id=decision.policy.id,
+                policy_version=decision.policy.version,
+                policy_content_hash=decision.policy.content_hash,
+                engine_version=decision.engine_version,
+                decision_json=text,
+                decision_sha256=digest,
+                created_at=now,
+            )
+        )
+        return {
+            "decision_number": number,
+            "decision_id": decision.decision_id,
+            "decision_sha256": digest,
+            "outcome": decision.outcome.value,
+            "policy": {
+                "id": decision.policy.id,
+                "version": decision.policy.version,
+                "content_hash": decision.policy.content_hash,
+            },
+            "engine_version": decision.engine_version,
+        }
+
+    def resubmit(self, case_id: str, request: Request, decision: Decision, *, actor: Actor) -> Case:
+        """Record the provider's added information: the merged ``request`` and the engine's new
+        ``decision`` on the same case. The case must be open; the request id cannot change."""
+        body = request_json(request)
+        text = decision.to_json()
+        with self.transaction() as conn:
+            row = self._locked_case(conn, case_id)
+            summary = CaseSummary.from_row(row)
+            if summary.final:
+                raise CaseConflict(summary, f"case {case_id} is closed ({summary.status})")
+            if request.request_id != row.request_id:
+                raise RequestError(
+                    [FieldError("request_id", f"must stay {row.request_id!r} on a resubmission")]
+                )
+            now = self._clock()
+            number = int(row.decision_count) + 1
+            status = ENGINE_STATUS[decision.outcome]
+            stored = self._insert_decision(conn, case_id, number, decision, text, now)
+            changes = {
+                "status": status.value,
+                "outcome": decision.outcome.value,
+                "pathways": _pathways(decision),
+                "updated_at": now,
+                "closed_at": None if status in OPEN_STATUSES else now,
+                "request_json": body,
+                "request_sha256": sha256_text(body),
+                "decision_count": number,
+            }
+            conn.execute(update(cases).where(cases.c.id == case_id).values(**changes))
+            append_event(
+                conn,
+                case_id=case_id,
+                event_type="case.resubmitted",
+                actor=actor,
+                at=now,
+                data={
+                    **stored,
+                    "request_sha256": changes["request_sha256"],
+                    "status": status.value,
+                },
+            )
+            merged = {**row._asdict(), **changes}
+        return Case.from_rows(_Row(merged), text)
+
+    def record_reviewer_action(
+        self,
+        case_id: str,
+        action: ReviewerAction,
+        reason: str,
+        *,
+        actor: Actor,
+        clauses: Sequence[str] = (),
+    ) -> Case:
+        """A reviewer's decision on an open case, with the required reason.
+
+        A denial must state its clauses; when none are given they default to the clauses the
+        engine's reasons cite. Approve and deny close the case; request_information pends it.
+        """
+        reason = reason.strip()
+        if not reason:
+            raise RequestError([FieldError("reason", "required: state the reason for the action")])
+        if actor.role not in ("reviewer", "admin"):
+            raise PermissionError("only a reviewer can decide a case")
+        with self.transaction() as conn:
+            row = self._locked_case(conn, case_id)
+            summary = CaseSummary.from_row(row)
+            if summary.final:
+                raise CaseConflict(summary, f"case {case_id} is closed ({summary.status})")
+            decision_text = self._latest_decision_json(conn, case_id)
+            decision = Decision.model_validate_json(decision_text)
+            cited = [c.strip() for c in clauses if c.strip()]
+            if action is ReviewerAction.deny and not cited:
+                cited = list(dict.fromkeys(r.clause for r in decision.reasons))
+            if action is ReviewerAction.deny and not cited:
+                raise RequestError(
+                    [FieldError("clauses", "a denial must cite the guideline clause(s) not met")]
+                )
+            now = self._clock()
+            clauses_json = canonical_json(cited)
+            reviewer = actor.name
+            inserted = conn.execute(
+                reviewer_actions.insert()
+                .values(
+                    case_id=case_id,
+                    action=action.value,
+                    reason=reason,
+                    clauses_json=clauses_json,
+                    reviewer=reviewer,
+                    token_id=actor.token_id,
+                    created_at=now,
+                )
+                .returning(reviewer_actions.c.id)
+            ).scalar_one()
+            status = REVIEWER_STATUS[action]
+            changes = {
+                "status": status.value,
+                "updated_at": now,
+                "closed_at": None if status in OPEN_STATUSES else now,
+            }
+            conn.execute(update(cases).where(cases.c.id == case_id).values(**changes))
+            data: dict[str, Any] = {
+                "action": action.value,
+                "action_id": int(inserted),
+                "action_sha256": action_sha256(action.value, reason, clauses_json, reviewer),
+                "reason": reason,
+                "clauses": cited,
+                "status": status.value,
+                "decision_id": decision.decision_id,
+            }
+            if action is ReviewerAction.deny:
+                data["engine_reasons"] = [r.model_dump(mode="json") for r in decision.reasons]
+            append_event(
+                conn,
+                case_id=case_id,
+                event_type=f"review.{action.value}",
+                actor=actor,
+                at=now,
+                data=data,
+            )
+            merged = {**row._asdict(), **changes}
+        return Case.from_rows(_Row(merged), decision_text)
+
+    def record_event(
+        self, event_type: str, *, actor: Actor, data: dict[str, Any], case_id: str | None = None
+    ) -> AuditEvent:
+        """Append an event that changes no case (e.g. a token created) to the audit trail."""
+        with self.transaction() as conn:
+            return append_event(
+                conn,
+                case_id=case_id,
+                event_type=event_type,
+                actor=actor,
+                at=self._clock(),
+                data=data,
+            )
+
+    def _locked_case(self, conn: Connection, case_id: str) -> Any:
+        row = conn.execute(select(cases).where(cases.c.id == case_id).with_for_update()).first()
+        if row is None:
+            raise CaseNotFound(case_id)
+        return row
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def get(self, case_id: str) -> Case | None:
+        """The case with its request and latest decision, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(cases).where(cases.c.id == case_id)).first()
+            if row is None:
+                return None
+            return Case.from_rows(row, self._latest_decision_json(conn, case_id))
+
+    def find_by_request_id(self, request_id: str, organization: str | None = None) -> list[Case]:
+        """Cases opened for a request identifier (newest first), optionally of one organization."""
+        query = select(cases).where(cases.c.request_id == request_id)
+        if organization is not None:
+            query = query.where(cases.c.organization == organization)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(cases.c.received_at.desc())).all()
+            return [Case.from_rows(r, self._latest_decision_json(conn, r.id)) for r in rows]
+
+    def list_cases(
+        self,
+        *,
+        organization: str | None = None,
+        statuses: Sequence[CaseStatus] | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[CaseSummary]:
+        """Cases newest first, optionally of one organization and in some statuses."""
+        query = select(*_summary_columns())
+        if organization is not None:
+            query = query.where(cases.c.organization == organization)
+        if statuses:
+            query = query.where(cases.c.status.in_([s.value for s in statuses]))
+        query = query.order_by(cases.c.received_at.desc(), cases.c.id).limit(limit).offset(offset)
+        with self.engine.connect() as conn:
+            return [CaseSummary.from_row(r) for r in conn.execute(query)]
+
+    def queue(self, *, limit: int = 200, offset: int = 0) -> list[CaseSummary]:
+        """Open cases (pending information or in review), the soonest due first."""
+        query = (
+            select(*_summary_columns())
+            .where(cases.c.status.in_([s.value for s in OPEN_STATUSES]))
+            .order_by(cases.c.due_at, cases.c.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        with self.engine.connect() as conn:
+            return [CaseSummary.from_row(r) for r in conn.execute(query)]
+
+    def queue_stats(self) -> tuple[int, datetime | None]:
+        """How many cases are open, and when the oldest of them was received."""
+        query = select(func.count(), func.min(cases.c.received_at)).where(
+            cases.c.status.in_([s.value for s in OPEN_STATUSES])
+        )
+        with self.engine.connect() as conn:
+            count, oldest = conn.execute(query).one()
+        return int(count), utc(oldest) if oldest is not None else None
+
+    def history(self, case_id: str) -> list[AuditEvent]:
+        """The case's audit events, oldest first."""
+        query = select(audit_events).where(audit_events.c.case_id == case_id)
+        with self.engine.connect() as conn:
+            return [row_event(r) for r in conn.execute(query.order_by(audit_events.c.seq))]
+
+    def decisions(self, case_id: str) -> list[StoredDecision]:
+        """Every engine decision on the case, first to last."""
+        query = select(decisions).where(decisions.c.case_id == case_id).order_by(decisions.c.number)
+        with self.engine.connect() as conn:
+            return [
+                StoredDecision(
+                    number=int(r.number),
+                    decision_id=r.decision_id,
+                    outcome=Outcome(r.outcome),
+                    policy_id=r.policy_id,
+                    policy_version=r.policy_version,
+                    policy_content_hash=r.policy_content_hash,
+                    engine_version=r.engine_version,
+                    decision_json=r.decision_json,
+                    created_at=utc(r.created_at),
+                )
+                for r in conn.execute(query)
+            ]
+
+    def reviewer_decisions(self, case_id: str) -> list[ReviewerDecision]:
+        query = (
+            select(reviewer_actions)
+            .where(reviewer_actions.c.case_id == case_id)
+            .order_by(reviewer_actions.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [
+                ReviewerDecision(
+                    id=int(r.id),
+                    action=ReviewerAction(r.action),
+                    reason=r.reason,
+                    clauses=tuple(json.loads(r.clauses_json)),
+                    reviewer=r.reviewer,
+                    created_at=utc(r.created_at),
+                )
+                for r in conn.execute(query)
+            ]
+
+    def count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(cases)).scalar_one())
+
+    def verify_audit(self) -> Verification:
+        """Check the hash chain and the records it covers (see ``medpolicy.store.audit``)."""
+        return verify_chain(self.engine)
+
+    def _by_idempotency_key(self, scope: str | None, key: str) -> Case | None:
+        query = select(cases).where(
+            cases.c.idempotency_key == key, cases.c.idempotency_scope == (scope or "")
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+            if row is None:
+                return None
+            return Case.from_rows(row, self._latest_decision_json(conn, row.id))
+
+    @staticmethod
+    def _latest_decision_json(conn: Connection, case_id: str) -> str:
+        text: str = conn.execute(
+            select(decisions.c.decision_json)
+            .where(decisions.c.case_id == case_id)
+            .order_by(decisions.c.number.desc())
+            .limit(1)
+        ).scalar_one()
+        return text
+
+
+def _summary_columns() -> list[Any]:
+    return [c for c in cases.c if c.name not in ("request_json", "request_sha256")]
+
+
+def _pathways(decision: Decision) -> str:
+    return ",".join(p.id for p in decision.pathways if p.applicable)
+
+
+class _Row:
+    """Attribute access over a dict, so freshly written values build a Case like a fetched row."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)

@@ -1,0 +1,111 @@
+"""Connecting to the store: SQLite by default (a WAL file), PostgreSQL for a shared server.
+
+``connect(url)`` returns a SQLAlchemy engine set up for the case store; ``upgrade(engine)`` runs the
+packaged Alembic migrations (the service does this on start, ``medpolicy db upgrade`` on demand).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+__all__ = ["MIGRATIONS_DIR", "connect", "default_database_url", "normalize_url", "upgrade"]
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def default_data_dir() -> Path:
+    """``$MEDPOLICY_DATA``, else ``$XDG_DATA_HOME/medpolicy``, else ``~/.local/share/medpolicy``."""
+    configured = os.environ.get("MEDPOLICY_DATA")
+    if configured:
+        return Path(configured)
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".local" / "share"
+    return base / "medpolicy"
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{default_data_dir() / 'medpolicy.db'}"
+
+
+def normalize_url(url: str) -> str:
+    """Accept ``postgresql://``/``postgres://`` (driven by psycopg 3) and bare SQLite file paths."""
+    if "://" not in url:
+        return f"sqlite:///{Path(url).expanduser().resolve()}"
+    scheme, rest = url.split("://", 1)
+    if scheme in ("postgresql", "postgres"):
+        return f"postgresql+psycopg://{rest}"
+    return url
+
+
+def connect(url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
+    """An engine for the store at ``url``. SQLite files get WAL, a busy timeout and foreign keys.
+
+    ``sqlite_synchronous``: ``NORMAL`` (default; in WAL mode a committed transaction survives the
+    process being killed, the last ones may be lost on power failure) or ``FULL`` (fsync on every
+    commit).
+    """
+    url = normalize_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, pool_size=20, max_overflow=20, pool_timeout=60)
+        _configure_sqlite(engine, sqlite_synchronous)
+        return engine
+    return create_engine(url, pool_size=20, max_overflow=20, pool_timeout=60, pool_pre_ping=True)
+
+
+def _configure_sqlite(engine: Engine, synchronous: str) -> None:
+    if synchronous not in ("NORMAL", "FULL"):
+        raise ValueError("sqlite_synchronous must be NORMAL or FULL")
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # The driver must not open transactions itself: ``_on_begin`` does, so that writers can
+        # take the write lock up front (BEGIN IMMEDIATE) instead of failing to upgrade a read lock.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def alembic_config(engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the store's tables up to ``revision`` with the packaged migrations."""
+    config = alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()

@@ -1,0 +1,212 @@
+"""The case store's vocabulary: statuses, reviewer actions, service levels, returned records."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from medpolicy.engine.decision import Decision, Outcome
+
+__all__ = [
+    "ENGINE_STATUS",
+    "OPEN_STATUSES",
+    "Case",
+    "CaseConflict",
+    "CaseNotFound",
+    "CaseStatus",
+    "CaseSummary",
+    "IdempotencyConflict",
+    "ReviewerAction",
+    "ReviewerDecision",
+    "ServiceLevel",
+    "ServiceLevels",
+    "StoredDecision",
+    "SubmitResult",
+]
+
+
+class CaseStatus(StrEnum):
+    """Where a case stands: ``pending_information`` and ``in_review`` are open, the rest final."""
+
+    pending_information = "pending_information"  # waiting on the provider for the facts named
+    in_review = "in_review"  # waiting on a clinician reviewer
+    approved = "approved"  # by the engine or by a reviewer
+    denied = "denied"  # by a reviewer only, with the specific reason and clauses
+    out_of_scope = "out_of_scope"  # belongs to another program; routed there
+
+
+OPEN_STATUSES = frozenset({CaseStatus.pending_information, CaseStatus.in_review})
+
+# An engine decision never closes a case as denied: not_met goes to a reviewer.
+ENGINE_STATUS: Mapping[Outcome, CaseStatus] = {
+    Outcome.approved: CaseStatus.approved,
+    Outcome.missing_information: CaseStatus.pending_information,
+    Outcome.not_met: CaseStatus.in_review,
+    Outcome.out_of_scope: CaseStatus.out_of_scope,
+}
+
+
+class ReviewerAction(StrEnum):
+    approve = "approve"
+    deny = "deny"
+    request_information = "request_information"
+
+
+REVIEWER_STATUS: Mapping[ReviewerAction, CaseStatus] = {
+    ReviewerAction.approve: CaseStatus.approved,
+    ReviewerAction.deny: CaseStatus.denied,
+    ReviewerAction.request_information: CaseStatus.pending_information,
+}
+
+
+@dataclass(frozen=True)
+class ServiceLevel:
+    standard: timedelta = timedelta(days=7)
+    expedited: timedelta = timedelta(hours=72)
+
+
+@dataclass(frozen=True)
+class ServiceLevels:
+    """The plan's decision timeframes from receipt: by default 7 calendar days (standard) and 72
+    hours (expedited), optionally different per line of business. For drugs these are the plan's
+    own service level: CMS-0057-F's timeframes exclude drugs."""
+
+    default: ServiceLevel = ServiceLevel()
+    by_line_of_business: Mapping[str, ServiceLevel] = field(default_factory=dict)
+
+    def due(self, received_at: datetime, urgency: str, line_of_business: str | None) -> datetime:
+        level = self.by_line_of_business.get(line_of_business or "", self.default)
+        return received_at + (level.expedited if urgency == "expedited" else level.standard)
+
+
+def utc(value: datetime) -> datetime:
+    """Timestamps come back naive from SQLite and in the session zone from PostgreSQL."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class CaseSummary:
+    """A case as listed in a queue: everything but the request and decision documents."""
+
+    id: str
+    request_id: str
+    organization: str | None
+    status: CaseStatus
+    outcome: Outcome  # the latest engine decision's outcome
+    urgency: str
+    request_type: str
+    pathways: tuple[str, ...]  # applicable pathways of the latest engine decision
+    received_at: datetime
+    due_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+    decision_count: int
+
+    @property
+    def final(self) -> bool:
+        return self.status not in OPEN_STATUSES
+
+    @classmethod
+    def from_row(cls, row: Any) -> CaseSummary:
+        return cls(**_summary_fields(row))
+
+
+def _summary_fields(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "request_id": row.request_id,
+        "organization": row.organization,
+        "status": CaseStatus(row.status),
+        "outcome": Outcome(row.outcome),
+        "urgency": row.urgency,
+        "request_type": row.request_type,
+        "pathways": tuple(p for p in row.pathways.split(",") if p),
+        "received_at": utc(row.received_at),
+        "due_at": utc(row.due_at),
+        "updated_at": utc(row.updated_at),
+        "closed_at": utc(row.closed_at) if row.closed_at is not None else None,
+        "decision_count": int(row.decision_count),
+    }
+
+
+@dataclass(frozen=True)
+class Case(CaseSummary):
+    """A case with its current (merged) request and its latest engine decision, both as JSON."""
+
+    request_json: str = "{}"
+    decision_json: str = "{}"  # exactly as Decision.to_json() produced it
+    idempotency_key: str | None = None
+
+    def decision(self) -> Decision:
+        return Decision.model_validate_json(self.decision_json)
+
+    def request_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.request_json)
+        return data
+
+    @classmethod
+    def from_rows(cls, row: Any, decision_json: str) -> Case:
+        return cls(
+            **_summary_fields(row),
+            request_json=row.request_json,
+            decision_json=decision_json,
+            idempotency_key=row.idempotency_key,
+        )
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    case: Case
+    created: bool  # False: an earlier submission with the same idempotency key
+
+
+@dataclass(frozen=True)
+class StoredDecision:
+    number: int  # 1 for the submission, then one per resubmission
+    decision_id: str
+    outcome: Outcome
+    policy_id: str
+    policy_version: str
+    policy_content_hash: str
+    engine_version: str
+    decision_json: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ReviewerDecision:
+    id: int
+    action: ReviewerAction
+    reason: str
+    clauses: tuple[str, ...]
+    reviewer: str
+    created_at: datetime
+
+
+class CaseNotFound(LookupError):
+    def __init__(self, case_id: str) -> None:
+        super().__init__(f"no case {case_id}")
+        self.case_id = case_id
+
+
+class CaseConflict(Exception):
+    """The transition is not allowed in the case's current state (e.g. acting on a closed case)."""
+
+    def __init__(self, case: CaseSummary, message: str) -> None:
+        super().__init__(message)
+        self.case = case
+
+
+class IdempotencyConflict(Exception):
+    """The idempotency key was already used for a different request."""
+
+    def __init__(self, case: Case) -> None:
+        super().__init__(
+            f"this Idempotency-Key was used for a different request (case {case.id}); "
+            "use a new key for a new request"
+        )
+        self.case = case

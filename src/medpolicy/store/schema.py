@@ -1,0 +1,140 @@
+"""The case store's tables (SQLAlchemy Core). Migrations in ``migrations/`` create exactly these.
+
+Four kinds of record:
+
+- ``cases``: one prior-authorization case, its current (merged) request and its current state;
+- ``decisions``: every engine decision on a case, stored exactly as ``Decision.to_json()`` with the
+  policy id, version, content hash and engine version beside it (append-only);
+- ``reviewer_actions``: every reviewer's approve / deny / request-information with its reason;
+- ``audit_events`` and ``audit_head``: the append-only, hash-chained trail of every transition.
+
+``tokens`` holds API bearer tokens by their SHA-256 only.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+__all__ = [
+    "audit_events",
+    "audit_head",
+    "cases",
+    "decisions",
+    "metadata",
+    "reviewer_actions",
+    "tokens",
+]
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Timestamp = DateTime(timezone=True)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("request_id", String(200), nullable=False, index=True),
+    Column("organization", String(200), nullable=True, index=True),
+    Column("status", String(40), nullable=False, index=True),
+    Column("outcome", String(40), nullable=False),
+    Column("urgency", String(20), nullable=False),
+    Column("request_type", String(20), nullable=False),
+    Column("pathways", String(500), nullable=False),
+    Column("received_at", Timestamp, nullable=False),
+    Column("due_at", Timestamp, nullable=False, index=True),
+    Column("updated_at", Timestamp, nullable=False),
+    Column("closed_at", Timestamp, nullable=True),
+    Column("idempotency_scope", String(200), nullable=True),
+    Column("idempotency_key", String(200), nullable=True),
+    Column("request_sha256", String(64), nullable=False),
+    Column("request_json", Text, nullable=False),
+    Column("decision_count", Integer, nullable=False),
+    UniqueConstraint("idempotency_scope", "idempotency_key", name="uq_cases_idempotency"),
+)
+
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", String(40), ForeignKey("cases.id"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("decision_id", String(100), nullable=False),
+    Column("outcome", String(40), nullable=False),
+    Column("policy_id", String(100), nullable=False),
+    Column("policy_version", String(100), nullable=False),
+    Column("policy_content_hash", String(100), nullable=False),
+    Column("engine_version", String(100), nullable=False),
+    Column("decision_json", Text, nullable=False),
+    Column("decision_sha256", String(64), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    UniqueConstraint("case_id", "number", name="uq_decisions_case_number"),
+)
+
+reviewer_actions = Table(
+    "reviewer_actions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", String(40), ForeignKey("cases.id"), nullable=False, index=True),
+    Column("action", String(40), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("clauses_json", Text, nullable=False),
+    Column("reviewer", String(200), nullable=False),
+    Column("token_id", Integer, nullable=True),
+    Column("created_at", Timestamp, nullable=False),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("case_id", String(40), nullable=True, index=True),
+    Column("event_type", String(60), nullable=False),
+    Column("actor_json", Text, nullable=False),
+    Column("at", String(40), nullable=False),
+    Column("data_json", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+# One row (id = 1): the last sequence number and hash. Appending locks it, so the chain never forks;
+# it also lets ``verify`` notice that the newest events were deleted.
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", Integer, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("token_sha256", String(64), nullable=False, unique=True),
+    Column("role", String(20), nullable=False),
+    Column("organization", String(200), nullable=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("revoked", Boolean, nullable=False, default=False),
+)
+
+Index("ix_decisions_case_id", decisions.c.case_id)
