@@ -1,11 +1,260 @@
-"""Command-line verbs of the service, registered on the ``medpolicy`` command."""
+"""Command-line verbs of the service, registered on the ``medpolicy`` command:
+``serve``, ``token create|list|revoke``, ``audit verify``, ``report`` and ``db upgrade``.
+
+Every verb takes ``--database URL`` (default ``$MEDPOLICY_DATABASE_URL``, else the SQLite file
+in the user's data directory: ``$MEDPOLICY_DATA`` or ``~/.local/share/medpolicy/medpolicy.db``).
+"""
 
 from __future__ import annotations
+
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import click
 
 __all__ = ["register"]
 
+_database = click.option(
+    "--database",
+    "database",
+    envvar="MEDPOLICY_DATABASE_URL",
+    default=None,
+    metavar="URL",
+    help="sqlite:///path.db, a file path, or postgresql://user@host/db "
+    "(default: $MEDPOLICY_DATABASE_URL, else a SQLite file in the user's data directory).",
+)
+
+
+def _shown(url: str | None) -> str:
+    from sqlalchemy.engine import make_url
+
+    from medpolicy.store import default_database_url, normalize_url
+
+    return make_url(normalize_url(url or default_database_url())).render_as_string(
+        hide_password=True
+    )
+
 
 def register(group: click.Group) -> None:
-    """Add the service's verbs to ``group`` (serve, token, audit, report)."""
+    """Add the service's verbs to ``group``."""
+    group.add_command(serve)
+    group.add_command(token)
+    group.add_command(audit)
+    group.add_command(report)
+    group.add_command(db)
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@_database
+@click.option(
+    "--policies",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder of policy files (default: $MEDPOLICY_POLICIES or the repository's policies/).",
+)
+@click.option(
+    "--standard-hours",
+    type=click.IntRange(1, 24 * 60),
+    default=7 * 24,
+    show_default=True,
+    help="The plan's service level for standard requests, hours from receipt.",
+)
+@click.option(
+    "--expedited-hours",
+    type=click.IntRange(1, 24 * 30),
+    default=72,
+    show_default=True,
+    help="The plan's service level for expedited requests, hours from receipt.",
+)
+@click.option(
+    "--sqlite-synchronous",
+    type=click.Choice(["NORMAL", "FULL"]),
+    default="NORMAL",
+    show_default=True,
+    help="SQLite durability: NORMAL survives a killed process, FULL also a power loss.",
+)
+@click.option("--log-level", default="info", show_default=True)
+def serve(
+    host: str,
+    port: int,
+    database: str | None,
+    policies: Path | None,
+    standard_hours: int,
+    expedited_hours: int,
+    sqlite_synchronous: str,
+    log_level: str,
+) -> None:
+    """Run the prior-authorization service: REST API, reviewer web app and metrics."""
+    import uvicorn
+
+    from medpolicy.api.app import create_app
+    from medpolicy.api.settings import Settings
+    from medpolicy.store import ServiceLevel, ServiceLevels
+
+    settings = Settings(
+        database_url=database,
+        policies_dir=policies,
+        service_levels=ServiceLevels(
+            ServiceLevel(timedelta(hours=standard_hours), timedelta(hours=expedited_hours))
+        ),
+        sqlite_synchronous=sqlite_synchronous,
+    )
+    app = create_app(settings)
+    shown_host = f"[{host}]" if ":" in host else host
+    base = f"http://{shown_host}:{port}"
+    click.echo(f"medpolicy {app.version}: store {_shown(database)}")
+    click.echo(f"  API docs      {base}/docs  (OpenAPI: {base}/openapi.json)")
+    click.echo(f"  Reviewer app  {base}/review/")
+    click.echo(f"  Metrics       {base}/metrics")
+    click.echo("  Tokens        medpolicy token create --role reviewer --name 'Your Name'")
+    uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False)
+
+
+@click.group()
+def token() -> None:
+    """Create, list and revoke API bearer tokens."""
+
+
+@token.command("create")
+@click.option(
+    "--role",
+    type=click.Choice(["provider", "reviewer", "admin"]),
+    required=True,
+    help="What it may do.",
+)
+@click.option("--organization", default=None, help="Required for a provider: its organization id.")
+@click.option("--name", default=None, help="Who holds it (shown in the audit trail).")
+@_database
+def token_create(
+    role: str, organization: str | None, name: str | None, database: str | None
+) -> None:
+    """Create a token and print it (the only time it is shown; only its hash is stored)."""
+    from medpolicy.store import Actor, Role, TokenStore, open_store
+
+    if role == "provider" and not organization:
+        raise click.UsageError("a provider token needs --organization")
+    store = open_store(database)
+    holder = name or (f"{organization} {role}" if organization else role)
+    secret, info = TokenStore(store).create(
+        Role(role),
+        name=holder,
+        organization=organization,
+        actor=Actor(kind="cli", name="medpolicy token create"),
+    )
+    click.echo(secret)
+    click.echo(
+        f"token {info.id}: {info.role.value} '{info.name}'"
+        + (f" for {info.organization}" if info.organization else ""),
+        err=True,
+    )
+
+
+@token.command("list")
+@_database
+def token_list(database: str | None) -> None:
+    """List tokens (never their values)."""
+    from medpolicy.store import TokenStore, open_store
+
+    for t in TokenStore(open_store(database)).list():
+        state = "revoked" if t.revoked else "active"
+        click.echo(
+            f"{t.id}\t{t.role.value}\t{t.organization or '-'}\t{t.name}\t{state}\t"
+            f"{t.created_at.isoformat(timespec='seconds')}"
+        )
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+@_database
+def token_revoke(token_id: int, database: str | None) -> None:
+    """Revoke a token by its id (from ``token list``)."""
+    from medpolicy.store import Actor, TokenStore, open_store
+
+    done = TokenStore(open_store(database)).revoke(
+        token_id, actor=Actor(kind="cli", name="medpolicy token revoke")
+    )
+    if not done:
+        raise click.ClickException(f"no active token {token_id}")
+    click.echo(f"token {token_id} revoked")
+
+
+@click.group()
+def audit() -> None:
+    """Check the audit trail."""
+
+
+@audit.command("verify")
+@_database
+def audit_verify(database: str | None) -> None:
+    """Verify the hash chain and the records it covers; exit 1 naming the first bad row."""
+    from medpolicy.store import open_store
+
+    result = open_store(database).verify_audit()
+    if result.ok:
+        click.echo(f"audit trail intact: {result.events} events verified")
+        return
+    click.echo(f"audit trail BROKEN after {result.events} good events:", err=True)
+    for problem in result.problems:
+        click.echo(f"  {problem}", err=True)
+    sys.exit(1)
+
+
+def _day(value: str | None, default: date) -> datetime:
+    day = date.fromisoformat(value) if value else default
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+@click.command()
+@click.option(
+    "--since", default=None, metavar="YYYY-MM-DD", help="First day (default: 30 days ago)."
+)
+@click.option(
+    "--until", default=None, metavar="YYYY-MM-DD", help="Day after the last (default: tomorrow)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_database
+def report(since: str | None, until: str | None, as_json: bool, database: str | None) -> None:
+    """Approvals, pends, denials and median time to decision for cases received in a period."""
+    from medpolicy.store import build_report, open_store
+
+    now = datetime.now(UTC)
+    try:
+        start = _day(since, (now - timedelta(days=30)).date())
+        end = _day(until, (now + timedelta(days=1)).date())
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    if end <= start:
+        raise click.BadParameter("--until must be after --since")
+    result = build_report(open_store(database), start, end, now)
+    click.echo(result.to_json() if as_json else result.to_text())
+
+
+@click.group()
+def db() -> None:
+    """Manage the store's schema."""
+
+
+@db.command("upgrade")
+@_database
+def db_upgrade(database: str | None) -> None:
+    """Apply the packaged migrations (the service also does this when it starts)."""
+    from medpolicy.store import connect, default_database_url, upgrade
+    from medpolicy.store.database import current_revision
+
+    engine = connect(database or default_database_url())
+    upgrade(engine)
+    click.echo(f"{_shown(database)}: at revision {current_revision(engine)}")
+
+
+def _standalone() -> Any:
+    group = click.Group("medpolicy-service")
+    register(group)
+    return group
+
+
+if __name__ == "__main__":  # python -m medpolicy.api.commands serve ...
+    _standalone()()

@@ -1,0 +1,160 @@
+"""The service: ``create_app(settings)`` builds the FastAPI app (REST API, reviewer web app,
+metrics) over one policy registry and one case store, migrating the store on start."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Response
+from fastapi.openapi.utils import get_openapi
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from medpolicy import __version__
+from medpolicy.api.errors import ApiError, install_error_handlers
+from medpolicy.api.metrics import CONTENT_TYPE, Metrics
+from medpolicy.api.routes import router
+from medpolicy.api.schemas import request_components
+from medpolicy.api.settings import Settings
+from medpolicy.api.state import Services
+from medpolicy.policy.registry import PolicyRegistry
+from medpolicy.store import TokenStore, open_store
+
+__all__ = ["create_app"]
+
+DESCRIPTION = """\
+Prior authorization for drugs under executable coverage guidelines (Kadcyla, HCPCS J9354).
+
+Submit a request and the engine decides at once: **approved**, **missing_information** (pended,
+naming the facts needed), **not_met** (routed to a clinician reviewer with the cited reasons; the
+engine never denies) or **out_of_scope** (another program). Every decision names the policy id,
+version and content hash and the engine version; every transition is recorded in a hash-chained
+audit trail. Authenticate with `Authorization: Bearer <token>` (`medpolicy token create`).
+Errors are JSON: `{"errors": [{"field": ..., "problem": ...}]}`.
+"""
+
+
+def create_app(
+    settings: Settings | None = None, *, registry: PolicyRegistry | None = None
+) -> FastAPI:
+    """The app. ``registry`` may be passed in to share one loaded set of policies (tests)."""
+    settings = settings or Settings()
+    registry = registry or PolicyRegistry.load_dir(settings.policies_dir)
+    store = open_store(
+        settings.database_url,
+        service_levels=settings.service_levels,
+        sqlite_synchronous=settings.sqlite_synchronous,
+    )
+    svc = Services(settings, registry, store, TokenStore(store), Metrics(store))
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        store.engine.dispose()
+
+    app = FastAPI(
+        title="medpolicy",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=[
+            {"name": "cases", "description": "Submit, read and add information to cases."},
+            {"name": "review", "description": "The reviewer work queue and reviewer decisions."},
+            {"name": "decisions", "description": "What-if evaluation, stored nowhere."},
+            {"name": "policies", "description": "The coverage policies in force."},
+        ],
+    )
+    app.state.services = svc
+    install_error_handlers(app)
+    app.include_router(router)
+    _add_operational_routes(app, svc)
+    _install_web(app)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    return app
+
+
+def _install_web(app: FastAPI) -> None:
+    from medpolicy.api.web.views import install
+
+    install(app)
+
+
+def _add_operational_routes(app: FastAPI, svc: Services) -> None:
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(svc.metrics.render(), media_type=CONTENT_TYPE)
+
+    @app.get("/health", tags=["operations"], summary="Liveness and readiness")
+    def health() -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "version": __version__,
+            "database": svc.store.engine.dialect.name,
+            "policies": [f"{p.meta.id} {p.meta.version}" for p in svc.registry.all()],
+        }
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+        tags=app.openapi_tags,
+    )
+    schema.setdefault("components", {}).setdefault("schemas", {}).update(request_components())
+    schema["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+    schema["security"] = [{"bearer": []}]
+    app.openapi_schema = schema
+    return schema
+
+
+class BodyLimit:
+    """Refuse bodies over ``limit`` bytes with 413, by Content-Length or while streaming."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await _too_large(send, self.limit)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    # Raised inside the app, so its error handlers turn it into the JSON 413.
+                    raise ApiError(413, "(body)", f"larger than {self.limit} bytes")
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    body = (
+        f'{{"errors": [{{"field": "(body)", "problem": "larger than {limit} bytes"}}]}}'
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,359 @@
+"""The REST API: submit, read, resubmit and decide prior-authorization cases; list policies.
+
+Handlers read the body themselves (so malformed JSON is a 400 naming ``(body)`` and every engine
+validation problem is a 422 naming its field), then do the engine and store work in a worker thread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from medpolicy.adapters.native import parse_request
+from medpolicy.api.auth import Caller, check_case_access, require
+from medpolicy.api.errors import ApiError
+from medpolicy.api.schemas import (
+    CaseList,
+    CaseOut,
+    ErrorBody,
+    PolicyHistoryOut,
+    PolicyList,
+    PolicyOut,
+    PrecautionSummary,
+    ReviewerActionIn,
+    case_body,
+    summary_out,
+)
+from medpolicy.api.state import Services, services
+from medpolicy.engine.decision import Decision
+from medpolicy.errors import FieldError, RequestError
+from medpolicy.service import evaluate_request
+from medpolicy.store import Case, CaseStatus, Role, TokenInfo
+
+__all__ = ["router"]
+
+log = logging.getLogger("medpolicy.api")
+router = APIRouter(prefix="/api/v1")
+
+Svc = Annotated[Services, Depends(services)]
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 422)
+}
+_REQUEST_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"$ref": "#/components/schemas/PriorAuthorizationRequest"}
+            }
+        },
+    }
+}
+_PATCH_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "A JSON Merge Patch (RFC 7396) of the request: the facts to add or correct "
+        "(null removes a fact). request_id, member.id and member.organization cannot change.",
+        "content": {
+            "application/merge-patch+json": {"schema": {"type": "object"}},
+            "application/json": {"schema": {"type": "object"}},
+        },
+    }
+}
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        description="Any unique string; a retried submission with the same key and body returns "
+        "the same case instead of opening another.",
+    ),
+]
+
+
+def _json_body(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        where = (
+            f" at line {exc.lineno} column {exc.colno}"
+            if isinstance(exc, json.JSONDecodeError)
+            else ""
+        )
+        message = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
+        raise RequestError([FieldError("(body)", f"malformed JSON: {message}{where}")]) from None
+
+
+def _apply_organization(caller: TokenInfo, data: Any) -> None:
+    """A provider's request is for its own organization: set it when absent, refuse another."""
+    if caller.role is not Role.provider or not isinstance(data, dict):
+        return
+    member = data.get("member")
+    if not isinstance(member, dict):
+        return
+    organization = member.get("organization")
+    if organization is None:
+        member["organization"] = caller.organization
+    elif organization != caller.organization:
+        raise ApiError(
+            403, "member.organization", "a provider token may only submit for its own organization"
+        )
+
+
+def _json(content: bytes | str, status_code: int = 200, **headers: str) -> Response:
+    return Response(
+        content, status_code=status_code, media_type="application/json", headers=headers
+    )
+
+
+@router.post(
+    "/evaluate",
+    summary="Evaluate a request without storing it",
+    response_model=Decision,
+    responses=_ERRORS,
+    openapi_extra=_REQUEST_BODY,
+    tags=["decisions"],
+)
+async def evaluate(request: Request, caller: Caller, svc: Svc) -> Response:
+    """The engine's decision for a request, as a what-if: nothing is stored or recorded."""
+    data = _json_body(await request.body())
+    _apply_organization(caller, data)
+
+    def work() -> str:
+        return evaluate_request(svc.registry, parse_request(data)).to_json()
+
+    return _json(await run_in_threadpool(work))
+
+
+@router.post(
+    "/cases",
+    summary="Submit a prior-authorization request",
+    status_code=201,
+    response_model=CaseOut,
+    responses={**_ERRORS, 200: {"model": CaseOut, "description": "An idempotent retry."}},
+    openapi_extra=_REQUEST_BODY,
+    tags=["cases"],
+)
+async def submit_case(
+    request: Request, caller: Caller, svc: Svc, idempotency_key: IdempotencyKey = None
+) -> Response:
+    """Open a case: the engine decides at once (approved, pended for information, routed to a
+    reviewer, or out of scope) and the case and decision are committed before the response."""
+    require(caller, Role.provider)
+    started = time.perf_counter()
+    data = _json_body(await request.body())
+    _apply_organization(caller, data)
+
+    def work() -> tuple[bytes, bool, Case]:
+        parsed = parse_request(data)
+        decision = evaluate_request(svc.registry, parsed)
+        result = svc.store.submit(
+            parsed,
+            decision,
+            actor=caller.actor(),
+            idempotency_key=idempotency_key,
+            idempotency_scope=caller.organization or f"token:{caller.id}",
+        )
+        return _case_body(svc, result.case), result.created, result.case
+
+    body, created, case = await run_in_threadpool(work)
+    if created:
+        svc.metrics.decisions.labels(case.outcome.value, "submission").inc()
+        svc.metrics.latency.labels("submission").observe(time.perf_counter() - started)
+        log.info(
+            "case submitted case=%s outcome=%s organization=%s",
+            case.id,
+            case.outcome.value,
+            case.organization,
+        )
+    headers = {"Location": f"/api/v1/cases/{case.id}"}
+    if not created:
+        headers["Idempotent-Replayed"] = "true"
+    return _json(body, 201 if created else 200, **headers)
+
+
+def _case_body(svc: Services, case: Case) -> bytes:
+    store = svc.store
+    return case_body(
+        case, store.history(case.id), store.reviewer_decisions(case.id), store.decisions(case.id)
+    )
+
+
+def _load(svc: Services, caller: TokenInfo, case_id: str) -> Case:
+    case = svc.store.get(case_id)
+    if case is None:
+        raise ApiError(404, "case_id", f"no case {case_id}")
+    check_case_access(caller, case)
+    return case
+
+
+@router.get(
+    "/cases/{case_id}",
+    summary="A case with its decision trace and history",
+    response_model=CaseOut,
+    responses=_ERRORS,
+    tags=["cases"],
+)
+def get_case(case_id: str, caller: Caller, svc: Svc) -> Response:
+    return _json(_case_body(svc, _load(svc, caller, case_id)))
+
+
+@router.get(
+    "/cases",
+    summary="List cases, newest first",
+    response_model=CaseList,
+    responses=_ERRORS,
+    tags=["cases"],
+)
+def list_cases(
+    caller: Caller,
+    svc: Svc,
+    status: Annotated[list[CaseStatus] | None, Query()] = None,
+    request_id: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> CaseList:
+    """A provider sees only its organization's cases."""
+    organization = caller.organization if caller.role is Role.provider else None
+    if request_id is not None:
+        found = svc.store.find_by_request_id(request_id, organization)
+        chosen = [c for c in found if not status or c.status in status][offset : offset + limit]
+        return CaseList(cases=[summary_out(c) for c in chosen])
+    rows = svc.store.list_cases(
+        organization=organization, statuses=status, limit=limit, offset=offset
+    )
+    return CaseList(cases=[summary_out(c) for c in rows])
+
+
+@router.get(
+    "/queue",
+    summary="The reviewer work queue, soonest due first",
+    response_model=CaseList,
+    responses=_ERRORS,
+    tags=["review"],
+)
+def queue(
+    caller: Caller,
+    svc: Svc,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> CaseList:
+    """Open cases: pended for information or routed to review."""
+    require(caller, Role.reviewer)
+    return CaseList(cases=[summary_out(c) for c in svc.store.queue(limit=limit, offset=offset)])
+
+
+@router.post(
+    "/cases/{case_id}/actions",
+    summary="A reviewer's decision: approve, deny or request information",
+    response_model=CaseOut,
+    responses=_ERRORS,
+    tags=["review"],
+)
+def reviewer_action(case_id: str, action: ReviewerActionIn, caller: Caller, svc: Svc) -> Response:
+    """Only a reviewer decides, and always with a reason. A denial cites the clauses not met
+    (by default the clauses of the engine's reasons). Approve and deny close the case."""
+    require(caller, Role.reviewer)
+    case = svc.store.record_reviewer_action(
+        case_id, action.action, action.reason, actor=caller.actor(), clauses=action.clauses
+    )
+    svc.metrics.reviewer_actions.labels(action.action.value).inc()
+    log.info("reviewer action case=%s action=%s", case.id, action.action.value)
+    return _json(_case_body(svc, case))
+
+
+@router.post(
+    "/cases/{case_id}/resubmissions",
+    summary="Add information to a case and decide it again",
+    response_model=CaseOut,
+    responses=_ERRORS,
+    openapi_extra=_PATCH_BODY,
+    tags=["cases"],
+)
+async def resubmit(case_id: str, request: Request, caller: Caller, svc: Svc) -> Response:
+    """The provider's added facts are merged into the case's request (JSON Merge Patch) and the
+    engine decides the same case again."""
+    require(caller, Role.provider)
+    started = time.perf_counter()
+    patch = _json_body(await request.body())
+    if not isinstance(patch, dict):
+        raise RequestError([FieldError("(body)", "a resubmission must be a JSON object")])
+
+    def work() -> tuple[bytes, Case]:
+        case = _load(svc, caller, case_id)
+        current = case.request_data()
+        merged = merge_patch(current, patch)
+        _check_identity(current, merged)
+        parsed = parse_request(merged)
+        decision = evaluate_request(svc.registry, parsed)
+        updated = svc.store.resubmit(case_id, parsed, decision, actor=caller.actor())
+        return _case_body(svc, updated), updated
+
+    body, case = await run_in_threadpool(work)
+    svc.metrics.decisions.labels(case.outcome.value, "resubmission").inc()
+    svc.metrics.latency.labels("resubmission").observe(time.perf_counter() - started)
+    log.info("case resubmitted case=%s outcome=%s", case.id, case.outcome.value)
+    return _json(body)
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON Merge Patch."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def _check_identity(before: dict[str, Any], after: Any) -> None:
+    if not isinstance(after, dict):
+        return
+    for path in (("request_id",), ("member", "id"), ("member", "organization")):
+        old: Any = before
+        new: Any = after
+        for part in path:
+            old = old.get(part) if isinstance(old, dict) else None
+            new = new.get(part) if isinstance(new, dict) else None
+        if old != new:
+            raise RequestError([FieldError(".".join(path), "cannot change on a resubmission")])
+
+
+@router.get(
+    "/policies",
+    summary="Policies in force and their versions",
+    response_model=PolicyList,
+    tags=["policies"],
+)
+def list_policies(svc: Svc) -> PolicyList:
+    return PolicyList(
+        policies=[
+            PolicyOut(
+                id=p.meta.id,
+                title=p.meta.title,
+                payer=p.meta.payer,
+                version=p.meta.version,
+                effective_date=p.meta.effective_date,
+                content_hash=p.content_hash,
+                hcpcs=p.drug.hcpcs,
+                drug=p.drug.name,
+                history=[PolicyHistoryOut(date=d, note=n) for d, n in p.meta.history],
+                precautions=[
+                    PrecautionSummary(
+                        id=x.id, kind=x.kind, clause=x.citation.section, text=x.citation.text
+                    )
+                    for x in p.precautions
+                ],
+            )
+            for p in svc.registry.all()
+        ]
+    )

@@ -1,0 +1,247 @@
+"""Response and request bodies of the REST API (the engine's ``Decision`` is used as it is)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from medpolicy.engine.decision import Decision, Outcome
+from medpolicy.request import Request
+from medpolicy.store import (
+    AuditEvent,
+    Case,
+    CaseStatus,
+    CaseSummary,
+    ReviewerAction,
+    ReviewerDecision,
+    StoredDecision,
+)
+
+__all__ = [
+    "CaseList",
+    "CaseOut",
+    "CaseSummaryOut",
+    "ErrorBody",
+    "PolicyList",
+    "ReviewerActionIn",
+    "case_body",
+    "request_components",
+    "summary_out",
+]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class FieldProblem(_Out):
+    field: str = Field(description="The field at fault: a dotted path into the body, or a header.")
+    problem: str
+
+
+class ErrorBody(_Out):
+    errors: list[FieldProblem]
+
+
+class ServiceLevelOut(_Out):
+    label: str
+    hours: int
+
+
+class CaseSummaryOut(_Out):
+    id: str
+    request_id: str
+    organization: str | None
+    status: CaseStatus
+    final: bool = Field(description="True once approved, denied or routed out of scope.")
+    outcome: Outcome = Field(description="The latest engine decision's outcome.")
+    urgency: str
+    request_type: str
+    pathways: list[str] = Field(description="Pathways that applied in the latest engine decision.")
+    received_at: datetime
+    due_at: datetime
+    service_level: ServiceLevelOut
+    updated_at: datetime
+    closed_at: datetime | None
+    decision_count: int
+
+
+class ActorOut(_Out):
+    kind: str
+    name: str
+    role: str | None = None
+    organization: str | None = None
+    token_id: int | None = None
+
+
+class EventOut(_Out):
+    seq: int
+    type: str
+    at: str
+    actor: ActorOut
+    data: dict[str, Any]
+    hash: str
+
+
+class ReviewerDecisionOut(_Out):
+    action: ReviewerAction
+    reason: str
+    clauses: list[str]
+    reviewer: str
+    at: datetime
+
+
+class DecisionRecordOut(_Out):
+    number: int
+    decision_id: str
+    outcome: Outcome
+    policy_id: str
+    policy_version: str
+    policy_content_hash: str
+    engine_version: str
+    created_at: datetime
+
+
+class CaseOut(CaseSummaryOut):
+    request: dict[str, Any] = Field(
+        description="The current request, with every added fact merged."
+    )
+    decision: Decision = Field(description="The latest engine decision, as stored.")
+    decisions: list[DecisionRecordOut]
+    reviewer_decisions: list[ReviewerDecisionOut]
+    history: list[EventOut]
+
+
+class CaseList(_Out):
+    cases: list[CaseSummaryOut]
+
+
+Clause = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+
+
+class ReviewerActionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: ReviewerAction
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+    clauses: list[Clause] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Guideline clauses behind the action; a denial defaults to those of the "
+        "engine's reasons.",
+    )
+
+
+class PolicyHistoryOut(_Out):
+    date: date
+    note: str
+
+
+class PrecautionSummary(_Out):
+    id: str
+    kind: str
+    clause: str
+    text: str
+
+
+class PolicyOut(_Out):
+    id: str
+    title: str
+    payer: str
+    version: str
+    effective_date: date
+    content_hash: str
+    hcpcs: str
+    drug: str
+    history: list[PolicyHistoryOut]
+    precautions: list[PrecautionSummary]
+
+
+class PolicyList(_Out):
+    policies: list[PolicyOut]
+
+
+def service_level(case: CaseSummary) -> ServiceLevelOut:
+    hours = round((case.due_at - case.received_at).total_seconds() / 3600)
+    span = f"{hours // 24} calendar days" if hours % 24 == 0 and hours >= 168 else f"{hours} hours"
+    return ServiceLevelOut(
+        label=f"plan service level ({case.urgency}): decide within {span} of receipt", hours=hours
+    )
+
+
+def summary_out(case: CaseSummary) -> CaseSummaryOut:
+    return CaseSummaryOut(
+        id=case.id,
+        request_id=case.request_id,
+        organization=case.organization,
+        status=case.status,
+        final=case.final,
+        outcome=case.outcome,
+        urgency=case.urgency,
+        request_type=case.request_type,
+        pathways=list(case.pathways),
+        received_at=case.received_at,
+        due_at=case.due_at,
+        service_level=service_level(case),
+        updated_at=case.updated_at,
+        closed_at=case.closed_at,
+        decision_count=case.decision_count,
+    )
+
+
+def case_body(
+    case: Case,
+    history: list[AuditEvent],
+    reviewer_decisions: list[ReviewerDecision],
+    decisions: list[StoredDecision],
+) -> bytes:
+    """The ``CaseOut`` JSON, with the stored decision JSON spliced in byte for byte."""
+    head: dict[str, Any] = summary_out(case).model_dump(mode="json")
+    head["request"] = case.request_data()
+    head["decisions"] = [
+        DecisionRecordOut(
+            number=d.number,
+            decision_id=d.decision_id,
+            outcome=d.outcome,
+            policy_id=d.policy_id,
+            policy_version=d.policy_version,
+            policy_content_hash=d.policy_content_hash,
+            engine_version=d.engine_version,
+            created_at=d.created_at,
+        ).model_dump(mode="json")
+        for d in decisions
+    ]
+    head["reviewer_decisions"] = [
+        {
+            "action": r.action.value,
+            "reason": r.reason,
+            "clauses": list(r.clauses),
+            "reviewer": r.reviewer,
+            "at": r.created_at.isoformat(),
+        }
+        for r in reviewer_decisions
+    ]
+    head["history"] = [
+        {
+            "seq": e.seq,
+            "type": e.event_type,
+            "at": e.at,
+            "actor": e.actor,
+            "data": e.data,
+            "hash": e.hash,
+        }
+        for e in history
+    ]
+    text = json.dumps(head, ensure_ascii=False)
+    return (text[:-1] + ', "decision": ' + case.decision_json.rstrip() + "}").encode("utf-8")
+
+
+def request_components() -> dict[str, Any]:
+    """The request model's JSON Schema as OpenAPI components (``PriorAuthorizationRequest``)."""
+    schema = Request.model_json_schema(ref_template="#/components/schemas/{model}")
+    components: dict[str, Any] = schema.pop("$defs", {})
+    components["PriorAuthorizationRequest"] = schema
+    return components

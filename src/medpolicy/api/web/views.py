@@ -1,0 +1,257 @@
+"""The reviewer web app: server-rendered pages over the same store and rules as the API.
+
+A reviewer signs in with a reviewer token (the login page sets it in an HttpOnly, SameSite=Strict
+cookie); every form also carries a CSRF value derived from the token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, quote
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from medpolicy.api.auth import COOKIE
+from medpolicy.api.schemas import service_level
+from medpolicy.api.state import Services, services
+from medpolicy.errors import RequestError
+from medpolicy.store import (
+    CaseConflict,
+    CaseStatus,
+    ReviewerAction,
+    Role,
+    TokenInfo,
+)
+
+__all__ = ["install"]
+
+HERE = Path(__file__).resolve().parent
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+router = APIRouter(prefix="/review", include_in_schema=False)
+MAX_FORM_BYTES = 64_000
+
+
+class _LoginRequired(Exception):
+    pass
+
+
+def install(app: FastAPI) -> None:
+    app.mount("/review/static", StaticFiles(directory=str(HERE / "static")), name="review-static")
+    app.include_router(router)
+
+    @app.exception_handler(_LoginRequired)
+    async def _to_login(request: Request, _: _LoginRequired) -> Response:
+        target = quote(request.url.path)
+        return RedirectResponse(f"/review/login?next={target}", status_code=303)
+
+    @app.get("/", include_in_schema=False)
+    def home() -> Response:
+        return RedirectResponse("/review/", status_code=303)
+
+
+def _csrf(token: str) -> str:
+    return hmac.new(b"medpolicy-csrf", token.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _reviewer(request: Request) -> tuple[TokenInfo, str]:
+    token = request.cookies.get(COOKIE, "")
+    info = services(request).tokens.authenticate(token) if token else None
+    if info is None or info.role not in (Role.reviewer, Role.admin):
+        raise _LoginRequired
+    return info, token
+
+
+async def _form(request: Request) -> dict[str, list[str]]:
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        return {}
+    return parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
+
+
+def _first(form: dict[str, list[str]], name: str) -> str:
+    return (form.get(name) or [""])[0]
+
+
+def _page(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+@router.get("/login")
+def login_page(request: Request, next: str = "/review/") -> HTMLResponse:
+    return _page(request, "login.html", next=_safe_next(next), error=None)
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    form = await _form(request)
+    token = _first(form, "token").strip()
+    target = _safe_next(_first(form, "next"))
+    info = services(request).tokens.authenticate(token) if token else None
+    if info is None or info.role not in (Role.reviewer, Role.admin):
+        problem = "That token is not a valid reviewer token." if token else "Paste your token."
+        return _page(request, "login.html", 401, next=target, error=problem)
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=services(request).settings.secure_cookies,
+        max_age=12 * 3600,
+        path="/",
+    )
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    _, token = _reviewer(request)
+    form = await _form(request)
+    response = RedirectResponse("/review/login", status_code=303)
+    if hmac.compare_digest(_first(form, "csrf"), _csrf(token)):
+        response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+def _safe_next(target: str) -> str:
+    return target if target.startswith("/review/") and "//" not in target else "/review/"
+
+
+_FILTERS = {
+    "all": (CaseStatus.in_review, CaseStatus.pending_information),
+    "in_review": (CaseStatus.in_review,),
+    "pending_information": (CaseStatus.pending_information,),
+}
+
+
+@router.get("/")
+def queue_page(request: Request, show: str = "all") -> HTMLResponse:
+    info, token = _reviewer(request)
+    svc = services(request)
+    rows = svc.store.queue(limit=500)
+    counts = {
+        key: sum(1 for r in rows if r.status in statuses) for key, statuses in _FILTERS.items()
+    }
+    chosen = [r for r in rows if r.status in _FILTERS.get(show, _FILTERS["all"])]
+    now = datetime.now(UTC)
+    recent = svc.store.list_cases(
+        statuses=[CaseStatus.approved, CaseStatus.denied, CaseStatus.out_of_scope], limit=15
+    )
+    return _page(
+        request,
+        "queue.html",
+        reviewer=info,
+        csrf=_csrf(token),
+        rows=chosen,
+        counts=counts,
+        show=show if show in _FILTERS else "all",
+        recent=recent,
+        now=now,
+        due_text=due_text,
+    )
+
+
+@router.get("/cases/{case_id}")
+def case_page(request: Request, case_id: str, done: str = "") -> HTMLResponse:
+    info, token = _reviewer(request)
+    return _case_page(request, services(request), info, token, case_id, notice=done)
+
+
+def _case_page(
+    request: Request,
+    svc: Services,
+    info: TokenInfo,
+    token: str,
+    case_id: str,
+    *,
+    notice: str = "",
+    errors: list[str] | None = None,
+    form: dict[str, list[str]] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    case = svc.store.get(case_id)
+    if case is None:
+        return _page(
+            request, "missing.html", 404, reviewer=info, csrf=_csrf(token), case_id=case_id
+        )
+    decision = case.decision()
+    reason_clauses = list(dict.fromkeys(r.clause for r in decision.reasons))
+    return _page(
+        request,
+        "case.html",
+        status_code,
+        reviewer=info,
+        csrf=_csrf(token),
+        case=case,
+        decision=decision,
+        request_data=case.request_data(),
+        history=svc.store.history(case.id),
+        reviewer_decisions=svc.store.reviewer_decisions(case.id),
+        decisions=svc.store.decisions(case.id),
+        service_level=service_level(case).label,
+        now=datetime.now(UTC),
+        due_text=due_text,
+        reason_clauses=reason_clauses,
+        notice=notice,
+        errors=errors or [],
+        form=form or {},
+    )
+
+
+@router.post("/cases/{case_id}/decide")
+async def decide(request: Request, case_id: str) -> Response:
+    info, token = _reviewer(request)
+    svc = services(request)
+    form = await _form(request)
+    if not hmac.compare_digest(_first(form, "csrf"), _csrf(token)):
+        return _case_page(
+            request,
+            svc,
+            info,
+            token,
+            case_id,
+            status_code=403,
+            errors=["The form expired: reload the page and try again."],
+        )
+    raw_action = _first(form, "action")
+    reason = _first(form, "reason")
+    clauses = [c for c in form.get("clauses", []) if c.strip()]
+    extra = _first(form, "extra_clause").strip()
+    if extra:
+        clauses.append(extra)
+    try:
+        action = ReviewerAction(raw_action)
+        svc.store.record_reviewer_action(
+            case_id, action, reason, actor=info.actor(), clauses=clauses
+        )
+    except ValueError as exc:  # an unknown action, or a RequestError naming the field
+        problems = (
+            [f"{e.field}: {e.problem}" for e in exc.errors]
+            if isinstance(exc, RequestError)
+            else ["Choose an action: approve, deny or request information."]
+        )
+        return _case_page(
+            request, svc, info, token, case_id, errors=problems, form=form, status_code=422
+        )
+    except CaseConflict as exc:
+        return _case_page(request, svc, info, token, case_id, errors=[str(exc)], status_code=409)
+    svc.metrics.reviewer_actions.labels(action.value).inc()
+    return RedirectResponse(f"/review/cases/{case_id}?done={action.value}", status_code=303)
+
+
+def due_text(due: datetime, now: datetime) -> str:
+    """'due in 2 d 4 h' / 'overdue by 3 h', to the hour."""
+    delta = due - now
+    late = delta < timedelta(0)
+    hours = int(abs(delta).total_seconds() // 3600)
+    span = f"{hours // 24} d {hours % 24} h" if hours >= 24 else f"{hours} h"
+    if hours == 0:
+        span = f"{int(abs(delta).total_seconds() // 60)} min"
+    return f"overdue by {span}" if late else f"due in {span}"
