@@ -11,14 +11,26 @@ from medpolicy.logic import Truth, all_of, any_of, not_
 M, N, U = Truth.met, Truth.not_met, Truth.unknown
 
 AND = {
-    (M, M): M, (M, N): N, (M, U): U,
-    (N, M): N, (N, N): N, (N, U): N,
-    (U, M): U, (U, N): N, (U, U): U,
+    (M, M): M,
+    (M, N): N,
+    (M, U): U,
+    (N, M): N,
+    (N, N): N,
+    (N, U): N,
+    (U, M): U,
+    (U, N): N,
+    (U, U): U,
 }
 OR = {
-    (M, M): M, (M, N): M, (M, U): M,
-    (N, M): M, (N, N): N, (N, U): U,
-    (U, M): M, (U, N): U, (U, U): U,
+    (M, M): M,
+    (M, N): M,
+    (M, U): M,
+    (N, M): M,
+    (N, N): N,
+    (N, U): U,
+    (U, M): M,
+    (U, N): U,
+    (U, U): U,
 }
 
 

@@ -35,7 +35,9 @@ def _registry(policies: Path | None) -> PolicyRegistry:
 
 
 _policies_option = click.option(
-    "--policies", type=click.Path(path_type=Path, file_okay=False), default=None,
+    "--policies",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
     help="Folder of policy files (default: $MEDPOLICY_POLICIES or the repository's policies/).",
 )
 

@@ -22,7 +22,9 @@ from medpolicy.request import Her2Ihc, Her2Ish, Request
 
 __all__ = ["FACTS", "FactKind", "FactSpec", "Facts", "extract_facts"]
 
-FactKind = Literal["code", "codes", "decimal", "integer", "boolean", "date", "choice", "choices", "records"]
+FactKind = Literal[
+    "code", "codes", "decimal", "integer", "boolean", "date", "choice", "choices", "records"
+]
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ class Facts:
     values: Mapping[str, Any]
     conflicts: Mapping[str, str] = field(default_factory=dict)
 
-    def get(self, path: str) -> Any | None:
+    def get(self, path: str) -> Any:  # None when absent
         return self.values.get(path)
 
     def has(self, path: str) -> bool:
@@ -57,71 +59,180 @@ def _spec(path: str, label: str, kind: FactKind, request_field: str, **kw: Any) 
     return FactSpec(path=path, label=label, kind=kind, request_field=request_field, **kw)
 
 
-_EXTENTS = ("locally_advanced", "inflammatory", "early_stage", "advanced", "metastatic", "recurrent")
+_EXTENTS = (
+    "locally_advanced",
+    "inflammatory",
+    "early_stage",
+    "advanced",
+    "metastatic",
+    "recurrent",
+)
 
 FACTS: dict[str, FactSpec] = {
     s.path: s
     for s in [
         _spec("request.date", "the date of the request", "date", "submitted_at"),
-        _spec("request.type", "whether this is initiation or continuation of therapy", "choice",
-              "request_type", choices=("initiation", "continuation")),
-        _spec("member.line_of_business", "the member's line of business (commercial, Medicare "
-              "Advantage, Medicare Part D, FEP, State Account Organization, Medicaid)", "choice",
-              "member.line_of_business",
-              choices=("commercial", "medicare_advantage", "medicare_part_d", "fep",
-                       "state_account_organization", "medicaid")),
-        _spec("medication.hcpcs", "the HCPCS code of the requested drug", "code", "medication.hcpcs"),
-        _spec("medication.dose", "the requested dose per administration, with its unit (mg or "
-              "mg/kg)", "decimal", "medication.dose"),
-        _spec("medication.interval_days", "the number of days between doses", "integer",
-              "medication.interval_days", unit="d"),
+        _spec(
+            "request.type",
+            "whether this is initiation or continuation of therapy",
+            "choice",
+            "request_type",
+            choices=("initiation", "continuation"),
+        ),
+        _spec(
+            "member.line_of_business",
+            "the member's line of business (commercial, Medicare "
+            "Advantage, Medicare Part D, FEP, State Account Organization, Medicaid)",
+            "choice",
+            "member.line_of_business",
+            choices=(
+                "commercial",
+                "medicare_advantage",
+                "medicare_part_d",
+                "fep",
+                "state_account_organization",
+                "medicaid",
+            ),
+        ),
+        _spec(
+            "medication.hcpcs", "the HCPCS code of the requested drug", "code", "medication.hcpcs"
+        ),
+        _spec(
+            "medication.dose",
+            "the requested dose per administration, with its unit (mg or mg/kg)",
+            "decimal",
+            "medication.dose",
+        ),
+        _spec(
+            "medication.interval_days",
+            "the number of days between doses",
+            "integer",
+            "medication.interval_days",
+            unit="d",
+        ),
         _spec("medication.start_date", "the planned start date", "date", "medication.start_date"),
-        _spec("medication.line_of_therapy", "the line of therapy this request is for (first line, "
-              "or subsequent therapy)", "integer", "medication.line_of_therapy"),
-        _spec("medication.concurrent_anticancer_drugs", "the other anticancer drugs to be given "
-              "with it (or that there are none)", "codes", "medication.concurrent_anticancer_drugs"),
-        _spec("body_weight.kg", "the member's current body weight, with its unit (kg or lb)",
-              "decimal", "body_weight", unit="kg"),
-        _spec("indications", "what the drug is requested for (the diagnosis being treated)",
-              "choices", "indications"),
-        _spec("diagnoses", "the ICD-10-CM diagnosis code(s) for the condition being treated",
-              "codes", "diagnoses"),
-        _spec("disease_extent", "the extent of disease (locally advanced, inflammatory, early "
-              "stage, advanced, metastatic, or recurrent)", "choices", "disease_extent",
-              choices=_EXTENTS),
-        _spec("brain_metastases.extent", "whether brain metastases are present, and if so whether "
-              "limited or extensive", "choice", "brain_metastases",
-              choices=("none", "limited", "extensive", "unspecified")),
-        _spec("her2.ihc_score", "the HER2 immunohistochemistry (IHC) score (0, 1+, 2+ or 3+)",
-              "choice", "her2.ihc", choices=("0", "1+", "2+", "3+")),
+        _spec(
+            "medication.line_of_therapy",
+            "the line of therapy this request is for (first line, or subsequent therapy)",
+            "integer",
+            "medication.line_of_therapy",
+        ),
+        _spec(
+            "medication.concurrent_anticancer_drugs",
+            "the other anticancer drugs to be given with it (or that there are none)",
+            "codes",
+            "medication.concurrent_anticancer_drugs",
+        ),
+        _spec(
+            "body_weight.kg",
+            "the member's current body weight, with its unit (kg or lb)",
+            "decimal",
+            "body_weight",
+            unit="kg",
+        ),
+        _spec(
+            "indications",
+            "what the drug is requested for (the diagnosis being treated)",
+            "choices",
+            "indications",
+        ),
+        _spec(
+            "diagnoses",
+            "the ICD-10-CM diagnosis code(s) for the condition being treated",
+            "codes",
+            "diagnoses",
+        ),
+        _spec(
+            "disease_extent",
+            "the extent of disease (locally advanced, inflammatory, early "
+            "stage, advanced, metastatic, or recurrent)",
+            "choices",
+            "disease_extent",
+            choices=_EXTENTS,
+        ),
+        _spec(
+            "brain_metastases.extent",
+            "whether brain metastases are present, and if so whether limited or extensive",
+            "choice",
+            "brain_metastases",
+            choices=("none", "limited", "extensive", "unspecified"),
+        ),
+        _spec(
+            "her2.ihc_score",
+            "the HER2 immunohistochemistry (IHC) score (0, 1+, 2+ or 3+)",
+            "choice",
+            "her2.ihc",
+            choices=("0", "1+", "2+", "3+"),
+        ),
         _spec("her2.ish_ratio", "the dual-probe ISH HER2/CEP17 ratio", "decimal", "her2.ish"),
-        _spec("her2.ish_copy_number", "the dual-probe ISH average HER2 copy number (signals per "
-              "cell)", "decimal", "her2.ish", unit="signals/cell"),
-        _spec("her2.concurrent", "whether the IHC and ISH tests were done concurrently (same "
-              "specimen or same date), with their dates", "boolean", "her2"),
-        _spec("erbb2_mutation.status", "the ERBB2 (HER2) mutation test result", "choice",
-              "erbb2_mutation", choices=("positive", "negative")),
-        _spec("prior_therapies", "the member's prior anticancer therapies (drug, dates, line, and "
-              "why each was stopped), or that there were none", "records", "prior_therapies"),
-        _spec("compendium.fda_labeled_indication", "whether the condition is an indication in "
-              "the FDA-approved prescribing information", "boolean",
-              "compendium.fda_labeled_indication"),
-        _spec("compendium.fda_label_requirements_met", "whether the member meets the label's "
-              "additional Indications and Usage requirements", "boolean",
-              "compendium.fda_label_requirements_met"),
-        _spec("compendium.nccn_category", "the NCCN Drugs and Biologics Compendium category of "
-              "recommendation for this use", "choice", "compendium.nccn_category",
-              choices=("1", "2A", "2B", "3", "none")),
-        _spec("prior_authorizations", "prior authorizations of this drug by Florida Blue or "
-              "another health plan (plan, approval date, indication), or that there were none",
-              "records", "prior_authorizations"),
-        _spec("initiation_criteria_previously_met", "whether the member previously met all "
-              "indication-specific initiation criteria", "boolean",
-              "initiation_criteria_previously_met"),
-        _spec("disease_status_on_treatment", "whether the disease has progressed during "
-              "treatment with this drug (progressed, stable, improved)", "choice",
-              "disease_status_on_treatment",
-              choices=("progressed", "stable", "improved", "undetermined")),
+        _spec(
+            "her2.ish_copy_number",
+            "the dual-probe ISH average HER2 copy number (signals per cell)",
+            "decimal",
+            "her2.ish",
+            unit="signals/cell",
+        ),
+        _spec(
+            "her2.concurrent",
+            "whether the IHC and ISH tests were done concurrently (same "
+            "specimen or same date), with their dates",
+            "boolean",
+            "her2",
+        ),
+        _spec(
+            "erbb2_mutation.status",
+            "the ERBB2 (HER2) mutation test result",
+            "choice",
+            "erbb2_mutation",
+            choices=("positive", "negative"),
+        ),
+        _spec(
+            "prior_therapies",
+            "the member's prior anticancer therapies (drug, dates, line, and "
+            "why each was stopped), or that there were none",
+            "records",
+            "prior_therapies",
+        ),
+        _spec(
+            "compendium.fda_labeled_indication",
+            "whether the condition is an indication in the FDA-approved prescribing information",
+            "boolean",
+            "compendium.fda_labeled_indication",
+        ),
+        _spec(
+            "compendium.fda_label_requirements_met",
+            "whether the member meets the label's additional Indications and Usage requirements",
+            "boolean",
+            "compendium.fda_label_requirements_met",
+        ),
+        _spec(
+            "compendium.nccn_category",
+            "the NCCN Drugs and Biologics Compendium category of recommendation for this use",
+            "choice",
+            "compendium.nccn_category",
+            choices=("1", "2A", "2B", "3", "none"),
+        ),
+        _spec(
+            "prior_authorizations",
+            "prior authorizations of this drug by Florida Blue or "
+            "another health plan (plan, approval date, indication), or that there were none",
+            "records",
+            "prior_authorizations",
+        ),
+        _spec(
+            "initiation_criteria_previously_met",
+            "whether the member previously met all indication-specific initiation criteria",
+            "boolean",
+            "initiation_criteria_previously_met",
+        ),
+        _spec(
+            "disease_status_on_treatment",
+            "whether the disease has progressed during "
+            "treatment with this drug (progressed, stable, improved)",
+            "choice",
+            "disease_status_on_treatment",
+            choices=("progressed", "stable", "improved", "undetermined"),
+        ),
     ]
 }
 
@@ -173,8 +284,9 @@ def _records(items: list[Any] | None) -> list[dict[str, Any]] | None:
 _EXTRACTORS: dict[str, Callable[[Request], Any]] = {
     "request.date": lambda r: r.submitted_at.date(),
     "request.type": lambda r: r.request_type,
-    "member.line_of_business": lambda r: r.member.line_of_business
-    and r.member.line_of_business.value,
+    "member.line_of_business": lambda r: (
+        r.member.line_of_business and r.member.line_of_business.value
+    ),
     "medication.hcpcs": lambda r: r.medication.hcpcs,
     "medication.dose": _dose,
     "medication.interval_days": lambda r: r.medication.interval_days,
@@ -188,10 +300,12 @@ _EXTRACTORS: dict[str, Callable[[Request], Any]] = {
     "brain_metastases.extent": _brain,
     "erbb2_mutation.status": lambda r: r.erbb2_mutation and r.erbb2_mutation.status,
     "prior_therapies": lambda r: _records(r.prior_therapies),
-    "compendium.fda_labeled_indication": lambda r: r.compendium
-    and r.compendium.fda_labeled_indication,
-    "compendium.fda_label_requirements_met": lambda r: r.compendium
-    and r.compendium.fda_label_requirements_met,
+    "compendium.fda_labeled_indication": lambda r: (
+        r.compendium and r.compendium.fda_labeled_indication
+    ),
+    "compendium.fda_label_requirements_met": lambda r: (
+        r.compendium and r.compendium.fda_label_requirements_met
+    ),
     "compendium.nccn_category": lambda r: r.compendium and r.compendium.nccn_category,
     "prior_authorizations": lambda r: _records(r.prior_authorizations),
     "initiation_criteria_previously_met": lambda r: r.initiation_criteria_previously_met,
@@ -212,9 +326,13 @@ def _her2_facts(
     ihc: list[Her2Ihc], ish: list[Her2Ish], values: dict[str, Any], conflicts: dict[str, str]
 ) -> None:
     found = {
-        "her2.ihc_score": _agreeing("her2.ihc_score", [(t.score, t.date) for t in ihc], "HER2 IHC scores"),
+        "her2.ihc_score": _agreeing(
+            "her2.ihc_score", [(t.score, t.date) for t in ihc], "HER2 IHC scores"
+        ),
         "her2.ish_ratio": _agreeing(
-            "her2.ish_ratio", [(t.ratio, t.date) for t in ish if t.ratio is not None], "HER2/CEP17 ratios"
+            "her2.ish_ratio",
+            [(t.ratio, t.date) for t in ish if t.ratio is not None],
+            "HER2/CEP17 ratios",
         ),
         "her2.ish_copy_number": _agreeing(
             "her2.ish_copy_number",

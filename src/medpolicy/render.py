@@ -33,12 +33,16 @@ def render_decision(d: Decision) -> str:
             f"{a.total_units} units in all; vials "
             + " + ".join(f"{v.count}×{v.size_mg} mg" for v in a.vials_per_administration)
             + "; bill "
-            + ", ".join(f"{c.hcpcs}{'-' + c.modifier if c.modifier else ''} × {c.units}"
-                        for c in a.claim_lines_per_administration),
+            + ", ".join(
+                f"{c.hcpcs}{'-' + c.modifier if c.modifier else ''} × {c.units}"
+                for c in a.claim_lines_per_administration
+            ),
         ]
     if d.missing_information:
         lines.append("  Please send:")
-        lines += [f"    - {m.label}" + (f" ({m.note})" if m.note else "") for m in d.missing_information]
+        lines += [
+            f"    - {m.label}" + (f" ({m.note})" if m.note else "") for m in d.missing_information
+        ]
     if d.reasons:
         lines.append("  Reasons:")
         lines += [f"    - {r.clause}: {r.text} — {r.detail}" for r in d.reasons]
@@ -71,8 +75,10 @@ def render_policy(p: t.Policy) -> str:
         f"  drug {p.drug.name} ({p.drug.brand}), {p.drug.hcpcs}: {p.drug.hcpcs_description}; "
         f"vials {', '.join(f'{s} mg' for s in p.drug.vial_sizes_mg)}",
         "  program exceptions: "
-        + "; ".join(f"{s.line_of_business} → {'this guideline' if s.applies else s.route_to}"
-                    for s in p.scope),
+        + "; ".join(
+            f"{s.line_of_business} → {'this guideline' if s.applies else s.route_to}"
+            for s in p.scope
+        ),
     ]
     for pathway in p.pathways:
         lines += ["", f"[{pathway.phase}] {pathway.id} (approval {pathway.approval_months} months)"]
@@ -106,8 +112,11 @@ def _kind(node: t.Node) -> str:
     if isinstance(node, t.InValueSet):
         return f"[{node.fact} in value set {node.value_set}]"
     if isinstance(node, t.Exists):
-        return f"[some {node.fact} with " + ", ".join(
-            f"{f} {c.op} {_value(c.value)}" for f, c in node.where) + "]"
+        return (
+            f"[some {node.fact} with "
+            + ", ".join(f"{f} {c.op} {_value(c.value)}" for f, c in node.where)
+            + "]"
+        )
     if isinstance(node, t.Check):
         params = ", ".join(f"{k}={v}" for k, v in sorted(node.params.items()))
         return f"[{node.definition}({params})]"

@@ -85,7 +85,8 @@ class Medication(_Model):
         default=None, description="1 = first line; 2 or more = subsequent therapy."
     )
     concurrent_anticancer_drugs: list[NonEmpty] | None = Field(
-        default=None, description="Other anticancer drugs given with this one; [] = none (monotherapy)."
+        default=None,
+        description="Other anticancer drugs given with this one; [] = none (monotherapy).",
     )
 
 
@@ -133,17 +134,19 @@ class PriorTherapy(_Model):
     start_date: date | None = None
     end_date: date | None = None
     line: Annotated[int, Field(ge=1, le=20)] | None = None
-    reason_stopped: Literal["progression", "toxicity", "completion", "other", "ongoing"] | None = None
+    reason_stopped: Literal["progression", "toxicity", "completion", "other", "ongoing"] | None = (
+        None
+    )
 
 
 class Compendium(_Model):
     fda_labeled_indication: bool | None = Field(
         default=None,
-        description="The condition is consistent with an indication in the FDA prescribing information.",
+        description="The condition is an indication in the FDA prescribing information.",
     )
     fda_label_requirements_met: bool | None = Field(
         default=None,
-        description="The member meets the additional requirements of the label's Indications and Usage.",
+        description="The member meets the label's additional Indications and Usage requirements.",
     )
     nccn_category: Literal["1", "2A", "2B", "3", "none"] | None = None
 
@@ -160,7 +163,7 @@ class Request(_Model):
 
     request_id: NonEmpty
     submitted_at: datetime = Field(
-        description="When the request was made; the decision's clock (so evaluation is reproducible)."
+        description="When the request was made: the decision's clock, so evaluation is repeatable."
     )
     request_type: Literal["initiation", "continuation"]
     urgency: Literal["standard", "expedited"] = "standard"
@@ -170,9 +173,19 @@ class Request(_Model):
         default=None, description="What the drug is requested for, in the policy's indication ids."
     )
     diagnoses: list[Icd10Code] | None = Field(default=None, max_length=50)
-    disease_extent: list[
-        Literal["locally_advanced", "inflammatory", "early_stage", "advanced", "metastatic", "recurrent"]
-    ] | None = None
+    disease_extent: (
+        list[
+            Literal[
+                "locally_advanced",
+                "inflammatory",
+                "early_stage",
+                "advanced",
+                "metastatic",
+                "recurrent",
+            ]
+        ]
+        | None
+    ) = None
     body_weight: BodyWeight | None = None
     brain_metastases: BrainMetastases | None = None
     her2: Her2Results | None = None
@@ -181,6 +194,6 @@ class Request(_Model):
     compendium: Compendium | None = None
     prior_authorizations: list[PriorAuthorization] | None = Field(default=None, max_length=50)
     initiation_criteria_previously_met: bool | None = None
-    disease_status_on_treatment: Literal["progressed", "stable", "improved", "undetermined"] | None = (
-        Field(default=None, description="Disease course during treatment with the requested drug.")
-    )
+    disease_status_on_treatment: (
+        Literal["progressed", "stable", "improved", "undetermined"] | None
+    ) = Field(default=None, description="Disease course during treatment with the requested drug.")

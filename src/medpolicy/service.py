@@ -10,7 +10,7 @@ from medpolicy.engine.decision import Decision
 from medpolicy.policy.registry import PolicyRegistry
 from medpolicy.request import Request
 
-__all__ = ["evaluate_request", "evaluate_json"]
+__all__ = ["evaluate_json", "evaluate_request"]
 
 
 def evaluate_request(registry: PolicyRegistry, request: Request) -> Decision:

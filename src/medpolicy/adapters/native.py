@@ -23,14 +23,22 @@ def parse_request(data: bytes | str | dict[str, Any]) -> Request:
         try:
             data = json.loads(data)
         except json.JSONDecodeError as exc:
-            raise RequestError([FieldError("(body)", f"malformed JSON: {exc.msg} at line "
-                                           f"{exc.lineno} column {exc.colno}")]) from None
+            raise RequestError(
+                [
+                    FieldError(
+                        "(body)",
+                        f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+                    )
+                ]
+            ) from None
     if not isinstance(data, dict):
         raise RequestError([FieldError("(body)", "a request must be a JSON object")])
     try:
         request = Request.model_validate(data)
     except ValidationError as exc:
-        raise RequestError([FieldError(field_path(e["loc"]), _problem(e)) for e in exc.errors()]) from None
+        raise RequestError(
+            [FieldError(field_path(e["loc"]), _problem(e)) for e in exc.errors()]
+        ) from None
     errors = _semantic_errors(request)
     if errors:
         raise RequestError(errors)
@@ -61,11 +69,17 @@ def _semantic_errors(r: Request) -> list[FieldError]:
     errors = []
     for i, code in enumerate(r.diagnoses or []):
         if not icd10.is_valid(code):
-            errors.append(FieldError(f"diagnoses[{i}]", f"'{code}' is not an ICD-10-CM code in "
-                                     f"the {icd10.code_set_version()} code set"))
+            errors.append(
+                FieldError(
+                    f"diagnoses[{i}]",
+                    f"'{code}' is not an ICD-10-CM code in the {icd10.code_set_version()} code set",
+                )
+            )
     today = r.submitted_at.date()
-    dated = [("member.birth_date", r.member.birth_date),
-             ("body_weight.date", r.body_weight.date if r.body_weight else None)]
+    dated = [
+        ("member.birth_date", r.member.birth_date),
+        ("body_weight.date", r.body_weight.date if r.body_weight else None),
+    ]
     if r.her2:
         dated += [(f"her2.ihc[{i}].date", t.date) for i, t in enumerate(r.her2.ihc)]
         dated += [(f"her2.ish[{i}].date", t.date) for i, t in enumerate(r.her2.ish)]
@@ -77,14 +91,22 @@ def _semantic_errors(r: Request) -> list[FieldError]:
             errors.append(FieldError(f"prior_therapies[{i}].end_date", "is before start_date"))
     for name, value in dated:
         if value is not None and value > today:
-            errors.append(FieldError(name, f"{value.isoformat()} is after the request date "
-                                     f"{today.isoformat()}"))
+            errors.append(
+                FieldError(
+                    name, f"{value.isoformat()} is after the request date {today.isoformat()}"
+                )
+            )
     w = r.body_weight
     if w is not None:
         limit = {"kg": 400, "lb": 880}[w.unit]
         if w.value > limit:
-            errors.append(FieldError("body_weight.value", f"{w.value} {w.unit} is not a plausible "
-                                     f"body weight (over {limit} {w.unit}); check the unit"))
+            errors.append(
+                FieldError(
+                    "body_weight.value",
+                    f"{w.value} {w.unit} is not a plausible "
+                    f"body weight (over {limit} {w.unit}); check the unit",
+                )
+            )
     if r.her2 is not None:
         for i, t in enumerate(r.her2.ish):
             if t.ratio is None and t.copy_number is None:

@@ -14,6 +14,7 @@ HCPCS code, vial sizes and mg per billing unit are parameters from the policy fi
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -98,6 +99,7 @@ def claim_lines(
     return (ClaimLine(hcpcs, NONE_DISCARDED, administered),)
 
 
+@functools.lru_cache(maxsize=4096)  # pure, and the same few doses recur across requests
 def _fewest_vials_per_total(need: int, sizes: tuple[int, ...]) -> tuple[int, ...]:
     """Vial counts (aligned with ``sizes``) reaching the smallest total ≥ ``need``.
 

@@ -1,4 +1,4 @@
-"""What an approval authorizes: the period, the dose, J9354 units, vials and claim lines."""
+"""What an approval authorizes: the period, the dose, billing units, vials and claim lines."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def add_months(start: date, months: int) -> date:
 
 
 def authorize(policy: t.Policy, facts: Facts, months: int) -> Authorization:
-    """Only called for an approved pathway, whose dose check guarantees dose and weight are known."""
+    """Only called for an approved pathway, whose dose check guarantees a known dose and weight."""
     dose = facts.get("medication.dose")
     weight = facts.get("body_weight.kg")
     interval: int = facts.get("medication.interval_days")

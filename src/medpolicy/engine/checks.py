@@ -44,10 +44,24 @@ def _weight_based_dose_limit(facts: Facts, params: Mapping[str, Any]) -> CheckRe
     dose = facts.get("medication.dose")
     weight = facts.get("body_weight.kg")
     interval = facts.get("medication.interval_days")
-    used = {k: v for k, v in (("medication.dose", dose), ("body_weight.kg", weight),
-                              ("medication.interval_days", interval)) if v is not None}
-    missing = tuple(p for p, v in (("medication.dose", dose), ("body_weight.kg", weight),
-                                   ("medication.interval_days", interval)) if v is None)
+    used = {
+        k: v
+        for k, v in (
+            ("medication.dose", dose),
+            ("body_weight.kg", weight),
+            ("medication.interval_days", interval),
+        )
+        if v is not None
+    }
+    missing = tuple(
+        p
+        for p, v in (
+            ("medication.dose", dose),
+            ("body_weight.kg", weight),
+            ("medication.interval_days", interval),
+        )
+        if v is None
+    )
     problems: list[str] = []
     dose_ok = Truth.unknown
     if dose is not None and weight is not None:
@@ -68,9 +82,7 @@ def _weight_based_dose_limit(facts: Facts, params: Mapping[str, Any]) -> CheckRe
     elif problems:
         detail = "; ".join(problems)
     else:
-        detail = "cannot be checked until reported: " + ", ".join(
-            FACTS[m].label for m in missing
-        )
+        detail = "cannot be checked until reported: " + ", ".join(FACTS[m].label for m in missing)
     return CheckResult(result, used, missing if result is Truth.unknown else (), detail)
 
 

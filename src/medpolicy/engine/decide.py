@@ -72,7 +72,9 @@ def decide(policy: t.Policy, request: Request) -> Decision:
 
     flags = sorted({f for _, tr in applicable for f in _flags(tr)})
     if outcome is Outcome.not_met and scope.applies is None:
-        flags.append("the member's line of business was not reported: confirm this guideline applies")
+        flags.append(
+            "the member's line of business was not reported: confirm this guideline applies"
+        )
     return Decision(
         decision_id=_decision_id(policy, request),
         request_id=request.request_id,
@@ -80,9 +82,14 @@ def decide(policy: t.Policy, request: Request) -> Decision:
         summary=_summary(outcome, policy, scope, met, reasons, missing),
         request_type=request.request_type,
         evaluated_at=request.submitted_at,
-        policy=PolicyRef(id=policy.meta.id, title=policy.meta.title, payer=policy.meta.payer,
-                         version=policy.meta.version, effective_date=policy.meta.effective_date,
-                         content_hash=policy.content_hash),
+        policy=PolicyRef(
+            id=policy.meta.id,
+            title=policy.meta.title,
+            payer=policy.meta.payer,
+            version=policy.meta.version,
+            effective_date=policy.meta.effective_date,
+            content_hash=policy.content_hash,
+        ),
         engine_version=__version__,
         code_set=code_set_version(),
         scope=scope,
@@ -92,20 +99,31 @@ def decide(policy: t.Policy, request: Request) -> Decision:
         missing_information=missing,
         authorization=authorization,
         flags=flags,
-        precautions=[PrecautionOut(id=p.id, kind=p.kind, clause=p.citation.section,
-                                   text=p.citation.text) for p in policy.precautions],
+        precautions=[
+            PrecautionOut(id=p.id, kind=p.kind, clause=p.citation.section, text=p.citation.text)
+            for p in policy.precautions
+        ],
     )
 
 
 def _check_fits(policy: t.Policy, request: Request) -> None:
     errors = []
     if request.medication.hcpcs != policy.drug.hcpcs:
-        errors.append(FieldError("medication.hcpcs", f"{request.medication.hcpcs} is not covered by "
-                                 f"policy {policy.meta.id} (which covers {policy.drug.hcpcs})"))
+        errors.append(
+            FieldError(
+                "medication.hcpcs",
+                f"{request.medication.hcpcs} is not covered by "
+                f"policy {policy.meta.id} (which covers {policy.drug.hcpcs})",
+            )
+        )
     for i, name in enumerate(request.indications or []):
         if name not in policy.indications:
-            errors.append(FieldError(f"indications[{i}]", f"unknown indication '{name}'; expected "
-                                     f"one of {', '.join(policy.indications)}"))
+            errors.append(
+                FieldError(
+                    f"indications[{i}]",
+                    f"unknown indication '{name}'; expected one of {', '.join(policy.indications)}",
+                )
+            )
     if errors:
         raise RequestError(errors)
 
@@ -117,8 +135,13 @@ def _scope(policy: t.Policy, facts: Facts) -> Scope:
     rule = policy.scope_for(lob)
     if rule is None:  # "applies to all lines of business unless otherwise noted"
         return Scope(line_of_business=lob, applies=True)
-    return Scope(line_of_business=lob, applies=rule.applies, clause=rule.citation.section,
-                 text=rule.citation.text, route_to=rule.route_to)
+    return Scope(
+        line_of_business=lob,
+        applies=rule.applies,
+        clause=rule.citation.section,
+        text=rule.citation.text,
+        route_to=rule.route_to,
+    )
 
 
 def _indications(policy: t.Policy, facts: Facts) -> set[str]:
@@ -142,23 +165,35 @@ def _applies(pathway: t.Pathway, request: Request, indications: set[str]) -> boo
     return pathway.indication is None or pathway.indication in indications
 
 
-def _missing(facts: Facts, unknown: list[Trace], *, scope_unknown: bool,
-             need_indication: bool = False) -> list[MissingFact]:
+def _missing(
+    facts: Facts, unknown: list[Trace], *, scope_unknown: bool, need_indication: bool = False
+) -> list[MissingFact]:
     needed: dict[str, list[Trace]] = {}
     for tr in unknown:
         for fact, leaf in lacking(tr):
             needed.setdefault(fact, []).append(leaf)
     out = [
-        MissingFact(fact=f, label=FACTS[f].label, request_field=FACTS[f].request_field,
-                    needed_for=sorted({lf.node.id for lf in leaves}),
-                    clauses=sorted({lf.node.citation.section for lf in leaves}),
-                    note=facts.conflicts.get(f) or _leaf_note(leaves))
+        MissingFact(
+            fact=f,
+            label=FACTS[f].label,
+            request_field=FACTS[f].request_field,
+            needed_for=sorted({lf.node.id for lf in leaves}),
+            clauses=sorted({lf.node.citation.section for lf in leaves}),
+            note=facts.conflicts.get(f) or _leaf_note(leaves),
+        )
         for f, leaves in sorted(needed.items())
     ]
     extra = ([_SCOPE_FACT] if scope_unknown else []) + (["diagnoses"] if need_indication else [])
     for fact in extra:
-        out.append(MissingFact(fact=fact, label=FACTS[fact].label,
-                               request_field=FACTS[fact].request_field, needed_for=[], clauses=[]))
+        out.append(
+            MissingFact(
+                fact=fact,
+                label=FACTS[fact].label,
+                request_field=FACTS[fact].request_field,
+                needed_for=[],
+                clauses=[],
+            )
+        )
     return out
 
 
@@ -169,8 +204,13 @@ def _leaf_note(leaves: list[Trace]) -> str | None:
 
 def _reasons(applicable: list[tuple[t.Pathway, Trace]]) -> list[Reason]:
     return [
-        Reason(pathway=p.id, criterion=f.node.id, clause=f.node.citation.section,
-               text=f.node.citation.text, detail=describe_failure(f))
+        Reason(
+            pathway=p.id,
+            criterion=f.node.id,
+            clause=f.node.citation.section,
+            text=f.node.citation.text,
+            detail=describe_failure(f),
+        )
         for p, tr in applicable
         for f in failing(tr)
     ]
@@ -179,13 +219,18 @@ def _reasons(applicable: list[tuple[t.Pathway, Trace]]) -> list[Reason]:
 def _no_pathway_reason(policy: t.Policy, request: Request, indications: set[str]) -> Reason:
     phase = request.request_type
     stated = ", ".join(sorted(indications)) or "none"
-    covered = ", ".join(sorted({p.indication or "any" for p in policy.pathways if p.phase == phase}))
-    return Reason(pathway="", criterion="applicable_indication",
-                  clause=f"Position Statement > {phase.capitalize()}",
-                  text="members diagnosed with ANY of the following conditions",
-                  detail=f"the request's diagnoses and indications ({stated}; codes: "
-                  f"{', '.join(request.diagnoses or []) or 'none'}) match no {phase} pathway "
-                  f"of this guideline ({covered})")
+    covered = ", ".join(
+        sorted({p.indication or "any" for p in policy.pathways if p.phase == phase})
+    )
+    return Reason(
+        pathway="",
+        criterion="applicable_indication",
+        clause=f"Position Statement > {phase.capitalize()}",
+        text="members diagnosed with ANY of the following conditions",
+        detail=f"the request's diagnoses and indications ({stated}; codes: "
+        f"{', '.join(request.diagnoses or []) or 'none'}) match no {phase} pathway "
+        f"of this guideline ({covered})",
+    )
 
 
 def _flags(trace: Trace) -> list[str]:
@@ -194,20 +239,33 @@ def _flags(trace: Trace) -> list[str]:
 
 def _criterion(tr: Trace) -> Criterion:
     n = tr.node
-    return Criterion(id=n.id, criterion=n.name, result=tr.result.value, clause=n.citation.section,
-                     text=n.citation.text, reading=n.reading,
-                     facts={k: jsonable(v) for k, v in sorted(tr.used.items())},
-                     missing=list(tr.missing), detail=tr.detail, flags=list(tr.flags),
-                     children=[_criterion(c) for c in tr.children])
+    return Criterion(
+        id=n.id,
+        criterion=n.name,
+        result=tr.result.value,
+        clause=n.citation.section,
+        text=n.citation.text,
+        reading=n.reading,
+        facts={k: jsonable(v) for k, v in sorted(tr.used.items())},
+        missing=list(tr.missing),
+        detail=tr.detail,
+        flags=list(tr.flags),
+        children=[_criterion(c) for c in tr.children],
+    )
 
 
 def _pathway_result(policy: t.Policy, p: t.Pathway, tr: Trace | None) -> PathwayResult:
     ind = policy.indications.get(p.indication or "")
-    return PathwayResult(id=p.id, phase=p.phase, indication=p.indication,
-                         indication_label=ind.label if ind else None, applicable=tr is not None,
-                         result=tr.result.value if tr else "not_applicable",
-                         clause=p.criteria.citation.section,
-                         criteria=_criterion(tr) if tr else None)
+    return PathwayResult(
+        id=p.id,
+        phase=p.phase,
+        indication=p.indication,
+        indication_label=ind.label if ind else None,
+        applicable=tr is not None,
+        result=tr.result.value if tr else "not_applicable",
+        clause=p.criteria.citation.section,
+        criteria=_criterion(tr) if tr else None,
+    )
 
 
 def _decision_id(policy: t.Policy, request: Request) -> str:
@@ -215,13 +273,22 @@ def _decision_id(policy: t.Policy, request: Request) -> str:
     return "dec_" + hashlib.sha256(material.encode()).hexdigest()[:24]
 
 
-def _summary(outcome: Outcome, policy: t.Policy, scope: Scope, met: list[Any],
-             reasons: list[Reason], missing: list[MissingFact]) -> str:
+def _summary(
+    outcome: Outcome,
+    policy: t.Policy,
+    scope: Scope,
+    met: list[Any],
+    reasons: list[Reason],
+    missing: list[MissingFact],
+) -> str:
     if outcome is Outcome.out_of_scope:
         return f"Not reviewed under {policy.meta.id}: {scope.text} Route to: {scope.route_to}."
     if outcome is Outcome.approved:
         return f"Meets {met[0][0].criteria.citation.section} ({met[0][0].criteria.citation.text})."
     if outcome is Outcome.missing_information:
         return "More information is needed: " + "; ".join(m.label for m in missing) + "."
-    return ("Criteria not met; routed to a clinician reviewer: "
-            + "; ".join(f"{r.clause} ({r.text})" for r in reasons) + ".")
+    return (
+        "Criteria not met; routed to a clinician reviewer: "
+        + "; ".join(f"{r.clause} ({r.text})" for r in reasons)
+        + "."
+    )

@@ -72,8 +72,13 @@ def _(node: t.Compare, ctx: Context) -> Trace:
         return _absent(node, node.fact, ctx)
     result = _test(value, node.condition, ctx.facts.get("request.date"))
     detail = f"reported: {_show(value)}; required: {_describe(node.condition)}"
-    return Trace(node, result, used={node.fact: value}, detail=detail,
-                 missing=(node.fact,) if result is Truth.unknown else ())
+    return Trace(
+        node,
+        result,
+        used={node.fact: value},
+        detail=detail,
+        missing=(node.fact,) if result is Truth.unknown else (),
+    )
 
 
 @_evaluate.register
@@ -87,17 +92,24 @@ def _(node: t.InValueSet, ctx: Context) -> Trace:
     if matches:
         flags = tuple(
             f"{m.code} accepted by the guideline's text, outside its listed ranges: {m.note}"
-            for m in matches if m.via == "accepted_by_text"
+            for m in matches
+            if m.via == "accepted_by_text"
         )
         shown = ", ".join(f"{m.code} ({m.entry})" for m in matches)
         return Trace(node, Truth.met, used=used, detail=f"supporting code: {shown}", flags=flags)
     incomplete = [c for c in codes if _is_incomplete_member(c, vs.codes)]
     if incomplete:
-        detail = (f"{', '.join(incomplete)} is a category, not a billable code; the complete "
-                  "ICD-10-CM code is needed")
+        detail = (
+            f"{', '.join(incomplete)} is a category, not a billable code; the complete "
+            "ICD-10-CM code is needed"
+        )
         return Trace(node, Truth.unknown, used=used, missing=(node.fact,), detail=detail)
-    return Trace(node, Truth.not_met, used=used,
-                 detail=f"none of {', '.join(codes)} is a supporting code for this indication")
+    return Trace(
+        node,
+        Truth.not_met,
+        used=used,
+        detail=f"none of {', '.join(codes)} is a supporting code for this indication",
+    )
 
 
 @_evaluate.register
@@ -106,9 +118,7 @@ def _(node: t.Exists, ctx: Context) -> Trace:
     if records is None:
         return _absent(node, node.fact, ctx)
     today = ctx.facts.get("request.date")
-    per_record = [
-        all_of(_test(r.get(f), cond, today) for f, cond in node.where) for r in records
-    ]
+    per_record = [all_of(_test(r.get(f), cond, today) for f, cond in node.where) for r in records]
     result = any_of(per_record)
     wanted = ", ".join(f"{f} {_describe(c)}" for f, c in node.where)
     if result is Truth.met:
@@ -118,16 +128,26 @@ def _(node: t.Exists, ctx: Context) -> Trace:
         detail = f"a reported record lacks what is needed to tell whether {wanted}"
     else:
         detail = f"no reported record has {wanted}" if records else "none reported"
-    return Trace(node, result, used={node.fact: records}, detail=detail,
-                 missing=(node.fact,) if result is Truth.unknown else ())
+    return Trace(
+        node,
+        result,
+        used={node.fact: records},
+        detail=detail,
+        missing=(node.fact,) if result is Truth.unknown else (),
+    )
 
 
 @_evaluate.register
 def _(node: t.Check, ctx: Context) -> Trace:
     out = CHECKS[node.definition].evaluate(ctx.facts, node.params)
     conflicts = tuple(ctx.facts.conflicts[m] for m in out.missing if m in ctx.facts.conflicts)
-    return Trace(node, out.result, used=dict(out.used), missing=out.missing,
-                 detail="; ".join((out.detail, *conflicts)))
+    return Trace(
+        node,
+        out.result,
+        used=dict(out.used),
+        missing=out.missing,
+        detail="; ".join((out.detail, *conflicts)),
+    )
 
 
 def _absent(node: t.Node, fact: str, ctx: Context) -> Trace:
@@ -171,20 +191,42 @@ def _test(value: Any, cond: t.Condition, today: date | None) -> Truth:
             return Truth.unknown
         return Truth.of(_years_before(today, int(str(want))) <= value <= today)
     number, limit = Decimal(str(value)), Decimal(str(want))
-    return Truth.of({"at_least": number >= limit, "at_most": number <= limit,
-                     "above": number > limit, "below": number < limit}[op])
+    return Truth.of(
+        {
+            "at_least": number >= limit,
+            "at_most": number <= limit,
+            "above": number > limit,
+            "below": number < limit,
+        }[op]
+    )
 
 
-_WORDS = {"equals": "is", "in": "is one of", "not_in": "is none of", "at_least": "≥",
-          "at_most": "≤", "above": ">", "below": "<", "is": "is", "contains_any": "includes one of",
-          "is_empty": "is empty:", "within_years_before_request": "within years before request:"}
+_WORDS = {
+    "equals": "is",
+    "in": "is one of",
+    "not_in": "is none of",
+    "at_least": "≥",
+    "at_most": "≤",
+    "above": ">",
+    "below": "<",
+    "is": "is",
+    "contains_any": "includes one of",
+    "is_empty": "is empty:",
+    "within_years_before_request": "within years before request:",
+}
 
 
 def _describe(cond: t.Condition) -> str:
     want = cond.value
     if cond.op == "is_empty":
         return "none" if want else "at least one"
-    shown = ", ".join(want) if isinstance(want, tuple) else str(want).lower() if isinstance(want, bool) else str(want)
+    shown = (
+        ", ".join(want)
+        if isinstance(want, tuple)
+        else str(want).lower()
+        if isinstance(want, bool)
+        else str(want)
+    )
     return f"{_WORDS[cond.op]} {shown}"
 
 

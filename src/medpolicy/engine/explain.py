@@ -43,8 +43,13 @@ def lacking(trace: Trace) -> Iterator[tuple[str, Trace]]:
 def describe_failure(trace: Trace) -> str:
     """A reason in plain words, including why each alternative of a failed ANY did not hold."""
     if isinstance(trace.node, t.AnyOf | t.Not) and trace.children:
-        parts = [f"{c.node.citation.text} — {describe_failure(c) or c.result.value}" for c in trace.children]
-        prefix = "none of the alternatives holds: " if isinstance(trace.node, t.AnyOf) else "excluded: "
+        parts = [
+            f"{c.node.citation.text} — {describe_failure(c) or c.result.value}"
+            for c in trace.children
+        ]
+        prefix = (
+            "none of the alternatives holds: " if isinstance(trace.node, t.AnyOf) else "excluded: "
+        )
         return prefix + "; ".join(parts)
     if isinstance(trace.node, t.AllOf):
         return "; ".join(describe_failure(c) for c in trace.children if c.result is Truth.not_met)

@@ -9,7 +9,7 @@ changes a few fields (``set`` by dotted path, ``unset``), then states what must 
       reasons: [initiation_breast_cancer/monotherapy]   # exactly these criteria fail
       missing: [her2.ish_ratio]                          # exactly these facts are asked for
       criteria: {initiation_breast_cancer/her2_positive: met}
-      error: medication.dose.unit                        # the request is rejected, naming this field
+      error: medication.dose.unit                        # rejected, naming this field
 """
 
 from __future__ import annotations
@@ -79,8 +79,11 @@ def run_case(policy: Policy, bases: dict[str, Any], case: dict[str, Any]) -> Cas
             return CaseResult(name, True)
         return CaseResult(name, False, [f"request rejected: {exc}"])
     if "error" in expect:
-        return CaseResult(name, False, [f"expected rejection naming {expect['error']}, got "
-                                        f"{decision.outcome.value}"])
+        return CaseResult(
+            name,
+            False,
+            [f"expected rejection naming {expect['error']}, got {decision.outcome.value}"],
+        )
     return CaseResult(name, *_compare(decision, expect))
 
 
@@ -101,9 +104,9 @@ def _compare(d: Decision, expect: dict[str, Any]) -> tuple[bool, list[str]]:
         if results.get(criterion) != wanted:
             problems.append(f"{criterion} is {results.get(criterion, 'absent')}, expected {wanted}")
     for key, wanted in (expect.get("authorization") or {}).items():
-        got = getattr(d.authorization, key, None) if d.authorization else None
-        if str(got) != str(wanted):
-            problems.append(f"authorization.{key} is {got}, expected {wanted}")
+        value = getattr(d.authorization, key, None) if d.authorization else None
+        if str(value) != str(wanted):
+            problems.append(f"authorization.{key} is {value}, expected {wanted}")
     if "flags" in expect and len(d.flags) != expect["flags"]:
         problems.append(f"{len(d.flags)} flags, expected {expect['flags']}: {d.flags}")
     return not problems, problems

@@ -87,15 +87,20 @@ def coverage_report(path: Path) -> tuple[str, bool]:
     except OSError as exc:
         return f"{path}: valid, but its guideline text {source} cannot be read: {exc}", False
     covered = coverage(policy, clauses)
-    lines = [f"{policy.meta.id} version {policy.meta.version}: valid ({policy.content_hash})",
-             f"Clause coverage of the position statement ({source.name}):"]
+    lines = [
+        f"{policy.meta.id} version {policy.meta.version}: valid ({policy.content_hash})",
+        f"Clause coverage of the position statement ({source.name}):",
+    ]
     for clause in clauses:
         rules = covered[clause.section]
         mark = "covered" if rules else "NOT COVERED"
-        lines.append(f"  {mark:<11} {clause.section}: {clause.text[:70]}"
-                     + (f"  ({len(rules)} rule{'s' if len(rules) != 1 else ''})" if rules else ""))
-    outside = sorted({n.citation.section for pw in policy.pathways for n in walk(pw.criteria)}
-                     - set(covered))
+        lines.append(
+            f"  {mark:<11} {clause.section}: {clause.text[:70]}"
+            + (f"  ({len(rules)} rule{'s' if len(rules) != 1 else ''})" if rules else "")
+        )
+    outside = sorted(
+        {n.citation.section for pw in policy.pathways for n in walk(pw.criteria)} - set(covered)
+    )
     outside += sorted({s.citation.section for s in policy.scope})
     outside += sorted({p.citation.section for p in policy.precautions})
     lines.append("Other sections the policy implements or carries:")

@@ -27,11 +27,33 @@ __all__ = ["check_policy", "load_policy"]
 
 _COMBINATORS = ("all", "any", "not", "use")
 _LEAVES = ("fact", "diagnosis_in", "check")
-_OPS = ("equals", "in", "not_in", "at_least", "at_most", "above", "below", "is", "contains_any",
-        "is_empty", "within_years_before_request")
+_OPS = (
+    "equals",
+    "in",
+    "not_in",
+    "at_least",
+    "at_most",
+    "above",
+    "below",
+    "is",
+    "contains_any",
+    "is_empty",
+    "within_years_before_request",
+)
 _NUMERIC_OPS = ("at_least", "at_most", "above", "below")
-_NODE_KEYS = {"id", "clause", "cite", "text", "reading", "with", "where", "unknown_if",
-              *_COMBINATORS, *_LEAVES, *_OPS}
+_NODE_KEYS = {
+    "id",
+    "clause",
+    "cite",
+    "text",
+    "reading",
+    "with",
+    "where",
+    "unknown_if",
+    *_COMBINATORS,
+    *_LEAVES,
+    *_OPS,
+}
 
 
 def load_policy(path: str | Path) -> t.Policy:
@@ -79,13 +101,22 @@ class _Builder:
         value = m.get(key)
         if value is None:
             self.d.add(f"{path}.{key}", "missing", f"'{key}' is required")
-            return kind()
-        if kind is date and isinstance(value, date):
-            return value
+            return date.min if kind is date else kind()
+        if kind is date:
+            return self.date(value, f"{path}.{key}")
         if not isinstance(value, kind):
             self.d.add(f"{path}.{key}", "wrong-type", f"'{key}' must be a {kind.__name__}")
             return kind()
         return value
+
+    def date(self, value: Any, path: str) -> date:
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            self.d.add(path, "wrong-type", f"{value!r} is not a date (YYYY-MM-DD)")
+            return date.min
 
     def decimal(self, value: Any, path: str) -> Decimal:
         try:
@@ -110,22 +141,47 @@ class _Builder:
         if not pathways:
             self.d.add("pathways", "missing", "a policy needs at least one pathway")
         precautions = tuple(
-            self.precaution(p, f"precautions[{i}]") for i, p in enumerate(r.get("precautions") or [])
+            self.precaution(p, f"precautions[{i}]")
+            for i, p in enumerate(r.get("precautions") or [])
         )
         for key in r:
-            if key not in {"id", "title", "payer", "version", "effective_date", "source", "history",
-                           "drug", "program_exceptions", "value_sets", "indications", "fragments",
-                           "pathways", "precautions"}:
+            if key not in {
+                "id",
+                "title",
+                "payer",
+                "version",
+                "effective_date",
+                "source",
+                "history",
+                "drug",
+                "program_exceptions",
+                "value_sets",
+                "indications",
+                "fragments",
+                "pathways",
+                "precautions",
+            }:
                 self.d.add(key, "unknown-key", f"unknown top-level key '{key}'")
         if self.d:
             return None
-        return t.Policy(meta, drug, scope, self.value_sets, self.indications, pathways,
-                        precautions, content_hash(r))
+        return t.Policy(
+            meta,
+            drug,
+            scope,
+            self.value_sets,
+            self.indications,
+            pathways,
+            precautions,
+            content_hash(r),
+        )
 
     def meta(self, r: Mapping[str, Any]) -> t.PolicyMeta:
         history = r.get("history") or {}
         updates = tuple(
-            (self.req(u, "date", f"history.updates[{i}]", date), self.req(u, "text", f"history.updates[{i}]"))
+            (
+                self.req(u, "date", f"history.updates[{i}]", date),
+                self.req(u, "text", f"history.updates[{i}]"),
+            )
             for i, u in enumerate(history.get("updates") or [])
         )
         return t.PolicyMeta(
@@ -135,8 +191,12 @@ class _Builder:
             version=str(self.req(r, "version", "policy")),
             effective_date=self.req(r, "effective_date", "policy", date),
             original_effective_date=self.req(history, "original_effective_date", "history", date),
-            reviewed=history.get("reviewed"),
-            revised=history.get("revised"),
+            reviewed=self.date(history["reviewed"], "history.reviewed")
+            if history.get("reviewed")
+            else None,
+            revised=self.date(history["revised"], "history.revised")
+            if history.get("revised")
+            else None,
             history=updates,
             source=self.req(r, "source", "policy"),
         )
@@ -144,7 +204,9 @@ class _Builder:
     def drug(self, m: Mapping[str, Any], path: str) -> t.Drug:
         sizes = m.get("vial_sizes_mg") or []
         if not sizes or not all(isinstance(s, int) and s > 0 for s in sizes):
-            self.d.add(f"{path}.vial_sizes_mg", "wrong-type", "vial sizes must be positive whole mg")
+            self.d.add(
+                f"{path}.vial_sizes_mg", "wrong-type", "vial sizes must be positive whole mg"
+            )
         return t.Drug(
             name=self.req(m, "name", path),
             brand=self.req(m, "brand", path),
@@ -164,7 +226,9 @@ class _Builder:
             p = f"{path}[{i}]"
             lob = self.req(m, "line_of_business", p)
             if lob and lob not in FACTS["member.line_of_business"].choices:
-                self.d.add(f"{p}.line_of_business", "unknown-choice", f"unknown line of business '{lob}'")
+                self.d.add(
+                    f"{p}.line_of_business", "unknown-choice", f"unknown line of business '{lob}'"
+                )
             applies = m.get("applies")
             if not isinstance(applies, bool):
                 self.d.add(f"{p}.applies", "wrong-type", "'applies' must be true or false")
@@ -196,20 +260,26 @@ class _Builder:
             if by_fact is not None:
                 fact = by_fact.get("fact")
                 if fact not in FACTS:
-                    self.d.add(f"{p}.implied_by_fact.fact", "unknown-fact", f"unknown fact '{fact}'")
+                    self.d.add(
+                        f"{p}.implied_by_fact.fact", "unknown-fact", f"unknown fact '{fact}'"
+                    )
                 implied_fact = (str(fact), tuple(str(v) for v in by_fact.get("in") or []))
             self.indications[key] = t.Indication(key, self.req(spec, "label", p), vs, implied_fact)
 
     def pathway(self, m: Mapping[str, Any], path: str) -> t.Pathway:
         phase = m.get("phase")
         if phase not in ("initiation", "continuation"):
-            self.d.add(f"{path}.phase", "unknown-choice", "phase must be initiation or continuation")
+            self.d.add(
+                f"{path}.phase", "unknown-choice", "phase must be initiation or continuation"
+            )
         indication = m.get("indication")
         if indication is not None and indication not in (self.raw.get("indications") or {}):
             self.d.add(f"{path}.indication", "unknown-indication", f"no indication '{indication}'")
         months = m.get("approval_months")
         if not isinstance(months, int) or months <= 0:
-            self.d.add(f"{path}.approval_months", "wrong-type", "approval_months must be a whole number")
+            self.d.add(
+                f"{path}.approval_months", "wrong-type", "approval_months must be a whole number"
+            )
             months = 0
         root = {k: v for k, v in m.items() if k not in ("phase", "indication", "approval_months")}
         criteria = self.node(root, path, parent_section="", parent_id="")
@@ -218,7 +288,11 @@ class _Builder:
     def precaution(self, m: Mapping[str, Any], path: str) -> t.Precaution:
         kind = m.get("kind")
         if kind not in ("boxed_warning", "warning", "administration"):
-            self.d.add(f"{path}.kind", "unknown-choice", "kind must be boxed_warning, warning or administration")
+            self.d.add(
+                f"{path}.kind",
+                "unknown-choice",
+                "kind must be boxed_warning, warning or administration",
+            )
         return t.Precaution(self.req(m, "id", path), kind or "warning", self.citation(m, path))
 
     # -- the criteria tree ---------------------------------------------------------------------
@@ -239,8 +313,12 @@ class _Builder:
         base = dict(id=full_id, name=name, citation=cite, reading=m.get("reading"))
         kinds = [k for k in (*_COMBINATORS, *_LEAVES) if k in m]
         if len(kinds) != 1:
-            self.d.add(path, "node-kind", f"a criterion needs exactly one of {', '.join((*_COMBINATORS, *_LEAVES))}"
-                       f" (found {', '.join(kinds) or 'none'})")
+            self.d.add(
+                path,
+                "node-kind",
+                f"a criterion needs exactly one of {', '.join((*_COMBINATORS, *_LEAVES))}"
+                f" (found {', '.join(kinds) or 'none'})",
+            )
             return t.AllOf(**base, children=())
         kind = kinds[0]
         if kind in ("all", "any"):
@@ -248,8 +326,15 @@ class _Builder:
             if not isinstance(children, list) or not children:
                 self.d.add(f"{path}.{kind}", "empty", f"'{kind}' needs a non-empty list")
                 children = []
-            built = tuple(self.node(c, f"{path}.{kind}[{i}]", section, full_id) for i, c in enumerate(children))
-            return t.AllOf(**base, children=built) if kind == "all" else t.AnyOf(**base, children=built)
+            built = tuple(
+                self.node(c, f"{path}.{kind}[{i}]", section, full_id)
+                for i, c in enumerate(children)
+            )
+            return (
+                t.AllOf(**base, children=built)
+                if kind == "all"
+                else t.AnyOf(**base, children=built)
+            )
         if kind == "not":
             return t.Not(**base, child=self.node(m["not"], f"{path}.not", section, full_id))
         if kind == "use":
@@ -268,7 +353,9 @@ class _Builder:
             return str(m["cite"])
         if "clause" in m:
             if not parent_section:
-                self.d.add(f"{path}.clause", "relative-clause", "a top-level criterion needs 'cite'")
+                self.d.add(
+                    f"{path}.clause", "relative-clause", "a top-level criterion needs 'cite'"
+                )
                 return str(m["clause"])
             last = parent_section.rsplit(" > ", 1)[-1]
             # "Initiation" + "1" -> "Initiation > 1"; "1" + "b" -> "1.b" (the guideline's numbering)
@@ -278,15 +365,26 @@ class _Builder:
             self.d.add(path, "no-citation", "every pathway must cite the guideline ('cite')")
         return parent_section
 
-    def use(self, m: Mapping[str, Any], path: str, base: dict[str, Any], section: str, full_id: str) -> t.Node:
+    def use(
+        self, m: Mapping[str, Any], path: str, base: dict[str, Any], section: str, full_id: str
+    ) -> t.Node:
         name = m["use"]
+        for key in set(m) - {"id", "clause", "cite", "text", "reading", "use"}:
+            self.d.add(
+                f"{path}.{key}",
+                "use-site-key",
+                f"'{key}' belongs in fragment '{name}', not where it is used",
+            )
         fragment = self.fragments.get(name)
         if not isinstance(fragment, dict):
             self.d.add(f"{path}.use", "unknown-fragment", f"no fragment '{name}'")
             return t.AllOf(**base, children=())
         # The use-site supplies id, clause and text; the fragment supplies the logic beneath.
-        merged = {**{k: v for k, v in fragment.items() if k not in ("id", "clause", "cite", "text")},
-                  **{k: m[k] for k in ("id", "text", "reading") if k in m}, "cite": section}
+        merged = {
+            **{k: v for k, v in fragment.items() if k not in ("id", "clause", "cite", "text")},
+            **{k: m[k] for k in ("id", "text", "reading") if k in m},
+            "cite": section,
+        }
         self.ids.discard(full_id)
         parent_id = full_id.rsplit("/", 1)[0] if "/" in full_id else ""
         return self.node(merged, f"fragments.{name}", section, parent_id)
@@ -305,11 +403,15 @@ class _Builder:
                 elif ptype is Decimal:
                     params[pname] = self.decimal(params_in[pname], f"{path}.with.{pname}")
                 elif not isinstance(params_in[pname], int):
-                    self.d.add(f"{path}.with.{pname}", "wrong-type", f"'{pname}' must be a whole number")
+                    self.d.add(
+                        f"{path}.with.{pname}", "wrong-type", f"'{pname}' must be a whole number"
+                    )
                 else:
                     params[pname] = params_in[pname]
             for extra in set(params_in) - set(definition.params):
-                self.d.add(f"{path}.with.{extra}", "unknown-key", f"check '{name}' takes no '{extra}'")
+                self.d.add(
+                    f"{path}.with.{extra}", "unknown-key", f"check '{name}' takes no '{extra}'"
+                )
         return t.Check(**base, definition=str(name), params=params)
 
     def fact_leaf(self, m: Mapping[str, Any], path: str, base: dict[str, Any]) -> t.Node:
@@ -324,7 +426,9 @@ class _Builder:
                 where = {}
             if fact in FACTS and FACTS[fact].kind != "records":
                 self.d.add(f"{path}.where", "wrong-kind", f"'{fact}' is not a list of records")
-            conds = tuple((str(f), self.condition(c, f"{path}.where.{f}")) for f, c in sorted(where.items()))
+            conds = tuple(
+                (str(f), self.condition(c, f"{path}.where.{f}")) for f, c in sorted(where.items())
+            )
             return t.Exists(**base, fact=str(fact), where=conds)
         return t.Compare(**base, fact=str(fact), condition=self.condition(m, path))
 
@@ -364,5 +468,8 @@ class _Builder:
         values = value if isinstance(value, tuple) else (value,)
         for v in values:
             if v not in spec.choices:
-                self.d.add(f"{path}.{op}", "unknown-choice",
-                           f"'{v}' is not a value of {fact} ({', '.join(spec.choices)})")
+                self.d.add(
+                    f"{path}.{op}",
+                    "unknown-choice",
+                    f"'{v}' is not a value of {fact} ({', '.join(spec.choices)})",
+                )

@@ -36,15 +36,27 @@ class PolicyRegistry:
         return list(self._policies)
 
     def get(self, policy_id: str, version: str | None = None) -> Policy | None:
-        matches = [p for p in self._policies if p.meta.id == policy_id
-                   and (version is None or p.meta.version == version)]
+        matches = [
+            p
+            for p in self._policies
+            if p.meta.id == policy_id and (version is None or p.meta.version == version)
+        ]
         return matches[-1] if matches else None
 
     def for_drug(self, hcpcs: str, on: date) -> Policy:
         """The latest version of the policy for this drug code in effect on the given date."""
-        candidates = [p for p in self._policies if p.drug.hcpcs == hcpcs and p.meta.effective_date <= on]
+        candidates = [
+            p for p in self._policies if p.drug.hcpcs == hcpcs and p.meta.effective_date <= on
+        ]
         if not candidates:
             known = ", ".join(sorted({p.drug.hcpcs for p in self._policies}))
-            raise RequestError([FieldError("medication.hcpcs", f"no coverage policy for {hcpcs} "
-                                           f"in effect on {on.isoformat()} (policies cover: {known})")])
+            raise RequestError(
+                [
+                    FieldError(
+                        "medication.hcpcs",
+                        f"no coverage policy for {hcpcs} "
+                        f"in effect on {on.isoformat()} (policies cover: {known})",
+                    )
+                ]
+            )
         return max(candidates, key=lambda p: p.meta.effective_date)

@@ -17,10 +17,10 @@ from medpolicy.definitions.icd10 import ValueSet
 __all__ = [
     "AllOf",
     "AnyOf",
+    "Check",
     "Citation",
     "Compare",
     "Condition",
-    "Check",
     "Drug",
     "Exists",
     "InValueSet",
@@ -37,8 +37,17 @@ __all__ = [
 ]
 
 CompareOp = Literal[
-    "equals", "in", "not_in", "at_least", "at_most", "above", "below", "is", "contains_any",
-    "is_empty", "within_years_before_request",
+    "equals",
+    "in",
+    "not_in",
+    "at_least",
+    "at_most",
+    "above",
+    "below",
+    "is",
+    "contains_any",
+    "is_empty",
+    "within_years_before_request",
 ]
 
 
@@ -200,4 +209,3 @@ def facts_read(node: Node, check_reads: Mapping[str, tuple[str, ...]]) -> tuple[
     if isinstance(node, Check):
         return check_reads.get(node.definition, ())
     return ()
-
