@@ -90,9 +90,16 @@ def _json_body(raw: bytes) -> Any:
         raise RequestError([FieldError("(body)", f"malformed JSON: {message}{where}")]) from None
 
 
-def _apply_organization(caller: TokenInfo, data: Any) -> None:
+def _request_object(raw: bytes) -> dict[str, Any]:
+    data = _json_body(raw)
+    if not isinstance(data, dict):
+        raise RequestError([FieldError("(body)", "a request must be a JSON object")])
+    return data
+
+
+def _apply_organization(caller: TokenInfo, data: dict[str, Any]) -> None:
     """A provider's request is for its own organization: set it when absent, refuse another."""
-    if caller.role is not Role.provider or not isinstance(data, dict):
+    if caller.role is not Role.provider:
         return
     member = data.get("member")
     if not isinstance(member, dict):
@@ -122,7 +129,7 @@ def _json(content: bytes | str, status_code: int = 200, **headers: str) -> Respo
 )
 async def evaluate(request: Request, caller: Caller, svc: Svc) -> Response:
     """The engine's decision for a request, as a what-if: nothing is stored or recorded."""
-    data = _json_body(await request.body())
+    data = _request_object(await request.body())
     _apply_organization(caller, data)
 
     def work() -> str:
@@ -147,7 +154,7 @@ async def submit_case(
     reviewer, or out of scope) and the case and decision are committed before the response."""
     require(caller, Role.provider)
     started = time.perf_counter()
-    data = _json_body(await request.body())
+    data = _request_object(await request.body())
     _apply_organization(caller, data)
 
     def work() -> tuple[bytes, bool, Case]:
@@ -281,9 +288,7 @@ async def resubmit(case_id: str, request: Request, caller: Caller, svc: Svc) -> 
     engine decides the same case again."""
     require(caller, Role.provider)
     started = time.perf_counter()
-    patch = _json_body(await request.body())
-    if not isinstance(patch, dict):
-        raise RequestError([FieldError("(body)", "a resubmission must be a JSON object")])
+    patch = _request_object(await request.body())
 
     def work() -> tuple[bytes, Case]:
         case = _load(svc, caller, case_id)

@@ -89,10 +89,11 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def alembic_config(engine: Engine) -> Config:
+def alembic_config(_engine: Engine) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    # No sqlalchemy.url: ``upgrade`` hands Alembic the connection itself (and a URL with a "%"
+    # would trip the config parser's interpolation).
     return config
 
 
