@@ -1,0 +1,336 @@
+"""mCODE and US Core observations -> facts: HER2 tumor markers, body weight, disease status, ERBB2.
+
+HER2 results are passed through one per observation: two IHC scores stay two entries, so the
+engine names the conflict for the reviewer instead of the adapter choosing one. A qualitative
+result ("Positive") is reported, not turned into a score: the guideline defines HER2-positive by
+the IHC score and the ISH ratio and copy number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from medpolicy.adapters.fhir import codes as c
+from medpolicy.adapters.fhir.codes import System, is_system
+from medpolicy.adapters.fhir.draft import Draft
+from medpolicy.adapters.fhir.resources import (
+    Coding,
+    Located,
+    ResourceIndex,
+    as_list,
+    codings,
+    concept_text,
+    effective_date,
+    to_decimal,
+)
+
+__all__ = ["read_observations"]
+
+_IGNORED_STATUS = frozenset({"entered-in-error", "cancelled"})
+_SCORES = ("0", "1+", "2+", "3+")
+
+
+@dataclass(frozen=True)
+class _Measured:
+    """One coded value found on an observation or one of its components."""
+
+    code: str
+    value_of: dict[str, Any]  # the observation or component holding value[x]
+    path: str  # expression of that observation or component
+    obs: Located
+
+
+def read_observations(index: ResourceIndex, draft: Draft) -> None:
+    found: dict[str, list[_Measured]] = {}
+    for obs in index.of_type("Observation"):
+        if obs.resource.get("status") in _IGNORED_STATUS:
+            continue
+        for m in _measured(obs):
+            found.setdefault(m.code, []).append(m)
+        _report_unknown_her2_marker(obs, draft)
+    for m in (x for code in sorted(c.HER2_IHC) for x in found.get(code, [])):
+        _her2_ihc(m, draft)
+    _her2_ish(found.get(c.HER2_ISH_RATIO, []), found.get(c.HER2_ISH_COPY_NUMBER, []), draft)
+    for code in (c.HER2_INTERPRETATION, *sorted(c.HER2_ISH_QUALITATIVE), *sorted(c.HER2_SERUM)):
+        for m in found.get(code, []):
+            _not_usable_her2(m, draft)
+    _latest(found.get(c.BODY_WEIGHT, []), draft, _body_weight)
+    _latest(found.get(c.DISEASE_STATUS, []), draft, _disease_status)
+    _latest(found.get(c.GENETIC_VARIANT, []), draft, _erbb2, keep=_is_erbb2)
+
+
+def _measured(obs: Located) -> list[_Measured]:
+    out = [
+        _Measured(cd.code, obs.resource, obs.path, obs)
+        for cd in codings(obs.resource.get("code"), obs.at("code"))
+        if is_system(cd.system, System.LOINC) and cd.code
+    ]
+    for i, comp in enumerate(as_list(obs.resource.get("component"))):
+        if not isinstance(comp, dict):
+            continue
+        here = obs.at("component", i)
+        out += [
+            _Measured(cd.code, comp, here, obs)
+            for cd in codings(comp.get("code"), f"{here}.code")
+            if is_system(cd.system, System.LOINC) and cd.code and cd.code != c.GENE_STUDIED
+        ]
+    return out
+
+
+def _specimen(obs: Located) -> str | None:
+    spec = obs.resource.get("specimen")
+    if not isinstance(spec, dict):
+        return None
+    ident = spec.get("identifier")
+    if isinstance(ident, dict) and isinstance(ident.get("value"), str):
+        return str(ident["value"])
+    ref = spec.get("reference")
+    return ref if isinstance(ref, str) else None
+
+
+def _dated(entry: dict[str, Any], obs: Located) -> dict[str, Any]:
+    day, specimen = effective_date(obs.resource), _specimen(obs)
+    if day:
+        entry["date"] = day.isoformat()
+    if specimen:
+        entry["specimen_id"] = specimen[:200]
+    return entry
+
+
+# -- HER2 IHC ---------------------------------------------------------------------------------
+
+
+def _her2_ihc(m: _Measured, draft: Draft) -> None:
+    score = _ihc_score(m, draft)
+    if score is not None:
+        entry = _dated({"score": score}, m.obs)
+        if entry not in (draft.get("her2.ihc") or []):
+            draft.append("her2.ihc", entry, m.path)
+
+
+def _ihc_score(m: _Measured, draft: Draft) -> str | None:
+    v = m.value_of
+    if isinstance(v.get("valueString"), str):
+        text = str(v["valueString"]).replace(" ", "")
+        if text in _SCORES:
+            return text
+    if isinstance(v.get("valueInteger"), int) and v["valueInteger"] in (0, 1, 2, 3):
+        return "0" if v["valueInteger"] == 0 else f"{v['valueInteger']}+"
+    concept = v.get("valueCodeableConcept")
+    for cd in codings(concept, f"{m.path}.valueCodeableConcept"):
+        key = (_canonical(cd), cd.code or "")
+        if key in c.HER2_IHC_ANSWERS:
+            return c.HER2_IHC_ANSWERS[key]
+        if key in c.QUALITATIVE_RESULTS:
+            draft.report(
+                cd.path,
+                "not-usable",
+                f"HER2 IHC reported as {c.QUALITATIVE_RESULTS[key]} "
+                "without its score (0, 1+, 2+ or 3+), which the guideline's HER2 "
+                "definition needs",
+                cd,
+            )
+            return None
+        draft.unrecognized(cd, "HER2 IHC result")
+    text = (concept_text(concept) or "").replace(" ", "")
+    if text in _SCORES:
+        return text
+    if "valueString" in v or "valueQuantity" in v:
+        draft.report(m.path, "not-usable", "HER2 IHC value is not a score of 0, 1+, 2+ or 3+")
+    return None
+
+
+def _canonical(cd: Coding) -> str:
+    for system in (System.LOINC, System.SNOMED):
+        if is_system(cd.system, system):
+            return system
+    return cd.system or ""
+
+
+# -- HER2 ISH ---------------------------------------------------------------------------------
+
+
+def _her2_ish(ratios: list[_Measured], copies: list[_Measured], draft: Draft) -> None:
+    """Ratio and copy number measured on the same specimen (or, without one, the same day) form one
+    ISH result; more than one value of a kind for the same test stays a separate entry."""
+    groups: dict[tuple[str | None, date | None], list[tuple[str, Decimal, _Measured]]] = {}
+    for kind, found in (("ratio", ratios), ("copy_number", copies)):
+        for m in found:
+            number = _number(
+                m, draft, "HER2/CEP17 ratio" if kind == "ratio" else "HER2 copy number"
+            )
+            if number is not None:
+                key = (_specimen(m.obs), effective_date(m.obs.resource))
+                groups.setdefault(key, []).append((kind, number, m))
+    for values in groups.values():
+        entries: list[tuple[dict[str, Any], str]] = []
+        for kind, number, m in values:
+            target = next((e for e in entries if kind not in e[0]), None)
+            if target is None:
+                entries.append((_dated({kind: str(number)}, m.obs), m.path))
+            else:
+                target[0][kind] = str(number)
+        for entry, path in entries:
+            draft.append("her2.ish", entry, path)
+
+
+def _number(m: _Measured, draft: Draft, what: str) -> Decimal | None:
+    v = m.value_of
+    if isinstance(v.get("valueQuantity"), dict):
+        return to_decimal(v["valueQuantity"].get("value"))
+    if isinstance(v.get("valueRatio"), dict):
+        num = to_decimal((v["valueRatio"].get("numerator") or {}).get("value"))
+        den = to_decimal((v["valueRatio"].get("denominator") or {}).get("value", 1))
+        return None if num is None or not den else num / den
+    for key in ("valueInteger", "valueString"):
+        if key in v:
+            number = to_decimal(v[key])
+            if number is not None:
+                return number
+            draft.report(
+                f"{m.path}.{key}",
+                "not-usable",
+                f"{what} {v[key]!r} is not a number; the guideline compares numbers",
+            )
+            return None
+    return None
+
+
+def _not_usable_her2(m: _Measured, draft: Draft) -> None:
+    if m.code in c.HER2_SERUM:
+        draft.report(m.path, "not-usable", "serum HER2 is not the tumor's HER2 status; not used")
+        return
+    result = _qualitative(m, draft)
+    what = "overall HER2 interpretation" if m.code == c.HER2_INTERPRETATION else "ISH amplification"
+    draft.report(
+        m.path,
+        "not-usable",
+        f"{what} reported{f' as {result}' if result else ''}; the "
+        "guideline's HER2 definition needs the IHC score or the ISH ratio and copy "
+        "number, so it is shown to the reviewer but not evaluated",
+    )
+
+
+def _qualitative(m: _Measured, draft: Draft) -> str | None:
+    for cd in codings(m.value_of.get("valueCodeableConcept"), f"{m.path}.valueCodeableConcept"):
+        key = (_canonical(cd), cd.code or "")
+        if key in c.QUALITATIVE_RESULTS:
+            return c.QUALITATIVE_RESULTS[key]
+        draft.unrecognized(cd, "HER2 result")
+    text = m.value_of.get("valueString")
+    return text if isinstance(text, str) else None
+
+
+def _report_unknown_her2_marker(obs: Located, draft: Draft) -> None:
+    """A tumor-marker observation that names HER2 but carries no HER2 code this adapter knows
+    (e.g. a LOINC code that does not exist) is reported rather than silently skipped."""
+    known = (
+        c.HER2_IHC
+        | c.HER2_ISH_QUALITATIVE
+        | c.HER2_SERUM
+        | {c.HER2_INTERPRETATION, c.HER2_ISH_RATIO, c.HER2_ISH_COPY_NUMBER}
+    )
+    found = codings(obs.resource.get("code"), obs.at("code"))
+    if any(
+        cd.code in known | {c.GENETIC_VARIANT} and is_system(cd.system, System.LOINC)
+        for cd in found
+    ):
+        return
+    words = " ".join(
+        filter(None, [concept_text(obs.resource.get("code")), *(cd.display for cd in found)])
+    ).upper()
+    if "HER2" in words or "ERBB2" in words:
+        for cd in found or [Coding(None, None, None, obs.at("code"))]:
+            draft.unrecognized(cd, "HER2 test code")
+
+
+# -- latest-wins observations -------------------------------------------------------------------
+
+
+def _latest(
+    found: list[_Measured],
+    draft: Draft,
+    read: Callable[[_Measured, Draft], bool],
+    keep: Callable[[_Measured], bool] = lambda m: True,
+) -> None:
+    """Read the most recent observation that yields a value; older ones are not used."""
+    ordered = sorted(
+        (m for m in found if keep(m)),
+        key=lambda m: effective_date(m.obs.resource) or date.min,
+        reverse=True,
+    )
+    for m in ordered:
+        if read(m, draft):
+            return
+
+
+def _body_weight(m: _Measured, draft: Draft) -> bool:
+    q = m.value_of.get("valueQuantity")
+    if not isinstance(q, dict):
+        return False
+    value, code = to_decimal(q.get("value")), q.get("code")
+    unit = c.WEIGHT_UNITS.get(code) if isinstance(code, str) else None
+    if unit is None and code is None and q.get("unit") in ("kg", "lb", "lbs"):
+        unit = "kg" if q["unit"] == "kg" else "lb"  # a unit written out, with no UCUM code
+    if unit is None or value is None:
+        draft.report(
+            f"{m.path}.valueQuantity",
+            "not-usable",
+            f"body weight unit {code or q.get('unit')!r} is not kg or [lb_av]; not used",
+        )
+        return False
+    day = effective_date(m.obs.resource)
+    weight = {"value": str(value), "unit": unit, **({"date": day.isoformat()} if day else {})}
+    return draft.set("body_weight", weight, f"{m.path}.valueQuantity")
+
+
+def _disease_status(m: _Measured, draft: Draft) -> bool:
+    for cd in codings(m.value_of.get("valueCodeableConcept"), f"{m.path}.valueCodeableConcept"):
+        status = c.DISEASE_STATUS_VALUES.get(cd.code or "")
+        if is_system(cd.system, System.SNOMED) and status:
+            return draft.set("disease_status_on_treatment", status, cd.path)
+        draft.unrecognized(cd, "cancer disease status")
+    return False
+
+
+def _is_erbb2(m: _Measured) -> bool:
+    for i, comp in enumerate(as_list(m.obs.resource.get("component"))):
+        if not isinstance(comp, dict):
+            continue
+        gene = codings(comp.get("code"), m.obs.at("component", i, "code"))
+        if any(g.code == c.GENE_STUDIED for g in gene):
+            for cd in codings(comp.get("valueCodeableConcept"), ""):
+                if is_system(cd.system, System.HGNC) and cd.code in (c.ERBB2_HGNC, "3430"):
+                    return True
+    return False
+
+
+def _erbb2(m: _Measured, draft: Draft) -> bool:
+    for cd in codings(m.value_of.get("valueCodeableConcept"), f"{m.path}.valueCodeableConcept"):
+        status = c.PRESENCE.get((_canonical(cd), cd.code or ""))
+        if status is None:
+            draft.unrecognized(cd, "ERBB2 variant result")
+            continue
+        day = effective_date(m.obs.resource)
+        found = {"status": status, **({"date": day.isoformat()} if day else {})}
+        variant = _variant_name(m.obs)
+        if variant:
+            found["variant"] = variant[:200]
+        return draft.set("erbb2_mutation", found, cd.path)
+    return False
+
+
+def _variant_name(obs: Located) -> str | None:
+    for comp in as_list(obs.resource.get("component")):
+        if not isinstance(comp, dict):
+            continue
+        if any(cd.code in c.HGVS_COMPONENTS for cd in codings(comp.get("code"), "")):
+            if isinstance(comp.get("valueString"), str):
+                return str(comp["valueString"])
+            for cd in codings(comp.get("valueCodeableConcept"), ""):
+                return cd.code or cd.display
+    return None

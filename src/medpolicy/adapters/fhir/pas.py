@@ -1,0 +1,209 @@
+"""PAS request Bundle -> one engine request per Claim item this payer's policies cover.
+
+After ``pas_check`` has accepted the Bundle, each Claim item is classified by its code (HCPCS,
+or the RxNorm / NDC code of the MedicationRequest its requestedService extension names): an item a
+policy covers becomes a ``Request`` through ``to_request``; any other item is answered as not
+covered by these policies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from medpolicy.adapters.fhir import codes as c
+from medpolicy.adapters.fhir.medications import DrugMatch, identify
+from medpolicy.adapters.fhir.pas_check import check_bundle
+from medpolicy.adapters.fhir.resources import (
+    Located,
+    ResourceIndex,
+    as_list,
+    codings,
+    parse_date,
+    parse_datetime,
+)
+from medpolicy.adapters.fhir.to_request import AdaptedRequest, OrderContext, to_request
+
+__all__ = ["Covers", "PasItem", "PasSubmission", "claim_identifier", "read_submission"]
+
+EXT = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-"
+Covers = Callable[[str, date], bool]
+
+
+@dataclass(frozen=True)
+class PasItem:
+    sequence: int
+    path: str
+    product: str  # what was requested, in words, for notes
+    hcpcs: str | None
+    covered: bool  # a policy in the registry covers this code on the requested date
+    adapted: AdaptedRequest | None
+
+
+@dataclass(frozen=True)
+class PasSubmission:
+    bundle: dict[str, Any]
+    index: ResourceIndex
+    claim: Located
+    items: tuple[PasItem, ...]
+
+
+def read_submission(data: Any, covers: Covers) -> PasSubmission:
+    """Raises ``PasRejected`` (every structural problem) before reading any item."""
+    index, claim = check_bundle(data)
+    created = parse_datetime(claim.resource["created"])
+    assert created is not None  # checked by check_bundle
+    raw = [
+        (i, item)
+        for i, item in enumerate(as_list(claim.resource.get("item")))
+        if isinstance(item, dict)
+    ]
+    found = [(i, item, _drug(index, claim, claim.at("item", i), item)) for i, item in raw]
+    covered = {i for i, _, m in found if m.hcpcs and covers(m.hcpcs, created.date())}
+    items = tuple(
+        _item(index, claim, i, item, match, created, i in covered, len(covered) > 1)
+        for i, item, match in found
+    )
+    return PasSubmission(data, index, claim, items)
+
+
+def claim_identifier(claim: Located) -> str | None:
+    for ident in as_list(claim.resource.get("identifier")):
+        if isinstance(ident, dict) and isinstance(ident.get("value"), str):
+            return str(ident["value"])
+    return claim.id
+
+
+def _requested(index: ResourceIndex, claim: Located, item: dict[str, Any]) -> Located | None:
+    for ext in as_list(item.get("extension")):
+        if isinstance(ext, dict) and ext.get("url") == f"{EXT}requestedService":
+            return index.resolve(ext.get("valueReference"), claim)
+    return None
+
+
+def _drug(index: ResourceIndex, claim: Located, path: str, item: dict[str, Any]) -> DrugMatch:
+    match = identify(item.get("productOrService"), f"{path}.productOrService")
+    order = _requested(index, claim, item)
+    if order is not None and (not match.recognized or match.hcpcs is None):
+        concept = order.resource.get("medicationCodeableConcept") or order.resource.get("code")
+        from_order = identify(concept, order.at("code"))
+        if from_order.hcpcs:
+            return from_order
+    return match
+
+
+def _item(
+    index: ResourceIndex,
+    claim: Located,
+    i: int,
+    item: dict[str, Any],
+    match: DrugMatch,
+    created: datetime,
+    covered: bool,
+    several: bool,
+) -> PasItem:
+    path = claim.at("item", i)
+    sequence = item["sequence"] if isinstance(item.get("sequence"), int) else i + 1
+    product = _product(item, match)
+    if not covered:
+        return PasItem(sequence, path, product, match.hcpcs, False, None)
+    ident = claim_identifier(claim) or "claim"
+    if several:  # one request per covered item, and each needs its own id
+        ident = f"{ident}/item-{sequence}"
+    ctx = _context(index, claim, path, item, match, created, ident)
+    return PasItem(sequence, path, product, match.hcpcs, True, to_request(index, ctx))
+
+
+def _product(item: dict[str, Any], match: DrugMatch) -> str:
+    codes = [
+        f"{cd.code}" + (f" {cd.display}" if cd.display else "")
+        for cd in codings(item.get("productOrService"), "")
+        if cd.code
+    ]
+    shown = ", ".join(codes) or "no code"
+    return f"{match.name}: {shown}" if match.hcpcs and match.name else shown
+
+
+def _context(
+    index: ResourceIndex,
+    claim: Located,
+    path: str,
+    item: dict[str, Any],
+    match: DrugMatch,
+    created: datetime,
+    ident: str,
+) -> OrderContext:
+    r = claim.resource
+    order = _requested(index, claim, item)
+    cert, cert_path = _certification(item, path)
+    start, start_path = _serviced(item, path)
+    return OrderContext(
+        request_id=ident,
+        request_id_source=claim.at("identifier"),
+        submitted_at=created,
+        submitted_at_source=claim.at("created"),
+        hcpcs=match.hcpcs or "",
+        hcpcs_source=f"{path}.productOrService",
+        drug_name=match.name,
+        request_type=cert,
+        request_type_source=cert_path,
+        urgency=_urgency(r),
+        urgency_source=claim.at("priority"),
+        patient=index.resolve(r.get("patient"), claim),
+        coverage=_coverage(index, claim),
+        order=order
+        if order is not None and order.type in ("MedicationRequest", "ServiceRequest")
+        else None,
+        start_date=start,
+        start_date_source=start_path,
+        stated=tuple(_diagnoses(claim, item, "diagnosisCodeableConcept")),
+        stated_refs=tuple(
+            (ref, p, claim) for ref, p in _diagnoses(claim, item, "diagnosisReference")
+        ),
+        not_history=frozenset({order.path}) if order is not None else frozenset(),
+    )
+
+
+def _certification(item: dict[str, Any], path: str) -> tuple[Any, str]:
+    for j, ext in enumerate(as_list(item.get("extension"))):
+        if isinstance(ext, dict) and ext.get("url") == f"{EXT}certificationType":
+            for cd in codings(
+                ext.get("valueCodeableConcept"), f"{path}.extension[{j}].valueCodeableConcept"
+            ):
+                if c.is_system(cd.system, c.System.X12_CERTIFICATION_TYPE):
+                    return c.CERTIFICATION_TYPE.get(cd.code or ""), cd.path
+    return None, ""
+
+
+def _serviced(item: dict[str, Any], path: str) -> tuple[str | None, str]:
+    day = parse_date(item.get("servicedDate"))
+    if day:
+        return day.isoformat(), f"{path}.servicedDate"
+    period = item.get("servicedPeriod")
+    day = parse_date(period.get("start")) if isinstance(period, dict) else None
+    return (day.isoformat(), f"{path}.servicedPeriod.start") if day else (None, "")
+
+
+def _urgency(claim: dict[str, Any]) -> Any:
+    for cd in codings(claim.get("priority"), ""):
+        if cd.system == c.System.PROCESS_PRIORITY and cd.code:
+            return "expedited" if cd.code == "stat" else "standard"
+    return None
+
+
+def _coverage(index: ResourceIndex, claim: Located) -> Located | None:
+    insurance = [i for i in as_list(claim.resource.get("insurance")) if isinstance(i, dict)]
+    focal = [i for i in insurance if i.get("focal")] or insurance
+    return index.resolve(focal[0].get("coverage"), claim) if focal else None
+
+
+def _diagnoses(claim: Located, item: dict[str, Any], key: str) -> list[tuple[Any, str]]:
+    """The claim's diagnoses this item points at (all of them when it points at none)."""
+    wanted = {s for s in as_list(item.get("diagnosisSequence")) if isinstance(s, int)}
+    out = []
+    for i, dx in enumerate(as_list(claim.resource.get("diagnosis"))):
+        if isinstance(dx, dict) and dx.get(key) and (not wanted or dx.get("sequence") in wanted):
+            out.append((dx[key], claim.at("diagnosis", i, key)))
+    return out

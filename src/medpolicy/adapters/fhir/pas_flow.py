@@ -1,0 +1,179 @@
+"""PAS ``$submit`` and ``$inquire`` over the engine, with cases kept by a ``CaseRecorder``.
+
+The flow is transport- and storage-free: the HTTP routes give it a recorder over the service's
+case store; tests and benchmarks use ``EngineOnly``, under which the engine's decision is the
+whole answer. Request validation problems come back as ``PasRejected`` at their FHIR elements.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from medpolicy.adapters.fhir.operation_outcome import OutcomeIssue
+from medpolicy.adapters.fhir.pas import PasItem, PasSubmission, read_submission
+from medpolicy.adapters.fhir.pas_check import PasRejected
+from medpolicy.adapters.fhir.pas_response import (
+    ItemState,
+    ResponseContext,
+    Review,
+    Status,
+    engine_status,
+    response_bundle,
+)
+from medpolicy.adapters.fhir.to_request import FieldProblem
+from medpolicy.engine.decision import Decision
+from medpolicy.errors import RequestError
+from medpolicy.policy.registry import PolicyRegistry
+from medpolicy.request import Request
+from medpolicy.service import evaluate_request
+
+__all__ = ["CaseRecord", "CaseRecorder", "EngineOnly", "PasResult", "inquire", "submit"]
+
+
+@dataclass(frozen=True)
+class CaseRecord:
+    case_id: str | None
+    status: Status
+    decision: Decision
+    review: Review | None = None
+
+
+class CaseRecorder(Protocol):
+    def record(self, request: Request, decision: Decision) -> CaseRecord: ...
+
+    def lookup(self, request_id: str) -> CaseRecord | None: ...
+
+
+class EngineOnly:
+    """No store: each submission is decided and answered, nothing is kept."""
+
+    def record(self, request: Request, decision: Decision) -> CaseRecord:
+        return CaseRecord(None, engine_status(decision), decision)
+
+    def lookup(self, request_id: str) -> CaseRecord | None:
+        return None
+
+
+@dataclass(frozen=True)
+class PasResult:
+    bundle: dict[str, Any]
+    submission: PasSubmission
+    states: tuple[ItemState, ...]
+
+
+@dataclass(frozen=True)
+class Naming:
+    """How to name what is emitted: the service's FHIR base, an id, the time, the DTR form."""
+
+    base_url: str
+    response_id: str
+    now: datetime
+    questionnaire: str
+
+
+def _covers(registry: PolicyRegistry) -> Any:
+    def covers(hcpcs: str, on: date) -> bool:
+        try:
+            registry.for_drug(hcpcs, on)
+        except RequestError:
+            return False
+        return True
+
+    return covers
+
+
+def _rejected(problems: list[FieldProblem]) -> PasRejected:
+    issues = [
+        OutcomeIssue("error", "invalid", f"{p.field}: {p.problem}", p.expression) for p in problems
+    ]
+    return PasRejected(issues, status_code=422)
+
+
+def _decide(
+    registry: PolicyRegistry, sub: PasSubmission
+) -> list[tuple[PasItem, Request, Decision]]:
+    """Every covered item decided, or PasRejected with every item's problems at once."""
+    problems: list[FieldProblem] = []
+    decided = []
+    for item in sub.items:
+        if not item.covered or item.adapted is None:
+            continue
+        if item.adapted.request is None:
+            problems += item.adapted.problems
+            continue
+        try:
+            decision = evaluate_request(registry, item.adapted.request)
+        except RequestError as exc:
+            problems += item.adapted.problems_for(exc)
+            continue
+        decided.append((item, item.adapted.request, decision))
+    if problems:
+        raise _rejected(problems)
+    return decided
+
+
+def submit(
+    registry: PolicyRegistry, data: Any, recorder: CaseRecorder, naming: Naming
+) -> PasResult:
+    sub = read_submission(data, _covers(registry))
+    decided = {id(item): (request, decision) for item, request, decision in _decide(registry, sub)}
+    states = []
+    for item in sub.items:
+        if id(item) not in decided:
+            states.append(ItemState(item, "not_covered"))
+            continue
+        record = recorder.record(*decided[id(item)])
+        issues = item.adapted.issues if item.adapted else ()
+        states.append(
+            ItemState(item, record.status, record.decision, record.case_id, record.review, issues)
+        )
+    return PasResult(_bundle(sub, states, naming, inquiry=False), sub, tuple(states))
+
+
+def inquire(
+    registry: PolicyRegistry, data: Any, recorder: CaseRecorder, naming: Naming
+) -> PasResult:
+    """The current state of each item's case, found by the Claim's identifier."""
+    sub = read_submission(data, _covers(registry))
+    states = []
+    for item in sub.items:
+        request_id = item.adapted.data.get("request_id") if item.adapted else None
+        record = recorder.lookup(str(request_id)) if item.covered and request_id else None
+        if record is None:
+            states.append(ItemState(item, "not_covered" if not item.covered else "not_found"))
+            continue
+        states.append(
+            ItemState(item, record.status, record.decision, record.case_id, record.review)
+        )
+    if not any(s.decision for s in states):
+        ident = sub.claim.resource.get("identifier")
+        raise PasRejected(
+            [
+                OutcomeIssue(
+                    "error",
+                    "not-found",
+                    f"no prior authorization request on file for this Claim identifier ({ident})",
+                    "Bundle.entry[0].resource.identifier",
+                )
+            ],
+            404,
+        )
+    return PasResult(_bundle(sub, states, naming, inquiry=True), sub, tuple(states))
+
+
+def _bundle(
+    sub: PasSubmission, states: list[ItemState], naming: Naming, *, inquiry: bool
+) -> dict[str, Any]:
+    ctx = ResponseContext(
+        sub.bundle,
+        sub.index,
+        sub.claim,
+        naming.base_url,
+        naming.response_id,
+        naming.now,
+        naming.questionnaire,
+        inquiry,
+    )
+    return response_bundle(ctx, states)

@@ -1,0 +1,384 @@
+"""Decision (or stored case) -> PAS response Bundle, ClaimResponse first.
+
+Per Claim item, an X12 review action on the item's adjudication, as the published PAS examples
+place it: **A1** certified in total (with ``itemPreAuthPeriod``, the authorized J9354 units and the
+authorization number), **A4** pended (missing information, routed to a clinician reviewer, another
+program's request, or an item no policy here covers), and **A3** not certified, only ever after a
+clinician reviewer's denial: the engine never denies. Reasons go in ``processNote`` citing the
+guideline's clauses; missing facts are also asked for in a CommunicationRequest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from medpolicy.adapters.fhir.codes import System
+from medpolicy.adapters.fhir.draft import AdapterIssue
+from medpolicy.adapters.fhir.pas import EXT, PasItem
+from medpolicy.adapters.fhir.resources import Located, ResourceIndex
+from medpolicy.engine.decision import Decision, Outcome
+
+__all__ = [
+    "ItemState",
+    "ResponseContext",
+    "Review",
+    "ReviewAction",
+    "Status",
+    "engine_status",
+    "response_bundle",
+    "review_action",
+]
+
+_PROFILE = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/"
+_ACTIONS = {"A1": "Certified in total", "A3": "Not Certified", "A4": "Pending"}
+ReviewAction = Literal["A1", "A3", "A4"]
+Status = Literal[
+    "approved",
+    "pending_information",
+    "in_review",
+    "denied",
+    "out_of_scope",
+    "not_covered",
+    "not_found",
+]
+
+# What an engine outcome alone means for a case; a reviewer's action can then change it.
+_ENGINE_STATUS: dict[Outcome, Status] = {
+    Outcome.approved: "approved",
+    Outcome.missing_information: "pending_information",
+    Outcome.not_met: "in_review",
+    Outcome.out_of_scope: "out_of_scope",
+}
+
+
+def engine_status(decision: Decision) -> Status:
+    return _ENGINE_STATUS[decision.outcome]
+
+
+def review_action(status: str) -> ReviewAction:
+    """A1 only for an approval, A3 only for a reviewer's denial, A4 for everything open."""
+    return "A1" if status == "approved" else "A3" if status == "denied" else "A4"
+
+
+@dataclass(frozen=True)
+class Review:
+    action: str  # approve | deny | request_information
+    reason: str
+    clauses: tuple[str, ...]
+    reviewer: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ItemState:
+    item: PasItem
+    status: Status
+    decision: Decision | None = None
+    case_id: str | None = None
+    review: Review | None = None
+    issues: tuple[AdapterIssue, ...] = ()
+
+
+# -- notes -------------------------------------------------------------------------------------
+
+
+def _notes(state: ItemState, questionnaire: str) -> list[str]:
+    d, seq = state.decision, state.item.sequence
+    if state.status == "not_covered":
+        return [
+            f"Item {seq} ({state.item.product}): no coverage guideline in this service "
+            "covers this code; not decided here, forwarded for manual review."
+        ]
+    if state.status == "not_found":
+        return [f"Item {seq} ({state.item.product}): no prior authorization request on file."]
+    assert d is not None
+    notes = _review_notes(state) + _decision_notes(state, d, questionnaire)
+    notes += [f"Item {seq}: flagged for the reviewer: {flag}" for flag in d.flags]
+    notes += [
+        f"Item {seq}: not used from the submission ({i.kind}) at {i.expression}: "
+        f"{i.message}" + (f" [{i.coding}]" if i.coding else "")
+        for i in state.issues
+    ]
+    return notes
+
+
+def _review_notes(state: ItemState) -> list[str]:
+    r = state.review
+    if r is None:
+        return []
+    verb = {
+        "approve": "Certified",
+        "deny": "Not certified",
+        "request_information": "More information requested",
+    }.get(r.action, r.action)
+    cited = f" (clauses: {'; '.join(r.clauses)})" if r.clauses else ""
+    return [
+        f"Item {state.item.sequence}: {verb} by clinician review on {r.at.date().isoformat()}: "
+        f"{r.reason}{cited}"
+    ]
+
+
+def _decision_notes(state: ItemState, d: Decision, questionnaire: str) -> list[str]:
+    seq, policy = state.item.sequence, f"{d.policy.id} version {d.policy.version}"
+    if d.outcome is Outcome.approved and d.authorization is not None:
+        a = d.authorization
+        return [
+            f"Item {seq}: meets {d.summary.removeprefix('Meets ').rstrip('.')} under {policy}. "
+            f"Authorized {a.dose_mg} mg ({a.mg_per_kg} mg/kg at {a.weight_kg} kg) every "
+            f"{a.interval_days} days: {a.units_per_administration} {a.hcpcs} units per "
+            f"administration, {a.administrations} administrations, {a.total_units} units, "
+            f"{a.period_start.isoformat()} to {a.period_end.isoformat()}."
+        ]
+    if d.outcome is Outcome.out_of_scope:
+        return [f"Item {seq}: {d.summary}"]
+    notes = [
+        f"Item {seq}: criterion not met under {policy}: {r.clause} ({r.text.strip()}): "
+        f"{r.detail}. Routed to a clinician reviewer; this is not a denial."
+        for r in d.reasons
+    ]
+    notes += [
+        f"Item {seq}: information needed: {m.label}"
+        + (f" (for {'; '.join(m.clauses)})" if m.clauses else "")
+        + (f"; {m.note}" if m.note else "")
+        for m in d.missing_information
+    ]
+    if d.missing_information:
+        notes.append(f"Item {seq}: the documentation questionnaire is {questionnaire}.")
+    return notes
+
+
+# -- items -------------------------------------------------------------------------------------
+
+
+def _authorization_number(state: ItemState) -> str | None:
+    if state.case_id:
+        return state.case_id
+    return state.decision.decision_id if state.decision else None
+
+
+def _review_extension(action: ReviewAction, number: str | None) -> dict[str, Any]:
+    parts: list[dict[str, Any]] = []
+    if number and action == "A1":
+        parts.append({"url": "number", "valueString": number})
+    parts.append(
+        {
+            "url": f"{EXT}reviewActionCode",
+            "valueCodeableConcept": {
+                "coding": [
+                    {
+                        "system": System.X12_REVIEW_ACTION,
+                        "code": action,
+                        "display": _ACTIONS[action],
+                    }
+                ]
+            },
+        }
+    )
+    return {"url": f"{EXT}reviewAction", "extension": parts}
+
+
+def _item_extensions(state: ItemState, action: ReviewAction) -> list[dict[str, Any]]:
+    d = state.decision
+    out: list[dict[str, Any]] = []
+    if action == "A1" and d is not None and d.authorization is not None:
+        a = d.authorization
+        issued = state.review.at.date() if state.review else d.evaluated_at.date()
+        out += [
+            {"url": f"{EXT}itemPreAuthIssueDate", "valueDate": issued.isoformat()},
+            {
+                "url": f"{EXT}itemPreAuthPeriod",
+                "valuePeriod": {
+                    "start": a.period_start.isoformat(),
+                    "end": a.period_end.isoformat(),
+                },
+            },
+            {
+                "url": f"{EXT}itemAuthorizedDetail",
+                "extension": [
+                    {
+                        "url": "quantity",
+                        "valueQuantity": {
+                            "value": a.total_units,
+                            "unit": f"{a.hcpcs} billing units",
+                        },
+                    }
+                ],
+            },
+        ]
+    elif action != "A1" and state.case_id:
+        out.append({"url": f"{EXT}administrationReferenceNumber", "valueString": state.case_id})
+    return out
+
+
+def _item(state: ItemState, notes: list[int]) -> dict[str, Any]:
+    action = review_action(state.status)
+    item: dict[str, Any] = {"itemSequence": state.item.sequence}
+    extensions = _item_extensions(state, action)
+    if extensions:
+        item["extension"] = extensions
+    if notes:
+        item["noteNumber"] = notes
+    item["adjudication"] = [
+        {
+            "extension": [_review_extension(action, _authorization_number(state))],
+            "category": {"coding": [{"system": System.ADJUDICATION, "code": "submitted"}]},
+        }
+    ]
+    return item
+
+
+# -- the Bundle --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResponseContext:
+    """The request Bundle being answered, and how to name what is emitted."""
+
+    bundle: dict[str, Any]
+    index: ResourceIndex
+    claim: Located
+    base_url: str
+    response_id: str
+    now: datetime
+    questionnaire: str  # canonical of the DTR Questionnaire, for requests for information
+    inquiry: bool = False
+
+
+def _communication_request(ctx: ResponseContext, state: ItemState) -> dict[str, Any] | None:
+    d = state.decision
+    if d is None or not d.missing_information or state.status != "pending_information":
+        return None
+    claim = ctx.claim.resource
+    payload = [
+        {"contentString": f"{m.label}" + (f" (for {'; '.join(m.clauses)})" if m.clauses else "")}
+        for m in d.missing_information
+    ]
+    payload.append(
+        {
+            "contentString": f"Answer with the questionnaire {ctx.questionnaire} "
+            "(Questionnaire/$questionnaire-package)"
+        }
+    )
+    return {
+        "resourceType": "CommunicationRequest",
+        "id": f"{ctx.response_id}-info-{state.item.sequence}",
+        "meta": {"profile": [f"{_PROFILE}profile-communicationrequest"]},
+        "extension": [
+            {"url": f"{EXT}serviceLineNumber", "valuePositiveInt": max(state.item.sequence, 1)}
+        ],
+        "status": "active",
+        "category": [{"text": "Additional information needed for prior authorization"}],
+        "subject": claim["patient"],
+        "about": [_claim_reference(ctx)],
+        "authoredOn": ctx.now.isoformat(),
+        "requester": claim["insurer"],
+        "recipient": [claim["provider"]],
+        "payload": payload,
+    }
+
+
+def _claim_reference(ctx: ResponseContext) -> dict[str, Any]:
+    claim = ctx.claim
+    return {"reference": f"Claim/{claim.id}"} if claim.id else {"display": "the submitted Claim"}
+
+
+def _claim_response(
+    ctx: ResponseContext, states: list[ItemState], info: list[dict[str, Any]]
+) -> dict[str, Any]:
+    claim = ctx.claim.resource
+    notes: list[dict[str, Any]] = []
+    items = []
+    for state in states:
+        first = len(notes) + 1
+        notes += [
+            {"number": first + k, "type": "display", "text": text}
+            for k, text in enumerate(_notes(state, ctx.questionnaire))
+        ]
+        items.append(_item(state, list(range(first, len(notes) + 1))))
+    profile = "profile-claiminquiryresponse" if ctx.inquiry else "profile-claimresponse"
+    response: dict[str, Any] = {
+        "resourceType": "ClaimResponse",
+        "id": ctx.response_id,
+        "meta": {"profile": [f"{_PROFILE}{profile}"]},
+        "identifier": claim.get("identifier") or [],
+        "status": "active",
+        "type": claim["type"],
+        "use": "preauthorization",
+        "patient": claim["patient"],
+        "created": ctx.now.isoformat(),
+        "insurer": claim["insurer"],
+        "requestor": claim["provider"],
+        "request": _claim_reference(ctx),
+        "outcome": "complete",
+        "disposition": _disposition(states),
+        "item": items,
+        "processNote": notes,
+    }
+    approved = [s for s in states if review_action(s.status) == "A1"]
+    if approved and _authorization_number(approved[0]):
+        response["preAuthRef"] = _authorization_number(approved[0])
+    if info:
+        response["communicationRequest"] = [
+            {"reference": f"CommunicationRequest/{c['id']}"} for c in info
+        ]
+    return {k: v for k, v in response.items() if v != []}
+
+
+def _disposition(states: list[ItemState]) -> str:
+    words = {"A1": "certified", "A3": "not certified", "A4": "pended"}
+    return "; ".join(f"item {s.item.sequence} {words[review_action(s.status)]}" for s in states)
+
+
+def _copied(ctx: ResponseContext, reference: Any) -> list[dict[str, Any]]:
+    target = ctx.index.resolve(reference, ctx.claim)
+    if target is None:
+        return []
+    for entry in ctx.bundle.get("entry") or []:
+        if isinstance(entry, dict) and entry.get("resource") is target.resource:
+            return [
+                {
+                    "fullUrl": entry.get("fullUrl") or _url(ctx, target.resource),
+                    "resource": target.resource,
+                }
+            ]
+    return []
+
+
+def _url(ctx: ResponseContext, resource: dict[str, Any]) -> str:
+    return f"{ctx.base_url}/{resource['resourceType']}/{resource.get('id', '')}"
+
+
+def response_bundle(ctx: ResponseContext, states: list[ItemState]) -> dict[str, Any]:
+    """The PAS response Bundle: the ClaimResponse, then every resource it references."""
+    info = [cr for cr in (_communication_request(ctx, s) for s in states) if cr is not None]
+    claim_response = _claim_response(ctx, states, info)
+    claim = ctx.claim.resource
+    entries = [{"fullUrl": _url(ctx, claim_response), "resource": claim_response}]
+    seen: set[int] = set()
+    for ref in (
+        claim.get("patient"),
+        claim.get("insurer"),
+        claim.get("provider"),
+        {"reference": f"Claim/{ctx.claim.id}"},
+    ):
+        for entry in _copied(ctx, ref):
+            if id(entry["resource"]) not in seen:
+                seen.add(id(entry["resource"]))
+                entries.append(entry)
+    entries += [{"fullUrl": _url(ctx, cr), "resource": cr} for cr in info]
+    bundle_profile = (
+        "profile-pas-inquiry-response-bundle" if ctx.inquiry else "profile-pas-response-bundle"
+    )
+    bundle: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "id": ctx.response_id,
+        "meta": {"profile": [f"{_PROFILE}{bundle_profile}"]},
+        "type": "collection",
+        "timestamp": ctx.now.isoformat(),
+        "entry": entries,
+    }
+    if isinstance(ctx.bundle.get("identifier"), dict):
+        bundle["identifier"] = ctx.bundle["identifier"]
+    return bundle

@@ -1,0 +1,187 @@
+"""FHIR R4 resources -> the engine's one input, ``medpolicy.request.Request``.
+
+The transport (a PAS Claim, a CRD hook) says what is requested, by whom and when
+(``OrderContext``); the resources sent with it (Patient, Coverage, mCODE conditions and
+observations, medication history, DTR QuestionnaireResponses) give the clinical facts. The
+assembled request is validated by the same parser as the REST API's JSON, so a FHIR request and a
+REST request meet one set of rules, and each problem is reported at the FHIR element it came from.
+
+Nothing is guessed: a coding without a table row in ``codes`` is reported in ``issues``; an
+unstated request type defaults to initiation and says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from medpolicy.adapters.fhir import codes as c
+from medpolicy.adapters.fhir.conditions import (
+    read_conditions,
+    read_stated_concept,
+    read_stated_reference,
+)
+from medpolicy.adapters.fhir.draft import AdapterIssue, Draft, expression_for
+from medpolicy.adapters.fhir.dtr_response import read_questionnaire_response
+from medpolicy.adapters.fhir.medications import read_dosage, read_prior_therapies
+from medpolicy.adapters.fhir.observations import read_observations
+from medpolicy.adapters.fhir.resources import Located, ResourceIndex, as_list, codings, parse_date
+from medpolicy.adapters.native import parse_request
+from medpolicy.errors import RequestError
+from medpolicy.request import Request
+
+__all__ = ["AdaptedRequest", "FieldProblem", "OrderContext", "to_request"]
+
+RequestType = Literal["initiation", "continuation"]
+
+
+@dataclass(frozen=True)
+class OrderContext:
+    """What the transport itself says about the request, with where it says it."""
+
+    request_id: str
+    request_id_source: str
+    submitted_at: datetime
+    submitted_at_source: str
+    hcpcs: str
+    hcpcs_source: str
+    root: str = "Bundle"
+    drug_name: str | None = None
+    request_type: RequestType | None = None
+    request_type_source: str = ""
+    urgency: Literal["standard", "expedited"] | None = None
+    urgency_source: str = ""
+    patient: Located | None = None
+    coverage: Located | None = None
+    order: Located | None = None
+    start_date: str | None = None
+    start_date_source: str = ""
+    stated: tuple[tuple[Any, str], ...] = ()  # (CodeableConcept, expression): stated diagnoses
+    stated_refs: tuple[tuple[Any, str, Located | None], ...] = ()  # (Reference, expr, container)
+    not_history: frozenset[str] = field(default_factory=frozenset)  # the order itself, by path
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """A request field that failed validation, at the FHIR element it was read from."""
+
+    expression: str
+    field: str
+    problem: str
+
+
+@dataclass(frozen=True)
+class AdaptedRequest:
+    request: Request | None
+    problems: tuple[FieldProblem, ...]
+    issues: tuple[AdapterIssue, ...]
+    data: dict[str, Any]  # the native request JSON as assembled (for audit and debugging)
+    sources: dict[str, str]  # native field -> the FHIR element it was read from
+    root: str = "Bundle"
+
+    def expression_for(self, native_field: str) -> str:
+        return expression_for(self.sources, native_field, self.root)
+
+    def problems_for(self, exc: RequestError) -> tuple[FieldProblem, ...]:
+        """A RequestError raised later (e.g. by the engine) located at the FHIR elements."""
+        return tuple(
+            FieldProblem(self.expression_for(e.field), e.field, e.problem) for e in exc.errors
+        )
+
+
+def to_request(index: ResourceIndex, ctx: OrderContext) -> AdaptedRequest:
+    draft = Draft(ctx.root)
+    _transport(ctx, draft)
+    if ctx.order is not None:
+        _order(index, ctx.order, draft)
+    for concept, path in ctx.stated:
+        read_stated_concept(concept, path, draft)
+    for reference, path, within in ctx.stated_refs:
+        read_stated_reference(index, reference, path, draft, within)
+    _member(ctx, draft)
+    read_observations(index, draft)
+    read_conditions(index, draft)
+    read_prior_therapies(index, draft, ctx.not_history)
+    for qr in index.of_type("QuestionnaireResponse"):
+        read_questionnaire_response(qr, draft)
+    if draft.set("request_type", "initiation", ctx.root):
+        draft.report(
+            ctx.root,
+            "assumption",
+            "the request does not say whether it starts or "
+            "continues therapy (no certification type, no questionnaire answer); "
+            "reviewed as initiation",
+        )
+    return _validated(draft)
+
+
+def _transport(ctx: OrderContext, draft: Draft) -> None:
+    submitted = (
+        ctx.submitted_at if ctx.submitted_at.tzinfo else ctx.submitted_at.replace(tzinfo=UTC)
+    )
+    draft.set("request_id", ctx.request_id[:200], ctx.request_id_source)
+    draft.set("submitted_at", submitted.isoformat(), ctx.submitted_at_source)
+    draft.set("medication.hcpcs", ctx.hcpcs, ctx.hcpcs_source)
+    if ctx.drug_name:
+        draft.set("medication.drug", ctx.drug_name[:200], ctx.hcpcs_source)
+    if ctx.request_type:
+        draft.set("request_type", ctx.request_type, ctx.request_type_source)
+    if ctx.urgency:
+        draft.set("urgency", ctx.urgency, ctx.urgency_source)
+    if ctx.start_date:
+        draft.set("medication.start_date", ctx.start_date, ctx.start_date_source)
+
+
+def _order(index: ResourceIndex, order: Located, draft: Draft) -> None:
+    """The requested order: its dose and schedule, and the diagnoses it states as its reason."""
+    read_dosage(order, draft)
+    for i, reason in enumerate(as_list(order.resource.get("reasonCode"))):
+        read_stated_concept(reason, order.at("reasonCode", i), draft)
+    for i, reference in enumerate(as_list(order.resource.get("reasonReference"))):
+        read_stated_reference(index, reference, order.at("reasonReference", i), draft, order)
+    start = parse_date(order.resource.get("occurrenceDateTime"))
+    if start:
+        draft.set("medication.start_date", start.isoformat(), order.at("occurrenceDateTime"))
+
+
+def _member(ctx: OrderContext, draft: Draft) -> None:
+    """The member id is the plan's: Coverage.subscriberId, else the first identifier on the
+    Coverage or the Patient, else the Patient's resource id."""
+    coverage, patient = ctx.coverage, ctx.patient
+    if coverage is not None and isinstance(coverage.resource.get("subscriberId"), str):
+        draft.set("member.id", coverage.resource["subscriberId"], coverage.at("subscriberId"))
+    for source in (s for s in (coverage, patient) if s is not None):
+        for i, ident in enumerate(as_list(source.resource.get("identifier"))):
+            if isinstance(ident, dict) and isinstance(ident.get("value"), str):
+                draft.set("member.id", ident["value"], source.at("identifier", i))
+    if patient is not None:
+        if patient.id:
+            draft.set("member.id", patient.id, patient.at("id"))
+        born = parse_date(patient.resource.get("birthDate"))
+        if born:
+            draft.set("member.birth_date", born.isoformat(), patient.at("birthDate"))
+    if coverage is not None:
+        _line_of_business(coverage, draft)
+
+
+def _line_of_business(coverage: Located, draft: Draft) -> None:
+    """Coverage.type in a table (SOPT, or medpolicy's own system); any other coding is reported
+    and the line of business left unstated, which the engine asks about."""
+    for cd in codings(coverage.resource.get("type"), coverage.at("type")):
+        table = next(
+            (t for system, t in c.LINE_OF_BUSINESS.items() if c.is_system(cd.system, system)), None
+        )
+        if table is not None and (cd.code or "") in table:
+            draft.set("member.line_of_business", table[cd.code or ""], cd.path)
+            return
+        draft.unrecognized(cd, "coverage type (line of business)")
+
+
+def _validated(draft: Draft) -> AdaptedRequest:
+    adapted = AdaptedRequest(None, (), tuple(draft.issues), draft.data, draft.sources, draft.root)
+    try:
+        request = parse_request(draft.data)
+    except RequestError as exc:
+        return replace(adapted, problems=adapted.problems_for(exc))
+    return replace(adapted, request=request)
