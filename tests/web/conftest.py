@@ -1,0 +1,82 @@
+"""Browser tests: Debian's chromium driven by Playwright against a real ``medpolicy serve``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from medpolicy.store import Role, TokenStore, open_store
+from tests.api.support import Server
+from tests.support import REPO
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = REPO / "test-artifacts"
+
+
+@dataclass(frozen=True)
+class LiveService:
+    base_url: str
+    reviewer_token: str
+    provider_token: str
+
+    def api(self, token: str) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=30
+        )
+
+
+@pytest.fixture(scope="module")
+def live_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
+    folder = tmp_path_factory.mktemp("web")
+    url = f"sqlite:///{folder / 'review.db'}"
+    store = open_store(url)
+    tokens = TokenStore(store)
+    reviewer, _ = tokens.create(Role.reviewer, name="Dr Rivera")
+    provider, _ = tokens.create(Role.provider, name="Tampa", organization="tampa-oncology")
+    store.engine.dispose()
+    server = Server(url, folder / "server.log").start()
+    try:
+        yield LiveService(server.base_url, reviewer, provider)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium is not installed (scripts/setup --browser installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: object) -> Iterator[object]:
+    context = browser.new_context(viewport={"width": 1440, "height": 900})  # type: ignore[attr-defined]
+    tab = context.new_page()
+    yield tab
+    context.close()
+
+
+def screenshot(page: object, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
+    return path
