@@ -59,9 +59,9 @@ def render_decision(d: Decision) -> str:
 
 def _criterion_lines(c: Criterion, depth: int) -> list[str]:
     pad = "  " * depth
-    detail = f"  [{c.detail}]" if c.detail and not c.children else ""
-    out = [f"{pad}{_MARK[c.result]} {c.clause}: {c.text}{detail}"]
-    for child in c.children:
+    detail = f"  [{c['detail']}]" if c["detail"] and not c["children"] else ""
+    out = [f"{pad}{_MARK[c['result']]} {c['clause']}: {c['text']}{detail}"]
+    for child in c["children"]:
         out += _criterion_lines(child, depth + 1)
     return out
 

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import calendar
+import functools
 from datetime import date, timedelta
 from decimal import Decimal
 
-from medpolicy.definitions.billing import billing_units, claim_lines, least_waste_vials
+from medpolicy.definitions.billing import (
+    ClaimLine,
+    VialPlan,
+    billing_units,
+    claim_lines,
+    least_waste_vials,
+)
 from medpolicy.definitions.dose import mg_per_kg
 from medpolicy.definitions.units import dose_in_mg
 from medpolicy.engine.decision import Authorization, ClaimLineOut, VialCount
@@ -27,6 +34,17 @@ def add_months(start: date, months: int) -> date:
     return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
 
 
+@functools.lru_cache(maxsize=4096)  # pure; the same doses recur across requests
+def _billing(
+    hcpcs: str, dose_mg: Decimal, vial_sizes_mg: tuple[int, ...], mg_per_unit: Decimal
+) -> tuple[int, VialPlan, tuple[ClaimLine, ...]]:
+    return (
+        billing_units(dose_mg, mg_per_unit),
+        least_waste_vials(dose_mg, vial_sizes_mg, mg_per_unit),
+        claim_lines(hcpcs, dose_mg, vial_sizes_mg, mg_per_unit),
+    )
+
+
 def authorize(policy: t.Policy, facts: Facts, months: int) -> Authorization:
     """Only called for an approved pathway, whose dose check guarantees a known dose and weight."""
     dose = facts.get("medication.dose")
@@ -38,9 +56,7 @@ def authorize(policy: t.Policy, facts: Facts, months: int) -> Authorization:
     end = add_months(start, months) - timedelta(days=1)  # the period is inclusive of both ends
     administrations = (end - start).days // interval + 1
     drug = policy.drug
-    units = billing_units(dose_mg, drug.mg_per_unit)
-    plan = least_waste_vials(dose_mg, drug.vial_sizes_mg, drug.mg_per_unit)
-    lines = claim_lines(drug.hcpcs, dose_mg, drug.vial_sizes_mg, drug.mg_per_unit)
+    units, plan, lines = _billing(drug.hcpcs, dose_mg, drug.vial_sizes_mg, drug.mg_per_unit)
     return Authorization(
         hcpcs=drug.hcpcs,
         period_start=start,

@@ -6,8 +6,11 @@ case to a clinician reviewer with the specific, cited reasons a denial letter mu
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from typing import Any
+
+from typing_extensions import TypedDict
 
 from medpolicy import __version__
 from medpolicy.definitions.icd10 import code_set_version
@@ -23,7 +26,7 @@ from medpolicy.engine.decision import (
     Reason,
     Scope,
 )
-from medpolicy.engine.evaluate import Context, Trace, evaluate
+from medpolicy.engine.evaluate import Context, Trace, detail, evaluate
 from medpolicy.engine.explain import describe_failure, failing, lacking
 from medpolicy.errors import FieldError, RequestError
 from medpolicy.facts import FACTS, Facts, extract_facts
@@ -75,21 +78,17 @@ def decide(policy: t.Policy, request: Request) -> Decision:
         flags.append(
             "the member's line of business was not reported: confirm this guideline applies"
         )
-    return Decision(
+    policy_ref, precautions = _policy_parts(policy)
+    # Every part was built above from the validated policy and the validated request, so the
+    # record is assembled without validating it again (tests validate every example's JSON).
+    return Decision.model_construct(
         decision_id=_decision_id(policy, request),
         request_id=request.request_id,
         outcome=outcome,
         summary=_summary(outcome, policy, scope, met, reasons, missing),
         request_type=request.request_type,
         evaluated_at=request.submitted_at,
-        policy=PolicyRef(
-            id=policy.meta.id,
-            title=policy.meta.title,
-            payer=policy.meta.payer,
-            version=policy.meta.version,
-            effective_date=policy.meta.effective_date,
-            content_hash=policy.content_hash,
-        ),
+        policy=policy_ref,
         engine_version=__version__,
         code_set=code_set_version(),
         scope=scope,
@@ -99,11 +98,32 @@ def decide(policy: t.Policy, request: Request) -> Decision:
         missing_information=missing,
         authorization=authorization,
         flags=flags,
-        precautions=[
+        precautions=precautions,
+    )
+
+
+_PARTS: dict[str, tuple[PolicyRef, list[PrecautionOut]]] = {}
+
+
+def _policy_parts(policy: t.Policy) -> tuple[PolicyRef, list[PrecautionOut]]:
+    """What every decision under a policy repeats, built once per policy content."""
+    parts = _PARTS.get(policy.content_hash)
+    if parts is None:
+        meta = policy.meta
+        ref = PolicyRef(
+            id=meta.id,
+            title=meta.title,
+            payer=meta.payer,
+            version=meta.version,
+            effective_date=meta.effective_date,
+            content_hash=policy.content_hash,
+        )
+        precautions = [
             PrecautionOut(id=p.id, kind=p.kind, clause=p.citation.section, text=p.citation.text)
             for p in policy.precautions
-        ],
-    )
+        ]
+        parts = _PARTS[policy.content_hash] = (ref, precautions)
+    return parts
 
 
 def _check_fits(policy: t.Policy, request: Request) -> None:
@@ -198,7 +218,7 @@ def _missing(
 
 
 def _leaf_note(leaves: list[Trace]) -> str | None:
-    notes = sorted({lf.detail for lf in leaves if lf.detail and lf.detail != "not reported"})
+    notes = sorted({n for n in map(detail, leaves) if n and n != "not reported"})
     return "; ".join(notes) or None
 
 
@@ -238,25 +258,40 @@ def _flags(trace: Trace) -> list[str]:
 
 
 def _criterion(tr: Trace) -> Criterion:
-    n = tr.node
     return Criterion(
-        id=n.id,
-        criterion=n.name,
+        **_node_part(tr.node),
         result=tr.result.value,
-        clause=n.citation.section,
-        text=n.citation.text,
-        reading=n.reading,
-        facts={k: jsonable(v) for k, v in sorted(tr.used.items())},
+        facts={k: jsonable(v) for k, v in sorted(tr.used.items())} if tr.used else {},
         missing=list(tr.missing),
-        detail=tr.detail,
+        detail=detail(tr),
         flags=list(tr.flags),
         children=[_criterion(c) for c in tr.children],
     )
 
 
+class _NodePart(TypedDict):
+    id: str
+    criterion: str
+    clause: str
+    text: str
+    reading: str | None
+
+
+@functools.lru_cache(maxsize=8192)
+def _node_part(n: t.Node) -> _NodePart:
+    """The part of a trace node that depends only on the policy node (built once per node)."""
+    return _NodePart(
+        id=n.id,
+        criterion=n.name,
+        clause=n.citation.section,
+        text=n.citation.text,
+        reading=n.reading,
+    )
+
+
 def _pathway_result(policy: t.Policy, p: t.Pathway, tr: Trace | None) -> PathwayResult:
     ind = policy.indications.get(p.indication or "")
-    return PathwayResult(
+    return PathwayResult.model_construct(
         id=p.id,
         phase=p.phase,
         indication=p.indication,

@@ -7,12 +7,12 @@ approval, the specific reasons or the exact facts still needed.
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+from typing_extensions import TypedDict
 
 __all__ = [
     "Authorization",
@@ -41,18 +41,20 @@ class _Out(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class Criterion(_Out):
+class Criterion(TypedDict):
+    """One node of the criteria trace. A plain mapping: a decision carries dozens of them."""
+
     id: str
     criterion: str
-    result: str  # met | not_met | unknown
     clause: str
     text: str
-    reading: str | None = None
-    facts: dict[str, Any] = {}
-    missing: list[str] = []
-    detail: str = ""
-    flags: list[str] = []
-    children: list[Criterion] = []
+    reading: str | None
+    result: str  # met | not_met | unknown
+    facts: dict[str, Any]
+    missing: list[str]
+    detail: str
+    flags: list[str]
+    children: list[Criterion]
 
 
 class PathwayResult(_Out):
@@ -156,4 +158,4 @@ class Decision(_Out):
 
     def to_json(self) -> str:
         """Canonical JSON: the same request under the same policy gives the same bytes."""
-        return json.dumps(self.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
+        return self.model_dump_json(indent=2) + "\n"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from medpolicy.engine.evaluate import Trace
+from medpolicy.engine.evaluate import Trace, detail
 from medpolicy.logic import Truth
 from medpolicy.policy import tree as t
 
@@ -53,7 +53,7 @@ def describe_failure(trace: Trace) -> str:
         return prefix + "; ".join(parts)
     if isinstance(trace.node, t.AllOf):
         return "; ".join(describe_failure(c) for c in trace.children if c.result is Truth.not_met)
-    return trace.detail
+    return detail(trace)
 
 
 __all__ += ["describe_failure"]

@@ -116,8 +116,8 @@ def _results(d: Decision) -> dict[str, str]:
     out: dict[str, str] = {}
 
     def visit(c: Criterion) -> None:
-        out[c.id] = c.result
-        for child in c.children:
+        out[c["id"]] = c["result"]
+        for child in c["children"]:
             visit(child)
 
     for p in d.pathways:

@@ -10,6 +10,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
 from typing import Literal
 
 from medpolicy.definitions.icd10 import ValueSet
@@ -59,7 +60,7 @@ class Citation:
     text: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Node:
     id: str  # unique in the policy: pathway id / node id / ...
     name: str  # the node's own id, in the guideline's words
@@ -67,17 +68,17 @@ class Node:
     reading: str | None  # the interpretation chosen where the text is ambiguous
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class AllOf(Node):
     children: tuple[Node, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class AnyOf(Node):
     children: tuple[Node, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Not(Node):
     child: Node
 
@@ -90,20 +91,26 @@ class Condition:
     value: object = None
     unknown_if: tuple[str, ...] = ()
 
+    @cached_property
+    def folded(self) -> frozenset[str]:
+        """The wanted values, case-folded once (drug names match without regard to case)."""
+        values = self.value if isinstance(self.value, tuple) else (self.value,)
+        return frozenset(str(v).casefold() for v in values)
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, eq=False)
 class Compare(Node):
     fact: str
     condition: Condition
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class InValueSet(Node):
     fact: str
     value_set: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Exists(Node):
     """Some record of a list fact satisfies every condition on its fields."""
 
@@ -111,7 +118,7 @@ class Exists(Node):
     where: tuple[tuple[str, Condition], ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Check(Node):
     """A call to a reusable definition (e.g. the weight-based dose limit) with policy parameters."""
 

@@ -1,0 +1,47 @@
+"""The decision record: assembled without re-validation on the hot path, so validated here."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from medpolicy.adapters.native import parse_request
+from medpolicy.engine.decide import decide
+from medpolicy.engine.decision import Decision
+from medpolicy.policy.cases import build_request, load_cases
+from medpolicy.policy.tree import Policy
+from tests.support import EXAMPLES, KADCYLA
+
+BASES, CASES = load_cases(KADCYLA)
+VALID = [c for c in CASES if "error" not in c.get("expect", {})]
+
+
+@pytest.mark.parametrize("case", VALID, ids=[c["name"] for c in VALID])
+def test_decision_json_validates_against_its_own_model(
+    kadcyla: Policy, case: dict[str, Any]
+) -> None:
+    decision = decide(kadcyla, parse_request(build_request(BASES, case)))
+    text = decision.to_json()
+    again = Decision.model_validate_json(text)
+    assert again.to_json() == text
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.json")), ids=lambda p: p.stem)
+def test_every_criterion_carries_its_clause_and_facts(kadcyla: Policy, path: Path) -> None:
+    data = json.loads(decide(kadcyla, parse_request(path.read_bytes())).to_json())
+    assert data["policy"]["id"] == "09-J1000-90"
+    assert data["engine_version"] and data["code_set"].startswith("ICD-10-CM")
+
+    def visit(node: dict[str, Any]) -> None:
+        assert node["clause"] and node["text"] and node["result"] in ("met", "not_met", "unknown")
+        if not node["children"] and node["result"] != "unknown":
+            assert node["facts"], node["id"]  # a decided leaf names the facts it read
+        for child in node["children"]:
+            visit(child)
+
+    for pathway in data["pathways"]:
+        if pathway["criteria"] is not None:
+            visit(pathway["criteria"])
