@@ -15,10 +15,21 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from medpolicy.definitions.units import weight_in_kg
-from medpolicy.request import Her2Ihc, Her2Ish, Request
+from medpolicy.request import (
+    DiseaseExtent,
+    DiseaseStatus,
+    Erbb2Status,
+    Her2Ihc,
+    Her2Ish,
+    IhcScore,
+    LineOfBusiness,
+    NccnCategory,
+    Request,
+    RequestType,
+)
 
 __all__ = ["FACTS", "FactKind", "FactSpec", "Facts", "extract_facts"]
 
@@ -59,15 +70,6 @@ def _spec(path: str, label: str, kind: FactKind, request_field: str, **kw: Any) 
     return FactSpec(path=path, label=label, kind=kind, request_field=request_field, **kw)
 
 
-_EXTENTS = (
-    "locally_advanced",
-    "inflammatory",
-    "early_stage",
-    "advanced",
-    "metastatic",
-    "recurrent",
-)
-
 FACTS: dict[str, FactSpec] = {
     s.path: s
     for s in [
@@ -77,7 +79,7 @@ FACTS: dict[str, FactSpec] = {
             "whether this is initiation or continuation of therapy",
             "choice",
             "request_type",
-            choices=("initiation", "continuation"),
+            choices=get_args(RequestType),
         ),
         _spec(
             "member.line_of_business",
@@ -85,14 +87,7 @@ FACTS: dict[str, FactSpec] = {
             "Advantage, Medicare Part D, FEP, State Account Organization, Medicaid)",
             "choice",
             "member.line_of_business",
-            choices=(
-                "commercial",
-                "medicare_advantage",
-                "medicare_part_d",
-                "fep",
-                "state_account_organization",
-                "medicaid",
-            ),
+            choices=tuple(lob.value for lob in LineOfBusiness),
         ),
         _spec(
             "medication.hcpcs", "the HCPCS code of the requested drug", "code", "medication.hcpcs"
@@ -148,7 +143,7 @@ FACTS: dict[str, FactSpec] = {
             "stage, advanced, metastatic, or recurrent)",
             "choices",
             "disease_extent",
-            choices=_EXTENTS,
+            choices=get_args(DiseaseExtent),
         ),
         _spec(
             "brain_metastases.extent",
@@ -162,7 +157,7 @@ FACTS: dict[str, FactSpec] = {
             "the HER2 immunohistochemistry (IHC) score (0, 1+, 2+ or 3+)",
             "choice",
             "her2.ihc",
-            choices=("0", "1+", "2+", "3+"),
+            choices=get_args(IhcScore),
         ),
         _spec("her2.ish_ratio", "the dual-probe ISH HER2/CEP17 ratio", "decimal", "her2.ish"),
         _spec(
@@ -184,7 +179,7 @@ FACTS: dict[str, FactSpec] = {
             "the ERBB2 (HER2) mutation test result",
             "choice",
             "erbb2_mutation",
-            choices=("positive", "negative"),
+            choices=get_args(Erbb2Status),
         ),
         _spec(
             "prior_therapies",
@@ -210,7 +205,7 @@ FACTS: dict[str, FactSpec] = {
             "the NCCN Drugs and Biologics Compendium category of recommendation for this use",
             "choice",
             "compendium.nccn_category",
-            choices=("1", "2A", "2B", "3", "none"),
+            choices=get_args(NccnCategory),
         ),
         _spec(
             "prior_authorizations",
@@ -231,7 +226,7 @@ FACTS: dict[str, FactSpec] = {
             "treatment with this drug (progressed, stable, improved)",
             "choice",
             "disease_status_on_treatment",
-            choices=("progressed", "stable", "improved", "undetermined"),
+            choices=get_args(DiseaseStatus),
         ),
     ]
 }

@@ -20,17 +20,23 @@ __all__ = [
     "BodyWeight",
     "BrainMetastases",
     "Compendium",
+    "DiseaseExtent",
+    "DiseaseStatus",
     "Dose",
     "Erbb2Mutation",
+    "Erbb2Status",
     "Her2Ihc",
     "Her2Ish",
     "Her2Results",
+    "IhcScore",
     "LineOfBusiness",
     "Medication",
     "Member",
+    "NccnCategory",
     "PriorAuthorization",
     "PriorTherapy",
     "Request",
+    "RequestType",
 ]
 
 Date = date  # fields named "date" would shadow the type inside their class
@@ -41,6 +47,16 @@ Icd10Code = Annotated[
     AfterValidator(normalize),  # shape only; the code set is checked by adapters.native
 ]
 PositiveDecimal = Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=4)]
+
+# The request's vocabularies, named once: the fact catalogue and the adapters reuse them.
+RequestType = Literal["initiation", "continuation"]
+DiseaseExtent = Literal[
+    "locally_advanced", "inflammatory", "early_stage", "advanced", "metastatic", "recurrent"
+]
+IhcScore = Literal["0", "1+", "2+", "3+"]
+Erbb2Status = Literal["positive", "negative"]
+NccnCategory = Literal["1", "2A", "2B", "3", "none"]
+DiseaseStatus = Literal["progressed", "stable", "improved", "undetermined"]
 
 
 class _Model(BaseModel):
@@ -102,7 +118,7 @@ class BrainMetastases(_Model):
 
 
 class Her2Ihc(_Model):
-    score: Literal["0", "1+", "2+", "3+"]
+    score: IhcScore
     date: Date | None = None
     specimen_id: NonEmpty | None = None
 
@@ -124,7 +140,7 @@ class Her2Results(_Model):
 
 
 class Erbb2Mutation(_Model):
-    status: Literal["positive", "negative"]
+    status: Erbb2Status
     variant: NonEmpty | None = None
     date: Date | None = None
 
@@ -148,7 +164,7 @@ class Compendium(_Model):
         default=None,
         description="The member meets the label's additional Indications and Usage requirements.",
     )
-    nccn_category: Literal["1", "2A", "2B", "3", "none"] | None = None
+    nccn_category: NccnCategory | None = None
 
 
 class PriorAuthorization(_Model):
@@ -165,7 +181,7 @@ class Request(_Model):
     submitted_at: datetime = Field(
         description="When the request was made: the decision's clock, so evaluation is repeatable."
     )
-    request_type: Literal["initiation", "continuation"]
+    request_type: RequestType
     urgency: Literal["standard", "expedited"] = "standard"
     member: Member
     medication: Medication
@@ -173,19 +189,7 @@ class Request(_Model):
         default=None, description="What the drug is requested for, in the policy's indication ids."
     )
     diagnoses: list[Icd10Code] | None = Field(default=None, max_length=50)
-    disease_extent: (
-        list[
-            Literal[
-                "locally_advanced",
-                "inflammatory",
-                "early_stage",
-                "advanced",
-                "metastatic",
-                "recurrent",
-            ]
-        ]
-        | None
-    ) = None
+    disease_extent: list[DiseaseExtent] | None = None
     body_weight: BodyWeight | None = None
     brain_metastases: BrainMetastases | None = None
     her2: Her2Results | None = None
@@ -194,6 +198,6 @@ class Request(_Model):
     compendium: Compendium | None = None
     prior_authorizations: list[PriorAuthorization] | None = Field(default=None, max_length=50)
     initiation_criteria_previously_met: bool | None = None
-    disease_status_on_treatment: (
-        Literal["progressed", "stable", "improved", "undetermined"] | None
-    ) = Field(default=None, description="Disease course during treatment with the requested drug.")
+    disease_status_on_treatment: DiseaseStatus | None = Field(
+        default=None, description="Disease course during treatment with the requested drug."
+    )

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
 
@@ -27,19 +27,7 @@ __all__ = ["check_policy", "load_policy"]
 
 _COMBINATORS = ("all", "any", "not", "use")
 _LEAVES = ("fact", "diagnosis_in", "check")
-_OPS = (
-    "equals",
-    "in",
-    "not_in",
-    "at_least",
-    "at_most",
-    "above",
-    "below",
-    "is",
-    "contains_any",
-    "is_empty",
-    "within_years_before_request",
-)
+_OPS: tuple[str, ...] = get_args(t.CompareOp)
 _NUMERIC_OPS = ("at_least", "at_most", "above", "below")
 _NODE_KEYS = {
     "id",
