@@ -61,9 +61,6 @@ class Facts:
     def has(self, path: str) -> bool:
         return self.values.get(path) is not None
 
-    def without(self, path: str) -> Facts:
-        """The same facts with one removed (used by the monotonicity property tests)."""
-        return Facts({k: v for k, v in self.values.items() if k != path}, self.conflicts)
 
 
 def _spec(path: str, label: str, kind: FactKind, request_field: str, **kw: Any) -> FactSpec:

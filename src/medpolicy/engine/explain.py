@@ -14,7 +14,7 @@ from medpolicy.engine.evaluate import Trace, detail
 from medpolicy.logic import Truth
 from medpolicy.policy import tree as t
 
-__all__ = ["failing", "lacking"]
+__all__ = ["describe_failure", "failing", "lacking"]
 
 
 def failing(trace: Trace) -> Iterator[Trace]:
@@ -55,5 +55,3 @@ def describe_failure(trace: Trace) -> str:
         return "; ".join(describe_failure(c) for c in trace.children if c.result is Truth.not_met)
     return detail(trace)
 
-
-__all__ += ["describe_failure"]

@@ -64,8 +64,7 @@ def check_policy(path: str | Path) -> tuple[t.Policy | None, Diagnostics]:
     policy = _Builder(raw, diags).build()
     if diags:
         return None, diags
-    assert policy is not None
-    return t.Policy(**{**policy.__dict__, "path": str(path)}), diags
+    return policy, diags
 
 
 def content_hash(raw: Mapping[str, Any]) -> str:

@@ -7,7 +7,7 @@ none keeps its own copy of a rule. Nodes declare; walkers act.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from functools import cached_property
@@ -193,7 +193,6 @@ class Policy:
     pathways: tuple[Pathway, ...]
     precautions: tuple[Precaution, ...]
     content_hash: str
-    path: str = field(default="", compare=False)
 
     def scope_for(self, line_of_business: str) -> ScopeRule | None:
         return next((s for s in self.scope if s.line_of_business == line_of_business), None)
