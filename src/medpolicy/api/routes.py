@@ -186,10 +186,8 @@ async def submit_case(
 
 
 def _case_body(svc: Services, case: Case) -> bytes:
-    store = svc.store
-    return case_body(
-        case, store.history(case.id), store.reviewer_decisions(case.id), store.decisions(case.id)
-    )
+    records = svc.store.records(case.id)
+    return case_body(case, records.history, records.reviewer_decisions, records.decisions)
 
 
 def _load(svc: Services, caller: TokenInfo, case_id: str) -> Case:

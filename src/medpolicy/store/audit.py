@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, bindparam, select, update
 
 from medpolicy.store.schema import audit_events, audit_head, cases, decisions, reviewer_actions
 
@@ -92,6 +92,18 @@ def event_hash(
     return sha256_text(prev_hash + canonical)
 
 
+# Built once: constructing a statement per call costs more than running it.
+_LOCK_HEAD = (
+    select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
+)
+_INSERT_EVENT = audit_events.insert()
+_MOVE_HEAD = (
+    update(audit_head)
+    .where(audit_head.c.id == 1)
+    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+)
+
+
 def append_event(
     conn: Connection,
     *,
@@ -102,27 +114,26 @@ def append_event(
     data: Mapping[str, Any],
 ) -> AuditEvent:
     """Append one event inside the caller's transaction (which must be a write transaction)."""
-    head = conn.execute(
-        select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
-    ).one()
+    head = conn.execute(_LOCK_HEAD).one()
     seq = int(head.seq) + 1
     actor_json = actor.to_json()
     at_text = at.isoformat()
     data_json = canonical_json(dict(data))
     digest = event_hash(head.hash, seq, case_id, event_type, actor_json, at_text, data_json)
     conn.execute(
-        audit_events.insert().values(
-            seq=seq,
-            case_id=case_id,
-            event_type=event_type,
-            actor_json=actor_json,
-            at=at_text,
-            data_json=data_json,
-            prev_hash=head.hash,
-            hash=digest,
-        )
+        _INSERT_EVENT,
+        {
+            "seq": seq,
+            "case_id": case_id,
+            "event_type": event_type,
+            "actor_json": actor_json,
+            "at": at_text,
+            "data_json": data_json,
+            "prev_hash": head.hash,
+            "hash": digest,
+        },
     )
-    conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=digest))
+    conn.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": digest})
     return AuditEvent(seq, case_id, event_type, json.loads(actor_json), at_text, dict(data), digest)
 
 

@@ -7,14 +7,16 @@ and commits before it returns: a caller that got a result back may acknowledge i
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import BindParameter
 
 from medpolicy.engine.decision import Decision, Outcome
 from medpolicy.errors import FieldError, RequestError
@@ -38,6 +40,7 @@ from medpolicy.store.model import (
     Case,
     CaseConflict,
     CaseNotFound,
+    CaseRecords,
     CaseStatus,
     CaseSummary,
     IdempotencyConflict,
@@ -75,15 +78,21 @@ class CaseStore:
         self.engine = engine
         self.service_levels = service_levels or ServiceLevels()
         self._clock = clock
+        self._sqlite_writer = threading.Lock()
 
     # -- writing -----------------------------------------------------------------------------
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """One write transaction; on SQLite it takes the write lock up front (BEGIN IMMEDIATE)."""
-        with self.engine.connect() as conn:
-            if is_sqlite(self.engine):
-                conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+        """One write transaction. On SQLite, writers in this process queue on a lock (SQLite has
+        one writer at a time, and its busy handler sleeps in steps of up to 100 ms), then take the
+        database's write lock up front (BEGIN IMMEDIATE) in case another process writes too."""
+        if not is_sqlite(self.engine):
+            with self.engine.connect() as conn, conn.begin():
+                yield conn
+            return
+        with self._sqlite_writer, self.engine.connect() as conn:
+            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
             with conn.begin():
                 yield conn
 
@@ -163,7 +172,7 @@ class CaseStore:
         }
         decision_text = decision.to_json()
         with self.transaction() as conn:
-            conn.execute(cases.insert().values(**values))
+            conn.execute(_INSERT_CASE, values)
             stored = self._insert_decision(conn, case_id, 1, decision, decision_text, now)
             append_event(
                 conn,
@@ -193,19 +202,20 @@ class CaseStore:
     ) -> dict[str, Any]:
         digest = sha256_text(text)
         conn.execute(
-            decisions.insert().values(
-                case_id=case_id,
-                number=number,
-                decision_id=decision.decision_id,
-                outcome=decision.outcome.value,
-                policy_id=decision.policy.id,
-                policy_version=decision.policy.version,
-                policy_content_hash=decision.policy.content_hash,
-                engine_version=decision.engine_version,
-                decision_json=text,
-                decision_sha256=digest,
-                created_at=now,
-            )
+            _INSERT_DECISION,
+            {
+                "case_id": case_id,
+                "number": number,
+                "decision_id": decision.decision_id,
+                "outcome": decision.outcome.value,
+                "policy_id": decision.policy.id,
+                "policy_version": decision.policy.version,
+                "policy_content_hash": decision.policy.content_hash,
+                "engine_version": decision.engine_version,
+                "decision_json": text,
+                "decision_sha256": digest,
+                "created_at": now,
+            },
         )
         return {
             "decision_number": number,
@@ -422,47 +432,28 @@ class CaseStore:
 
     def history(self, case_id: str) -> list[AuditEvent]:
         """The case's audit events, oldest first."""
-        query = select(audit_events).where(audit_events.c.case_id == case_id)
         with self.engine.connect() as conn:
-            return [row_event(r) for r in conn.execute(query.order_by(audit_events.c.seq))]
+            return _history(conn, case_id)
 
     def decisions(self, case_id: str) -> list[StoredDecision]:
-        """Every engine decision on the case, first to last."""
-        query = select(decisions).where(decisions.c.case_id == case_id).order_by(decisions.c.number)
+        """Every engine decision on the case, first to last, with its JSON."""
         with self.engine.connect() as conn:
-            return [
-                StoredDecision(
-                    number=int(r.number),
-                    decision_id=r.decision_id,
-                    outcome=Outcome(r.outcome),
-                    policy_id=r.policy_id,
-                    policy_version=r.policy_version,
-                    policy_content_hash=r.policy_content_hash,
-                    engine_version=r.engine_version,
-                    decision_json=r.decision_json,
-                    created_at=utc(r.created_at),
-                )
-                for r in conn.execute(query)
-            ]
+            return _decisions(conn, case_id, with_json=True)
 
     def reviewer_decisions(self, case_id: str) -> list[ReviewerDecision]:
-        query = (
-            select(reviewer_actions)
-            .where(reviewer_actions.c.case_id == case_id)
-            .order_by(reviewer_actions.c.id)
-        )
+        """Every reviewer action on the case, first to last."""
         with self.engine.connect() as conn:
-            return [
-                ReviewerDecision(
-                    id=int(r.id),
-                    action=ReviewerAction(r.action),
-                    reason=r.reason,
-                    clauses=tuple(json.loads(r.clauses_json)),
-                    reviewer=r.reviewer,
-                    created_at=utc(r.created_at),
-                )
-                for r in conn.execute(query)
-            ]
+            return _reviewer_decisions(conn, case_id)
+
+    def records(self, case_id: str) -> CaseRecords:
+        """What a case view shows beside the case, in one round trip: its history, its reviewer
+        actions and its decisions (their provenance only: ``decision_json`` is None)."""
+        with self.engine.connect() as conn:
+            return CaseRecords(
+                history=_history(conn, case_id),
+                reviewer_decisions=_reviewer_decisions(conn, case_id),
+                decisions=_decisions(conn, case_id, with_json=False),
+            )
 
     def count(self) -> int:
         with self.engine.connect() as conn:
@@ -484,13 +475,69 @@ class CaseStore:
 
     @staticmethod
     def _latest_decision_json(conn: Connection, case_id: str) -> str:
-        text: str = conn.execute(
-            select(decisions.c.decision_json)
-            .where(decisions.c.case_id == case_id)
-            .order_by(decisions.c.number.desc())
-            .limit(1)
-        ).scalar_one()
+        text: str = conn.execute(_LATEST_DECISION, {"case_id": case_id}).scalar_one()
         return text
+
+
+# Built once: constructing a statement per call costs more than running it.
+_INSERT_CASE = cases.insert()
+_INSERT_DECISION = decisions.insert()
+_CASE_ID: BindParameter[str] = bindparam("case_id")
+_HISTORY = (
+    select(audit_events).where(audit_events.c.case_id == _CASE_ID).order_by(audit_events.c.seq)
+)
+_DECISIONS = {
+    with_json: select(*[c for c in decisions.c if with_json or c.name != "decision_json"])
+    .where(decisions.c.case_id == _CASE_ID)
+    .order_by(decisions.c.number)
+    for with_json in (True, False)
+}
+_REVIEWER_ACTIONS = (
+    select(reviewer_actions)
+    .where(reviewer_actions.c.case_id == _CASE_ID)
+    .order_by(reviewer_actions.c.id)
+)
+_LATEST_DECISION = (
+    select(decisions.c.decision_json)
+    .where(decisions.c.case_id == _CASE_ID)
+    .order_by(decisions.c.number.desc())
+    .limit(1)
+)
+
+
+def _history(conn: Connection, case_id: str) -> list[AuditEvent]:
+    return [row_event(r) for r in conn.execute(_HISTORY, {"case_id": case_id})]
+
+
+def _decisions(conn: Connection, case_id: str, *, with_json: bool) -> list[StoredDecision]:
+    return [
+        StoredDecision(
+            number=int(r.number),
+            decision_id=r.decision_id,
+            outcome=Outcome(r.outcome),
+            policy_id=r.policy_id,
+            policy_version=r.policy_version,
+            policy_content_hash=r.policy_content_hash,
+            engine_version=r.engine_version,
+            decision_json=r.decision_json if with_json else None,
+            created_at=utc(r.created_at),
+        )
+        for r in conn.execute(_DECISIONS[with_json], {"case_id": case_id})
+    ]
+
+
+def _reviewer_decisions(conn: Connection, case_id: str) -> list[ReviewerDecision]:
+    return [
+        ReviewerDecision(
+            id=int(r.id),
+            action=ReviewerAction(r.action),
+            reason=r.reason,
+            clauses=tuple(json.loads(r.clauses_json)),
+            reviewer=r.reviewer,
+            created_at=utc(r.created_at),
+        )
+        for r in conn.execute(_REVIEWER_ACTIONS, {"case_id": case_id})
+    ]
 
 
 def _summary_columns() -> list[Any]:

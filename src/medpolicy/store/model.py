@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 from medpolicy.engine.decision import Decision, Outcome
+from medpolicy.store.audit import AuditEvent
 
 __all__ = [
     "ENGINE_STATUS",
@@ -17,6 +18,7 @@ __all__ = [
     "Case",
     "CaseConflict",
     "CaseNotFound",
+    "CaseRecords",
     "CaseStatus",
     "CaseSummary",
     "IdempotencyConflict",
@@ -173,7 +175,7 @@ class StoredDecision:
     policy_version: str
     policy_content_hash: str
     engine_version: str
-    decision_json: str
+    decision_json: str | None  # None when only the provenance was read
     created_at: datetime
 
 
@@ -185,6 +187,13 @@ class ReviewerDecision:
     clauses: tuple[str, ...]
     reviewer: str
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class CaseRecords:
+    history: list[AuditEvent]
+    reviewer_decisions: list[ReviewerDecision]
+    decisions: list[StoredDecision]
 
 
 class CaseNotFound(LookupError):

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from medpolicy.store.audit import SYSTEM, Actor
 from medpolicy.store.cases import CaseStore
@@ -52,6 +52,9 @@ class TokenInfo:
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+_BY_HASH = select(tokens).where(tokens.c.token_sha256 == bindparam("digest"))
 
 
 class TokenStore:
@@ -96,9 +99,8 @@ class TokenStore:
         """The live token this bearer value names, or None."""
         if not token.startswith(PREFIX) or len(token) > 200:
             return None
-        query = select(tokens).where(tokens.c.token_sha256 == hash_token(token))
         with self._store.engine.connect() as conn:
-            row = conn.execute(query).first()
+            row = conn.execute(_BY_HASH, {"digest": hash_token(token)}).first()
         if row is None or row.revoked:
             return None
         return _info(row)
