@@ -12,6 +12,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from medpolicy import __version__
+from medpolicy.api import fhir_routes
 from medpolicy.api.errors import ApiError, install_error_handlers
 from medpolicy.api.metrics import CONTENT_TYPE, Metrics
 from medpolicy.api.routes import router
@@ -68,6 +69,7 @@ def create_app(
     app.state.services = svc
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(fhir_routes.router)
     _add_operational_routes(app, svc)
     _install_web(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

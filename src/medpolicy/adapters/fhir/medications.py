@@ -204,15 +204,26 @@ def _period(r: dict[str, Any]) -> tuple[date | None, date | None]:
 
 
 def _merge(course: dict[str, Any], record: dict[str, Any], path: str) -> None:
+    """One course from first to last administration; ongoing if the last one is in progress."""
+    dates = [
+        d
+        for d in (
+            course.get("start_date"),
+            course.get("end_date"),
+            record.get("start_date"),
+            record.get("end_date"),
+        )
+        if d
+    ]
+    was_last = max(dates) if dates else None
     if not course:
         course.update(record, _path=path)
-        return
-    for key, pick in (("start_date", min), ("end_date", max)):
-        values = [v for v in (course.get(key), record.get(key)) if v]
-        if values:
-            course[key] = pick(values)
-    last = course.get("end_date") or course.get("start_date")
-    if record.get("reason_stopped") == "ongoing" and last == (
-        record.get("end_date") or record.get("start_date")
-    ):
-        course["reason_stopped"] = "ongoing"
+    if dates:
+        course["start_date"] = min(dates)
+        if max(dates) != min(dates):
+            course["end_date"] = max(dates)
+    this = record.get("end_date") or record.get("start_date")
+    if this == was_last:
+        course.pop("reason_stopped", None)
+        if record.get("reason_stopped"):
+            course["reason_stopped"] = record["reason_stopped"]

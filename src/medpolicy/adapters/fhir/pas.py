@@ -50,11 +50,22 @@ class PasSubmission:
     items: tuple[PasItem, ...]
 
 
-def read_submission(data: Any, covers: Covers) -> PasSubmission:
+@dataclass(frozen=True)
+class _Claimed:
+    """What every item of one Claim shares."""
+
+    index: ResourceIndex
+    claim: Located
+    created: datetime
+    organization: str | None
+
+
+def read_submission(data: Any, covers: Covers, organization: str | None = None) -> PasSubmission:
     """Raises ``PasRejected`` (every structural problem) before reading any item."""
     index, claim = check_bundle(data)
     created = parse_datetime(claim.resource["created"])
     assert created is not None  # checked by check_bundle
+    shared = _Claimed(index, claim, created, organization)
     raw = [
         (i, item)
         for i, item in enumerate(as_list(claim.resource.get("item")))
@@ -63,8 +74,7 @@ def read_submission(data: Any, covers: Covers) -> PasSubmission:
     found = [(i, item, _drug(index, claim, claim.at("item", i), item)) for i, item in raw]
     covered = {i for i, _, m in found if m.hcpcs and covers(m.hcpcs, created.date())}
     items = tuple(
-        _item(index, claim, i, item, match, created, i in covered, len(covered) > 1)
-        for i, item, match in found
+        _item(shared, i, item, match, i in covered, len(covered) > 1) for i, item, match in found
     )
     return PasSubmission(data, index, claim, items)
 
@@ -95,25 +105,18 @@ def _drug(index: ResourceIndex, claim: Located, path: str, item: dict[str, Any])
 
 
 def _item(
-    index: ResourceIndex,
-    claim: Located,
-    i: int,
-    item: dict[str, Any],
-    match: DrugMatch,
-    created: datetime,
-    covered: bool,
-    several: bool,
+    shared: _Claimed, i: int, item: dict[str, Any], match: DrugMatch, covered: bool, several: bool
 ) -> PasItem:
-    path = claim.at("item", i)
+    path = shared.claim.at("item", i)
     sequence = item["sequence"] if isinstance(item.get("sequence"), int) else i + 1
     product = _product(item, match)
     if not covered:
         return PasItem(sequence, path, product, match.hcpcs, False, None)
-    ident = claim_identifier(claim) or "claim"
+    ident = claim_identifier(shared.claim) or "claim"
     if several:  # one request per covered item, and each needs its own id
         ident = f"{ident}/item-{sequence}"
-    ctx = _context(index, claim, path, item, match, created, ident)
-    return PasItem(sequence, path, product, match.hcpcs, True, to_request(index, ctx))
+    ctx = _context(shared, path, item, match, ident)
+    return PasItem(sequence, path, product, match.hcpcs, True, to_request(shared.index, ctx))
 
 
 def _product(item: dict[str, Any], match: DrugMatch) -> str:
@@ -127,31 +130,25 @@ def _product(item: dict[str, Any], match: DrugMatch) -> str:
 
 
 def _context(
-    index: ResourceIndex,
-    claim: Located,
-    path: str,
-    item: dict[str, Any],
-    match: DrugMatch,
-    created: datetime,
-    ident: str,
+    shared: _Claimed, path: str, item: dict[str, Any], match: DrugMatch, ident: str
 ) -> OrderContext:
-    r = claim.resource
+    index, claim = shared.index, shared.claim
     order = _requested(index, claim, item)
     cert, cert_path = _certification(item, path)
     start, start_path = _serviced(item, path)
     return OrderContext(
         request_id=ident,
         request_id_source=claim.at("identifier"),
-        submitted_at=created,
+        submitted_at=shared.created,
         submitted_at_source=claim.at("created"),
         hcpcs=match.hcpcs or "",
         hcpcs_source=f"{path}.productOrService",
         drug_name=match.name,
         request_type=cert,
         request_type_source=cert_path,
-        urgency=_urgency(r),
+        urgency=_urgency(claim.resource),
         urgency_source=claim.at("priority"),
-        patient=index.resolve(r.get("patient"), claim),
+        patient=index.resolve(claim.resource.get("patient"), claim),
         coverage=_coverage(index, claim),
         order=order
         if order is not None and order.type in ("MedicationRequest", "ServiceRequest")
@@ -163,6 +160,7 @@ def _context(
             (ref, p, claim) for ref, p in _diagnoses(claim, item, "diagnosisReference")
         ),
         not_history=frozenset({order.path}) if order is not None else frozenset(),
+        organization=shared.organization,
     )
 
 

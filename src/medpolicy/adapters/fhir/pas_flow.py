@@ -71,6 +71,7 @@ class Naming:
     response_id: str
     now: datetime
     questionnaire: str
+    organization: str | None = None  # the calling provider's, stamped on every request
 
 
 def _covers(registry: PolicyRegistry) -> Any:
@@ -117,7 +118,7 @@ def _decide(
 def submit(
     registry: PolicyRegistry, data: Any, recorder: CaseRecorder, naming: Naming
 ) -> PasResult:
-    sub = read_submission(data, _covers(registry))
+    sub = read_submission(data, _covers(registry), naming.organization)
     decided = {id(item): (request, decision) for item, request, decision in _decide(registry, sub)}
     states = []
     for item in sub.items:

@@ -174,6 +174,25 @@ class ResourceIndex:
         index.add_urls(urls)
         return index
 
+    @classmethod
+    def from_parts(cls, parts: Iterable[tuple[Any, str]]) -> ResourceIndex:
+        """One index over several resources and Bundles, each at its own expression (a CDS Hooks
+        request's prefetch entries and draft orders)."""
+        located: list[Located] = []
+        urls: list[tuple[str, Located]] = []
+        for value, path in parts:
+            if not isinstance(value, dict):
+                continue
+            if value.get("resourceType") == "Bundle":
+                inner = cls.from_bundle(value, path)
+                located += inner.items
+                urls += [(k, v) for k, v in inner._by_key.items() if ":" in k]
+            elif value.get("resourceType"):
+                located.append(Located(value, path))
+        index = cls(located)
+        index.add_urls(urls)
+        return index
+
     def of_type(self, *types: str) -> list[Located]:
         return [x for x in self.items if x.type in types]
 

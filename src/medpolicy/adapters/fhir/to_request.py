@@ -60,6 +60,7 @@ class OrderContext:
     stated: tuple[tuple[Any, str], ...] = ()  # (CodeableConcept, expression): stated diagnoses
     stated_refs: tuple[tuple[Any, str, Located | None], ...] = ()  # (Reference, expr, container)
     not_history: frozenset[str] = field(default_factory=frozenset)  # the order itself, by path
+    organization: str | None = None  # the requesting provider organization (access control)
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,8 @@ def _transport(ctx: OrderContext, draft: Draft) -> None:
         draft.set("urgency", ctx.urgency, ctx.urgency_source)
     if ctx.start_date:
         draft.set("medication.start_date", ctx.start_date, ctx.start_date_source)
+    if ctx.organization:
+        draft.set("member.organization", ctx.organization, ctx.root)
 
 
 def _order(index: ResourceIndex, order: Located, draft: Draft) -> None:

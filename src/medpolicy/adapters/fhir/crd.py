@@ -1,0 +1,302 @@
+"""CRD: CDS Hooks discovery and the ``order-select`` / ``order-sign`` services.
+
+For each draft MedicationRequest or ServiceRequest that names a drug a policy covers (HCPCS, or
+its RxNorm / NDC codes), the prefetched record becomes an engine request and the decision becomes
+a coverage-information card and system action. When the prefetched data (including a completed
+DTR QuestionnaireResponse) already meet the criteria, the assertion says so: ``pa-needed:
+satisfied`` with the authorization's id. Orders no policy here covers get no card: this service
+speaks only for the guidelines it carries. A request that is not a well-formed hook call is
+rejected with every problem named; a hook request whose clinical data cannot be read gets a card
+that says why, never an error the clinician cannot act on.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from medpolicy.adapters.fhir.crd_cards import OrderAnswer, card, system_action
+from medpolicy.adapters.fhir.dtr import questionnaire_url, questionnaire_version
+from medpolicy.adapters.fhir.medications import identify, medication_concept
+from medpolicy.adapters.fhir.pas_flow import CaseRecorder
+from medpolicy.adapters.fhir.resources import Located, ResourceIndex
+from medpolicy.adapters.fhir.to_request import AdaptedRequest, OrderContext, to_request
+from medpolicy.errors import RequestError
+from medpolicy.policy import tree as t
+from medpolicy.policy.registry import PolicyRegistry
+from medpolicy.service import evaluate_request
+
+__all__ = ["SERVICES", "CrdSettings", "HookRejected", "discovery", "respond"]
+
+SERVICES = {"medpolicy-order-select": "order-select", "medpolicy-order-sign": "order-sign"}
+_PATIENT = "{{context.patientId}}"
+_TUMOR_AND_VITALS = ",".join(
+    f"http://loinc.org|{c}"
+    for c in (
+        "85319-2",
+        "18474-7",
+        "72383-3",
+        "48676-1",
+        "49683-6",
+        "74860-8",
+        "85318-4",
+        "29463-7",
+        "97509-4",
+        "69548-6",
+    )
+)
+PREFETCH = {
+    "patient": f"Patient/{_PATIENT}",
+    "coverage": f"Coverage?patient={_PATIENT}&status=active",
+    "conditions": f"Condition?patient={_PATIENT}",
+    "observations": f"Observation?patient={_PATIENT}&code={_TUMOR_AND_VITALS}",
+    "medicationHistory": f"MedicationStatement?patient={_PATIENT}",
+    "administrations": f"MedicationAdministration?patient={_PATIENT}",
+    "questionnaireResponses": f"QuestionnaireResponse?subject={_PATIENT}&status=completed",
+}
+_TITLES = {
+    "order-select": "Coverage requirements for oncology drug orders (order select)",
+    "order-sign": "Coverage requirements for oncology drug orders (order sign)",
+}
+_EXPEDITED = frozenset({"urgent", "asap", "stat"})
+
+
+class HookRejected(Exception):
+    def __init__(self, problems: list[tuple[str, str]], status_code: int = 400) -> None:
+        super().__init__("; ".join(f"{p}: {m}" for p, m in problems))
+        self.problems = problems
+        self.status_code = status_code
+
+
+@dataclass(frozen=True)
+class CrdSettings:
+    payer: str
+    now: datetime
+    policy_link: Callable[[t.Policy], str]
+    recorder: CaseRecorder | None = None  # records a case when order-sign finds PA satisfied
+
+
+def discovery(registry: PolicyRegistry) -> dict[str, Any]:
+    drugs = ", ".join(sorted(f"{p.drug.brand} ({p.drug.hcpcs})" for p in registry.all()))
+    options = [
+        {
+            "code": "coverage-info",
+            "type": "boolean",
+            "name": "Coverage Information",
+            "description": "Whether the ordered drug is covered, needs prior authorization, is "
+            "already authorized by the prefetched record, or needs documentation",
+            "default": True,
+        },
+        {
+            "code": "max-cards",
+            "type": "integer",
+            "name": "Maximum cards",
+            "description": "The most cards returned",
+            "default": 10,
+        },
+    ]
+    return {
+        "services": [
+            {
+                "hook": hook,
+                "id": sid,
+                "title": _TITLES[hook],
+                "description": f"Coverage requirements under this plan's guidelines for "
+                f"{drugs}: prior authorization, documentation (DTR), allowed dose and period.",
+                "prefetch": PREFETCH,
+                "extension": {
+                    "davinci-crd.version": ["2.0.1"],
+                    "davinci-crd.configuration-options": options,
+                },
+            }
+            for sid, hook in SERVICES.items()
+        ]
+    }
+
+
+def _check(service_id: str, body: Any) -> str:
+    problems: list[tuple[str, str]] = []
+    hook = SERVICES.get(service_id)
+    if hook is None:
+        raise HookRejected(
+            [("(path)", f"no CDS service {service_id!r}; see GET /cds-services")], 404
+        )
+    if not isinstance(body, dict):
+        raise HookRejected([("(body)", "a CDS Hooks request must be a JSON object")])
+    for key in ("hook", "hookInstance"):
+        if not isinstance(body.get(key), str) or not body[key]:
+            problems.append((key, "required (a string)"))
+    if body.get("hook") and body.get("hook") != hook:
+        problems.append(("hook", f"{body['hook']!r} sent to the {hook} service {service_id}"))
+    if not isinstance(body.get("context"), dict):
+        problems.append(("context", "required (an object)"))
+    elif not isinstance(body["context"].get("draftOrders"), dict):
+        problems.append(("context.draftOrders", "required (a Bundle of draft orders)"))
+    if body.get("prefetch") is not None and not isinstance(body.get("prefetch"), dict):
+        problems.append(("prefetch", "must be an object"))
+    if problems:
+        raise HookRejected(problems)
+    return hook
+
+
+def _index(body: dict[str, Any]) -> ResourceIndex:
+    parts = [(value, f"prefetch.{key}") for key, value in (body.get("prefetch") or {}).items()]
+    parts.append((body["context"]["draftOrders"], "context.draftOrders"))
+    return ResourceIndex.from_parts(parts)
+
+
+def _orders(index: ResourceIndex, body: dict[str, Any], hook: str) -> list[Located]:
+    drafts = [
+        x
+        for x in index.of_type("MedicationRequest", "ServiceRequest")
+        if x.path.startswith("context.draftOrders")
+    ]
+    selections = body["context"].get("selections")
+    if hook == "order-select" and isinstance(selections, list) and selections:
+        drafts = [x for x in drafts if f"{x.type}/{x.id}" in selections]
+    return drafts
+
+
+def respond(
+    registry: PolicyRegistry, service_id: str, body: Any, settings: CrdSettings
+) -> dict[str, Any]:
+    hook = _check(service_id, body)
+    index = _index(body)
+    cards: list[dict[str, Any]] = []
+    actions: list[dict[str, Any]] = []
+    for order in _orders(index, body, hook):
+        outcome = _answer(registry, index, body, order, hook, settings)
+        if isinstance(outcome, dict):
+            cards.append(outcome)
+        elif outcome is not None:
+            cards.append(card(outcome, settings.payer, body["hookInstance"]))
+            action = system_action(outcome)
+            if action is not None:
+                actions.append(action)
+    return {"cards": cards, "systemActions": actions}
+
+
+def _policy_for(registry: PolicyRegistry, hcpcs: str | None, on: date) -> t.Policy | None:
+    if hcpcs is None:
+        return None
+    try:
+        return registry.for_drug(hcpcs, on)
+    except RequestError:
+        return None
+
+
+def _answer(
+    registry: PolicyRegistry,
+    index: ResourceIndex,
+    body: dict[str, Any],
+    order: Located,
+    hook: str,
+    settings: CrdSettings,
+) -> OrderAnswer | dict[str, Any] | None:
+    concept, path = (
+        medication_concept(index, order)
+        if order.type == "MedicationRequest"
+        else (order.resource.get("code"), order.at("code"))
+    )
+    match = identify(concept, path)
+    policy = _policy_for(registry, match.hcpcs, settings.now.date())
+    if policy is None or match.hcpcs is None:
+        return None  # not a drug this service's guidelines cover: nothing to say
+    coverage = next(iter(index.of_type("Coverage")), None)
+    adapted = to_request(
+        index, _context(body, index, order, match.hcpcs, match.name, coverage, settings.now)
+    )
+    if adapted.request is None:
+        return _unreadable(policy, order, adapted, settings, body["hookInstance"])
+    try:
+        decision = evaluate_request(registry, adapted.request)
+    except RequestError as exc:
+        return _unreadable(
+            policy, order, adapted, settings, body["hookInstance"], adapted.problems_for(exc)
+        )
+    satisfied = None
+    if decision.outcome.value == "approved" and hook == "order-sign" and settings.recorder:
+        satisfied = settings.recorder.record(adapted.request, decision).case_id
+    canonical = f"{questionnaire_url(policy)}|{questionnaire_version(policy)}"
+    return OrderAnswer(
+        order,
+        adapted.request,
+        decision,
+        policy,
+        coverage,
+        canonical,
+        settings.policy_link(policy),
+        satisfied,
+        settings.now.date(),
+    )
+
+
+def _context(
+    body: dict[str, Any],
+    index: ResourceIndex,
+    order: Located,
+    hcpcs: str,
+    name: str | None,
+    coverage: Located | None,
+    now: datetime,
+) -> OrderContext:
+    patient = next(iter(index.of_type("Patient")), None)
+    priority = order.resource.get("priority")
+    return OrderContext(
+        request_id=f"crd-{body['hookInstance']}-{order.type}-{order.id or 'order'}"[:200],
+        request_id_source="hookInstance",
+        submitted_at=now,
+        submitted_at_source="(clock)",
+        hcpcs=hcpcs,
+        hcpcs_source=order.path,
+        root="context",
+        drug_name=name,
+        urgency="expedited" if priority in _EXPEDITED else None,
+        urgency_source=order.at("priority"),
+        patient=patient,
+        coverage=coverage,
+        order=order,
+        not_history=frozenset({order.path}),
+    )
+
+
+def _unreadable(
+    policy: t.Policy,
+    order: Located,
+    adapted: AdaptedRequest,
+    settings: CrdSettings,
+    instance: str,
+    problems: Any = None,
+) -> dict[str, Any]:
+    listed = "\n".join(
+        f"- {p.expression}: {p.field}: {p.problem}" for p in (problems or adapted.problems)
+    )
+    return {
+        "uuid": _card_id(instance, order),
+        "indicator": "warning",
+        "summary": f"{policy.drug.brand} ({policy.drug.hcpcs}): coverage could not be determined "
+        "from the record sent"[:140],
+        "detail": f"The order's data could not be evaluated:\n{listed}",
+        "source": {
+            "label": settings.payer,
+            "topic": {
+                "system": "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp",
+                "code": "coverage-info",
+                "display": "Coverage Information",
+            },
+        },
+        "links": [
+            {
+                "label": f"{policy.meta.id} {policy.meta.title}",
+                "url": settings.policy_link(policy),
+                "type": "absolute",
+            }
+        ],
+    }
+
+
+def _card_id(instance: str, order: Located) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{instance}/{order.type}/{order.id}"))

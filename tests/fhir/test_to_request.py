@@ -1,0 +1,386 @@
+"""FHIR resources -> engine request: what each mCODE / US Core resource becomes, and what is
+reported instead of guessed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from medpolicy.adapters.fhir.resources import Located, ResourceIndex
+from medpolicy.adapters.fhir.to_request import AdaptedRequest, OrderContext, to_request
+from medpolicy.facts import extract_facts
+
+LOINC, SNOMED, ICD = (
+    "http://loinc.org",
+    "http://snomed.info/sct",
+    "http://hl7.org/fhir/sid/icd-10-cm",
+)
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+
+
+def cc(system: str, code: str, display: str | None = None) -> dict[str, Any]:
+    return {
+        "coding": [{"system": system, "code": code, **({"display": display} if display else {})}]
+    }
+
+
+def obs(oid: str, code: str, when: str = "2026-09-18", **value: Any) -> dict[str, Any]:
+    return {
+        "resourceType": "Observation",
+        "id": oid,
+        "status": "final",
+        "code": cc(LOINC, code),
+        "effectiveDateTime": when,
+        **value,
+    }
+
+
+def adapt(*resources: dict[str, Any], **ctx: Any) -> AdaptedRequest:
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": r} for r in resources],
+    }
+    index = ResourceIndex.from_bundle(bundle)
+    patient = next((x for x in index.of_type("Patient")), None)
+    coverage = next((x for x in index.of_type("Coverage")), None)
+    order = next((x for x in index.of_type("MedicationRequest") if x.id == "order"), None)
+    defaults: dict[str, Any] = dict(
+        request_id="T-1",
+        request_id_source="Bundle.id",
+        submitted_at=datetime(2026, 11, 2, tzinfo=UTC),
+        submitted_at_source="Bundle.timestamp",
+        hcpcs="J9354",
+        hcpcs_source="Bundle",
+        request_type="initiation",
+        patient=patient,
+        coverage=coverage,
+        order=order,
+        not_history=frozenset({order.path}) if order else frozenset(),
+    )
+    return to_request(index, OrderContext(**{**defaults, **ctx}))
+
+
+PATIENT = {"resourceType": "Patient", "id": "p1", "birthDate": "1968-03-14"}
+
+
+def kinds(adapted: AdaptedRequest) -> list[tuple[str, str]]:
+    return [(i.kind, i.expression) for i in adapted.issues]
+
+
+def test_her2_ihc_scores_pass_through_and_conflicts_stay_separate_entries() -> None:
+    adapted = adapt(
+        PATIENT,
+        obs("a", "85319-2", valueString="3+"),
+        obs("b", "18474-7", "2026-10-02", valueCodeableConcept=cc(LOINC, "LA11842-4")),
+    )
+    assert adapted.request is not None and adapted.request.her2 is not None
+    assert [(t.score, str(t.date)) for t in adapted.request.her2.ihc] == [
+        ("2+", "2026-10-02"),
+        ("3+", "2026-09-18"),
+    ]
+    facts = extract_facts(adapted.request)
+    assert "her2.ihc_score" in facts.conflicts  # the engine surfaces it for the reviewer
+
+
+def test_qualitative_her2_is_reported_not_turned_into_a_score() -> None:
+    adapted = adapt(
+        PATIENT,
+        obs("a", "85319-2", valueCodeableConcept=cc(SNOMED, "10828004")),
+        obs("b", "48676-1", valueCodeableConcept=cc(LOINC, "LA6576-8", "Positive")),
+    )
+    assert adapted.request is not None and adapted.request.her2 is None
+    assert ("not-usable", "Bundle.entry[1].resource.valueCodeableConcept.coding[0]") in kinds(
+        adapted
+    )
+    assert any(
+        "overall HER2 interpretation reported as positive" in i.message for i in adapted.issues
+    )
+
+
+def test_an_unknown_ihc_answer_code_is_reported_as_unrecognized() -> None:
+    adapted = adapt(PATIENT, obs("a", "85319-2", valueCodeableConcept=cc(LOINC, "LA99999-9")))
+    assert adapted.request is not None and adapted.request.her2 is None
+    issue = next(i for i in adapted.issues if i.kind == "unrecognized-coding")
+    assert issue.coding == "http://loinc.org|LA99999-9"
+    assert issue.expression.endswith("valueCodeableConcept.coding[0]")
+
+
+def test_a_her2_test_with_a_code_that_does_not_exist_is_reported() -> None:
+    wrong = {
+        **obs("a", "34566"),
+        "code": {
+            "coding": [
+                {
+                    "system": LOINC,
+                    "code": "34566",
+                    "display": "HER2 [Presence] in Breast cancer specimen",
+                }
+            ]
+        },
+        "valueString": "3+",
+    }
+    adapted = adapt(PATIENT, wrong)
+    assert adapted.request is not None and adapted.request.her2 is None
+    assert [i.coding for i in adapted.issues if i.kind == "unrecognized-coding"] == [
+        "http://loinc.org|34566 (HER2 [Presence] in Breast cancer specimen)"
+    ]
+
+
+def test_ish_ratio_and_copy_number_on_one_specimen_form_one_result() -> None:
+    spec = {"specimen": {"reference": "Specimen/s1"}}
+    adapted = adapt(
+        PATIENT,
+        obs("r", "49683-6", valueQuantity={"value": 1.8}, **spec),
+        obs("c", "74860-8", valueQuantity={"value": 6.4}, **spec),
+        obs("i", "85319-2", valueString="2+", **spec),
+    )
+    assert adapted.request is not None and adapted.request.her2 is not None
+    (ish,) = adapted.request.her2.ish
+    assert (str(ish.ratio), str(ish.copy_number), ish.specimen_id) == ("1.8", "6.4", "Specimen/s1")
+    assert extract_facts(adapted.request).get("her2.concurrent") is True
+
+
+def test_serum_her2_is_not_tissue_status() -> None:
+    adapted = adapt(PATIENT, obs("s", "42914-2", valueQuantity={"value": 20}))
+    assert adapted.request is not None and adapted.request.her2 is None
+    assert any("serum HER2" in i.message for i in adapted.issues)
+
+
+@pytest.mark.parametrize(("code", "unit"), [("kg", "kg"), ("[lb_av]", "lb")])
+def test_latest_body_weight_in_kg_or_pounds(code: str, unit: str) -> None:
+    adapted = adapt(
+        PATIENT,
+        obs("w1", "29463-7", "2026-01-01", valueQuantity={"value": 90, "code": code}),
+        obs("w2", "29463-7", "2026-10-30", valueQuantity={"value": 68.5, "code": code}),
+    )
+    assert adapted.request is not None and adapted.request.body_weight is not None
+    w = adapted.request.body_weight
+    assert (str(w.value), w.unit, str(w.date)) == ("68.5", unit, "2026-10-30")
+
+
+def test_a_weight_in_an_unknown_unit_is_not_used() -> None:
+    adapted = adapt(PATIENT, obs("w", "29463-7", valueQuantity={"value": 68.5, "code": "g"}))
+    assert adapted.request is not None and adapted.request.body_weight is None
+    assert kinds(adapted) == [("not-usable", "Bundle.entry[1].resource.valueQuantity")]
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        ("271299001", "progressed"),
+        ("359746009", "stable"),
+        ("268910001", "improved"),
+        ("709137006", "undetermined"),
+    ],
+)
+def test_mcode_disease_status(code: str, status: str) -> None:
+    adapted = adapt(PATIENT, obs("d", "97509-4", valueCodeableConcept=cc(SNOMED, code)))
+    assert adapted.request is not None
+    assert adapted.request.disease_status_on_treatment == status
+
+
+def test_a_remission_status_outside_the_trend_values_is_reported() -> None:
+    adapted = adapt(
+        PATIENT, obs("d", "97509-4", valueCodeableConcept=cc(SNOMED, "550991000124107"))
+    )
+    assert adapted.request is not None and adapted.request.disease_status_on_treatment is None
+    assert kinds(adapted)[0][0] == "unrecognized-coding"
+
+
+def variant(gene: str, present: str) -> dict[str, Any]:
+    return obs(
+        "v",
+        "69548-6",
+        valueCodeableConcept=cc(LOINC, present),
+        component=[
+            {
+                "code": cc(LOINC, "48018-6"),
+                "valueCodeableConcept": cc("http://www.genenames.org", gene),
+            },
+            {
+                "code": cc(LOINC, "48005-3"),
+                "valueCodeableConcept": cc("http://varnomen.hgvs.org", "p.Tyr772_Ala775dup"),
+            },
+        ],
+    )
+
+
+def test_erbb2_variant_from_mcode_genomic_variant() -> None:
+    adapted = adapt(PATIENT, variant("HGNC:3430", "LA9633-4"))
+    assert adapted.request is not None and adapted.request.erbb2_mutation is not None
+    assert adapted.request.erbb2_mutation.status == "positive"
+    assert adapted.request.erbb2_mutation.variant == "p.Tyr772_Ala775dup"
+
+
+def test_a_variant_in_another_gene_says_nothing_about_erbb2() -> None:
+    adapted = adapt(PATIENT, variant("HGNC:26144", "LA9633-4"))
+    assert adapted.request is not None and adapted.request.erbb2_mutation is None
+    assert adapted.issues == ()
+
+
+def condition(code: str, system: str = ICD) -> dict[str, Any]:
+    return {"resourceType": "Condition", "id": code, "code": cc(system, code)}
+
+
+def test_brain_metastases_and_metastatic_disease_from_conditions() -> None:
+    adapted = adapt(PATIENT, condition("94225005", SNOMED), condition("C78.01"))
+    assert adapted.request is not None and adapted.request.brain_metastases is not None
+    assert adapted.request.brain_metastases.present is True
+    assert adapted.request.disease_extent == ["metastatic"]
+    assert adapted.request.diagnoses is None  # context, not what the request states
+
+
+def test_stated_diagnoses_come_from_the_order_reason() -> None:
+    order = {
+        "resourceType": "MedicationRequest",
+        "id": "order",
+        "status": "active",
+        "intent": "order",
+        "medicationCodeableConcept": cc(RXNORM, "1371041"),
+        "subject": {"reference": "Patient/p1"},
+        "reasonCode": [cc(ICD, "C50.912"), cc(SNOMED, "254837009"), cc(SNOMED, "1234")],
+        "dosageInstruction": [
+            {
+                "timing": {
+                    "repeat": {
+                        "frequency": 1,
+                        "period": 3,
+                        "periodUnit": "wk",
+                        "boundsPeriod": {"start": "2026-11-09"},
+                    }
+                },
+                "doseAndRate": [
+                    {
+                        "doseQuantity": {
+                            "value": 3.6,
+                            "code": "mg/kg",
+                            "system": "http://unitsofmeasure.org",
+                        }
+                    }
+                ],
+            }
+        ],
+    }
+    adapted = adapt(PATIENT, order)
+    r = adapted.request
+    assert r is not None and r.medication.dose is not None
+    assert r.diagnoses == ["C50.912"] and r.indications == ["breast_cancer"]
+    assert (str(r.medication.dose.value), r.medication.dose.unit) == ("3.6", "mg/kg")
+    assert (r.medication.interval_days, str(r.medication.start_date)) == (21, "2026-11-09")
+    assert [i.coding for i in adapted.issues if i.kind == "unrecognized-coding"] == [
+        "http://snomed.info/sct|1234"
+    ]
+
+
+def test_prior_therapies_listed_by_drug_and_kadcyla_administrations_become_one_course() -> None:
+    def given(mid: str, when: str) -> dict[str, Any]:
+        return {
+            "resourceType": "MedicationAdministration",
+            "id": mid,
+            "status": "completed",
+            "medicationCodeableConcept": cc(RXNORM, "1371046"),
+            "effectiveDateTime": when,
+        }
+
+    statement = {
+        "resourceType": "MedicationStatement",
+        "id": "s",
+        "status": "active",
+        "medicationCodeableConcept": cc(RXNORM, "56946", "PACLitaxel"),
+        "effectivePeriod": {"start": "2025-01-10"},
+    }
+    adapted = adapt(PATIENT, given("a1", "2026-01-05"), given("a2", "2026-03-20"), statement)
+    assert adapted.request is not None and adapted.request.prior_therapies is not None
+    records = [
+        (p.drug, str(p.start_date), str(p.end_date), p.reason_stopped)
+        for p in adapted.request.prior_therapies
+    ]
+    assert records == [
+        ("PACLitaxel", "2025-01-10", "None", "ongoing"),
+        ("ado-trastuzumab emtansine", "2026-01-05", "2026-03-20", None),
+    ]
+    assert [i.kind for i in adapted.issues] == ["unrecognized-coding"]
+
+
+@pytest.mark.parametrize(
+    ("system", "code", "line"),
+    [
+        ("https://nahdo.org/sopt", "111", "medicare_advantage"),
+        ("https://nahdo.org/sopt", "122", "medicare_part_d"),
+        ("https://medpolicy.dev/fhir/CodeSystem/line-of-business", "fep", "fep"),
+    ],
+)
+def test_line_of_business_from_coverage_type(system: str, code: str, line: str) -> None:
+    coverage = {
+        "resourceType": "Coverage",
+        "id": "c",
+        "status": "active",
+        "type": cc(system, code),
+        "subscriberId": "FB1",
+        "beneficiary": {"reference": "Patient/p1"},
+        "payor": [{"display": "x"}],
+    }
+    adapted = adapt(PATIENT, coverage)
+    assert adapted.request is not None
+    assert adapted.request.member.line_of_business == line
+    assert adapted.request.member.id == "FB1"
+
+
+def test_an_unmapped_coverage_type_is_reported_and_left_for_the_engine_to_ask() -> None:
+    coverage = {
+        "resourceType": "Coverage",
+        "id": "c",
+        "status": "active",
+        "type": cc("http://terminology.hl7.org/CodeSystem/v3-ActCode", "EHCPOL"),
+        "beneficiary": {"reference": "Patient/p1"},
+        "payor": [{"display": "x"}],
+    }
+    adapted = adapt(PATIENT, coverage)
+    assert adapted.request is not None and adapted.request.member.line_of_business is None
+    assert kinds(adapted)[0] == ("unrecognized-coding", "Bundle.entry[1].resource.type.coding[0]")
+
+
+def test_an_unstated_request_type_is_an_assumption_said_out_loud() -> None:
+    adapted = adapt(PATIENT, request_type=None)
+    assert adapted.request is not None and adapted.request.request_type == "initiation"
+    assert kinds(adapted) == [("assumption", "Bundle")]
+
+
+def test_validation_problems_point_at_the_fhir_element() -> None:
+    adapted = adapt(
+        PATIENT,
+        obs("w", "29463-7", valueQuantity={"value": 1200, "code": "kg"}),
+        obs("i", "85319-2", "2027-01-01", valueString="3+"),
+    )
+    assert adapted.request is None
+    where = {p.field: p.expression for p in adapted.problems}
+    assert where == {
+        "body_weight.value": "Bundle.entry[1].resource.valueQuantity",
+        "her2.ihc[0].date": "Bundle.entry[2].resource",
+    }
+
+
+def test_contained_and_urn_references_resolve() -> None:
+    bundle = {
+        "resourceType": "Bundle",
+        "entry": [
+            {"fullUrl": "urn:uuid:1", "resource": {"resourceType": "Patient", "id": "x"}},
+            {
+                "fullUrl": "https://ehr/fhir/Condition/c",
+                "resource": {
+                    "resourceType": "MedicationRequest",
+                    "id": "m",
+                    "contained": [{"resourceType": "Medication", "id": "med"}],
+                },
+            },
+        ],
+    }
+    index = ResourceIndex.from_bundle(bundle)
+    order = index.of_type("MedicationRequest")[0]
+    assert index.resolve({"reference": "urn:uuid:1"}) == index.of_type("Patient")[0]
+    found = index.resolve({"reference": "#med"}, order)
+    assert isinstance(found, Located) and found.path.endswith("contained[0]")
+    assert index.resolve({"reference": "https://other/fhir/Patient/x/_history/2"}) is not None
