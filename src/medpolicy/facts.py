@@ -62,7 +62,6 @@ class Facts:
         return self.values.get(path) is not None
 
 
-
 def _spec(path: str, label: str, kind: FactKind, request_field: str, **kw: Any) -> FactSpec:
     return FactSpec(path=path, label=label, kind=kind, request_field=request_field, **kw)
 

@@ -54,4 +54,3 @@ def describe_failure(trace: Trace) -> str:
     if isinstance(trace.node, t.AllOf):
         return "; ".join(describe_failure(c) for c in trace.children if c.result is Truth.not_met)
     return detail(trace)
-
