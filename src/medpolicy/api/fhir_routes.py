@@ -419,7 +419,11 @@ async def cds_service(service_id: str, request: Request, svc: Svc) -> Response:
         caller = _authenticated(request, svc)
         body = await _body(request)
         settings = CrdSettings(
-            _payer(svc), datetime.now(UTC), _policy_link(request), StoreRecorder(svc.store, caller)
+            _payer(svc),
+            datetime.now(UTC),
+            _policy_link(request),
+            StoreRecorder(svc.store, caller),
+            caller.organization if caller.role is Role.provider else None,
         )
         answer = await run_in_threadpool(lambda: respond(svc.registry, service_id, body, settings))
     except _Refused as exc:

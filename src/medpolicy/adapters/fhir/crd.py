@@ -20,7 +20,7 @@ from typing import Any
 
 from medpolicy.adapters.fhir.crd_cards import OrderAnswer, card, system_action
 from medpolicy.adapters.fhir.dtr import questionnaire_url, questionnaire_version
-from medpolicy.adapters.fhir.medications import identify, medication_concept
+from medpolicy.adapters.fhir.medications import DrugMatch, identify, medication_concept
 from medpolicy.adapters.fhir.pas_flow import CaseRecorder
 from medpolicy.adapters.fhir.resources import Located, ResourceIndex
 from medpolicy.adapters.fhir.to_request import AdaptedRequest, OrderContext, to_request
@@ -77,6 +77,7 @@ class CrdSettings:
     now: datetime
     policy_link: Callable[[t.Policy], str]
     recorder: CaseRecorder | None = None  # records a case when order-sign finds PA satisfied
+    organization: str | None = None  # the calling provider organization, stamped on requests
 
 
 def discovery(registry: PolicyRegistry) -> dict[str, Any]:
@@ -206,9 +207,7 @@ def _answer(
     if policy is None or match.hcpcs is None:
         return None  # not a drug this service's guidelines cover: nothing to say
     coverage = next(iter(index.of_type("Coverage")), None)
-    adapted = to_request(
-        index, _context(body, index, order, match.hcpcs, match.name, coverage, settings.now)
-    )
+    adapted = to_request(index, _context(body, index, order, match, coverage, settings))
     if adapted.request is None:
         return _unreadable(policy, order, adapted, settings, body["hookInstance"])
     try:
@@ -238,28 +237,28 @@ def _context(
     body: dict[str, Any],
     index: ResourceIndex,
     order: Located,
-    hcpcs: str,
-    name: str | None,
+    match: DrugMatch,
     coverage: Located | None,
-    now: datetime,
+    settings: CrdSettings,
 ) -> OrderContext:
     patient = next(iter(index.of_type("Patient")), None)
     priority = order.resource.get("priority")
     return OrderContext(
         request_id=f"crd-{body['hookInstance']}-{order.type}-{order.id or 'order'}"[:200],
         request_id_source="hookInstance",
-        submitted_at=now,
+        submitted_at=settings.now,
         submitted_at_source="(clock)",
-        hcpcs=hcpcs,
+        hcpcs=match.hcpcs or "",
         hcpcs_source=order.path,
         root="context",
-        drug_name=name,
+        drug_name=match.name,
         urgency="expedited" if priority in _EXPEDITED else None,
         urgency_source=order.at("priority"),
         patient=patient,
         coverage=coverage,
         order=order,
         not_history=frozenset({order.path}),
+        organization=settings.organization,
     )
 
 

@@ -1,0 +1,194 @@
+"""The FHIR routes of the running service: PAS, DTR and CDS Hooks over the case store."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from medpolicy.adapters.fhir.answers import choice_coding
+from tests.fhir.conftest import Service
+from tests.fhir.support import example, load, resources_in, validate
+from tests.support import EXAMPLES as NATIVE_EXAMPLES
+
+FHIR_JSON = "application/fhir+json"
+
+
+def post(service: Service, path: str, body: Any, token: str | None = None) -> Any:
+    headers = service.auth(token or service.provider) if token != "" else {}
+    return service.client.post(path, json=body, headers=headers)
+
+
+def review_action(bundle: dict[str, Any], item: int = 0) -> tuple[str, dict[str, str]]:
+    response = bundle["entry"][0]["resource"]
+    review = response["item"][item]["adjudication"][0]["extension"][0]["extension"]
+    parts = {e["url"].rsplit("/", 1)[-1]: e for e in review}
+    code = parts["extension-reviewActionCode"]["valueCodeableConcept"]["coding"][0]["code"]
+    number = parts.get("number", {}).get("valueString")
+    return code, {"number": number} if number else {}
+
+
+def test_submit_approves_and_the_authorization_number_is_the_case(service: Service) -> None:
+    answer = post(service, "/fhir/Claim/$submit", example("pas-breast-metastatic-ihc3-approved"))
+    assert answer.status_code == 200 and answer.headers["content-type"] == FHIR_JSON
+    bundle = answer.json()
+    validate(bundle)
+    action, number = review_action(bundle)
+    assert action == "A1"
+    case = service.client.get(
+        f"/api/v1/cases/{number['number']}", headers=service.auth(service.provider)
+    )
+    assert case.status_code == 200 and case.json()["status"] == "approved"
+
+
+def test_a_reviewers_denial_is_visible_through_inquire(service: Service) -> None:
+    submitted = post(service, "/fhir/Claim/$submit", example("pas-breast-her2-negative-review"))
+    assert review_action(submitted.json())[0] == "A4"
+    case_id = submitted.json()["entry"][0]["resource"]["item"][0]["extension"][0]["valueString"]
+    denied = service.client.post(
+        f"/api/v1/cases/{case_id}/actions",
+        headers=service.auth(service.reviewer),
+        json={"action": "deny", "reason": "HER2-negative by IHC 1+ and ISH ratio 1.2"},
+    )
+    assert denied.status_code == 200, denied.text
+    inquiry = post(
+        service, "/fhir/Claim/$inquire", example("pas-inquiry-breast-her2-negative-inquiry")
+    )
+    assert inquiry.status_code == 200, inquiry.text
+    bundle = inquiry.json()
+    validate(bundle)
+    assert review_action(bundle)[0] == "A3"
+    notes = " ".join(n["text"] for n in bundle["entry"][0]["resource"]["processNote"])
+    assert "Not certified by clinician review" in notes and "ISH ratio 1.2" in notes
+    assert "Position Statement > Initiation > 1.b" in notes
+
+
+def test_another_providers_inquiry_finds_nothing(service: Service) -> None:
+    post(service, "/fhir/Claim/$submit", example("pas-breast-her2-negative-review"))
+    inquiry = post(
+        service,
+        "/fhir/Claim/$inquire",
+        example("pas-inquiry-breast-her2-negative-inquiry"),
+        service.other_provider,
+    )
+    assert inquiry.status_code == 404
+    assert inquiry.json()["issue"][0]["code"] == "not-found"
+
+
+def test_a_resubmission_with_the_missing_facts_completes_the_same_case(service: Service) -> None:
+    pended = post(service, "/fhir/Claim/$submit", example("pas-breast-missing-her2-pended"))
+    first = pended.json()["entry"][0]["resource"]["item"][0]["extension"][0]["valueString"]
+    bundle = copy.deepcopy(example("pas-breast-missing-her2-pended"))
+    her2 = next(
+        r
+        for r in resources_in(example("pas-breast-metastatic-ihc3-approved"))
+        if r["id"] == "her2-ihc-2026-09-18"
+    )
+    bundle["entry"].append({"fullUrl": "https://ehr.example/fhir/Observation/h", "resource": her2})
+    again = post(service, "/fhir/Claim/$submit", bundle)
+    action, number = review_action(again.json())
+    assert (action, number["number"]) == ("A1", first)
+
+
+def test_answers_to_the_questionnaire_complete_a_pended_case(service: Service) -> None:
+    pended = post(service, "/fhir/Claim/$submit", example("pas-breast-missing-her2-pended"))
+    case_id = pended.json()["entry"][0]["resource"]["item"][0]["extension"][0]["valueString"]
+    qr = {
+        "resourceType": "QuestionnaireResponse",
+        "status": "completed",
+        "questionnaire": "https://medpolicy.dev/fhir/Questionnaire/09-J1000-90",
+        "item": [
+            {
+                "linkId": "her2.ihc_score",
+                "answer": [{"valueCoding": choice_coding("her2.ihc_score", "3+")}],
+            }
+        ],
+    }
+    answered = post(service, f"/api/v1/cases/{case_id}/questionnaire-response", qr)
+    assert answered.status_code == 200, answered.text
+    assert (answered.json()["status"], answered.json()["outcome"]) == ("approved", "approved")
+
+
+def test_rest_json_and_pas_bundle_get_the_same_outcome_through_the_service(
+    service: Service,
+) -> None:
+    rest = post(service, "/api/v1/cases", load(NATIVE_EXAMPLES / "breast-metastatic-approved.json"))
+    pas = post(service, "/fhir/Claim/$submit", example("pas-breast-metastatic-ihc3-approved"))
+    assert rest.status_code == 201, rest.text
+    number = review_action(pas.json())[1]["number"]
+    fhir_case = service.client.get(
+        f"/api/v1/cases/{number}", headers=service.auth(service.provider)
+    )
+    assert rest.json()["outcome"] == fhir_case.json()["outcome"] == "approved"
+
+
+def test_errors_are_operation_outcomes_pointing_at_the_element(service: Service) -> None:
+    unauthenticated = post(service, "/fhir/Claim/$submit", {}, token="")
+    assert unauthenticated.status_code == 401
+    assert unauthenticated.headers["content-type"] == FHIR_JSON
+    malformed = service.client.post(
+        "/fhir/Claim/$submit", content=b"{nope", headers=service.auth(service.provider)
+    )
+    assert malformed.status_code == 400
+    assert malformed.json()["issue"][0]["expression"] == ["(body)"]
+    bundle = copy.deepcopy(example("pas-breast-metastatic-ihc3-approved"))
+    bundle["entry"][0]["resource"]["created"] = "yesterday"
+    bundle["entry"][4]["resource"]["gender"] = 7
+    invalid = post(service, "/fhir/Claim/$submit", bundle)
+    assert invalid.status_code == 400
+    outcome = invalid.json()
+    validate(outcome)
+    assert [i["expression"] for i in outcome["issue"]] == [
+        ["Bundle.entry[0].resource.created"],
+        ["Bundle.entry[4].resource.gender"],
+    ]
+    reviewer = post(
+        service, "/fhir/Claim/$submit", example("pas-breast-missing-her2-pended"), service.reviewer
+    )
+    assert reviewer.status_code == 403
+
+
+def test_cds_hooks_discovery_and_a_satisfied_order_sign(service: Service) -> None:
+    found = service.client.get("/cds-services")
+    assert found.status_code == 200
+    assert {s["id"] for s in found.json()["services"]} == {
+        "medpolicy-order-select",
+        "medpolicy-order-sign",
+    }
+    answer = post(
+        service, "/cds-services/medpolicy-order-sign", example("crd-order-sign-breast-satisfied")
+    )
+    assert answer.status_code == 200, answer.text
+    ext = answer.json()["systemActions"][0]["resource"]["extension"][-1]["extension"]
+    satisfied = next(p["valueString"] for p in ext if p["url"] == "satisfied-pa-id")
+    case = service.client.get(f"/api/v1/cases/{satisfied}", headers=service.auth(service.provider))
+    assert case.status_code == 200 and case.json()["status"] == "approved"
+    wrong = post(
+        service, "/cds-services/medpolicy-order-select", example("crd-order-sign-breast-satisfied")
+    )
+    assert wrong.status_code == 400 and wrong.json()["issue"][0]["expression"] == ["hook"]
+
+
+def test_questionnaire_package_for_a_kadcyla_order(service: Service) -> None:
+    answer = post(
+        service,
+        "/fhir/Questionnaire/$questionnaire-package",
+        example("dtr-questionnaire-package-input"),
+    )
+    assert answer.status_code == 200, answer.text
+    parameters = answer.json()
+    validate(parameters)
+    (package,) = [p["resource"] for p in parameters["parameter"] if p["name"] == "PackageBundle"]
+    (questionnaire,) = resources_in(package)
+    assert questionnaire["url"] == "https://medpolicy.dev/fhir/Questionnaire/09-J1000-90"
+    other = copy.deepcopy(example("dtr-questionnaire-package-input"))
+    other["parameter"][1]["resource"]["medicationCodeableConcept"]["coding"][0]["code"] = "617993"
+    none = post(service, "/fhir/Questionnaire/$questionnaire-package", other).json()
+    assert [p["name"] for p in none["parameter"]] == ["Outcome"]
+    read = service.client.get("/fhir/Questionnaire/medpolicy-09-J1000-90")
+    assert read.status_code == 200 and read.json()["id"] == "medpolicy-09-J1000-90"
+
+
+def test_capability_statement(service: Service) -> None:
+    metadata = service.client.get("/fhir/metadata")
+    assert metadata.status_code == 200
+    validate(metadata.json())
