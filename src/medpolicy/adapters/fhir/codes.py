@@ -171,7 +171,9 @@ DISEASE_STATUS_VALUES: Mapping[str, Literal["progressed", "stable", "improved", 
 # -- conditions ------------------------------------------------------------------------------------
 
 BRAIN_METASTASES: Final = frozenset({(System.ICD10CM, "C79.31"), (System.SNOMED, "94225005")})
-# ICD-10-CM "secondary malignant neoplasm" categories: by definition metastatic disease.
+# ICD-10-CM "secondary malignant neoplasm" of organs (C78, C79): distant, i.e. metastatic, disease.
+# Not C77 (lymph nodes) and not the mCODE SecondaryCancerCondition profile as such: a regional
+# lymph-node metastasis is not "metastatic breast cancer" in the guideline's sense.
 SECONDARY_CANCER_PREFIXES: Final = ("C78", "C79")
 # SNOMED disorders that state what the drug is requested for (as the order's reason). Only codes
 # whose meaning was read in the published mCODE examples (their displays) are listed.
