@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from medpolicy.store import TokenStore
 from tests.api.conftest import Tokens
 from tests.api.support import approved_request, not_met_request
 
@@ -71,7 +70,7 @@ def test_roles(client: TestClient, tokens: Tokens) -> None:
 
 
 def test_a_revoked_token_is_refused(client: TestClient, app: FastAPI) -> None:
-    token_store = TokenStore(app.state.services.store)
+    token_store = app.state.services.tokens
     from medpolicy.store import Role
 
     secret, info = token_store.create(Role.reviewer, name="Leaving")

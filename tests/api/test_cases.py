@@ -65,6 +65,7 @@ def test_get_returns_the_case_with_trace_and_history(client: TestClient, tokens:
     got = client.get(f"/api/v1/cases/{created['id']}", headers=Tokens.auth(tokens.provider))
     assert got.status_code == 200
     case = got.json()
+    assert case == created, "the submission's answer is the case as stored"
     assert case["id"] == created["id"] and case["status"] == "in_review"
     pathway = next(p for p in case["decision"]["pathways"] if p["applicable"])
     assert pathway["criteria"]["children"], "the criteria tree travels with the case"

@@ -33,7 +33,7 @@ from medpolicy.api.state import Services, services
 from medpolicy.engine.decision import Decision
 from medpolicy.errors import FieldError, RequestError
 from medpolicy.service import evaluate_request
-from medpolicy.store import Case, CaseStatus, Role, TokenInfo
+from medpolicy.store import Case, CaseRecords, CaseStatus, Role, TokenInfo
 
 __all__ = ["router"]
 
@@ -167,7 +167,7 @@ async def submit_case(
             idempotency_key=idempotency_key,
             idempotency_scope=caller.organization or f"token:{caller.id}",
         )
-        return _case_body(svc, result.case), result.created, result.case
+        return _case_body(svc, result.case, result.records), result.created, result.case
 
     body, created, case = await run_in_threadpool(work)
     if created:
@@ -185,8 +185,8 @@ async def submit_case(
     return _json(body, 201 if created else 200, **headers)
 
 
-def _case_body(svc: Services, case: Case) -> bytes:
-    records = svc.store.records(case.id)
+def _case_body(svc: Services, case: Case, records: CaseRecords | None = None) -> bytes:
+    records = records or svc.store.records(case.id)
     return case_body(case, records.history, records.reviewer_decisions, records.decisions)
 
 

@@ -11,7 +11,7 @@ from medpolicy.api.settings import Settings
 from medpolicy.policy.registry import PolicyRegistry
 from medpolicy.store import CaseStore, TokenStore
 
-__all__ = ["Services", "services"]
+__all__ = ["Services", "app_services", "services"]
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,11 @@ class Services:
     metrics: Metrics
 
 
-def services(request: Request) -> Services:
+def app_services(request: Request) -> Services:
     svc: Services = request.app.state.services
     return svc
+
+
+async def services(request: Request) -> Services:
+    """The dependency (async, so FastAPI calls it in the event loop, not a worker thread)."""
+    return app_services(request)

@@ -119,7 +119,7 @@ class CaseStore:
             if existing is not None:
                 return self._replay(existing, body_sha)
         try:
-            case = self._insert_case(
+            case, records = self._insert_case(
                 request, decision, body, body_sha, actor, idempotency_key, idempotency_scope
             )
         except IntegrityError:
@@ -129,7 +129,7 @@ class CaseStore:
             if existing is None:
                 raise
             return self._replay(existing, body_sha)
-        return SubmitResult(case=case, created=True)
+        return SubmitResult(case=case, created=True, records=records)
 
     def _replay(self, existing: Case, body_sha: str) -> SubmitResult:
         if sha256_text(existing.request_json) != body_sha:
@@ -145,7 +145,7 @@ class CaseStore:
         actor: Actor,
         idempotency_key: str | None,
         idempotency_scope: str | None,
-    ) -> Case:
+    ) -> tuple[Case, CaseRecords]:
         now = self._clock()
         case_id = f"case_{uuid.uuid4().hex}"
         status = ENGINE_STATUS[decision.outcome]
@@ -174,7 +174,7 @@ class CaseStore:
         with self.transaction() as conn:
             conn.execute(_INSERT_CASE, values)
             stored = self._insert_decision(conn, case_id, 1, decision, decision_text, now)
-            append_event(
+            event = append_event(
                 conn,
                 case_id=case_id,
                 event_type="case.submitted",
@@ -188,8 +188,24 @@ class CaseStore:
                     "idempotency_key": idempotency_key,
                 },
             )
-        row = _Row(values)
-        return Case.from_rows(row, decision_text)
+        records = CaseRecords(
+            history=[event],
+            reviewer_decisions=[],
+            decisions=[
+                StoredDecision(
+                    number=1,
+                    decision_id=decision.decision_id,
+                    outcome=decision.outcome,
+                    policy_id=decision.policy.id,
+                    policy_version=decision.policy.version,
+                    policy_content_hash=decision.policy.content_hash,
+                    engine_version=decision.engine_version,
+                    decision_json=None,
+                    created_at=now,
+                )
+            ],
+        )
+        return Case.from_rows(_Row(values), decision_text), records
 
     def _insert_decision(
         self,

@@ -161,9 +161,17 @@ class Case(CaseSummary):
 
 
 @dataclass(frozen=True)
+class CaseRecords:
+    history: list[AuditEvent]
+    reviewer_decisions: list[ReviewerDecision]
+    decisions: list[StoredDecision]
+
+
+@dataclass(frozen=True)
 class SubmitResult:
     case: Case
     created: bool  # False: an earlier submission with the same idempotency key
+    records: CaseRecords | None = None  # a new case's history and decisions, as written
 
 
 @dataclass(frozen=True)
@@ -187,13 +195,6 @@ class ReviewerDecision:
     clauses: tuple[str, ...]
     reviewer: str
     created_at: datetime
-
-
-@dataclass(frozen=True)
-class CaseRecords:
-    history: list[AuditEvent]
-    reviewer_decisions: list[ReviewerDecision]
-    decisions: list[StoredDecision]
 
 
 class CaseNotFound(LookupError):

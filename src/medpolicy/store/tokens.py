@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -54,12 +55,19 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+_CACHE_LIMIT = 10_000
 _BY_HASH = select(tokens).where(tokens.c.token_sha256 == bindparam("digest"))
 
 
 class TokenStore:
-    def __init__(self, store: CaseStore) -> None:
+    """Tokens in the store. ``authenticate`` remembers a live token for ``cache_seconds`` (default
+    5 s), so a token revoked by another process is refused within that time; one revoked through
+    this instance is refused at once."""
+
+    def __init__(self, store: CaseStore, cache_seconds: float = 5.0) -> None:
         self._store = store
+        self._cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, TokenInfo]] = {}
 
     def create(
         self, role: Role, *, name: str, organization: str | None = None, actor: Actor = SYSTEM
@@ -99,11 +107,21 @@ class TokenStore:
         """The live token this bearer value names, or None."""
         if not token.startswith(PREFIX) or len(token) > 200:
             return None
+        digest = hash_token(token)
+        now = time.monotonic()
+        cached = self._cache.get(digest)
+        if cached is not None and now - cached[0] < self._cache_seconds:
+            return cached[1]
         with self._store.engine.connect() as conn:
-            row = conn.execute(_BY_HASH, {"digest": hash_token(token)}).first()
+            row = conn.execute(_BY_HASH, {"digest": digest}).first()
         if row is None or row.revoked:
+            self._cache.pop(digest, None)
             return None
-        return _info(row)
+        if len(self._cache) >= _CACHE_LIMIT:
+            self._cache.clear()
+        info = _info(row)
+        self._cache[digest] = (now, info)
+        return info
 
     def list(self) -> list[TokenInfo]:
         with self._store.engine.connect() as conn:
@@ -116,6 +134,7 @@ class TokenStore:
                 .where(tokens.c.id == token_id, tokens.c.revoked.is_(False))
                 .values(revoked=True)
             ).rowcount
+        self._cache.clear()
         if done:
             self._store.record_event("token.revoked", actor=actor, data={"token_id": token_id})
         return bool(done)

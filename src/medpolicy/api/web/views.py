@@ -20,7 +20,7 @@ from fastapi.templating import Jinja2Templates
 
 from medpolicy.api.auth import COOKIE
 from medpolicy.api.schemas import service_level
-from medpolicy.api.state import Services, services
+from medpolicy.api.state import Services, app_services
 from medpolicy.errors import RequestError
 from medpolicy.store import (
     CaseConflict,
@@ -62,7 +62,7 @@ def _csrf(token: str) -> str:
 
 def _reviewer(request: Request) -> tuple[TokenInfo, str]:
     token = request.cookies.get(COOKIE, "")
-    info = services(request).tokens.authenticate(token) if token else None
+    info = app_services(request).tokens.authenticate(token) if token else None
     if info is None or info.role not in (Role.reviewer, Role.admin):
         raise _LoginRequired
     return info, token
@@ -93,7 +93,7 @@ async def login(request: Request) -> Response:
     form = await _form(request)
     token = _first(form, "token").strip()
     target = _safe_next(_first(form, "next"))
-    info = services(request).tokens.authenticate(token) if token else None
+    info = app_services(request).tokens.authenticate(token) if token else None
     if info is None or info.role not in (Role.reviewer, Role.admin):
         problem = "That token is not a valid reviewer token." if token else "Paste your token."
         return _page(request, "login.html", 401, next=target, error=problem)
@@ -103,7 +103,7 @@ async def login(request: Request) -> Response:
         token,
         httponly=True,
         samesite="strict",
-        secure=services(request).settings.secure_cookies,
+        secure=app_services(request).settings.secure_cookies,
         max_age=12 * 3600,
         path="/",
     )
@@ -134,7 +134,7 @@ _FILTERS = {
 @router.get("/")
 def queue_page(request: Request, show: str = "all") -> HTMLResponse:
     info, token = _reviewer(request)
-    svc = services(request)
+    svc = app_services(request)
     rows = svc.store.queue(limit=500)
     counts = {
         key: sum(1 for r in rows if r.status in statuses) for key, statuses in _FILTERS.items()
@@ -161,7 +161,7 @@ def queue_page(request: Request, show: str = "all") -> HTMLResponse:
 @router.get("/cases/{case_id}")
 def case_page(request: Request, case_id: str, done: str = "") -> HTMLResponse:
     info, token = _reviewer(request)
-    return _case_page(request, services(request), info, token, case_id, notice=done)
+    return _case_page(request, app_services(request), info, token, case_id, notice=done)
 
 
 def _case_page(
@@ -208,7 +208,7 @@ def _case_page(
 @router.post("/cases/{case_id}/decide")
 async def decide(request: Request, case_id: str) -> Response:
     info, token = _reviewer(request)
-    svc = services(request)
+    svc = app_services(request)
     form = await _form(request)
     if not hmac.compare_digest(_first(form, "csrf"), _csrf(token)):
         return _case_page(
