@@ -192,3 +192,15 @@ def test_capability_statement(service: Service) -> None:
     metadata = service.client.get("/fhir/metadata")
     assert metadata.status_code == 200
     validate(metadata.json())
+
+
+def test_a_retried_submission_returns_the_same_case(service: Service) -> None:
+    first = post(service, "/fhir/Claim/$submit", example("pas-breast-metastatic-ihc3-approved"))
+    again = post(service, "/fhir/Claim/$submit", example("pas-breast-metastatic-ihc3-approved"))
+    assert review_action(first.json()) == review_action(again.json())
+    listed = service.client.get(
+        "/api/v1/cases",
+        params={"request_id": "PA-FB-2026-1101"},
+        headers=service.auth(service.provider),
+    )
+    assert len(listed.json()["cases"]) == 1

@@ -150,11 +150,14 @@ class StoreRecorder:
         self.organization = caller.organization if caller.role is Role.provider else None
 
     def record(self, request: PaRequest, decision: Decision) -> CaseRecord:
-        open_cases = [
-            c
-            for c in self.store.find_by_request_id(request.request_id, self.organization)
-            if not c.final
-        ]
+        """A retried submission (the same request) returns its case; more information for an
+        open case is added to it; anything else opens a new case."""
+        found = self.store.find_by_request_id(request.request_id, self.organization)
+        sent = request.model_dump_json(exclude_none=True)
+        same = [c for c in found if c.request_json == sent]
+        if same:
+            return self._record(same[-1])
+        open_cases = [c for c in found if not c.final]
         if open_cases:
             case = self.store.resubmit(
                 open_cases[0].id, request, decision, actor=self.caller.actor()
@@ -355,22 +358,30 @@ async def case_questionnaire_response(case_id: str, request: Request, svc: Svc) 
     return Response(json.dumps(body), media_type="application/json")
 
 
-def _answer_case(svc: Services, caller: TokenInfo, case: Case, qr: Any) -> dict[str, Any]:
-    issues = (
-        []
-        if isinstance(qr, dict) and qr.get("resourceType") == "QuestionnaireResponse"
-        else [
-            OutcomeIssue(
-                "error", "structure", "expected a QuestionnaireResponse", "QuestionnaireResponse"
-            )
-        ]
-    )
-    issues = issues or resource_issues(qr, "QuestionnaireResponse")
+def _checked_response(qr: Any) -> dict[str, Any]:
+    if not (isinstance(qr, dict) and qr.get("resourceType") == "QuestionnaireResponse"):
+        raise _Refused(
+            400,
+            [
+                OutcomeIssue(
+                    "error",
+                    "structure",
+                    "expected a QuestionnaireResponse",
+                    "QuestionnaireResponse",
+                )
+            ],
+        )
+    issues = resource_issues(qr, "QuestionnaireResponse")
     if issues:
         raise _Refused(400, issues)
+    return qr
+
+
+def _answer_case(svc: Services, caller: TokenInfo, case: Case, qr: Any) -> dict[str, Any]:
     draft = Draft("QuestionnaireResponse")
     draft.data = case.request_data()
-    if not read_questionnaire_response(Located(qr, "QuestionnaireResponse"), draft):
+    located = Located(_checked_response(qr), "QuestionnaireResponse")
+    if not read_questionnaire_response(located, draft):
         raise _Refused(
             422,
             [OutcomeIssue("error", "not-supported", i.message, i.expression) for i in draft.issues],

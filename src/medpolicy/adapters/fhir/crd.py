@@ -189,6 +189,12 @@ def _policy_for(registry: PolicyRegistry, hcpcs: str | None, on: date) -> t.Poli
         return None
 
 
+def _ordered_drug(index: ResourceIndex, order: Located) -> DrugMatch:
+    if order.type == "MedicationRequest":
+        return identify(*medication_concept(index, order))
+    return identify(order.resource.get("code"), order.at("code"))
+
+
 def _answer(
     registry: PolicyRegistry,
     index: ResourceIndex,
@@ -197,12 +203,7 @@ def _answer(
     hook: str,
     settings: CrdSettings,
 ) -> OrderAnswer | dict[str, Any] | None:
-    concept, path = (
-        medication_concept(index, order)
-        if order.type == "MedicationRequest"
-        else (order.resource.get("code"), order.at("code"))
-    )
-    match = identify(concept, path)
+    match = _ordered_drug(index, order)
     policy = _policy_for(registry, match.hcpcs, settings.now.date())
     if policy is None or match.hcpcs is None:
         return None  # not a drug this service's guidelines cover: nothing to say

@@ -149,43 +149,51 @@ def coverage_extension(answer: OrderAnswer) -> dict[str, Any] | None:
     if claim is None or answer.coverage is None:
         return None
     d = answer.decision
-    parts: list[dict[str, Any]] = [
+    parts = [
         {"url": "coverage", "valueReference": {"reference": f"Coverage/{answer.coverage.id}"}},
         {"url": "covered", "valueCode": claim.covered},
         {"url": "pa-needed", "valueCode": claim.pa_needed},
         {"url": "doc-needed", "valueCode": claim.doc_needed},
     ]
-    if claim.doc_needed != "no-doc":
+    if claim.doc_needed != "no-doc":  # crd-ci-q1: a questionnaire only with documentation needed
         parts += [
             {"url": "doc-purpose", "valueCode": "withpa"},
             {"url": "questionnaire", "valueCanonical": answer.questionnaire},
         ]
-    parts.append(
+    parts += _details(answer)
+    parts += [
+        {"url": "date", "valueDate": answer.today.isoformat()},
+        {"url": "coverage-assertion-id", "valueString": d.decision_id},
+    ]
+    if claim.pa_needed == "satisfied":  # crd-ci-q5: the id exactly when satisfied
+        parts.append(
+            {"url": "satisfied-pa-id", "valueString": answer.satisfied_id or d.decision_id}
+        )
+    return {"url": COVERAGE_INFO, "extension": parts}
+
+
+def _details(answer: OrderAnswer) -> list[dict[str, Any]]:
+    """The billing code, the reasons, the allowed quantity and period, the policy link."""
+    drug = answer.policy.drug
+    parts: list[dict[str, Any]] = [
         {
             "url": "billingCode",
             "valueCoding": {
                 "system": System.HCPCS,
-                "code": answer.policy.drug.hcpcs,
-                "display": answer.policy.drug.hcpcs_description,
+                "code": drug.hcpcs,
+                "display": drug.hcpcs_description,
             },
         }
-    )
+    ]
     parts += [
-        {"url": "reason", "valueCodeableConcept": {"text": text[:1000]}} for text in _reasons(d)
+        {"url": "reason", "valueCodeableConcept": {"text": text[:1000]}}
+        for text in _reasons(answer.decision)
     ]
     quantity = _allowed_quantity(answer)
     parts += [quantity] if quantity else []
     parts.append(_allowed_period(answer))
     parts.append(_detail("policy-link", {"valueString": answer.policy_link}))
-    parts += [
-        {"url": "date", "valueDate": answer.today.isoformat()},
-        {"url": "coverage-assertion-id", "valueString": d.decision_id},
-    ]
-    if claim.pa_needed == "satisfied":
-        parts.append(
-            {"url": "satisfied-pa-id", "valueString": answer.satisfied_id or d.decision_id}
-        )
-    return {"url": COVERAGE_INFO, "extension": parts}
+    return parts
 
 
 def system_action(answer: OrderAnswer) -> dict[str, Any] | None:

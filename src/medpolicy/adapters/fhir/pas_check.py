@@ -153,25 +153,28 @@ def _claim_issues(index: ResourceIndex, claim: Located) -> list[OutcomeIssue]:
         issues.append(
             OutcomeIssue("error", "value", "Claim.created is not a dateTime", claim.at("created"))
         )
-    for ref, path in _references(r, claim.path):
-        if index.resolve({"reference": ref}, claim) is None:
-            issues.append(
-                OutcomeIssue(
-                    "error",
-                    "not-found",
-                    "PAS requires every resource the "
-                    f"Claim references in the Bundle: {ref!r} is not there",
-                    path,
-                )
-            )
-    for i, item in enumerate(as_list(r.get("item"))):
-        if not isinstance(item, dict) or not item.get("productOrService"):
-            issues.append(
-                OutcomeIssue(
-                    "error",
-                    "required",
-                    "each item needs productOrService",
-                    claim.at("item", i, "productOrService"),
-                )
-            )
-    return issues
+    issues += [
+        OutcomeIssue(
+            "error",
+            "required",
+            "each item needs productOrService",
+            claim.at("item", i, "productOrService"),
+        )
+        for i, item in enumerate(as_list(r.get("item")))
+        if not isinstance(item, dict) or not item.get("productOrService")
+    ]
+    return issues + _unresolved(index, claim)
+
+
+def _unresolved(index: ResourceIndex, claim: Located) -> list[OutcomeIssue]:
+    """PAS requires every resource the Claim references to travel in the Bundle."""
+    return [
+        OutcomeIssue(
+            "error",
+            "not-found",
+            f"PAS requires every resource the Claim references in the Bundle: {ref!r} is not there",
+            path,
+        )
+        for ref, path in _references(claim.resource, claim.path)
+        if index.resolve({"reference": ref}, claim) is None
+    ]
