@@ -204,3 +204,24 @@ def test_a_retried_submission_returns_the_same_case(service: Service) -> None:
         headers=service.auth(service.provider),
     )
     assert len(listed.json()["cases"]) == 1
+
+
+def test_a_reviewers_approval_authorizes_the_request_as_submitted(service: Service) -> None:
+    bundle = example("pas-breast-dose-over-limit-review")
+    submitted = post(service, "/fhir/Claim/$submit", bundle)
+    case_id = submitted.json()["entry"][0]["resource"]["item"][0]["extension"][0]["valueString"]
+    approved = service.client.post(
+        f"/api/v1/cases/{case_id}/actions",
+        headers=service.auth(service.reviewer),
+        json={"action": "approve", "reason": "4.2 mg/kg is the dose agreed after tumor board"},
+    )
+    assert approved.status_code == 200, approved.text
+    inquiry = post(service, "/fhir/Claim/$inquire", bundle).json()
+    validate(inquiry)
+    assert review_action(inquiry) == ("A1", {"number": case_id})
+    item = inquiry["entry"][0]["resource"]["item"][0]
+    ext = {e["url"].rsplit("-", 1)[-1]: e for e in item["extension"]}
+    per_dose = 288  # 4.2 mg/kg x 68.5 kg = 287.7 mg, rounded up to whole units
+    quantity = ext["itemAuthorizedDetail"]["extension"][0]["valueQuantity"]["value"]
+    assert quantity == per_dose * 9
+    assert ext["itemPreAuthPeriod"]["valuePeriod"] == {"start": "2026-11-09", "end": "2027-05-08"}

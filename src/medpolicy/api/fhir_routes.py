@@ -31,7 +31,13 @@ from medpolicy.adapters.fhir.dtr_response import read_questionnaire_response
 from medpolicy.adapters.fhir.medications import identify
 from medpolicy.adapters.fhir.operation_outcome import OutcomeIssue, operation_outcome
 from medpolicy.adapters.fhir.pas_check import PasRejected, resource_issues
-from medpolicy.adapters.fhir.pas_flow import CaseRecord, Naming, inquire, submit
+from medpolicy.adapters.fhir.pas_flow import (
+    CaseRecord,
+    Naming,
+    inquire,
+    reviewer_authorization,
+    submit,
+)
 from medpolicy.adapters.fhir.pas_response import Review, Status
 from medpolicy.adapters.fhir.resources import Located
 from medpolicy.adapters.native import parse_request
@@ -40,6 +46,7 @@ from medpolicy.api.state import Services, services
 from medpolicy.engine.decision import Decision
 from medpolicy.errors import RequestError
 from medpolicy.policy import tree as t
+from medpolicy.policy.registry import PolicyRegistry
 from medpolicy.request import Request as PaRequest
 from medpolicy.service import evaluate_request
 from medpolicy.store import Case, CaseConflict, CaseStore, Role, TokenInfo
@@ -144,7 +151,8 @@ _STATUS: dict[str, Status] = {
 class StoreRecorder:
     """Keeps PAS and CRD decisions as cases; a request for an open case adds to that case."""
 
-    def __init__(self, store: CaseStore, caller: TokenInfo) -> None:
+    def __init__(self, registry: PolicyRegistry, store: CaseStore, caller: TokenInfo) -> None:
+        self.registry = registry
         self.store = store
         self.caller = caller
         self.organization = caller.organization if caller.role is Role.provider else None
@@ -175,11 +183,15 @@ class StoreRecorder:
 
     def _record(self, case: Case) -> CaseRecord:
         reviews = self.store.reviewer_decisions(case.id)
-        review = None
+        review, authorization = None, None
+        decision = case.decision()
         if reviews:
             r = reviews[-1]
             review = Review(r.action.value, r.reason, tuple(r.clauses), r.reviewer, r.created_at)
-        return CaseRecord(case.id, _STATUS[case.status.value], case.decision(), review)
+        if case.status.value == "approved" and decision.authorization is None:
+            request = parse_request(case.request_data())
+            authorization = reviewer_authorization(self.registry, request, decision)
+        return CaseRecord(case.id, _STATUS[case.status.value], decision, review, authorization)
 
 
 # -- PAS ------------------------------------------------------------------------------------------
@@ -201,7 +213,7 @@ async def _pas(request: Request, svc: Services, operation: Any) -> Response:
         caller = _authenticated(request, svc, Role.provider)
         data = await _body(request)
         naming = _naming(request, svc, caller)
-        recorder = StoreRecorder(svc.store, caller)
+        recorder = StoreRecorder(svc.registry, svc.store, caller)
         result = await run_in_threadpool(lambda: operation(svc.registry, data, recorder, naming))
     except _Refused as exc:
         return _outcome(exc.status, exc.issues, exc.headers)
@@ -433,7 +445,7 @@ async def cds_service(service_id: str, request: Request, svc: Svc) -> Response:
             _payer(svc),
             datetime.now(UTC),
             _policy_link(request),
-            StoreRecorder(svc.store, caller),
+            StoreRecorder(svc.registry, svc.store, caller),
             caller.organization if caller.role is Role.provider else None,
         )
         answer = await run_in_threadpool(lambda: respond(svc.registry, service_id, body, settings))

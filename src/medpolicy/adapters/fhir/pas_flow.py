@@ -23,13 +23,24 @@ from medpolicy.adapters.fhir.pas_response import (
     response_bundle,
 )
 from medpolicy.adapters.fhir.to_request import FieldProblem
-from medpolicy.engine.decision import Decision
+from medpolicy.engine.authorize import authorize
+from medpolicy.engine.decision import Authorization, Decision
 from medpolicy.errors import RequestError
+from medpolicy.facts import extract_facts
 from medpolicy.policy.registry import PolicyRegistry
 from medpolicy.request import Request
 from medpolicy.service import evaluate_request
 
-__all__ = ["CaseRecord", "CaseRecorder", "EngineOnly", "PasResult", "inquire", "submit"]
+__all__ = [
+    "CaseRecord",
+    "CaseRecorder",
+    "EngineOnly",
+    "Naming",
+    "PasResult",
+    "inquire",
+    "reviewer_authorization",
+    "submit",
+]
 
 
 @dataclass(frozen=True)
@@ -38,6 +49,21 @@ class CaseRecord:
     status: Status
     decision: Decision
     review: Review | None = None
+    authorization: Authorization | None = None  # set when a reviewer approved
+
+
+def reviewer_authorization(
+    registry: PolicyRegistry, request: Request, decision: Decision
+) -> Authorization | None:
+    """A clinician reviewer's approval authorizes the request as submitted: its dose, at its
+    interval, for the policy's approval period (None when the dose cannot be computed)."""
+    policy = registry.get(decision.policy.id, decision.policy.version)
+    facts = extract_facts(request)
+    needed = ("medication.dose", "body_weight.kg", "medication.interval_days")
+    if policy is None or not all(facts.has(f) for f in needed):
+        return None
+    months = max(p.approval_months for p in policy.pathways if p.phase == request.request_type)
+    return authorize(policy, facts, months)
 
 
 class CaseRecorder(Protocol):
@@ -128,7 +154,15 @@ def submit(
         record = recorder.record(*decided[id(item)])
         issues = item.adapted.issues if item.adapted else ()
         states.append(
-            ItemState(item, record.status, record.decision, record.case_id, record.review, issues)
+            ItemState(
+                item,
+                record.status,
+                record.decision,
+                record.case_id,
+                record.review,
+                issues,
+                record.authorization,
+            )
         )
     return PasResult(_bundle(sub, states, naming, inquiry=False), sub, tuple(states))
 
@@ -146,7 +180,14 @@ def inquire(
             states.append(ItemState(item, "not_covered" if not item.covered else "not_found"))
             continue
         states.append(
-            ItemState(item, record.status, record.decision, record.case_id, record.review)
+            ItemState(
+                item,
+                record.status,
+                record.decision,
+                record.case_id,
+                record.review,
+                authorization=record.authorization,
+            )
         )
     if not any(s.decision for s in states):
         ident = sub.claim.resource.get("identifier")

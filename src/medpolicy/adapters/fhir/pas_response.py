@@ -18,7 +18,7 @@ from medpolicy.adapters.fhir.codes import System
 from medpolicy.adapters.fhir.draft import AdapterIssue
 from medpolicy.adapters.fhir.pas import EXT, PasItem
 from medpolicy.adapters.fhir.resources import Located, ResourceIndex
-from medpolicy.engine.decision import Decision, Outcome
+from medpolicy.engine.decision import Authorization, Decision, Outcome
 
 __all__ = [
     "ItemState",
@@ -79,6 +79,14 @@ class ItemState:
     case_id: str | None = None
     review: Review | None = None
     issues: tuple[AdapterIssue, ...] = ()
+    authorization: Authorization | None = None  # a reviewer's approval of what was requested
+
+
+def authorization_of(state: ItemState) -> Authorization | None:
+    """What an approval authorizes: the engine's, or (a reviewer approved) the request's own."""
+    if state.authorization is not None:
+        return state.authorization
+    return state.decision.authorization if state.decision is not None else None
 
 
 # -- notes -------------------------------------------------------------------------------------
@@ -114,6 +122,13 @@ def _review_notes(state: ItemState) -> list[str]:
         "request_information": "More information requested",
     }.get(r.action, r.action)
     cited = f" (clauses: {'; '.join(r.clauses)})" if r.clauses else ""
+    a = authorization_of(state) if r.action == "approve" else None
+    if a is not None:
+        cited += (
+            f". Authorized {a.units_per_administration} {a.hcpcs} units per administration "
+            f"every {a.interval_days} days, {a.total_units} units, "
+            f"{a.period_start.isoformat()} to {a.period_end.isoformat()}"
+        )
     return [
         f"Item {state.item.sequence}: {verb} by clinician review on {r.at.date().isoformat()}: "
         f"{r.reason}{cited}"
@@ -182,8 +197,8 @@ def _review_extension(action: ReviewAction, number: str | None) -> dict[str, Any
 def _item_extensions(state: ItemState, action: ReviewAction) -> list[dict[str, Any]]:
     d = state.decision
     out: list[dict[str, Any]] = []
-    if action == "A1" and d is not None and d.authorization is not None:
-        a = d.authorization
+    a = authorization_of(state)
+    if action == "A1" and d is not None and a is not None:
         issued = state.review.at.date() if state.review else d.evaluated_at.date()
         out += [
             {"url": f"{EXT}itemPreAuthIssueDate", "valueDate": issued.isoformat()},
