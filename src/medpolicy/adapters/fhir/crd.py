@@ -19,8 +19,10 @@ from datetime import date, datetime
 from typing import Any
 
 from medpolicy.adapters.fhir.crd_cards import OrderAnswer, card, system_action
+from medpolicy.adapters.fhir.draft import AdapterIssue
 from medpolicy.adapters.fhir.dtr import questionnaire_url, questionnaire_version
 from medpolicy.adapters.fhir.medications import DrugMatch, identify, medication_concept
+from medpolicy.adapters.fhir.pas_check import resource_issues
 from medpolicy.adapters.fhir.pas_flow import CaseRecorder
 from medpolicy.adapters.fhir.resources import Located, ResourceIndex
 from medpolicy.adapters.fhir.to_request import AdaptedRequest, OrderContext, to_request
@@ -143,10 +145,21 @@ def _check(service_id: str, body: Any) -> str:
     return hook
 
 
-def _index(body: dict[str, Any]) -> ResourceIndex:
+def _index(body: dict[str, Any]) -> tuple[ResourceIndex, list[AdapterIssue]]:
+    """The prefetched record and the draft orders; a resource that is not valid R4 is left out
+    (and reported on the card), so the adapters read only well-formed resources, as for PAS."""
     parts = [(value, f"prefetch.{key}") for key, value in (body.get("prefetch") or {}).items()]
     parts.append((body["context"]["draftOrders"], "context.draftOrders"))
-    return ResourceIndex.from_parts(parts)
+    index = ResourceIndex.from_parts(parts)
+    dropped = []
+    for item in index.items:
+        problems = [] if ".contained[" in item.path else resource_issues(item.resource, item.path)
+        if problems:
+            shown = "; ".join(f"{p.expression}: {p.diagnostics}" for p in problems[:3])
+            dropped.append(
+                AdapterIssue(item.path, "not-usable", f"not valid R4, not read: {shown}")
+            )
+    return index.without({d.expression for d in dropped}), dropped
 
 
 def _orders(index: ResourceIndex, body: dict[str, Any], hook: str) -> list[Located]:
@@ -165,11 +178,11 @@ def respond(
     registry: PolicyRegistry, service_id: str, body: Any, settings: CrdSettings
 ) -> dict[str, Any]:
     hook = _check(service_id, body)
-    index = _index(body)
+    index, dropped = _index(body)
     cards: list[dict[str, Any]] = []
     actions: list[dict[str, Any]] = []
     for order in _orders(index, body, hook):
-        outcome = _answer(registry, index, body, order, hook, settings)
+        outcome = _answer(registry, index, body, order, hook, settings, dropped)
         if isinstance(outcome, dict):
             cards.append(outcome)
         elif outcome is not None:
@@ -202,6 +215,7 @@ def _answer(
     order: Located,
     hook: str,
     settings: CrdSettings,
+    dropped: list[AdapterIssue],
 ) -> OrderAnswer | dict[str, Any] | None:
     match = _ordered_drug(index, order)
     policy = _policy_for(registry, match.hcpcs, settings.now.date())
@@ -231,6 +245,7 @@ def _answer(
         settings.policy_link(policy),
         satisfied,
         settings.now.date(),
+        (*dropped, *adapted.issues),
     )
 
 

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from medpolicy.adapters.fhir.codes import System
+from medpolicy.adapters.fhir.draft import AdapterIssue
 from medpolicy.adapters.fhir.resources import Located
 from medpolicy.engine.authorize import add_months
 from medpolicy.engine.decision import Decision, Outcome
@@ -53,6 +54,7 @@ class OrderAnswer:
     policy_link: str
     satisfied_id: str | None  # the authorization a satisfied assertion names
     today: date
+    issues: tuple[AdapterIssue, ...] = ()  # what in the record was not used, and why
 
 
 @dataclass(frozen=True)
@@ -234,6 +236,13 @@ def _detail_text(answer: OrderAnswer) -> str:
         )
     lines += [f"- {m.label}" for m in d.missing_information]
     lines += [f"- {r.clause}: {r.detail}" for r in d.reasons]
+    if answer.issues:
+        shown = "\n".join(
+            f"- {i.expression}: {i.message}" + (f" [{i.coding}]" if i.coding else "")
+            for i in answer.issues[:5]
+        )
+        more = f"\n- and {len(answer.issues) - 5} more" if len(answer.issues) > 5 else ""
+        lines.append(f"Noted while reading the record:\n{shown}{more}")
     lines.append(f"Policy {d.policy.id} version {d.policy.version}.")
     return "\n\n".join(lines)
 

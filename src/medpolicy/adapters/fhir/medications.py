@@ -119,10 +119,8 @@ def _dose(q: dict[str, Any], path: str, draft: Draft) -> None:
 
 def _interval(repeat: dict[str, Any], path: str, draft: Draft) -> None:
     """Days between doses from frequency / period / periodUnit (e.g. 1 per 21 d, 1 per 3 wk)."""
-    period, per_day = (
-        to_decimal(repeat.get("period")),
-        c.PERIOD_DAYS.get(repeat.get("periodUnit", "")),
-    )
+    unit = repeat.get("periodUnit")
+    period, per_day = to_decimal(repeat.get("period")), c.PERIOD_DAYS.get(str(unit))
     frequency = to_decimal(repeat.get("frequency", 1))
     if period is None or per_day is None or not frequency:
         return

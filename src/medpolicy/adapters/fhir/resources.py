@@ -193,6 +193,16 @@ class ResourceIndex:
         index.add_urls(urls)
         return index
 
+    def without(self, paths: set[str]) -> ResourceIndex:
+        """The same index less the resources at these expressions (and what they contain)."""
+
+        def gone(item: Located) -> bool:
+            return any(item.path == p or item.path.startswith(f"{p}.contained[") for p in paths)
+
+        index = ResourceIndex(x for x in self.items if not gone(x))
+        index.add_urls((k, v) for k, v in self._by_key.items() if ":" in k and not gone(v))
+        return index
+
     def of_type(self, *types: str) -> list[Located]:
         return [x for x in self.items if x.type in types]
 
