@@ -105,7 +105,7 @@ def _notes(state: ItemState, questionnaire: str) -> list[str]:
     notes = _review_notes(state) + _decision_notes(state, d, questionnaire)
     notes += [f"Item {seq}: flagged for the reviewer: {flag}" for flag in d.flags]
     notes += [
-        f"Item {seq}: not used from the submission ({i.kind}) at {i.expression}: "
+        f"Item {seq}: noted while reading the submission ({i.kind}) at {i.expression}: "
         f"{i.message}" + (f" [{i.coding}]" if i.coding else "")
         for i in state.issues
     ]
