@@ -60,7 +60,7 @@ def connect(url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
         engine = create_engine(url, pool_size=20, max_overflow=20, pool_timeout=60)
         _configure_sqlite(engine, sqlite_synchronous)
         return engine
-    return create_engine(url, pool_size=20, max_overflow=20, pool_timeout=60, pool_pre_ping=True)
+    return create_engine(url, pool_size=20, max_overflow=20, pool_timeout=60, pool_recycle=1800)
 
 
 def _configure_sqlite(engine: Engine, synchronous: str) -> None:
