@@ -177,3 +177,25 @@ def test_the_invariant_checker_catches_each_broken_rule(
         ],
     }
     assert check_invariants(extension) == broken
+
+
+@pytest.mark.parametrize(
+    ("system", "code", "answered"),
+    [
+        ("http://www.nlm.nih.gov/research/umls/rxnorm", "1371046", True),  # Kadcyla brand
+        ("http://www.nlm.nih.gov/research/umls/rxnorm", "1658091", True),
+        ("http://hl7.org/fhir/sid/ndc", "50242-088-01", True),  # the 100 mg vial
+        ("http://hl7.org/fhir/sid/ndc", "50242008701", True),  # 160 mg, 11-digit claim form
+        ("http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets", "J9354", True),
+        ("http://www.nlm.nih.gov/research/umls/rxnorm", "224905", False),  # trastuzumab
+        ("http://www.nlm.nih.gov/research/umls/rxnorm", "2267582", False),  # Enhertu
+        ("https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets", "J9355", False),
+    ],
+)
+def test_kadcyla_by_any_of_its_codes_and_never_a_look_alike(
+    registry: PolicyRegistry, system: str, code: str, answered: bool
+) -> None:
+    body = copy.deepcopy(example("crd-order-select-breast-conditional"))
+    order = body["context"]["draftOrders"]["entry"][0]["resource"]
+    order["medicationCodeableConcept"] = {"coding": [{"system": system, "code": code}]}
+    assert bool(call(registry, body)["cards"]) is answered

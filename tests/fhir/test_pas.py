@@ -213,3 +213,23 @@ def test_a_missing_referenced_resource_is_named(
     (issue,) = caught.value.issues
     assert issue.expression == "Bundle.entry[0].resource.careTeam[0].provider.reference"
     assert "Practitioner/ReferralPractitionerExample" in issue.diagnostics
+
+
+def test_a_trastuzumab_item_is_not_decided_as_kadcyla(registry: PolicyRegistry) -> None:
+    bundle = copy.deepcopy(example("pas-breast-metastatic-ihc3-approved"))
+    coding = bundle["entry"][0]["resource"]["item"][0]["productOrService"]["coding"][0]
+    coding.update(code="J9355", display="Injection, trastuzumab, excludes biosimilar, 10 mg")
+    result = run(registry, bundle)
+    assert [s.status for s in result.states] == ["not_covered"]
+    assert actions(result) == ["A4"]
+
+
+def test_kadcyla_billed_for_a_trastuzumab_order_is_flagged(registry: PolicyRegistry) -> None:
+    bundle = copy.deepcopy(example("pas-breast-metastatic-ihc3-approved"))
+    order = next(r for r in resources_in(bundle) if r["resourceType"] == "MedicationRequest")
+    order["medicationCodeableConcept"] = {
+        "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "224905"}]
+    }
+    result = run(registry, bundle)
+    notes = " ".join(n["text"] for n in claim_response(result)["processNote"])
+    assert "coded J9354 but its order names trastuzumab (J9355)" in notes

@@ -9,12 +9,13 @@ covered by these policies.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
 from medpolicy.adapters.fhir import codes as c
-from medpolicy.adapters.fhir.medications import DrugMatch, identify
+from medpolicy.adapters.fhir.draft import AdapterIssue
+from medpolicy.adapters.fhir.medications import DrugMatch, identify, medication_concept
 from medpolicy.adapters.fhir.pas_check import check_bundle
 from medpolicy.adapters.fhir.resources import (
     Located,
@@ -93,15 +94,39 @@ def _requested(index: ResourceIndex, claim: Located, item: dict[str, Any]) -> Lo
     return None
 
 
+def _ordered(index: ResourceIndex, order: Located) -> DrugMatch:
+    if order.type == "MedicationRequest":
+        return identify(*medication_concept(index, order))
+    return identify(order.resource.get("code"), order.at("code"))
+
+
 def _drug(index: ResourceIndex, claim: Located, path: str, item: dict[str, Any]) -> DrugMatch:
+    """The item's own code, else (an X12 service type, say) the drug its requested order names."""
     match = identify(item.get("productOrService"), f"{path}.productOrService")
     order = _requested(index, claim, item)
     if order is not None and (not match.recognized or match.hcpcs is None):
-        concept = order.resource.get("medicationCodeableConcept") or order.resource.get("code")
-        from_order = identify(concept, order.at("code"))
+        from_order = _ordered(index, order)
         if from_order.hcpcs:
             return from_order
     return match
+
+
+def _substitution(shared: _Claimed, item: dict[str, Any], match: DrugMatch) -> AdapterIssue | None:
+    """An item coded for one drug whose order names another (Kadcyla billed, trastuzumab
+    ordered) is decided as coded, and flagged: the label forbids substituting one for the other."""
+    order = _requested(shared.index, shared.claim, item)
+    if order is None:
+        return None
+    ordered = _ordered(shared.index, order)
+    if ordered.hcpcs is None or ordered.hcpcs == match.hcpcs:
+        return None
+    return AdapterIssue(
+        order.path,
+        "not-usable",
+        f"the item is coded {match.hcpcs} but its order "
+        f"names {ordered.name} ({ordered.hcpcs}); decided as coded, check for "
+        "substitution",
+    )
 
 
 def _item(
@@ -116,7 +141,11 @@ def _item(
     if several:  # one request per covered item, and each needs its own id
         ident = f"{ident}/item-{sequence}"
     ctx = _context(shared, path, item, match, ident)
-    return PasItem(sequence, path, product, match.hcpcs, True, to_request(shared.index, ctx))
+    adapted = to_request(shared.index, ctx)
+    flagged = _substitution(shared, item, match)
+    if flagged is not None:
+        adapted = replace(adapted, issues=(flagged, *adapted.issues))
+    return PasItem(sequence, path, product, match.hcpcs, True, adapted)
 
 
 def _product(item: dict[str, Any], match: DrugMatch) -> str:
