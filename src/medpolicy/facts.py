@@ -89,6 +89,12 @@ FACTS: dict[str, FactSpec] = {
             "medication.hcpcs", "the HCPCS code of the requested drug", "code", "medication.hcpcs"
         ),
         _spec(
+            "medication.drug",
+            "the name of the requested drug, as ordered (it must be the drug its HCPCS code names)",
+            "code",
+            "medication.drug",
+        ),
+        _spec(
             "medication.dose",
             "the requested dose per administration, with its unit (mg or mg/kg)",
             "decimal",
@@ -279,6 +285,7 @@ _EXTRACTORS: dict[str, Callable[[Request], Any]] = {
         r.member.line_of_business and r.member.line_of_business.value
     ),
     "medication.hcpcs": lambda r: r.medication.hcpcs,
+    "medication.drug": lambda r: r.medication.drug,
     "medication.dose": _dose,
     "medication.interval_days": lambda r: r.medication.interval_days,
     "medication.start_date": lambda r: r.medication.start_date,

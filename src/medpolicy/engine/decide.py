@@ -54,30 +54,29 @@ def decide(policy: t.Policy, request: Request) -> Decision:
     met = [(p, tr) for p, tr in applicable if tr.result is Truth.met]
     unknown = [(p, tr) for p, tr in applicable if tr.result is Truth.unknown]
 
+    gates = _unsettled(policy, facts, scope)
     missing: list[MissingFact] = []
     reasons: list[Reason] = []
     authorization = None
     if scope.applies is False:
         outcome = Outcome.out_of_scope
-    elif met and scope.applies:
+    elif met and not gates:
         outcome = Outcome.approved
         pathway = met[0][0]
         authorization = authorize(policy, facts, pathway.approval_months)
     elif met or unknown:
         outcome = Outcome.missing_information
-        missing = _missing(facts, [tr for _, tr in unknown], scope_unknown=scope.applies is None)
+        missing = _missing(facts, [tr for _, tr in unknown], gates)
     elif not applicable and not facts.has("indications") and not facts.has("diagnoses"):
         outcome = Outcome.missing_information
-        missing = _missing(facts, [], scope_unknown=scope.applies is None, need_indication=True)
+        missing = _missing(facts, [], [*gates, ("diagnoses", None)])
     else:
         outcome = Outcome.not_met
         reasons = _reasons(applicable) or [_no_pathway_reason(policy, request, indications)]
 
     flags = sorted({f for _, tr in applicable for f in _flags(tr)})
-    if outcome is Outcome.not_met and scope.applies is None:
-        flags.append(
-            "the member's line of business was not reported: confirm this guideline applies"
-        )
+    if outcome is Outcome.not_met:
+        flags += [note or f"not reported: {FACTS[fact].label}" for fact, note in gates]
     policy_ref, precautions = _policy_parts(policy)
     # Every part was built above from the validated policy and the validated request, so the
     # record is assembled without validating it again (tests validate every example's JSON).
@@ -185,8 +184,33 @@ def _applies(pathway: t.Pathway, request: Request, indications: set[str]) -> boo
     return pathway.indication is None or pathway.indication in indications
 
 
+def _unsettled(policy: t.Policy, facts: Facts, scope: Scope) -> list[tuple[str, str | None]]:
+    """Facts outside the criteria that must be settled before any approval: whether this
+    guideline governs the member at all, and that the drug named is the drug coded."""
+    gates: list[tuple[str, str | None]] = []
+    if scope.applies is None:
+        gates.append(
+            (
+                _SCOPE_FACT,
+                "the member's line of business was not reported: confirm this guideline applies",
+            )
+        )
+    named = facts.get("medication.drug")
+    if named is not None and not any(n.casefold() in named.casefold() for n in policy.drug.names):
+        drug = policy.drug
+        gates.append(
+            (
+                "medication.drug",
+                f"the drug named '{named}' is not {drug.name} "
+                f"({drug.brand}, {drug.hcpcs}); confirm the drug ordered (it is not to be "
+                "substituted for or with another product)",
+            )
+        )
+    return gates
+
+
 def _missing(
-    facts: Facts, unknown: list[Trace], *, scope_unknown: bool, need_indication: bool = False
+    facts: Facts, unknown: list[Trace], gates: list[tuple[str, str | None]]
 ) -> list[MissingFact]:
     needed: dict[str, list[Trace]] = {}
     for tr in unknown:
@@ -203,8 +227,7 @@ def _missing(
         )
         for f, leaves in sorted(needed.items())
     ]
-    extra = ([_SCOPE_FACT] if scope_unknown else []) + (["diagnoses"] if need_indication else [])
-    for fact in extra:
+    for fact, note in gates:
         out.append(
             MissingFact(
                 fact=fact,
@@ -212,6 +235,7 @@ def _missing(
                 request_field=FACTS[fact].request_field,
                 needed_for=[],
                 clauses=[],
+                note=note,
             )
         )
     return out
