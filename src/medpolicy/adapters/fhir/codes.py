@@ -244,12 +244,13 @@ LineOfBusiness = Literal[
 ]
 # Source of Payment Typology codes whose meaning is verified (US Core Coverage guidance: Part C is
 # 111-113, Part D is 122; the SOPT list). Plain "1" (Medicare) or "121" (Original Medicare) do not
-# say which of the plan's lines applies and are reported. FEP and State Account Organization have
+# say which of the plan's lines applies and are reported, as is 23 (Medicaid/SCHIP: whether CHIP is
+# the plan's Medicaid line is not stated). FEP and State Account Organization have
 # no SOPT code verified here: payers send them in medpolicy's line-of-business system.
 _SOPT: Mapping[str, LineOfBusiness] = {
     **{c: "medicare_advantage" for c in ("11", "111", "112", "113", "119")},
     "122": "medicare_part_d",
-    **{c: "medicaid" for c in ("2", "21", "211", "212", "213", "219", "22", "23")},
+    **{c: "medicaid" for c in ("2", "21", "211", "212", "213", "219", "22")},
     **{c: "commercial" for c in ("5", "51", "511", "512", "513", "514", "515", "519", "52", "521")},
 }
 LINE_OF_BUSINESS: Mapping[str, Mapping[str, LineOfBusiness]] = {
