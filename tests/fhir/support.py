@@ -18,7 +18,6 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples" / "fhir"
 GOLDEN = Path(__file__).resolve().parent / "golden"
 NOW = datetime(2026, 11, 2, 20, 0, tzinfo=UTC)
-QUESTIONNAIRE = "https://medpolicy.dev/fhir/Questionnaire/09-J1000-90|test"
 
 
 def shared() -> Path:
@@ -40,7 +39,7 @@ def example(name: str) -> Any:
 
 
 def naming(response_id: str = "response-1") -> Naming:
-    return Naming("http://testserver/fhir", response_id, NOW, QUESTIONNAIRE)
+    return Naming("http://testserver/fhir", response_id, NOW)
 
 
 def validate(resource: dict[str, Any]) -> None:

@@ -25,7 +25,6 @@ from medpolicy.adapters.fhir.draft import Draft
 from medpolicy.adapters.fhir.dtr import (
     generate_questionnaire,
     questionnaire_url,
-    questionnaire_version,
 )
 from medpolicy.adapters.fhir.dtr_response import read_questionnaire_response
 from medpolicy.adapters.fhir.medications import identify
@@ -135,11 +134,6 @@ def _policy_link(request: Request) -> Any:
     return link
 
 
-def _questionnaire_canonical(svc: Services) -> str:
-    policy = svc.registry.all()[-1]
-    return f"{questionnaire_url(policy)}|{questionnaire_version(policy)}"
-
-
 # -- cases: the PAS recorder over the service's store ---------------------------------------------
 
 
@@ -197,22 +191,16 @@ class StoreRecorder:
 # -- PAS ------------------------------------------------------------------------------------------
 
 
-def _naming(request: Request, svc: Services, caller: TokenInfo) -> Naming:
+def _naming(request: Request, caller: TokenInfo) -> Naming:
     organization = caller.organization if caller.role is Role.provider else None
-    return Naming(
-        _base(request),
-        str(uuid.uuid4()),
-        datetime.now(UTC),
-        _questionnaire_canonical(svc),
-        organization,
-    )
+    return Naming(_base(request), str(uuid.uuid4()), datetime.now(UTC), organization)
 
 
 async def _pas(request: Request, svc: Services, operation: Any) -> Response:
     try:
         caller = _authenticated(request, svc, Role.provider)
         data = await _body(request)
-        naming = _naming(request, svc, caller)
+        naming = _naming(request, caller)
         recorder = StoreRecorder(svc.registry, svc.store, caller)
         result = await run_in_threadpool(lambda: operation(svc.registry, data, recorder, naming))
     except _Refused as exc:

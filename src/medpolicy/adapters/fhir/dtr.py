@@ -28,6 +28,7 @@ __all__ = [
     "FactUse",
     "fact_uses",
     "generate_questionnaire",
+    "questionnaire_canonical",
     "questionnaire_url",
     "questionnaire_version",
 ]
@@ -55,7 +56,16 @@ def questionnaire_url(policy: t.Policy) -> str:
 
 def questionnaire_version(policy: t.Policy) -> str:
     """The policy version plus its content hash: any edit to the policy file is a new version."""
-    return f"{policy.meta.version}+{policy.content_hash.removeprefix('sha256:')[:12]}"
+    return _version(policy.meta.version, policy.content_hash)
+
+
+def _version(version: str, content_hash: str) -> str:
+    return f"{version}+{content_hash.removeprefix('sha256:')[:12]}"
+
+
+def questionnaire_canonical(policy_id: str, version: str, content_hash: str) -> str:
+    """``url|version`` of the Questionnaire for the policy a decision names (its PolicyRef)."""
+    return f"{System.MEDPOLICY}/Questionnaire/{policy_id}|{_version(version, content_hash)}"
 
 
 @dataclass(frozen=True)

@@ -91,12 +91,11 @@ class PasResult:
 
 @dataclass(frozen=True)
 class Naming:
-    """How to name what is emitted: the service's FHIR base, an id, the time, the DTR form."""
+    """How to name what is emitted: the service's FHIR base, an id, the time, the caller."""
 
     base_url: str
     response_id: str
     now: datetime
-    questionnaire: str
     organization: str | None = None  # the calling provider's, stamped on every request
 
 
@@ -215,7 +214,6 @@ def _bundle(
         naming.base_url,
         naming.response_id,
         naming.now,
-        naming.questionnaire,
         inquiry,
     )
     return response_bundle(ctx, states)

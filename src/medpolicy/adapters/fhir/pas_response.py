@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from medpolicy.adapters.fhir.codes import System
 from medpolicy.adapters.fhir.draft import AdapterIssue
+from medpolicy.adapters.fhir.dtr import questionnaire_canonical
 from medpolicy.adapters.fhir.pas import EXT, PasItem
 from medpolicy.adapters.fhir.resources import Located, ResourceIndex
 from medpolicy.engine.decision import Authorization, Decision, Outcome
@@ -89,10 +90,14 @@ def authorization_of(state: ItemState) -> Authorization | None:
     return state.decision.authorization if state.decision is not None else None
 
 
+def _questionnaire(d: Decision) -> str:
+    return questionnaire_canonical(d.policy.id, d.policy.version, d.policy.content_hash)
+
+
 # -- notes -------------------------------------------------------------------------------------
 
 
-def _notes(state: ItemState, questionnaire: str) -> list[str]:
+def _notes(state: ItemState) -> list[str]:
     d, seq = state.decision, state.item.sequence
     if state.status == "not_covered":
         return [
@@ -102,7 +107,7 @@ def _notes(state: ItemState, questionnaire: str) -> list[str]:
     if state.status == "not_found":
         return [f"Item {seq} ({state.item.product}): no prior authorization request on file."]
     assert d is not None
-    notes = _review_notes(state) + _decision_notes(state, d, questionnaire)
+    notes = _review_notes(state) + _decision_notes(state, d)
     notes += [f"Item {seq}: flagged for the reviewer: {flag}" for flag in d.flags]
     notes += [
         f"Item {seq}: noted while reading the submission ({i.kind}) at {i.expression}: "
@@ -135,7 +140,7 @@ def _review_notes(state: ItemState) -> list[str]:
     ]
 
 
-def _decision_notes(state: ItemState, d: Decision, questionnaire: str) -> list[str]:
+def _decision_notes(state: ItemState, d: Decision) -> list[str]:
     seq, policy = state.item.sequence, f"{d.policy.id} version {d.policy.version}"
     if d.outcome is Outcome.approved and d.authorization is not None:
         a = d.authorization
@@ -160,7 +165,7 @@ def _decision_notes(state: ItemState, d: Decision, questionnaire: str) -> list[s
         for m in d.missing_information
     ]
     if d.missing_information:
-        notes.append(f"Item {seq}: the documentation questionnaire is {questionnaire}.")
+        notes.append(f"Item {seq}: the documentation questionnaire is {_questionnaire(d)}.")
     return notes
 
 
@@ -257,7 +262,6 @@ class ResponseContext:
     base_url: str
     response_id: str
     now: datetime
-    questionnaire: str  # canonical of the DTR Questionnaire, for requests for information
     inquiry: bool = False
 
 
@@ -272,7 +276,7 @@ def _communication_request(ctx: ResponseContext, state: ItemState) -> dict[str, 
     ]
     payload.append(
         {
-            "contentString": f"Answer with the questionnaire {ctx.questionnaire} "
+            "contentString": f"Answer with the questionnaire {_questionnaire(d)} "
             "(Questionnaire/$questionnaire-package)"
         }
     )
@@ -309,7 +313,7 @@ def _claim_response(
         first = len(notes) + 1
         notes += [
             {"number": first + k, "type": "display", "text": text}
-            for k, text in enumerate(_notes(state, ctx.questionnaire))
+            for k, text in enumerate(_notes(state))
         ]
         items.append(_item(state, list(range(first, len(notes) + 1))))
     profile = "profile-claiminquiryresponse" if ctx.inquiry else "profile-claimresponse"
