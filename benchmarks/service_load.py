@@ -99,7 +99,7 @@ def run_wrk(
 def bench_backend(name: str, url: str, args: argparse.Namespace, workdir: Path) -> list[Figures]:
     store = open_store(url)
     token, _ = TokenStore(store).create(Role.provider, name="bench", organization="tampa-oncology")
-    store.engine.dispose()
+    store.close()
     server = Server(url, workdir / f"{name}.log").start()
     try:
         warm = f"{server.base_url}/api/v1/evaluate"

@@ -50,7 +50,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 def store(database_url: str) -> Iterator[CaseStore]:
     case_store = open_store(database_url)
     yield case_store
-    case_store.engine.dispose()
+    case_store.close()
 
 
 @pytest.fixture

@@ -39,4 +39,4 @@ def test_one_key_one_case_under_concurrency(server_database: str, tmp_path: Path
         assert store.count() == 1
         assert store.verify_audit().ok
     finally:
-        store.engine.dispose()
+        store.close()

@@ -21,7 +21,7 @@ KILL_AFTER_ACKS = 60
 def provider_token(url: str) -> str:
     store = open_store(url)
     token, _ = TokenStore(store).create(Role.provider, name="load", organization="tampa-oncology")
-    store.engine.dispose()
+    store.close()
     return token
 
 
@@ -88,4 +88,4 @@ def test_every_acknowledged_submission_survives_sigkill(
         assert store.verify_audit().ok, "the audit chain survives the crash intact"
         assert store.count() >= len(survivors_expected)
     finally:
-        store.engine.dispose()
+        store.close()

@@ -30,7 +30,7 @@ def service(
     app = create_app(Settings(database_url=f"sqlite:///{Path(database)}"), registry=registry)
     token, _ = TokenStore(app.state.services.store).create(Role.admin, name="fuzz")
     yield app, token
-    app.state.services.store.engine.dispose()
+    app.state.services.store.close()
 
 
 @pytest.fixture(scope="module")

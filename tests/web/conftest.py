@@ -45,7 +45,7 @@ def live_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServi
     tokens = TokenStore(store)
     reviewer, _ = tokens.create(Role.reviewer, name="Dr Rivera")
     provider, _ = tokens.create(Role.provider, name="Tampa", organization="tampa-oncology")
-    store.engine.dispose()
+    store.close()
     server = Server(url, folder / "server.log").start()
     try:
         yield LiveService(server.base_url, reviewer, provider)

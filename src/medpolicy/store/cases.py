@@ -33,6 +33,7 @@ from medpolicy.store.audit import (
     verify_chain,
 )
 from medpolicy.store.database import is_sqlite
+from medpolicy.store.group_commit import GroupCommit
 from medpolicy.store.model import (
     ENGINE_STATUS,
     OPEN_STATUSES,
@@ -79,6 +80,12 @@ class CaseStore:
         self.service_levels = service_levels or ServiceLevels()
         self._clock = clock
         self._sqlite_writer = threading.Lock()
+        self._group_commit = GroupCommit(self.transaction)
+
+    def close(self) -> None:
+        """Stop the submission writer thread and close the database connections."""
+        self._group_commit.close()
+        self.engine.dispose()
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -171,10 +178,11 @@ class CaseStore:
             "decision_count": 1,
         }
         decision_text = decision.to_json()
-        with self.transaction() as conn:
+
+        def write(conn: Connection) -> AuditEvent:
             conn.execute(_INSERT_CASE, values)
             stored = self._insert_decision(conn, case_id, 1, decision, decision_text, now)
-            event = append_event(
+            return append_event(
                 conn,
                 case_id=case_id,
                 event_type="case.submitted",
@@ -188,6 +196,8 @@ class CaseStore:
                     "idempotency_key": idempotency_key,
                 },
             )
+
+        event: AuditEvent = self._group_commit.run(write)
         records = CaseRecords(
             history=[event],
             reviewer_decisions=[],
