@@ -52,7 +52,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
-        store.engine.dispose()
+        store.close()
 
     app = FastAPI(
         title="medpolicy",
