@@ -86,6 +86,7 @@ def test_reviewer_works_the_queue_and_denies_with_reason(
     expect(precautions).to_contain_text("should not be substituted for or with trastuzumab")
     expect(page.locator(".due-box")).to_contain_text("plan service level")
     screenshot(page, "review-case-not-met.png")
+    screenshot(page, "review-case-not-met-screen.png", full_page=False)  # what the reviewer sees
 
     page.check("input[name=action][value=deny]")
     page.fill("#reason", "HER2-negative: IHC 1+ and ISH ratio 1.2 with 2.1 copies per cell.")
@@ -124,4 +125,4 @@ def test_a_pended_case_shows_what_is_missing_and_can_be_sent_back(
     page.get_by_role("button", name="Record decision").click()
     expect(page.get_by_role("status")).to_contain_text("Recorded: request information")
     expect(page.locator("h1 .status")).to_have_text("pending information")
-    screenshot(page, "review-case-pended.png")
+    screenshot(page, "review-case-pended.png", full_page=False)

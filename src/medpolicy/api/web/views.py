@@ -34,6 +34,14 @@ __all__ = ["install"]
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+
+def _pathway_ids(criterion_ids: list[str]) -> list[str]:
+    """Criterion ids are paths under their pathway ("pathway/criterion/..."): the pathways."""
+    return list(dict.fromkeys(c.split("/", 1)[0] for c in criterion_ids))
+
+
+templates.env.filters["pathway_ids"] = _pathway_ids
 router = APIRouter(prefix="/review", include_in_schema=False)
 MAX_FORM_BYTES = 64_000
 
@@ -199,6 +207,9 @@ def _case_page(
         now=datetime.now(UTC),
         due_text=due_text,
         reason_clauses=reason_clauses,
+        pathway_labels={
+            p.id: p.indication_label or p.phase.capitalize() for p in decision.pathways
+        },
         notice=notice,
         errors=errors or [],
         form=form or {},
