@@ -47,6 +47,8 @@ def live_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServi
     provider, _ = tokens.create(Role.provider, name="Tampa", organization="tampa-oncology")
     store.close()
     server = Server(url, folder / "server.log").start()
+    banner = (folder / "server.log").read_text()
+    assert f"{server.base_url}/docs" in banner and f"{server.base_url}/review/" in banner
     try:
         yield LiveService(server.base_url, reviewer, provider)
     finally:
