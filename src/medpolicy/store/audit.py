@@ -232,14 +232,16 @@ def _check_records(
 ) -> list[str]:
     problems: list[str] = []
     seen: set[tuple[str, str]] = set()
-    for d in conn.execute(
+    # Stream: decisions are tens of kilobytes each, and a store holds many.
+    streamed = conn.execution_options(yield_per=500)
+    for d in streamed.execute(
         select(decisions.c.id, decisions.c.case_id, decisions.c.number, decisions.c.decision_json)
     ):
         key = ("decision", f"{d.case_id}#{d.number}")
         seen.add(key)
         if expected.get(key) != sha256_text(d.decision_json):
             problems.append(f"decisions id {d.id}: does not match the decision the trail recorded")
-    for a in conn.execute(select(reviewer_actions)):
+    for a in streamed.execute(select(reviewer_actions)):
         key = ("action", f"{a.case_id}#{a.id}")
         seen.add(key)
         if expected.get(key) != action_sha256(a.action, a.reason, a.clauses_json, a.reviewer):
@@ -248,7 +250,7 @@ def _check_records(
             )
     for kind, ref in sorted(set(expected) - seen):
         problems.append(f"{kind} {ref}: recorded in the trail but missing from its table (deleted)")
-    for c in conn.execute(select(cases.c.id, cases.c.status)):
+    for c in streamed.execute(select(cases.c.id, cases.c.status)):
         if last_status.get(c.id) != c.status:
             problems.append(
                 f"cases id {c.id}: status {c.status!r} is not the status the trail recorded"
