@@ -6,7 +6,6 @@ and commits before it returns: a caller that got a result back may acknowledge i
 
 from __future__ import annotations
 
-import json
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -14,21 +13,17 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, func, select, update
+from sqlalchemy import Connection, Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.sql.elements import BindParameter
 
-from medpolicy.engine.decision import Decision, Outcome
+from medpolicy.engine.decision import Decision
 from medpolicy.errors import FieldError, RequestError
 from medpolicy.request import Request
 from medpolicy.store.audit import (
     Actor,
     AuditEvent,
     Verification,
-    action_sha256,
     append_event,
-    canonical_json,
-    row_event,
     sha256_text,
     verify_chain,
 )
@@ -52,7 +47,16 @@ from medpolicy.store.model import (
     SubmitResult,
     utc,
 )
-from medpolicy.store.schema import audit_events, cases, decisions, reviewer_actions
+from medpolicy.store.queries import (
+    INSERT_CASE,
+    INSERT_DECISION,
+    decisions_of,
+    history_of,
+    latest_decision_json,
+    reviewer_decisions_of,
+)
+from medpolicy.store.review import cited_clauses, insert_action
+from medpolicy.store.schema import cases
 
 __all__ = ["CaseStore"]
 
@@ -180,7 +184,7 @@ class CaseStore:
         decision_text = decision.to_json()
 
         def write(conn: Connection) -> AuditEvent:
-            conn.execute(_INSERT_CASE, values)
+            conn.execute(INSERT_CASE, values)
             stored = self._insert_decision(conn, case_id, 1, decision, decision_text, now)
             return append_event(
                 conn,
@@ -228,7 +232,7 @@ class CaseStore:
     ) -> dict[str, Any]:
         digest = sha256_text(text)
         conn.execute(
-            _INSERT_DECISION,
+            INSERT_DECISION,
             {
                 "case_id": case_id,
                 "number": number,
@@ -326,29 +330,9 @@ class CaseStore:
                 raise CaseConflict(summary, f"case {case_id} is closed ({summary.status})")
             decision_text = self._latest_decision_json(conn, case_id)
             decision = Decision.model_validate_json(decision_text)
-            cited = [c.strip() for c in clauses if c.strip()]
-            if action is ReviewerAction.deny and not cited:
-                cited = list(dict.fromkeys(r.clause for r in decision.reasons))
-            if action is ReviewerAction.deny and not cited:
-                raise RequestError(
-                    [FieldError("clauses", "a denial must cite the guideline clause(s) not met")]
-                )
+            cited = cited_clauses(action, clauses, decision)
             now = self._clock()
-            clauses_json = canonical_json(cited)
-            reviewer = actor.name
-            inserted = conn.execute(
-                reviewer_actions.insert()
-                .values(
-                    case_id=case_id,
-                    action=action.value,
-                    reason=reason,
-                    clauses_json=clauses_json,
-                    reviewer=reviewer,
-                    token_id=actor.token_id,
-                    created_at=now,
-                )
-                .returning(reviewer_actions.c.id)
-            ).scalar_one()
+            action_data = insert_action(conn, case_id, action, reason, cited, actor, now)
             status = REVIEWER_STATUS[action]
             changes = {
                 "status": status.value,
@@ -357,11 +341,7 @@ class CaseStore:
             }
             conn.execute(update(cases).where(cases.c.id == case_id).values(**changes))
             data: dict[str, Any] = {
-                "action": action.value,
-                "action_id": int(inserted),
-                "action_sha256": action_sha256(action.value, reason, clauses_json, reviewer),
-                "reason": reason,
-                "clauses": cited,
+                **action_data,
                 "status": status.value,
                 "decision_id": decision.decision_id,
             }
@@ -459,26 +439,26 @@ class CaseStore:
     def history(self, case_id: str) -> list[AuditEvent]:
         """The case's audit events, oldest first."""
         with self.engine.connect() as conn:
-            return _history(conn, case_id)
+            return history_of(conn, case_id)
 
     def decisions(self, case_id: str) -> list[StoredDecision]:
         """Every engine decision on the case, first to last, with its JSON."""
         with self.engine.connect() as conn:
-            return _decisions(conn, case_id, with_json=True)
+            return decisions_of(conn, case_id, with_json=True)
 
     def reviewer_decisions(self, case_id: str) -> list[ReviewerDecision]:
         """Every reviewer action on the case, first to last."""
         with self.engine.connect() as conn:
-            return _reviewer_decisions(conn, case_id)
+            return reviewer_decisions_of(conn, case_id)
 
     def records(self, case_id: str) -> CaseRecords:
         """What a case view shows beside the case, in one round trip: its history, its reviewer
         actions and its decisions (their provenance only: ``decision_json`` is None)."""
         with self.engine.connect() as conn:
             return CaseRecords(
-                history=_history(conn, case_id),
-                reviewer_decisions=_reviewer_decisions(conn, case_id),
-                decisions=_decisions(conn, case_id, with_json=False),
+                history=history_of(conn, case_id),
+                reviewer_decisions=reviewer_decisions_of(conn, case_id),
+                decisions=decisions_of(conn, case_id, with_json=False),
             )
 
     def count(self) -> int:
@@ -501,69 +481,7 @@ class CaseStore:
 
     @staticmethod
     def _latest_decision_json(conn: Connection, case_id: str) -> str:
-        text: str = conn.execute(_LATEST_DECISION, {"case_id": case_id}).scalar_one()
-        return text
-
-
-# Built once: constructing a statement per call costs more than running it.
-_INSERT_CASE = cases.insert()
-_INSERT_DECISION = decisions.insert()
-_CASE_ID: BindParameter[str] = bindparam("case_id")
-_HISTORY = (
-    select(audit_events).where(audit_events.c.case_id == _CASE_ID).order_by(audit_events.c.seq)
-)
-_DECISIONS = {
-    with_json: select(*[c for c in decisions.c if with_json or c.name != "decision_json"])
-    .where(decisions.c.case_id == _CASE_ID)
-    .order_by(decisions.c.number)
-    for with_json in (True, False)
-}
-_REVIEWER_ACTIONS = (
-    select(reviewer_actions)
-    .where(reviewer_actions.c.case_id == _CASE_ID)
-    .order_by(reviewer_actions.c.id)
-)
-_LATEST_DECISION = (
-    select(decisions.c.decision_json)
-    .where(decisions.c.case_id == _CASE_ID)
-    .order_by(decisions.c.number.desc())
-    .limit(1)
-)
-
-
-def _history(conn: Connection, case_id: str) -> list[AuditEvent]:
-    return [row_event(r) for r in conn.execute(_HISTORY, {"case_id": case_id})]
-
-
-def _decisions(conn: Connection, case_id: str, *, with_json: bool) -> list[StoredDecision]:
-    return [
-        StoredDecision(
-            number=int(r.number),
-            decision_id=r.decision_id,
-            outcome=Outcome(r.outcome),
-            policy_id=r.policy_id,
-            policy_version=r.policy_version,
-            policy_content_hash=r.policy_content_hash,
-            engine_version=r.engine_version,
-            decision_json=r.decision_json if with_json else None,
-            created_at=utc(r.created_at),
-        )
-        for r in conn.execute(_DECISIONS[with_json], {"case_id": case_id})
-    ]
-
-
-def _reviewer_decisions(conn: Connection, case_id: str) -> list[ReviewerDecision]:
-    return [
-        ReviewerDecision(
-            id=int(r.id),
-            action=ReviewerAction(r.action),
-            reason=r.reason,
-            clauses=tuple(json.loads(r.clauses_json)),
-            reviewer=r.reviewer,
-            created_at=utc(r.created_at),
-        )
-        for r in conn.execute(_REVIEWER_ACTIONS, {"case_id": case_id})
-    ]
+        return latest_decision_json(conn, case_id)
 
 
 def _summary_columns() -> list[Any]:
