@@ -197,3 +197,17 @@ def _all_events(store: CaseStore) -> list[AuditEvent]:
     with store.engine.connect() as conn:
         rows = conn.execute(select(audit_events).order_by(audit_events.c.seq))
         return [row_event(r) for r in rows]
+
+
+def test_serve_service_level_options() -> None:
+    import click
+
+    from medpolicy.api.commands import service_levels
+
+    levels = service_levels(120, 48, ("medicare_advantage=72,24",))
+    assert levels.default == ServiceLevel(timedelta(hours=120), timedelta(hours=48))
+    assert levels.by_line_of_business["medicare_advantage"] == ServiceLevel(
+        timedelta(hours=72), timedelta(hours=24)
+    )
+    with pytest.raises(click.BadParameter):
+        service_levels(168, 72, ("medicare_advantage=fast",))

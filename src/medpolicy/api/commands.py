@@ -15,6 +15,8 @@ from typing import Any
 
 import click
 
+from medpolicy.store.model import ServiceLevel, ServiceLevels
+
 __all__ = ["register"]
 
 _database = click.option(
@@ -72,6 +74,14 @@ def register(group: click.Group) -> None:
     help="The plan's service level for expedited requests, hours from receipt.",
 )
 @click.option(
+    "--service-level",
+    "line_levels",
+    multiple=True,
+    metavar="LOB=STANDARD,EXPEDITED",
+    help="A line of business's own service level in hours, e.g. medicare_advantage=72,24 "
+    "(repeatable).",
+)
+@click.option(
     "--sqlite-synchronous",
     type=click.Choice(["NORMAL", "FULL"]),
     default="NORMAL",
@@ -86,6 +96,7 @@ def serve(
     policies: Path | None,
     standard_hours: int,
     expedited_hours: int,
+    line_levels: tuple[str, ...],
     sqlite_synchronous: str,
     log_level: str,
 ) -> None:
@@ -94,14 +105,11 @@ def serve(
 
     from medpolicy.api.app import create_app
     from medpolicy.api.settings import Settings
-    from medpolicy.store import ServiceLevel, ServiceLevels
 
     settings = Settings(
         database_url=database,
         policies_dir=policies,
-        service_levels=ServiceLevels(
-            ServiceLevel(timedelta(hours=standard_hours), timedelta(hours=expedited_hours))
-        ),
+        service_levels=service_levels(standard_hours, expedited_hours, line_levels),
         sqlite_synchronous=sqlite_synchronous,
     )
     app = create_app(settings)
@@ -117,6 +125,25 @@ def serve(
     click.echo(f"  Metrics       {base}/metrics")
     click.echo("  Tokens        medpolicy token create --role reviewer --name 'Your Name'")
     uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False)
+
+
+def service_levels(
+    standard_hours: int, expedited_hours: int, line_levels: tuple[str, ...] = ()
+) -> ServiceLevels:
+    """The plan's service levels from ``serve``'s options (``LOB=STANDARD,EXPEDITED`` hours)."""
+    by_line: dict[str, ServiceLevel] = {}
+    for item in line_levels:
+        line, _, hours = item.partition("=")
+        standard, _, expedited = hours.partition(",")
+        if not (line and standard.isdigit() and expedited.isdigit()):
+            raise click.BadParameter(
+                f"{item!r}: expected LOB=STANDARD,EXPEDITED hours", param_hint="--service-level"
+            )
+        by_line[line.strip()] = ServiceLevel(
+            timedelta(hours=int(standard)), timedelta(hours=int(expedited))
+        )
+    default = ServiceLevel(timedelta(hours=standard_hours), timedelta(hours=expedited_hours))
+    return ServiceLevels(default=default, by_line_of_business=by_line)
 
 
 @click.group()
