@@ -114,6 +114,15 @@ def _admin_connection() -> psycopg.Connection[Any] | None:
     return None
 
 
+def drop_database(url: str) -> None:
+    """Drop a test database now, closing its connections (``pg_database`` tolerates it)."""
+    admin = _admin_connection()
+    assert admin is not None
+    with admin:
+        name = url.rsplit("/", 1)[1]
+        admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
 def pg_available() -> bool:
     conn = _admin_connection()
     if conn is None:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from medpolicy.adapters.native import field_path
@@ -91,6 +92,17 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(CaseConflict)
     async def _conflict(_: Request, exc: CaseConflict) -> JSONResponse:
         return error_response(409, [FieldError("status", str(exc))])
+
+    @app.exception_handler(PermissionError)
+    async def _forbidden(_: Request, exc: PermissionError) -> JSONResponse:
+        return error_response(403, [FieldError("Authorization", str(exc))])
+
+    @app.exception_handler(OperationalError)
+    async def _store_down(_: Request, exc: OperationalError) -> JSONResponse:
+        # The driver's message can quote SQL parameters (member data): log only its class.
+        log.error("case store unavailable: %s", type(exc.orig).__name__)
+        problem = "the case store is unavailable; retry (with the same Idempotency-Key)"
+        return error_response(503, [FieldError("(service)", problem)], {"Retry-After": "5"})
 
     @app.exception_handler(IdempotencyConflict)
     async def _idempotency(_: Request, exc: IdempotencyConflict) -> JSONResponse:
