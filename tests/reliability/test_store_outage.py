@@ -9,7 +9,7 @@ from medpolicy.api.app import create_app
 from medpolicy.api.settings import Settings
 from medpolicy.policy.registry import PolicyRegistry
 from medpolicy.store import Role
-from tests.api.support import approved_request, pg_available, pg_database
+from tests.api.support import approved_request, drop_database, pg_available, pg_database
 
 pytestmark = pytest.mark.postgres
 
@@ -26,9 +26,7 @@ def test_a_vanished_database_is_a_503(registry: PolicyRegistry) -> None:
                 client.post("/api/v1/cases", json=approved_request(), headers=auth).status_code
                 == 201
             )
-            name = url.rsplit("/", 1)[1]
-            with psycopg.connect(PG_ADMIN_URLS[0], autocommit=True) as admin:
-                admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+            drop_database(url)
             response = client.post("/api/v1/cases", json=approved_request(), headers=auth)
             assert response.status_code == 503
             assert response.headers["retry-after"] == "5"
