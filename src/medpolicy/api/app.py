@@ -21,6 +21,7 @@ from medpolicy.api.settings import Settings
 from medpolicy.api.state import Services
 from medpolicy.policy.registry import PolicyRegistry
 from medpolicy.store import TokenStore, open_store
+from medpolicy.store.database import WalCheckpointer
 
 __all__ = ["create_app"]
 
@@ -46,12 +47,17 @@ def create_app(
         settings.database_url,
         service_levels=settings.service_levels,
         sqlite_synchronous=settings.sqlite_synchronous,
+        # While serving, SQLite checkpoints in the background rather than inside a request.
+        sqlite_checkpoint_pages=16_000,
     )
     svc = Services(settings, registry, store, TokenStore(store), Metrics(store))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        checkpointer = WalCheckpointer(store.engine)
+        checkpointer.start()
         yield
+        checkpointer.stop()
         store.close()
 
     app = FastAPI(

@@ -82,10 +82,15 @@ def open_store(
     service_levels: ServiceLevels | None = None,
     migrate: bool = True,
     sqlite_synchronous: str = "NORMAL",
+    sqlite_checkpoint_pages: int = 1000,
 ) -> CaseStore:
     """Connect to the store at ``url`` (default: the SQLite file in the user's data directory)
     and, unless ``migrate`` is False, bring its tables up to date."""
-    engine: Engine = connect(url or default_database_url(), sqlite_synchronous=sqlite_synchronous)
+    engine: Engine = connect(
+        url or default_database_url(),
+        sqlite_synchronous=sqlite_synchronous,
+        sqlite_checkpoint_pages=sqlite_checkpoint_pages,
+    )
     if migrate:
         upgrade(engine)
     return CaseStore(engine, service_levels=service_levels)

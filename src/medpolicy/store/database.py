@@ -6,7 +6,9 @@ packaged Alembic migrations (the service does this on start, ``medpolicy db upgr
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,16 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-__all__ = ["MIGRATIONS_DIR", "connect", "default_database_url", "normalize_url", "upgrade"]
+__all__ = [
+    "MIGRATIONS_DIR",
+    "WalCheckpointer",
+    "connect",
+    "default_database_url",
+    "normalize_url",
+    "upgrade",
+]
+
+log = logging.getLogger("medpolicy.store")
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -44,12 +55,15 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def connect(url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
+def connect(
+    url: str, *, sqlite_synchronous: str = "NORMAL", sqlite_checkpoint_pages: int = 1000
+) -> Engine:
     """An engine for the store at ``url``. SQLite files get WAL, a busy timeout and foreign keys.
 
     ``sqlite_synchronous``: ``NORMAL`` (default; in WAL mode a committed transaction survives the
     process being killed, the last ones may be lost on power failure) or ``FULL`` (fsync on every
-    commit).
+    commit). ``sqlite_checkpoint_pages``: the WAL size (pages) at which a committing writer
+    checkpoints; the service raises it and checkpoints in the background (``WalCheckpointer``).
     """
     url = normalize_url(url)
     parsed = make_url(url)
@@ -58,12 +72,12 @@ def connect(url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, pool_size=20, max_overflow=20, pool_timeout=60)
-        _configure_sqlite(engine, sqlite_synchronous)
+        _configure_sqlite(engine, sqlite_synchronous, sqlite_checkpoint_pages)
         return engine
     return create_engine(url, pool_size=20, max_overflow=20, pool_timeout=60, pool_recycle=1800)
 
 
-def _configure_sqlite(engine: Engine, synchronous: str) -> None:
+def _configure_sqlite(engine: Engine, synchronous: str, checkpoint_pages: int) -> None:
     if synchronous not in ("NORMAL", "FULL"):
         raise ValueError("sqlite_synchronous must be NORMAL or FULL")
 
@@ -77,6 +91,7 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA wal_autocheckpoint={int(checkpoint_pages)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -110,3 +125,39 @@ def current_revision(engine: Engine) -> str | None:
 
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+class WalCheckpointer:
+    """Checkpoints a SQLite WAL from a background thread every ``interval`` seconds.
+
+    Left to itself, SQLite checkpoints inside whichever commit pushes the WAL past its limit, so
+    that request waits while megabytes are copied and the file synced. A PASSIVE checkpoint here
+    runs beside the writers instead (it never blocks them), keeping the WAL short.
+    """
+
+    def __init__(self, engine: Engine, interval: float = 0.25) -> None:
+        self._engine = engine
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if is_sqlite(self._engine) and self._thread is None:
+            self._thread = threading.Thread(
+                target=self._loop, name="medpolicy-wal-checkpoint", daemon=True
+            )
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                with self._engine.connect() as conn:
+                    conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+            except Exception:  # a busy or vanished database: the next round tries again
+                log.warning("WAL checkpoint failed", exc_info=True)
