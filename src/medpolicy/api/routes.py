@@ -143,7 +143,25 @@ async def evaluate(request: Request, caller: Caller, svc: Svc) -> Response:
     summary="Submit a prior-authorization request",
     status_code=201,
     response_model=CaseOut,
-    responses={**_ERRORS, 200: {"model": CaseOut, "description": "An idempotent retry."}},
+    responses={
+        **_ERRORS,
+        201: {
+            "description": "The case, opened and committed.",
+            "headers": {
+                "Location": {"description": "The case's URL.", "schema": {"type": "string"}}
+            },
+        },
+        200: {
+            "model": CaseOut,
+            "description": "An idempotent retry: the case the first submission opened.",
+            "headers": {
+                "Idempotent-Replayed": {
+                    "description": "Always true on this status.",
+                    "schema": {"type": "string", "enum": ["true"]},
+                }
+            },
+        },
+    },
     openapi_extra=_REQUEST_BODY,
     tags=["cases"],
 )
