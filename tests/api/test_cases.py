@@ -283,3 +283,20 @@ def test_policies_are_listed_with_versions_and_precautions(client: TestClient) -
     assert len(policy["content_hash"]) > 20
     texts = " ".join(p["text"] for p in policy["precautions"]).lower()
     assert "interstitial lung disease" in texts and "substituted" in texts
+
+
+def test_a_late_retry_returns_the_case_after_information_was_added(
+    client: TestClient, tokens: Tokens
+) -> None:
+    body = missing_information_request()
+    headers = {**Tokens.auth(tokens.provider), "Idempotency-Key": "late-retry"}
+    first = client.post("/api/v1/cases", json=body, headers=headers).json()
+    client.post(
+        f"/api/v1/cases/{first['id']}/resubmissions",
+        json=HER2_DATA,
+        headers=Tokens.auth(tokens.provider),
+    )
+    retry = client.post("/api/v1/cases", json=body, headers=headers)
+    assert retry.status_code == 200, retry.text
+    assert retry.json()["id"] == first["id"]
+    assert retry.json()["status"] == "approved", "the retry sees the case as it stands now"

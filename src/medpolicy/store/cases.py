@@ -143,7 +143,10 @@ class CaseStore:
         return SubmitResult(case=case, created=True, records=records)
 
     def _replay(self, existing: Case, body_sha: str) -> SubmitResult:
-        if sha256_text(existing.request_json) != body_sha:
+        # Compare with the request as first submitted (the case's own request may since have
+        # grown by resubmissions): its hash is in the case's first audit event.
+        first = next(e for e in self.history(existing.id) if e.event_type == "case.submitted")
+        if first.data.get("request_sha256") != body_sha:
             raise IdempotencyConflict(existing)
         return SubmitResult(case=existing, created=False)
 
