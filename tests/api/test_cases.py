@@ -300,3 +300,27 @@ def test_a_late_retry_returns_the_case_after_information_was_added(
     assert retry.status_code == 200, retry.text
     assert retry.json()["id"] == first["id"]
     assert retry.json()["status"] == "approved", "the retry sees the case as it stands now"
+
+
+def test_a_reviewer_acting_on_a_replaced_decision_gets_409(
+    client: TestClient, tokens: Tokens
+) -> None:
+    case = submit(client, tokens.provider, missing_information_request())
+    client.post(
+        f"/api/v1/cases/{case['id']}/resubmissions",
+        json={"her2": not_met_request()["her2"]},
+        headers=Tokens.auth(tokens.provider),
+    )
+    stale = client.post(
+        f"/api/v1/cases/{case['id']}/actions",
+        json={"action": "approve", "reason": "HER2 fine", "decision_count": 1},
+        headers=Tokens.auth(tokens.reviewer),
+    )
+    assert stale.status_code == 409
+    assert "reload it" in stale.json()["errors"][0]["problem"]
+    current = client.post(
+        f"/api/v1/cases/{case['id']}/actions",
+        json={"action": "deny", "reason": "HER2-negative", "decision_count": 2},
+        headers=Tokens.auth(tokens.reviewer),
+    )
+    assert current.status_code == 200 and current.json()["status"] == "denied"

@@ -9,9 +9,11 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import inspect, select
 
+from medpolicy.adapters.native import parse_request
 from medpolicy.cli import main
 from medpolicy.errors import RequestError
 from medpolicy.policy.registry import PolicyRegistry
+from medpolicy.service import evaluate_request
 from medpolicy.store import (
     AuditEvent,
     CaseConflict,
@@ -211,3 +213,29 @@ def test_serve_service_level_options() -> None:
     )
     with pytest.raises(click.BadParameter):
         service_levels(168, 72, ("medicare_advantage=fast",))
+
+
+def test_stale_views_are_refused(store: CaseStore, registry: PolicyRegistry) -> None:
+    """A resubmission merged into, or a reviewer action taken on, a decision that has since been
+    replaced is a conflict, not a silent overwrite."""
+    case = submit(store, registry, missing_information_request("PA-STALE-1")).case
+    assert case.decision_count == 1
+    updated = resubmit(store, registry, case, not_met_request("PA-STALE-1"))
+    assert updated.decision_count == 2
+    request = parse_request(approved_request("PA-STALE-1"))
+    with pytest.raises(CaseConflict, match="now has 2 engine decisions"):
+        store.resubmit(
+            case.id,
+            request,
+            evaluate_request(registry, request),
+            actor=PROVIDER,
+            seen_decisions=1,
+        )
+    with pytest.raises(CaseConflict):
+        store.record_reviewer_action(
+            case.id, ReviewerAction.approve, "looked fine", actor=REVIEWER, seen_decisions=1
+        )
+    done = store.record_reviewer_action(
+        case.id, ReviewerAction.approve, "looked fine", actor=REVIEWER, seen_decisions=2
+    )
+    assert done.status is CaseStatus.approved

@@ -284,7 +284,12 @@ def reviewer_action(case_id: str, action: ReviewerActionIn, caller: Caller, svc:
     (by default the clauses of the engine's reasons). Approve and deny close the case."""
     require(caller, Role.reviewer)
     case = svc.store.record_reviewer_action(
-        case_id, action.action, action.reason, actor=caller.actor(), clauses=action.clauses
+        case_id,
+        action.action,
+        action.reason,
+        actor=caller.actor(),
+        clauses=action.clauses,
+        seen_decisions=action.decision_count,
     )
     svc.metrics.reviewer_actions.labels(action.action.value).inc()
     log.info("reviewer action case=%s action=%s", case.id, action.action.value)
@@ -313,7 +318,9 @@ async def resubmit(case_id: str, request: Request, caller: Caller, svc: Svc) -> 
         _check_identity(current, merged)
         parsed = parse_request(merged)
         decision = evaluate_request(svc.registry, parsed)
-        updated = svc.store.resubmit(case_id, parsed, decision, actor=caller.actor())
+        updated = svc.store.resubmit(
+            case_id, parsed, decision, actor=caller.actor(), seen_decisions=case.decision_count
+        )
         return _case_body(svc, updated), updated
 
     body, case = await run_in_threadpool(work)

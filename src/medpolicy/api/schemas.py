@@ -133,6 +133,13 @@ class ReviewerActionIn(BaseModel):
         description="Guideline clauses behind the action; a denial defaults to those of the "
         "engine's reasons.",
     )
+    decision_count: int | None = Field(
+        default=None,
+        ge=1,
+        le=10_000,
+        description="The case's decision_count when the reviewer read it; if the provider has "
+        "resubmitted since, the action is refused (409) so the new decision is seen first.",
+    )
 
 
 class PolicyHistoryOut(_Out):

@@ -263,16 +263,25 @@ class CaseStore:
             "engine_version": decision.engine_version,
         }
 
-    def resubmit(self, case_id: str, request: Request, decision: Decision, *, actor: Actor) -> Case:
+    def resubmit(
+        self,
+        case_id: str,
+        request: Request,
+        decision: Decision,
+        *,
+        actor: Actor,
+        seen_decisions: int | None = None,
+    ) -> Case:
         """Record the provider's added information: the merged ``request`` and the engine's new
-        ``decision`` on the same case. The case must be open; the request id cannot change."""
+        ``decision`` on the same case. The case must be open; the request id cannot change.
+
+        ``seen_decisions``: the case's ``decision_count`` when the caller read the request it
+        merged into; if another resubmission landed since, ``CaseConflict`` (merge again)."""
         body = request_json(request)
         text = decision.to_json()
         with self.transaction() as conn:
             row = self._locked_case(conn, case_id)
-            summary = CaseSummary.from_row(row)
-            if summary.final:
-                raise CaseConflict(summary, f"case {case_id} is closed ({summary.status})")
+            _open_case(row, seen_decisions)
             if request.request_id != row.request_id:
                 raise RequestError(
                     [FieldError("request_id", f"must stay {row.request_id!r} on a resubmission")]
@@ -315,11 +324,14 @@ class CaseStore:
         *,
         actor: Actor,
         clauses: Sequence[str] = (),
+        seen_decisions: int | None = None,
     ) -> Case:
         """A reviewer's decision on an open case, with the required reason.
 
         A denial must state its clauses; when none are given they default to the clauses the
         engine's reasons cite. Approve and deny close the case; request_information pends it.
+        ``seen_decisions``: the ``decision_count`` the reviewer looked at; if the provider has
+        resubmitted since, ``CaseConflict`` (the reviewer must look at the new decision).
         """
         reason = reason.strip()
         if not reason:
@@ -328,9 +340,7 @@ class CaseStore:
             raise PermissionError("only a reviewer can decide a case")
         with self.transaction() as conn:
             row = self._locked_case(conn, case_id)
-            summary = CaseSummary.from_row(row)
-            if summary.final:
-                raise CaseConflict(summary, f"case {case_id} is closed ({summary.status})")
+            _open_case(row, seen_decisions)
             decision_text = self._latest_decision_json(conn, case_id)
             decision = Decision.model_validate_json(decision_text)
             cited = cited_clauses(action, clauses, decision)
@@ -485,6 +495,19 @@ class CaseStore:
     @staticmethod
     def _latest_decision_json(conn: Connection, case_id: str) -> str:
         return latest_decision_json(conn, case_id)
+
+
+def _open_case(row: Any, seen_decisions: int | None) -> CaseSummary:
+    summary = CaseSummary.from_row(row)
+    if summary.final:
+        raise CaseConflict(summary, f"case {summary.id} is closed ({summary.status})")
+    if seen_decisions is not None and seen_decisions != summary.decision_count:
+        raise CaseConflict(
+            summary,
+            f"case {summary.id} changed: it now has {summary.decision_count} engine decisions, "
+            f"not the {seen_decisions} seen; reload it and try again",
+        )
+    return summary
 
 
 def _summary_columns() -> list[Any]:

@@ -239,8 +239,14 @@ async def decide(request: Request, case_id: str) -> Response:
         clauses.append(extra)
     try:
         action = ReviewerAction(raw_action)
+        seen = _first(form, "decision_count")
         svc.store.record_reviewer_action(
-            case_id, action, reason, actor=info.actor(), clauses=clauses
+            case_id,
+            action,
+            reason,
+            actor=info.actor(),
+            clauses=clauses,
+            seen_decisions=int(seen) if seen.isdigit() else None,
         )
     except ValueError as exc:  # an unknown action, or a RequestError naming the field
         problems = (
