@@ -239,3 +239,24 @@ def test_stale_views_are_refused(store: CaseStore, registry: PolicyRegistry) -> 
         case.id, ReviewerAction.approve, "looked fine", actor=REVIEWER, seen_decisions=2
     )
     assert done.status is CaseStatus.approved
+
+
+def test_database_errors_never_quote_their_parameters(store: CaseStore) -> None:
+    """A failed statement's message reaches logs: it must not carry member data."""
+    from sqlalchemy.exc import IntegrityError
+
+    from medpolicy.store.schema import tokens
+
+    row = {
+        "token_sha256": "duplicate",
+        "role": "provider",
+        "organization": None,
+        "name": "M7730412",  # as a member identifier would sit in a request's JSON
+        "created_at": datetime.now(UTC),
+        "revoked": False,
+    }
+    with store.engine.begin() as conn:
+        conn.execute(tokens.insert(), row)
+    with pytest.raises(IntegrityError) as failed, store.engine.begin() as conn:
+        conn.execute(tokens.insert(), row)
+    assert "M7730412" not in str(failed.value)

@@ -103,6 +103,7 @@ def serve(
     """Run the prior-authorization service: REST API, reviewer web app and metrics."""
     import uvicorn
 
+    from medpolicy.api import logs
     from medpolicy.api.app import create_app
     from medpolicy.api.settings import Settings
 
@@ -124,7 +125,10 @@ def serve(
     click.echo(f"  Reviewer app  {base}/review/")
     click.echo(f"  Metrics       {base}/metrics")
     click.echo("  Tokens        medpolicy token create --role reviewer --name 'Your Name'")
-    uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False)
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, server_header=False)
+    server = uvicorn.Server(config)  # the Config has set up uvicorn's loggers by now
+    logs.install()
+    server.run()
 
 
 def service_levels(

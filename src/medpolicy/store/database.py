@@ -55,6 +55,11 @@ def normalize_url(url: str) -> str:
     return url
 
 
+# hide_parameters: a database error's message would otherwise quote the statement's parameters
+# (request JSON, member identifiers) into whatever logs it.
+_POOL = {"pool_size": 20, "max_overflow": 20, "pool_timeout": 60}
+
+
 def connect(
     url: str, *, sqlite_synchronous: str = "NORMAL", sqlite_checkpoint_pages: int = 1000
 ) -> Engine:
@@ -71,10 +76,10 @@ def connect(
         database = parsed.database or ""
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, pool_size=20, max_overflow=20, pool_timeout=60)
+        engine = create_engine(url, hide_parameters=True, **_POOL)
         _configure_sqlite(engine, sqlite_synchronous, sqlite_checkpoint_pages)
         return engine
-    return create_engine(url, pool_size=20, max_overflow=20, pool_timeout=60, pool_recycle=1800)
+    return create_engine(url, hide_parameters=True, pool_recycle=1800, **_POOL)
 
 
 def _configure_sqlite(engine: Engine, synchronous: str, checkpoint_pages: int) -> None:
