@@ -46,6 +46,7 @@ class FactSpec:
     choices: tuple[str, ...] = ()
     request_field: str = ""  # where a provider supplies it in the native request JSON
     unit: str | None = None
+    name: str = ""  # a short name for quoting a reported value
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,39 @@ class Facts:
 
 
 def _spec(path: str, label: str, kind: FactKind, request_field: str, **kw: Any) -> FactSpec:
-    return FactSpec(path=path, label=label, kind=kind, request_field=request_field, **kw)
+    return FactSpec(path, label, kind, request_field=request_field, name=_NAMES[path], **kw)
+
+
+# Short names, for reasons that quote what was reported ("reported: HER2 IHC score 1+").
+_NAMES = {
+    "request.date": "request date",
+    "request.type": "request type",
+    "member.line_of_business": "line of business",
+    "medication.hcpcs": "HCPCS code",
+    "medication.drug": "drug name",
+    "medication.dose": "dose",
+    "medication.interval_days": "days between doses",
+    "medication.start_date": "start date",
+    "medication.line_of_therapy": "line of therapy",
+    "medication.concurrent_anticancer_drugs": "concurrent anticancer drugs",
+    "body_weight.kg": "body weight (kg)",
+    "indications": "indications",
+    "diagnoses": "diagnosis codes",
+    "disease_extent": "disease extent",
+    "brain_metastases.extent": "brain metastases",
+    "her2.ihc_score": "HER2 IHC score",
+    "her2.ish_ratio": "HER2/CEP17 ratio",
+    "her2.ish_copy_number": "average HER2 copy number",
+    "her2.concurrent": "IHC and ISH concurrent",
+    "erbb2_mutation.status": "ERBB2 mutation",
+    "prior_therapies": "prior therapies",
+    "compendium.fda_labeled_indication": "FDA-labeled indication",
+    "compendium.fda_label_requirements_met": "label requirements met",
+    "compendium.nccn_category": "NCCN category",
+    "prior_authorizations": "prior authorizations",
+    "initiation_criteria_previously_met": "initiation criteria previously met",
+    "disease_status_on_treatment": "disease status on treatment",
+}
 
 
 FACTS: dict[str, FactSpec] = {

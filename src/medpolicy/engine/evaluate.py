@@ -20,11 +20,11 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from medpolicy.engine.checks import CHECKS
-from medpolicy.facts import Facts
+from medpolicy.facts import FACTS, Facts
 from medpolicy.logic import Truth, all_of, any_of, not_
 from medpolicy.policy import tree as t
 
-__all__ = ["Context", "Trace", "detail", "evaluate"]
+__all__ = ["Context", "Trace", "describe", "detail", "evaluate", "show"]
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def detail(trace: Trace) -> str:
     if trace.note or not isinstance(node, t.Compare):
         return trace.note
     value = trace.used[node.fact]
-    return f"reported: {_show(value)}; required: {describe(node.condition)}"
+    return f"reported {FACTS[node.fact].name}: {show(value)}; required: {describe(node.condition)}"
 
 
 def _all(node: t.AllOf, ctx: Context) -> Trace:
@@ -216,13 +216,13 @@ def describe(cond: t.Condition) -> str:
     return f"{_WORDS[cond.op]} {shown}"
 
 
-def _show(value: Any) -> str:
+def show(value: Any) -> str:
     if isinstance(value, list):
-        return "[" + ", ".join(_show(v) for v in value) + "]"
+        return "[" + ", ".join(show(v) for v in value) + "]"
     if isinstance(value, bool):
         return str(value).lower()
     return str(value)
 
 
 def _show_record(record: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={_show(v)}" for k, v in sorted(record.items()) if v is not None)
+    return ", ".join(f"{k}={show(v)}" for k, v in sorted(record.items()) if v is not None)

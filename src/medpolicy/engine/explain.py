@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from medpolicy.engine.evaluate import Trace, detail
+from medpolicy.engine.evaluate import Trace, detail, show
+from medpolicy.facts import FACTS
 from medpolicy.logic import Truth
 from medpolicy.policy import tree as t
 
@@ -41,16 +42,31 @@ def lacking(trace: Trace) -> Iterator[tuple[str, Trace]]:
 
 
 def describe_failure(trace: Trace) -> str:
-    """A reason in plain words, including why each alternative of a failed ANY did not hold."""
-    if isinstance(trace.node, t.AnyOf | t.Not) and trace.children:
-        parts = [
-            f"{c.node.citation.text} — {describe_failure(c) or c.result.value}"
-            for c in trace.children
-        ]
-        prefix = (
-            "none of the alternatives holds: " if isinstance(trace.node, t.AnyOf) else "excluded: "
-        )
-        return prefix + "; ".join(parts)
-    if isinstance(trace.node, t.AllOf):
+    """A reason in plain words: for a failed ANY, which alternatives (by clause) none of which
+    holds and what was reported for them; for a failed NOT, what excluded it."""
+    node = trace.node
+    if isinstance(node, t.AnyOf) and trace.children:
+        clauses = "; ".join(dict.fromkeys(_short(c.node) for c in trace.children))
+        return f"none of the alternatives holds ({clauses}); {_reported(trace)}"
+    if isinstance(node, t.Not) and trace.children:
+        return f"excluded: {detail(trace.children[0])}"
+    if isinstance(node, t.AllOf):
         return "; ".join(describe_failure(c) for c in trace.children if c.result is Truth.not_met)
     return detail(trace)
+
+
+def _short(node: t.Node) -> str:
+    return node.citation.section.rsplit(" > ", 1)[-1]
+
+
+def _reported(trace: Trace) -> str:
+    seen: dict[str, object] = {}
+    stack = [trace]
+    while stack:
+        current = stack.pop(0)
+        for fact, value in current.used.items():
+            seen.setdefault(fact, value)
+        stack.extend(current.children)
+    if not seen:
+        return "nothing was reported for them"
+    return "reported: " + "; ".join(f"{FACTS[f].name} {show(v)}" for f, v in seen.items())
