@@ -19,6 +19,7 @@ from medpolicy.api.settings import Settings
 from medpolicy.policy.registry import PolicyRegistry
 from medpolicy.store import CaseStore, Role, TokenStore, open_store
 from tests.api.support import pg_available, pg_database
+from tests.support import unavailable
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -26,7 +27,7 @@ BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 @pytest.fixture(scope="session")
 def pg_session_url() -> Iterator[str]:
     if not pg_available():
-        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432")
+        unavailable("PostgreSQL is not reachable at 127.0.0.1:5432")
     with pg_database() as url:
         yield url
 

@@ -14,13 +14,14 @@ from medpolicy.api.settings import Settings
 from medpolicy.policy.registry import PolicyRegistry
 from medpolicy.store import Role, TokenStore
 from tests.fhir.support import external
+from tests.support import unavailable
 
 
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
     path = external()
     if not path.exists():
-        pytest.skip(f"the shared external fixtures are not at {path} (set MEDPOLICY_SHARED)")
+        unavailable(f"the shared external fixtures are not at {path} (set MEDPOLICY_SHARED)")
     return path
 
 

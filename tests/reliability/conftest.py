@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.api.support import pg_available, pg_database
+from tests.support import unavailable
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -19,6 +20,6 @@ def server_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
         yield f"sqlite:///{tmp_path / 'service.db'}"
         return
     if not pg_available():
-        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432")
+        unavailable("PostgreSQL is not reachable at 127.0.0.1:5432")
     with pg_database() as url:
         yield url

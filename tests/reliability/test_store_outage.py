@@ -10,13 +10,14 @@ from medpolicy.api.settings import Settings
 from medpolicy.policy.registry import PolicyRegistry
 from medpolicy.store import Role
 from tests.api.support import approved_request, drop_database, pg_available, pg_database
+from tests.support import unavailable
 
 pytestmark = pytest.mark.postgres
 
 
 def test_a_vanished_database_is_a_503(registry: PolicyRegistry) -> None:
     if not pg_available():
-        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432")
+        unavailable("PostgreSQL is not reachable at 127.0.0.1:5432")
     with pg_database() as url:
         app = create_app(Settings(database_url=url), registry=registry)
         token, _ = app.state.services.tokens.create(Role.admin, name="ops")

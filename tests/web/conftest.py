@@ -11,7 +11,7 @@ import pytest
 
 from medpolicy.store import Role, TokenStore, open_store
 from tests.api.support import Server
-from tests.support import REPO
+from tests.support import REPO, unavailable
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -58,7 +58,7 @@ def live_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServi
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed (scripts/setup --browser installs it)")
+        unavailable("Debian chromium is not installed (scripts/setup --system installs it)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
