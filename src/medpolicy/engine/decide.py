@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from typing import Any
 
 from typing_extensions import TypedDict
 
@@ -51,28 +50,14 @@ def decide(policy: t.Policy, request: Request) -> Decision:
         for p in policy.pathways
     ]
     applicable = [(p, tr) for p, tr in results if tr is not None]
-    met = [(p, tr) for p, tr in applicable if tr.result is Truth.met]
-    unknown = [(p, tr) for p, tr in applicable if tr.result is Truth.unknown]
-
+    met = [p for p, tr in applicable if tr.result is Truth.met]
     gates = _unsettled(policy, facts, scope)
-    missing: list[MissingFact] = []
-    reasons: list[Reason] = []
+    outcome, missing, reasons = _conclude(facts, scope, applicable, gates)
+    if not reasons and outcome is Outcome.not_met:
+        reasons = [_no_pathway_reason(policy, request, indications)]
     authorization = None
-    if scope.applies is False:
-        outcome = Outcome.out_of_scope
-    elif met and not gates:
-        outcome = Outcome.approved
-        pathway = met[0][0]
-        authorization = authorize(policy, facts, pathway.approval_months)
-    elif met or unknown:
-        outcome = Outcome.missing_information
-        missing = _missing(facts, [tr for _, tr in unknown], gates)
-    elif not applicable and not facts.has("indications") and not facts.has("diagnoses"):
-        outcome = Outcome.missing_information
-        missing = _missing(facts, [], [*gates, ("diagnoses", None)])
-    else:
-        outcome = Outcome.not_met
-        reasons = _reasons(applicable) or [_no_pathway_reason(policy, request, indications)]
+    if outcome is Outcome.approved:
+        authorization = authorize(policy, facts, met[0].approval_months)
 
     flags = sorted({f for _, tr in applicable for f in _flags(tr)})
     if outcome is Outcome.not_met:
@@ -97,8 +82,28 @@ def decide(policy: t.Policy, request: Request) -> Decision:
         missing_information=missing,
         authorization=authorization,
         flags=flags,
-        precautions=precautions,
+        precautions=list(precautions),
     )
+
+
+_Gates = list[tuple[str, str | None]]
+
+
+def _conclude(
+    facts: Facts, scope: Scope, applicable: list[tuple[t.Pathway, Trace]], gates: _Gates
+) -> tuple[Outcome, list[MissingFact], list[Reason]]:
+    """The outcome by PRODUCT.md's semantics, with what is missing or why it is not met."""
+    results = [tr.result for _, tr in applicable]
+    if scope.applies is False:
+        return Outcome.out_of_scope, [], []
+    if Truth.met in results and not gates:
+        return Outcome.approved, [], []
+    if Truth.met in results or Truth.unknown in results:
+        unknown = [tr for _, tr in applicable if tr.result is Truth.unknown]
+        return Outcome.missing_information, _missing(facts, unknown, gates), []
+    if not applicable and not facts.has("indications") and not facts.has("diagnoses"):
+        return Outcome.missing_information, _missing(facts, [], [*gates, ("diagnoses", None)]), []
+    return Outcome.not_met, [], _reasons(applicable)
 
 
 _PARTS: dict[str, tuple[PolicyRef, list[PrecautionOut]]] = {}
@@ -184,10 +189,10 @@ def _applies(pathway: t.Pathway, request: Request, indications: set[str]) -> boo
     return pathway.indication is None or pathway.indication in indications
 
 
-def _unsettled(policy: t.Policy, facts: Facts, scope: Scope) -> list[tuple[str, str | None]]:
+def _unsettled(policy: t.Policy, facts: Facts, scope: Scope) -> _Gates:
     """Facts outside the criteria that must be settled before any approval: whether this
     guideline governs the member at all, and that the drug named is the drug coded."""
-    gates: list[tuple[str, str | None]] = []
+    gates: _Gates = []
     if scope.applies is None:
         gates.append(
             (
@@ -209,9 +214,7 @@ def _unsettled(policy: t.Policy, facts: Facts, scope: Scope) -> list[tuple[str, 
     return gates
 
 
-def _missing(
-    facts: Facts, unknown: list[Trace], gates: list[tuple[str, str | None]]
-) -> list[MissingFact]:
+def _missing(facts: Facts, unknown: list[Trace], gates: _Gates) -> list[MissingFact]:
     needed: dict[str, list[Trace]] = {}
     for tr in unknown:
         for fact, leaf in lacking(tr):
@@ -336,14 +339,15 @@ def _summary(
     outcome: Outcome,
     policy: t.Policy,
     scope: Scope,
-    met: list[Any],
+    met: list[t.Pathway],
     reasons: list[Reason],
     missing: list[MissingFact],
 ) -> str:
     if outcome is Outcome.out_of_scope:
         return f"Not reviewed under {policy.meta.id}: {scope.text} Route to: {scope.route_to}."
     if outcome is Outcome.approved:
-        return f"Meets {met[0][0].criteria.citation.section} ({met[0][0].criteria.citation.text})."
+        cite = met[0].criteria.citation
+        return f"Meets {cite.section} ({cite.text})."
     if outcome is Outcome.missing_information:
         return "More information is needed: " + "; ".join(m.label for m in missing) + "."
     return (
