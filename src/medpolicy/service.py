@@ -5,12 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 from medpolicy.adapters.native import parse_request
+from medpolicy.engine.authorize import authorize
 from medpolicy.engine.decide import decide
-from medpolicy.engine.decision import Decision
+from medpolicy.engine.decision import Authorization, Decision
+from medpolicy.facts import extract_facts
+from medpolicy.policy import tree as t
 from medpolicy.policy.registry import PolicyRegistry
 from medpolicy.request import Request
 
-__all__ = ["evaluate_json", "evaluate_request"]
+__all__ = [
+    "authorize_as_submitted",
+    "evaluate_json",
+    "evaluate_request",
+    "reviewer_authorization",
+]
+
+# What the dose, units and period of an authorization are computed from.
+_DOSE_FACTS = ("medication.dose", "body_weight.kg", "medication.interval_days")
 
 
 def evaluate_request(registry: PolicyRegistry, request: Request) -> Decision:
@@ -21,3 +32,28 @@ def evaluate_request(registry: PolicyRegistry, request: Request) -> Decision:
 def evaluate_json(registry: PolicyRegistry, data: bytes | str | dict[str, Any]) -> Decision:
     """Raises ``RequestError`` naming every bad field; otherwise always returns a decision."""
     return evaluate_request(registry, parse_request(data))
+
+
+def authorize_as_submitted(policy: t.Policy, request: Request) -> Authorization | None:
+    """What approving ``request`` as submitted authorizes: its dose, at its interval, billed as
+    the engine bills an approval. None when the dose, body weight or interval is not known, or
+    when the policy has no pathway of the request's phase."""
+    facts = extract_facts(request)
+    if not all(facts.has(f) for f in _DOSE_FACTS):
+        return None
+    # A reviewer approves the request, not one pathway of it: take the longest approval period of
+    # the pathways of its phase (initiation or continuation). Today every pathway has 6 months.
+    months = max(
+        (p.approval_months for p in policy.pathways if p.phase == request.request_type),
+        default=None,
+    )
+    return None if months is None else authorize(policy, facts, months)
+
+
+def reviewer_authorization(
+    registry: PolicyRegistry, request: Request, decision: Decision
+) -> Authorization | None:
+    """A clinician reviewer's approval of ``decision``'s case, under the policy version the engine
+    decided it with (None when that version is not loaded or the dose cannot be computed)."""
+    policy = registry.get(decision.policy.id, decision.policy.version)
+    return None if policy is None else authorize_as_submitted(policy, request)

@@ -155,6 +155,50 @@ def test_reviewer_can_approve_with_cited_clause_or_request_information(
     assert body["reviewer_decisions"][1]["clauses"] == ["Position Statement > Initiation > 1.b"]
 
 
+def test_a_reviewer_approval_states_what_it_authorizes(
+    client: TestClient, tokens: Tokens, app: FastAPI
+) -> None:
+    """The engine authorizes nothing for a not-met case; the reviewer's approval authorizes the
+    request as submitted (68.5 kg at 3.6 mg/kg: 247 units, 13 wasted on a JW line)."""
+    case = submit(client, tokens.provider, not_met_request())
+    assert case["decision"]["authorization"] is None
+    url = f"/api/v1/cases/{case['id']}/actions"
+    approve = client.post(
+        url,
+        json={"action": "approve", "reason": "Peer-to-peer: outside lab confirms HER2 3+."},
+        headers=Tokens.auth(tokens.reviewer),
+    )
+    assert approve.status_code == 200, approve.text
+    [action] = approve.json()["reviewer_decisions"]
+    authorization = action["authorization"]
+    assert (authorization["period_start"], authorization["period_end"]) == (
+        "2026-11-09",
+        "2027-05-08",
+    )
+    assert (authorization["units_per_administration"], authorization["total_units"]) == (247, 2223)
+    assert authorization["claim_lines_per_administration"] == [
+        {"hcpcs": "J9354", "modifier": None, "units": 247},
+        {"hcpcs": "J9354", "modifier": "JW", "units": 13},
+    ]
+    got = client.get(f"/api/v1/cases/{case['id']}", headers=Tokens.auth(tokens.provider)).json()
+    assert got["reviewer_decisions"] == approve.json()["reviewer_decisions"]
+    assert got["history"][-1]["data"]["authorization"] == authorization
+
+    weightless = not_met_request()
+    del weightless["body_weight"]
+    other = submit(client, tokens.provider, weightless)
+    denied = submit(client, tokens.provider, not_met_request())
+    for target, action_name in ((other, "approve"), (denied, "deny")):
+        response = client.post(
+            f"/api/v1/cases/{target['id']}/actions",
+            json={"action": action_name, "reason": "Reviewed."},
+            headers=Tokens.auth(tokens.reviewer),
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["reviewer_decisions"][0]["authorization"] is None
+    assert app.state.services.store.verify_audit().ok
+
+
 def test_only_reviewers_decide_and_a_reason_is_required(client: TestClient, tokens: Tokens) -> None:
     case = submit(client, tokens.provider, not_met_request())
     url = f"/api/v1/cases/{case['id']}/actions"

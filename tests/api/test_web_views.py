@@ -97,3 +97,34 @@ def test_queue_page_lists_open_cases(client: TestClient, tokens: Tokens) -> None
     assert "plan&#39;s service level" in page.text or "plan's service level" in page.text
     empty = client.get("/review/?show=pending_information")
     assert "PA-VIEW-1" not in empty.text.split("Recently closed")[0]
+
+
+def test_the_case_page_shows_what_a_reviewer_approval_authorizes(
+    client: TestClient, tokens: Tokens
+) -> None:
+    case = client.post(
+        "/api/v1/cases", json=not_met_request(), headers=Tokens.auth(tokens.provider)
+    ).json()
+    sign_in(client, tokens.reviewer)
+    page = client.get(f"/review/cases/{case['id']}")
+    assert "Authorization" not in page.text
+    done = client.post(
+        f"/review/cases/{case['id']}/decide",
+        data={"action": "approve", "reason": "Peer to peer", "csrf": csrf_of(page.text)},
+    )
+    assert done.status_code == 200 and "Recorded: approve" in done.text
+    assert "approved by Dr Rivera, as submitted" in done.text
+    assert "2026-11-09 – 2027-05-08 (6 months)" in done.text
+    assert "247 per administration, 2223 in total" in done.text
+    assert "J9354-JW × 13" in done.text
+
+    weightless = not_met_request()
+    del weightless["body_weight"]
+    other = client.post("/api/v1/cases", json=weightless, headers=Tokens.auth(tokens.provider))
+    other_id = other.json()["id"]
+    csrf = csrf_of(client.get(f"/review/cases/{other_id}").text)
+    done = client.post(
+        f"/review/cases/{other_id}/decide",
+        data={"action": "approve", "reason": "Peer to peer", "csrf": csrf},
+    )
+    assert done.status_code == 200 and "The approval records no period or units" in done.text

@@ -224,4 +224,7 @@ def test_a_reviewers_approval_authorizes_the_request_as_submitted(service: Servi
     per_dose = 288  # 4.2 mg/kg x 68.5 kg = 287.7 mg, rounded up to whole units
     quantity = ext["itemAuthorizedDetail"]["extension"][0]["valueQuantity"]["value"]
     assert quantity == per_dose * 9
+    # The same authorization the REST approval recorded with the reviewer's decision.
+    recorded = approved.json()["reviewer_decisions"][0]["authorization"]
+    assert (recorded["units_per_administration"], recorded["total_units"]) == (per_dose, quantity)
     assert ext["itemPreAuthPeriod"]["valuePeriod"] == {"start": "2026-11-09", "end": "2027-05-08"}

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Callable
+from datetime import date
+from functools import partial
 
 import pytest
 from click.testing import CliRunner
@@ -11,10 +14,12 @@ from sqlalchemy import delete, func, select, update
 
 from medpolicy.cli import main
 from medpolicy.policy.registry import PolicyRegistry
-from medpolicy.store import CaseStore, ReviewerAction
+from medpolicy.service import reviewer_authorization
+from medpolicy.store import CaseStatus, CaseStore, ReviewerAction
 from medpolicy.store.schema import audit_events, cases, decisions, reviewer_actions
 from tests.api.support import missing_information_request, not_met_request
 from tests.store.helpers import REVIEWER, resubmit, submit
+from tests.support import EXAMPLES
 
 
 def fill(store: CaseStore, registry: PolicyRegistry) -> None:
@@ -127,3 +132,56 @@ def test_the_chain_links_every_event_to_the_previous_one(
     assert rows[0].prev_hash == "0" * 64
     for before, after in itertools.pairwise(rows):
         assert after.prev_hash == before.hash
+
+
+def test_a_reviewer_approval_records_what_it_authorizes_under_the_chain(
+    store: CaseStore, registry: PolicyRegistry, database_url: str
+) -> None:
+    """A not-met case approved by a reviewer authorizes the request as submitted (68.5 kg at
+    3.6 mg/kg: 247 units of J9354 and 13 wasted, JW); without a weight, nothing is stated."""
+    authorize = partial(reviewer_authorization, registry)
+    body = json.loads((EXAMPLES / "breast-with-pertuzumab-not-met.json").read_text())
+    case = submit(store, registry, body).case
+    assert case.decision().outcome.value == "not_met" and case.decision().authorization is None
+    approved = store.record_reviewer_action(
+        case.id, ReviewerAction.approve, "Peer to peer", actor=REVIEWER, authorize=authorize
+    )
+    assert approved.status is CaseStatus.approved
+    [decision] = store.reviewer_decisions(case.id)
+    a = decision.authorization
+    assert a is not None
+    assert (a.period_start, a.period_end, a.months) == (date(2026, 11, 9), date(2027, 5, 8), 6)
+    assert (a.units_per_administration, a.administrations, a.total_units) == (247, 9, 2223)
+    assert [(ln.modifier, ln.units) for ln in a.claim_lines_per_administration] == [
+        (None, 247),
+        ("JW", 13),
+    ]
+    event = store.history(case.id)[-1]
+    assert event.event_type == "review.approve"
+    assert event.data["authorization"] == a.model_dump(mode="json")
+
+    weightless = {k: v for k, v in body.items() if k != "body_weight"} | {"request_id": "PA-W"}
+    other = submit(store, registry, weightless).case
+    store.record_reviewer_action(
+        other.id, ReviewerAction.approve, "Peer to peer", actor=REVIEWER, authorize=authorize
+    )
+    [decision] = store.reviewer_decisions(other.id)
+    assert decision.action is ReviewerAction.approve and decision.authorization is None
+    assert store.history(other.id)[-1].data["authorization"] is None
+
+    assert store.verify_audit().ok
+    code, output = verify_cli(database_url)
+    assert code == 0 and "4 events verified" in output
+    _execute(
+        store,
+        update(audit_events)
+        .where(audit_events.c.seq == 2)
+        .values(
+            data_json=func.replace(
+                audit_events.c.data_json, '"total_units":2223', '"total_units":4446'
+            )
+        ),
+    )
+    assert (
+        "audit_events seq 2: its contents do not match its hash" in store.verify_audit().problems[0]
+    )

@@ -34,7 +34,6 @@ from medpolicy.adapters.fhir.pas_flow import (
     CaseRecord,
     Naming,
     inquire,
-    reviewer_authorization,
     submit,
 )
 from medpolicy.adapters.fhir.pas_response import Review, Status
@@ -47,7 +46,7 @@ from medpolicy.errors import RequestError
 from medpolicy.policy import tree as t
 from medpolicy.policy.registry import PolicyRegistry
 from medpolicy.request import Request as PaRequest
-from medpolicy.service import evaluate_request
+from medpolicy.service import evaluate_request, reviewer_authorization
 from medpolicy.store import Case, CaseConflict, CaseStore, Role, TokenInfo
 
 __all__ = ["StoreRecorder", "router"]
@@ -183,8 +182,12 @@ class StoreRecorder:
             r = reviews[-1]
             review = Review(r.action.value, r.reason, tuple(r.clauses), r.reviewer, r.created_at)
         if case.status.value == "approved" and decision.authorization is None:
-            request = parse_request(case.request_data())
-            authorization = reviewer_authorization(self.registry, request, decision)
+            # A reviewer approved: what the approval recorded (computed again for an approval
+            # recorded without it: the same request under the same policy version).
+            authorization = reviews[-1].authorization if reviews else None
+            if authorization is None:
+                request = parse_request(case.request_data())
+                authorization = reviewer_authorization(self.registry, request, decision)
         return CaseRecord(case.id, _STATUS[case.status.value], decision, review, authorization)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
@@ -32,7 +33,7 @@ from medpolicy.api.schemas import (
 from medpolicy.api.state import Services, services
 from medpolicy.engine.decision import Decision
 from medpolicy.errors import FieldError, RequestError
-from medpolicy.service import evaluate_request
+from medpolicy.service import evaluate_request, reviewer_authorization
 from medpolicy.store import Case, CaseRecords, CaseStatus, Role, TokenInfo
 
 __all__ = ["router"]
@@ -281,7 +282,8 @@ def queue(
 )
 def reviewer_action(case_id: str, action: ReviewerActionIn, caller: Caller, svc: Svc) -> Response:
     """Only a reviewer decides, and always with a reason. A denial cites the clauses not met
-    (by default the clauses of the engine's reasons). Approve and deny close the case."""
+    (by default the clauses of the engine's reasons). Approve and deny close the case. An approval
+    authorizes the request as submitted: see ``reviewer_decisions[].authorization``."""
     require(caller, Role.reviewer)
     case = svc.store.record_reviewer_action(
         case_id,
@@ -290,6 +292,7 @@ def reviewer_action(case_id: str, action: ReviewerActionIn, caller: Caller, svc:
         actor=caller.actor(),
         clauses=action.clauses,
         seen_decisions=action.decision_count,
+        authorize=partial(reviewer_authorization, svc.registry),
     )
     svc.metrics.reviewer_actions.labels(action.action.value).inc()
     log.info("reviewer action case=%s action=%s", case.id, action.action.value)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from medpolicy.engine.decision import Decision, Outcome
+from medpolicy.engine.decision import Authorization, Decision, Outcome
 from medpolicy.request import Request
 from medpolicy.store import (
     AuditEvent,
@@ -92,6 +92,12 @@ class ReviewerDecisionOut(_Out):
     clauses: list[str]
     reviewer: str
     at: datetime
+    authorization: Authorization | None = Field(
+        default=None,
+        description="An approval's: the period, dose, units and claim lines it authorizes for "
+        "the request as submitted; null when the dose, body weight or interval is not known, "
+        "and for other actions.",
+    )
 
 
 class DecisionRecordOut(_Out):
@@ -228,6 +234,9 @@ def case_body(
             "clauses": list(r.clauses),
             "reviewer": r.reviewer,
             "at": r.created_at.isoformat(),
+            "authorization": (
+                None if r.authorization is None else r.authorization.model_dump(mode="json")
+            ),
         }
         for r in reviewer_decisions
     ]

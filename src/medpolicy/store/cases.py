@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from medpolicy.engine.decision import Decision
+from medpolicy.engine.decision import Authorization, Decision
 from medpolicy.errors import FieldError, RequestError
 from medpolicy.request import Request
 from medpolicy.store.audit import (
@@ -61,6 +61,9 @@ from medpolicy.store.schema import cases
 __all__ = ["CaseStore"]
 
 Clock = Callable[[], datetime]
+# What a reviewer's approval of the request, under the engine's decision on it, authorizes
+# (e.g. ``medpolicy.service.reviewer_authorization`` over the service's policy registry).
+Authorizer = Callable[[Request, Decision], Authorization | None]
 
 
 def _now() -> datetime:
@@ -325,6 +328,7 @@ class CaseStore:
         actor: Actor,
         clauses: Sequence[str] = (),
         seen_decisions: int | None = None,
+        authorize: Authorizer | None = None,
     ) -> Case:
         """A reviewer's decision on an open case, with the required reason.
 
@@ -332,6 +336,8 @@ class CaseStore:
         engine's reasons cite. Approve and deny close the case; request_information pends it.
         ``seen_decisions``: the ``decision_count`` the reviewer looked at; if the provider has
         resubmitted since, ``CaseConflict`` (the reviewer must look at the new decision).
+        ``authorize``: on an approval, what it authorizes, computed from the case's request and
+        decision as locked; recorded in the audit event (``authorization``, null when unknown).
         """
         reason = reason.strip()
         if not reason:
@@ -360,6 +366,12 @@ class CaseStore:
             }
             if action is ReviewerAction.deny:
                 data["engine_reasons"] = [r.model_dump(mode="json") for r in decision.reasons]
+            if action is ReviewerAction.approve and authorize is not None:
+                request = Request.model_validate_json(row.request_json)
+                authorization = authorize(request, decision)
+                data["authorization"] = (
+                    None if authorization is None else authorization.model_dump(mode="json")
+                )
             append_event(
                 conn,
                 case_id=case_id,

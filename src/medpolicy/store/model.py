@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from medpolicy.engine.decision import Decision, Outcome
+from medpolicy.engine.decision import Authorization, Decision, Outcome
 from medpolicy.store.audit import AuditEvent
 
 __all__ = [
@@ -195,6 +195,9 @@ class ReviewerDecision:
     clauses: tuple[str, ...]
     reviewer: str
     created_at: datetime
+    # An approval's: what it authorizes (the request as submitted), None when its dose, weight or
+    # interval was not known. Kept in the action's audit event, under the hash chain.
+    authorization: Authorization | None = None
 
 
 class CaseNotFound(LookupError):

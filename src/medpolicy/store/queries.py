@@ -11,7 +11,7 @@ import json
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.sql.elements import BindParameter
 
-from medpolicy.engine.decision import Outcome
+from medpolicy.engine.decision import Authorization, Outcome
 from medpolicy.store.audit import AuditEvent, row_event
 from medpolicy.store.model import ReviewerAction, ReviewerDecision, StoredDecision, utc
 from medpolicy.store.schema import audit_events, cases, decisions, reviewer_actions
@@ -41,6 +41,9 @@ _REVIEWER_ACTIONS = (
     select(reviewer_actions)
     .where(reviewer_actions.c.case_id == _CASE_ID)
     .order_by(reviewer_actions.c.id)
+)
+_APPROVAL_EVENTS = select(audit_events.c.data_json).where(
+    audit_events.c.case_id == _CASE_ID, audit_events.c.event_type == "review.approve"
 )
 _LATEST_DECISION = (
     select(decisions.c.decision_json)
@@ -72,6 +75,7 @@ def decisions_of(conn: Connection, case_id: str, *, with_json: bool) -> list[Sto
 
 
 def reviewer_decisions_of(conn: Connection, case_id: str) -> list[ReviewerDecision]:
+    authorizations = _approval_authorizations(conn, case_id)
     return [
         ReviewerDecision(
             id=int(r.id),
@@ -80,9 +84,20 @@ def reviewer_decisions_of(conn: Connection, case_id: str) -> list[ReviewerDecisi
             clauses=tuple(json.loads(r.clauses_json)),
             reviewer=r.reviewer,
             created_at=utc(r.created_at),
+            authorization=authorizations.get(int(r.id)),
         )
         for r in conn.execute(_REVIEWER_ACTIONS, {"case_id": case_id})
     ]
+
+
+def _approval_authorizations(conn: Connection, case_id: str) -> dict[int, Authorization]:
+    """What each reviewer approval of the case authorized, by action id, from its audit event."""
+    found: dict[int, Authorization] = {}
+    for (text,) in conn.execute(_APPROVAL_EVENTS, {"case_id": case_id}):
+        data = json.loads(text)
+        if data.get("authorization") is not None:
+            found[int(data["action_id"])] = Authorization.model_validate(data["authorization"])
+    return found
 
 
 def latest_decision_json(conn: Connection, case_id: str) -> str:

@@ -23,10 +23,8 @@ from medpolicy.adapters.fhir.pas_response import (
     response_bundle,
 )
 from medpolicy.adapters.fhir.to_request import FieldProblem
-from medpolicy.engine.authorize import authorize
 from medpolicy.engine.decision import Authorization, Decision
 from medpolicy.errors import RequestError
-from medpolicy.facts import extract_facts
 from medpolicy.policy.registry import PolicyRegistry
 from medpolicy.request import Request
 from medpolicy.service import evaluate_request
@@ -38,7 +36,6 @@ __all__ = [
     "Naming",
     "PasResult",
     "inquire",
-    "reviewer_authorization",
     "submit",
 ]
 
@@ -50,20 +47,6 @@ class CaseRecord:
     decision: Decision
     review: Review | None = None
     authorization: Authorization | None = None  # set when a reviewer approved
-
-
-def reviewer_authorization(
-    registry: PolicyRegistry, request: Request, decision: Decision
-) -> Authorization | None:
-    """A clinician reviewer's approval authorizes the request as submitted: its dose, at its
-    interval, for the policy's approval period (None when the dose cannot be computed)."""
-    policy = registry.get(decision.policy.id, decision.policy.version)
-    facts = extract_facts(request)
-    needed = ("medication.dose", "body_weight.kg", "medication.interval_days")
-    if policy is None or not all(facts.has(f) for f in needed):
-        return None
-    months = max(p.approval_months for p in policy.pathways if p.phase == request.request_type)
-    return authorize(policy, facts, months)
 
 
 class CaseRecorder(Protocol):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote
@@ -22,6 +23,7 @@ from medpolicy.api.auth import COOKIE
 from medpolicy.api.schemas import service_level
 from medpolicy.api.state import Services, app_services
 from medpolicy.errors import RequestError
+from medpolicy.service import reviewer_authorization
 from medpolicy.store import (
     CaseConflict,
     CaseStatus,
@@ -191,6 +193,7 @@ def _case_page(
         )
     decision = case.decision()
     reason_clauses = list(dict.fromkeys(r.clause for r in decision.reasons))
+    reviewer_decisions = svc.store.reviewer_decisions(case.id)
     return _page(
         request,
         "case.html",
@@ -201,7 +204,10 @@ def _case_page(
         decision=decision,
         request_data=case.request_data(),
         history=svc.store.history(case.id),
-        reviewer_decisions=svc.store.reviewer_decisions(case.id),
+        reviewer_decisions=reviewer_decisions,
+        approval=next(
+            (r for r in reversed(reviewer_decisions) if r.action is ReviewerAction.approve), None
+        ),
         decisions=svc.store.decisions(case.id),
         service_level=service_level(case).label,
         now=datetime.now(UTC),
@@ -247,6 +253,7 @@ async def decide(request: Request, case_id: str) -> Response:
             actor=info.actor(),
             clauses=clauses,
             seen_decisions=int(seen) if seen.isdigit() else None,
+            authorize=partial(reviewer_authorization, svc.registry),
         )
     except ValueError as exc:  # an unknown action, or a RequestError naming the field
         problems = (
