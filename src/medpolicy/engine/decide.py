@@ -318,15 +318,33 @@ def _node_part(n: t.Node) -> _NodePart:
 
 def _pathway_result(policy: t.Policy, p: t.Pathway, tr: Trace | None) -> PathwayResult:
     ind = policy.indications.get(p.indication or "")
+    label = ind.label if ind else None
+    if tr is None:
+        return _not_applicable(p, label)
     return PathwayResult.model_construct(
         id=p.id,
         phase=p.phase,
         indication=p.indication,
-        indication_label=ind.label if ind else None,
-        applicable=tr is not None,
-        result=tr.result.value if tr else "not_applicable",
+        indication_label=label,
+        applicable=True,
+        result=tr.result.value,
         clause=p.criteria.citation.section,
-        criteria=_criterion(tr) if tr else None,
+        criteria=_criterion(tr),
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _not_applicable(p: t.Pathway, label: str | None) -> PathwayResult:
+    """The same frozen record every time a pathway does not apply: built once."""
+    return PathwayResult(
+        id=p.id,
+        phase=p.phase,
+        indication=p.indication,
+        indication_label=label,
+        applicable=False,
+        result="not_applicable",
+        clause=p.criteria.citation.section,
+        criteria=None,
     )
 
 

@@ -12,6 +12,7 @@ read once.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -206,6 +207,7 @@ _WORDS = {
 }
 
 
+@functools.lru_cache(maxsize=4096)  # conditions are frozen and few; their wording never changes
 def describe(cond: t.Condition) -> str:
     want = cond.value
     if cond.op == "is_empty":
