@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from medpolicy.adapters.fhir.draft import AdapterIssue
 from medpolicy.adapters.fhir.operation_outcome import OutcomeIssue
 from medpolicy.adapters.fhir.pas import PasItem, PasSubmission, read_submission
 from medpolicy.adapters.fhir.pas_check import PasRejected
@@ -135,18 +136,20 @@ def submit(
             continue
         record = recorder.record(*decided[id(item)])
         issues = item.adapted.issues if item.adapted else ()
-        states.append(
-            ItemState(
-                item,
-                record.status,
-                record.decision,
-                record.case_id,
-                record.review,
-                issues,
-                record.authorization,
-            )
-        )
+        states.append(_state(item, record, issues))
     return PasResult(_bundle(sub, states, naming, inquiry=False), sub, tuple(states))
+
+
+def _state(item: PasItem, record: CaseRecord, issues: tuple[AdapterIssue, ...] = ()) -> ItemState:
+    return ItemState(
+        item,
+        record.status,
+        record.decision,
+        record.case_id,
+        record.review,
+        issues,
+        record.authorization,
+    )
 
 
 def inquire(
@@ -161,16 +164,7 @@ def inquire(
         if record is None:
             states.append(ItemState(item, "not_covered" if not item.covered else "not_found"))
             continue
-        states.append(
-            ItemState(
-                item,
-                record.status,
-                record.decision,
-                record.case_id,
-                record.review,
-                authorization=record.authorization,
-            )
-        )
+        states.append(_state(item, record))
     if not any(s.decision for s in states):
         ident = sub.claim.resource.get("identifier")
         raise PasRejected(
