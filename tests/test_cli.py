@@ -64,6 +64,15 @@ def test_malformed_json_is_a_clear_error() -> None:
     assert "Traceback" not in out.stderr
 
 
+def test_input_that_is_not_utf8_is_a_clear_error(tmp_path: Path) -> None:
+    latin1 = tmp_path / "latin1.json"
+    latin1.write_bytes('{"request_id": "caf\u00e9"}'.encode("latin-1"))
+    out = medpolicy("evaluate", str(latin1))
+    assert out.returncode == 2
+    assert "(body): malformed JSON: not UTF-8 text" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     out = medpolicy("evaluate", str(tmp_path / "nope.json"))
     assert out.returncode == 2

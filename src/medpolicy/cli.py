@@ -52,7 +52,7 @@ def evaluate(files: tuple[str, ...], as_json: bool, policies: Path | None) -> No
     failed = False
     for name in files:
         try:
-            text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
+            text = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
         except OSError as exc:
             click.echo(f"{name}: cannot read: {exc.strerror}", err=True)
             failed = True

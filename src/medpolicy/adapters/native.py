@@ -11,26 +11,27 @@ from medpolicy.definitions import icd10
 from medpolicy.errors import FieldError, RequestError
 from medpolicy.request import Request
 
-__all__ = ["field_path", "parse_request", "request_schema"]
+__all__ = ["decode_json", "field_path", "parse_request", "request_schema"]
 
 MAX_BODY_BYTES = 1_000_000
 
 
+def decode_json(data: bytes | str) -> Any:
+    """JSON text to values, or a ``RequestError`` on ``(body)`` saying what is wrong and where."""
+    if len(data) > MAX_BODY_BYTES:
+        raise RequestError([FieldError("(body)", f"larger than {MAX_BODY_BYTES} bytes")])
+    try:
+        return json.loads(data)
+    except json.JSONDecodeError as exc:
+        problem = f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+    except UnicodeDecodeError:
+        problem = "malformed JSON: not UTF-8 text"
+    raise RequestError([FieldError("(body)", problem)])
+
+
 def parse_request(data: bytes | str | dict[str, Any]) -> Request:
     if isinstance(data, bytes | str):
-        if len(data) > MAX_BODY_BYTES:
-            raise RequestError([FieldError("(body)", f"larger than {MAX_BODY_BYTES} bytes")])
-        try:
-            data = json.loads(data)
-        except json.JSONDecodeError as exc:
-            raise RequestError(
-                [
-                    FieldError(
-                        "(body)",
-                        f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-                    )
-                ]
-            ) from None
+        data = decode_json(data)
     if not isinstance(data, dict):
         raise RequestError([FieldError("(body)", "a request must be a JSON object")])
     try:

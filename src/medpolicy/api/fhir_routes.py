@@ -38,7 +38,7 @@ from medpolicy.adapters.fhir.pas_flow import (
 )
 from medpolicy.adapters.fhir.pas_response import Review, Status
 from medpolicy.adapters.fhir.resources import Located
-from medpolicy.adapters.native import parse_request
+from medpolicy.adapters.native import decode_json, parse_request
 from medpolicy.api.auth import bearer_token
 from medpolicy.api.state import Services, services
 from medpolicy.engine.decision import Decision
@@ -104,18 +104,11 @@ def _authenticated(request: Request, svc: Services, *roles: Role) -> TokenInfo:
 
 
 async def _body(request: Request) -> Any:
-    raw = await request.body()
     try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        where = (
-            f" at line {exc.lineno} column {exc.colno}"
-            if isinstance(exc, json.JSONDecodeError)
-            else ""
-        )
-        raise _Refused(
-            400, [OutcomeIssue("error", "structure", f"malformed JSON{where}", "(body)")]
-        ) from None
+        return decode_json(await request.body())
+    except RequestError as exc:
+        issues = [OutcomeIssue("error", "structure", e.problem, e.field) for e in exc.errors]
+        raise _Refused(400, issues) from None
 
 
 def _base(request: Request) -> str:

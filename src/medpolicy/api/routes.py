@@ -6,7 +6,6 @@ validation problem is a 422 naming its field), then do the engine and store work
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from functools import partial
@@ -15,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from medpolicy.adapters.native import parse_request
+from medpolicy.adapters.native import decode_json, parse_request
 from medpolicy.api.auth import Caller, check_case_access, require
 from medpolicy.api.errors import ApiError
 from medpolicy.api.schemas import (
@@ -78,21 +77,8 @@ IdempotencyKey = Annotated[
 ]
 
 
-def _json_body(raw: bytes) -> Any:
-    try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        where = (
-            f" at line {exc.lineno} column {exc.colno}"
-            if isinstance(exc, json.JSONDecodeError)
-            else ""
-        )
-        message = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
-        raise RequestError([FieldError("(body)", f"malformed JSON: {message}{where}")]) from None
-
-
 def _request_object(raw: bytes) -> dict[str, Any]:
-    data = _json_body(raw)
+    data = decode_json(raw)
     if not isinstance(data, dict):
         raise RequestError([FieldError("(body)", "a request must be a JSON object")])
     return data
