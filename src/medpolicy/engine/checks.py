@@ -38,30 +38,16 @@ class CheckDefinition:
     description: str
 
 
+_DOSE_FACTS = ("medication.dose", "body_weight.kg", "medication.interval_days")
+
+
 def _weight_based_dose_limit(facts: Facts, params: Mapping[str, Any]) -> CheckResult:
     limit: Decimal = params["max_mg_per_kg"]
     per_days: int = params["per_days"]
-    dose = facts.get("medication.dose")
-    weight = facts.get("body_weight.kg")
-    interval = facts.get("medication.interval_days")
-    used = {
-        k: v
-        for k, v in (
-            ("medication.dose", dose),
-            ("body_weight.kg", weight),
-            ("medication.interval_days", interval),
-        )
-        if v is not None
-    }
-    missing = tuple(
-        p
-        for p, v in (
-            ("medication.dose", dose),
-            ("body_weight.kg", weight),
-            ("medication.interval_days", interval),
-        )
-        if v is None
-    )
+    read = {path: facts.get(path) for path in _DOSE_FACTS}
+    dose, weight, interval = read.values()
+    used = {path: value for path, value in read.items() if value is not None}
+    missing = tuple(path for path, value in read.items() if value is None)
     problems: list[str] = []
     dose_ok = Truth.unknown
     if dose is not None and weight is not None:
@@ -91,7 +77,7 @@ CHECKS: dict[str, CheckDefinition] = {
     for c in [
         CheckDefinition(
             name="weight_based_dose_limit",
-            reads=("medication.dose", "body_weight.kg", "medication.interval_days"),
+            reads=_DOSE_FACTS,
             params={"max_mg_per_kg": Decimal, "per_days": int},
             evaluate=_weight_based_dose_limit,
             description="dose per administration ≤ max_mg_per_kg × body weight, at intervals of "
