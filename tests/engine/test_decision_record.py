@@ -45,3 +45,14 @@ def test_every_criterion_carries_its_clause_and_facts(kadcyla: Policy, path: Pat
     for pathway in data["pathways"]:
         if pathway["criteria"] is not None:
             visit(pathway["criteria"])
+
+
+def test_an_unreported_line_of_business_is_asked_for_citing_the_program_exceptions(
+    kadcyla: Policy,
+) -> None:
+    request = build_request(BASES, {"base": "breast", "unset": ["member.line_of_business"]})
+    decision = decide(kadcyla, parse_request(request))
+    (asked,) = decision.missing_information
+    assert asked.fact == "member.line_of_business"
+    assert "Program Exceptions > Federal Employee Program (FEP)" in asked.clauses
+    assert asked.note and "confirm this guideline applies" in asked.note

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from typing import NamedTuple
 
 from typing_extensions import TypedDict
 
@@ -61,7 +62,7 @@ def decide(policy: t.Policy, request: Request) -> Decision:
 
     flags = sorted({f for _, tr in applicable for f in _flags(tr)})
     if outcome is Outcome.not_met:
-        flags += [note or f"not reported: {FACTS[fact].label}" for fact, note in gates]
+        flags += [g.note for g in gates]
     policy_ref, precautions = _policy_parts(policy)
     # Every part was built above from the validated policy and the validated request, so the
     # record is assembled without validating it again (tests validate every example's JSON).
@@ -86,7 +87,13 @@ def decide(policy: t.Policy, request: Request) -> Decision:
     )
 
 
-_Gates = list[tuple[str, str | None]]
+class _Gate(NamedTuple):
+    fact: str
+    note: str
+    clauses: tuple[str, ...] = ()
+
+
+_Gates = list[_Gate]
 
 
 def _conclude(
@@ -102,7 +109,8 @@ def _conclude(
         unknown = [tr for _, tr in applicable if tr.result is Truth.unknown]
         return Outcome.missing_information, _missing(facts, unknown, gates), []
     if not applicable and not facts.has("indications") and not facts.has("diagnoses"):
-        return Outcome.missing_information, _missing(facts, [], [*gates, ("diagnoses", None)]), []
+        ask = _Gate("diagnoses", "no indication or diagnosis was reported")
+        return Outcome.missing_information, _missing(facts, [], [*gates, ask]), []
     return Outcome.not_met, [], _reasons(applicable)
 
 
@@ -195,16 +203,17 @@ def _unsettled(policy: t.Policy, facts: Facts, scope: Scope) -> _Gates:
     gates: _Gates = []
     if scope.applies is None:
         gates.append(
-            (
+            _Gate(
                 _SCOPE_FACT,
                 "the member's line of business was not reported: confirm this guideline applies",
+                tuple(sorted({rule.citation.section for rule in policy.scope})),
             )
         )
     named = facts.get("medication.drug")
     if named is not None and not any(n.casefold() in named.casefold() for n in policy.drug.names):
         drug = policy.drug
         gates.append(
-            (
+            _Gate(
                 "medication.drug",
                 f"the drug named '{named}' is not {drug.name} "
                 f"({drug.brand}, {drug.hcpcs}); confirm the drug ordered (it is not to be "
@@ -230,15 +239,15 @@ def _missing(facts: Facts, unknown: list[Trace], gates: _Gates) -> list[MissingF
         )
         for f, leaves in sorted(needed.items())
     ]
-    for fact, note in gates:
+    for gate in gates:
         out.append(
             MissingFact(
-                fact=fact,
-                label=FACTS[fact].label,
-                request_field=FACTS[fact].request_field,
+                fact=gate.fact,
+                label=FACTS[gate.fact].label,
+                request_field=FACTS[gate.fact].request_field,
                 needed_for=[],
-                clauses=[],
-                note=note,
+                clauses=list(gate.clauses),
+                note=gate.note,
             )
         )
     return out
