@@ -58,7 +58,7 @@ def evaluate(files: tuple[str, ...], as_json: bool, policies: Path | None) -> No
             failed = True
             continue
         try:
-            decision: Decision = evaluate_request(registry, parse_request(text))
+            decision = evaluate_request(registry, parse_request(text))
         except RequestError as exc:
             click.echo(f"{name}: the request cannot be evaluated:", err=True)
             for error in exc.errors:

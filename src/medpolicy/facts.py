@@ -11,10 +11,9 @@ conflict (reported twice with different values: treated as absent, with the conf
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
 from typing import Any, Literal, get_args
 
 from medpolicy.definitions.units import weight_in_kg
@@ -268,15 +267,38 @@ FACTS: dict[str, FactSpec] = {
 
 
 def extract_facts(request: Request) -> Facts:
-    """Flatten a request into the fact paths the catalogue names."""
-    values: dict[str, Any] = {}
+    """Flatten a request into the fact paths the catalogue names (absent facts are left out)."""
+    r, m = request, request.medication
+    lob, compendium, erbb2 = r.member.line_of_business, r.compendium, r.erbb2_mutation
+    reported: dict[str, Any] = {
+        "request.date": r.submitted_at.date(),
+        "request.type": r.request_type,
+        "member.line_of_business": lob and lob.value,
+        "medication.hcpcs": m.hcpcs,
+        "medication.drug": m.drug,
+        "medication.dose": m.dose and {"value": m.dose.value, "unit": m.dose.unit},
+        "medication.interval_days": m.interval_days,
+        "medication.start_date": m.start_date,
+        "medication.line_of_therapy": m.line_of_therapy,
+        "medication.concurrent_anticancer_drugs": m.concurrent_anticancer_drugs,
+        "body_weight.kg": r.body_weight and weight_in_kg(r.body_weight.value, r.body_weight.unit),
+        "indications": r.indications,
+        "diagnoses": r.diagnoses,
+        "disease_extent": r.disease_extent,
+        "brain_metastases.extent": _brain(r),
+        "erbb2_mutation.status": erbb2 and erbb2.status,
+        "prior_therapies": _records(r.prior_therapies),
+        "compendium.fda_labeled_indication": compendium and compendium.fda_labeled_indication,
+        "compendium.fda_label_requirements_met": (
+            compendium and compendium.fda_label_requirements_met
+        ),
+        "compendium.nccn_category": compendium and compendium.nccn_category,
+        "prior_authorizations": _records(r.prior_authorizations),
+        "initiation_criteria_previously_met": r.initiation_criteria_previously_met,
+        "disease_status_on_treatment": r.disease_status_on_treatment,
+    }
+    values = {path: value for path, value in reported.items() if value is not None}
     conflicts: dict[str, str] = {}
-    for path, extract in _EXTRACTORS.items():
-        value = extract(request)
-        if isinstance(value, _Conflict):
-            conflicts[path] = value.description
-        elif value is not None:
-            values[path] = value
     her2 = request.her2
     if her2 is not None:
         _her2_facts(her2.ihc, her2.ish, values, conflicts)
@@ -286,16 +308,6 @@ def extract_facts(request: Request) -> Facts:
 @dataclass(frozen=True)
 class _Conflict:
     description: str
-
-
-def _dose(r: Request) -> dict[str, Any] | None:
-    d = r.medication.dose
-    return None if d is None else {"value": d.value, "unit": d.unit}
-
-
-def _weight(r: Request) -> Decimal | None:
-    w = r.body_weight
-    return None if w is None else weight_in_kg(w.value, w.unit)
 
 
 def _brain(r: Request) -> str | None:
@@ -309,39 +321,6 @@ def _brain(r: Request) -> str | None:
 
 def _records(items: list[Any] | None) -> list[dict[str, Any]] | None:
     return None if items is None else [i.model_dump(mode="python") for i in items]
-
-
-_EXTRACTORS: dict[str, Callable[[Request], Any]] = {
-    "request.date": lambda r: r.submitted_at.date(),
-    "request.type": lambda r: r.request_type,
-    "member.line_of_business": lambda r: (
-        r.member.line_of_business and r.member.line_of_business.value
-    ),
-    "medication.hcpcs": lambda r: r.medication.hcpcs,
-    "medication.drug": lambda r: r.medication.drug,
-    "medication.dose": _dose,
-    "medication.interval_days": lambda r: r.medication.interval_days,
-    "medication.start_date": lambda r: r.medication.start_date,
-    "medication.line_of_therapy": lambda r: r.medication.line_of_therapy,
-    "medication.concurrent_anticancer_drugs": lambda r: r.medication.concurrent_anticancer_drugs,
-    "body_weight.kg": _weight,
-    "indications": lambda r: r.indications,
-    "diagnoses": lambda r: r.diagnoses,
-    "disease_extent": lambda r: r.disease_extent,
-    "brain_metastases.extent": _brain,
-    "erbb2_mutation.status": lambda r: r.erbb2_mutation and r.erbb2_mutation.status,
-    "prior_therapies": lambda r: _records(r.prior_therapies),
-    "compendium.fda_labeled_indication": lambda r: (
-        r.compendium and r.compendium.fda_labeled_indication
-    ),
-    "compendium.fda_label_requirements_met": lambda r: (
-        r.compendium and r.compendium.fda_label_requirements_met
-    ),
-    "compendium.nccn_category": lambda r: r.compendium and r.compendium.nccn_category,
-    "prior_authorizations": lambda r: _records(r.prior_authorizations),
-    "initiation_criteria_previously_met": lambda r: r.initiation_criteria_previously_met,
-    "disease_status_on_treatment": lambda r: r.disease_status_on_treatment,
-}
 
 
 def _agreeing(path: str, reported: list[tuple[Any, date | None]], label: str) -> Any:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import StrEnum
 
-__all__ = ["Truth", "all_of", "any_of", "not_"]
+__all__ = ["BY_RANK", "MET", "NOT_MET", "UNKNOWN", "Truth", "all_of", "any_of", "not_"]
 
 
 class Truth(StrEnum):
@@ -46,3 +46,9 @@ def not_(result: Truth) -> Truth:
     if result is Truth.unknown:
         return Truth.unknown
     return Truth.not_met if result is Truth.met else Truth.met
+
+
+# The same three values as small ranks, for compiled evaluation: ordered so that ALL is ``min``,
+# ANY is ``max`` and NOT is ``MET - r`` (the Kleene tables above, cell for cell; tests check both).
+NOT_MET, UNKNOWN, MET = 0, 1, 2
+BY_RANK = (Truth.not_met, Truth.unknown, Truth.met)

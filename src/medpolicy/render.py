@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from medpolicy.engine.decision import Criterion, Decision
+from medpolicy.engine.decision import Criterion, DecisionLike
 from medpolicy.policy import tree as t
 
 __all__ = ["render_decision", "render_policy"]
@@ -16,7 +16,7 @@ _OUTCOME = {
 }
 
 
-def render_decision(d: Decision) -> str:
+def render_decision(d: DecisionLike) -> str:
     lines = [
         f"Request {d.request_id}: {_OUTCOME[d.outcome.value]}",
         f"  {d.summary}",

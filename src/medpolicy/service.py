@@ -7,7 +7,7 @@ from typing import Any
 from medpolicy.adapters.native import parse_request
 from medpolicy.engine.authorize import authorize
 from medpolicy.engine.decide import decide
-from medpolicy.engine.decision import Authorization, Decision
+from medpolicy.engine.decision import Authorization, Decision, Determination
 from medpolicy.facts import extract_facts
 from medpolicy.policy import tree as t
 from medpolicy.policy.registry import PolicyRegistry
@@ -24,12 +24,12 @@ __all__ = [
 _DOSE_FACTS = ("medication.dose", "body_weight.kg", "medication.interval_days")
 
 
-def evaluate_request(registry: PolicyRegistry, request: Request) -> Decision:
+def evaluate_request(registry: PolicyRegistry, request: Request) -> Determination:
     policy = registry.for_drug(request.medication.hcpcs, request.submitted_at.date())
     return decide(policy, request)
 
 
-def evaluate_json(registry: PolicyRegistry, data: bytes | str | dict[str, Any]) -> Decision:
+def evaluate_json(registry: PolicyRegistry, data: bytes | str | dict[str, Any]) -> Determination:
     """Raises ``RequestError`` naming every bad field; otherwise always returns a decision."""
     return evaluate_request(registry, parse_request(data))
 

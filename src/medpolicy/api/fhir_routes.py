@@ -41,7 +41,7 @@ from medpolicy.adapters.fhir.resources import Located
 from medpolicy.adapters.native import decode_json, parse_request
 from medpolicy.api.auth import bearer_token
 from medpolicy.api.state import Services, services
-from medpolicy.engine.decision import Decision
+from medpolicy.engine.decision import DecisionLike
 from medpolicy.errors import RequestError
 from medpolicy.policy import tree as t
 from medpolicy.policy.registry import PolicyRegistry
@@ -143,7 +143,7 @@ class StoreRecorder:
         self.caller = caller
         self.organization = caller.organization if caller.role is Role.provider else None
 
-    def record(self, request: PaRequest, decision: Decision) -> CaseRecord:
+    def record(self, request: PaRequest, decision: DecisionLike) -> CaseRecord:
         """A retried submission (the same request) returns its case; more information for an
         open case is added to it; anything else opens a new case."""
         found = self.store.find_by_request_id(request.request_id, self.organization)

@@ -6,10 +6,8 @@ frequently than every <n> days" (an inclusive minimum interval). The numbers com
 
 from __future__ import annotations
 
-import math
 from datetime import date
 from decimal import Decimal
-from fractions import Fraction
 
 from medpolicy.definitions.units import exact_product
 
@@ -40,14 +38,18 @@ def mg_per_kg(dose_mg: Decimal, weight_kg: Decimal) -> Decimal:
     """The dose per kg, to 0.001 mg/kg (half up), FOR DISPLAY ONLY.
 
     Never compare this against a cap: 3.6004 mg/kg shows as 3.600 yet exceeds 3.6. Use
-    ``within_weight_based_limit`` for decisions. Computed with fractions so the one rounding is
-    the displayed one (a 28-digit Decimal quotient would be rounded twice).
+    ``within_weight_based_limit`` for decisions. Computed in exact integers so the one rounding
+    is the displayed one (a 28-digit Decimal quotient would be rounded twice).
     """
     if weight_kg <= 0:
         raise ValueError(f"a body weight must be positive, got {weight_kg} kg")
     if dose_mg < 0:
         raise ValueError(f"a dose cannot be negative, got {dose_mg} mg")
-    thousandths = math.floor(Fraction(dose_mg) * 1000 / Fraction(weight_kg) + Fraction(1, 2))
+    # floor(d / w * 1000 + 1/2) in integers: d = dn/dd and w = wn/wd exactly.
+    dn, dd = dose_mg.as_integer_ratio()
+    wn, wd = weight_kg.as_integer_ratio()
+    numerator, denominator = dn * wd * 1000, dd * wn
+    thousandths = (2 * numerator + denominator) // (2 * denominator)
     return Decimal(thousandths).scaleb(-3)
 
 

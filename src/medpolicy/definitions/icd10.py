@@ -329,8 +329,11 @@ def _expand(first: str, last: str) -> tuple[str, ...]:
 
 
 def _normalized_or_none(code: object) -> str | None:
-    if not isinstance(code, str):
-        return None
+    return _normalized(code) if isinstance(code, str) else None
+
+
+@functools.lru_cache(maxsize=8192)  # codes recur across requests; the shape check is pure
+def _normalized(code: str) -> str | None:
     try:
         return normalize(code)
     except ValueError:

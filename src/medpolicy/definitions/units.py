@@ -8,7 +8,7 @@ would deny a correct claim, so every quantity here is a ``Decimal`` and every pr
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal, Inexact, localcontext
+from decimal import MAX_PREC, Context, Decimal, Inexact, InvalidOperation, Overflow
 from typing import Final
 
 __all__ = [
@@ -32,17 +32,17 @@ DOSE_UNITS: Final = ("mg", "mg/kg")
 def exact_product(a: Decimal, b: Decimal) -> Decimal:
     """``a * b`` with no rounding at all, whatever the number of digits.
 
-    The default context keeps 28 significant digits; a product of an n-digit and an m-digit
-    coefficient never needs more than n + m, so that precision makes the result exact. Trapping
+    A product of an n-digit and an m-digit coefficient needs at most n + m digits; the context
+    below allows the most the decimal module can hold, so the product is exact. Trapping
     ``Inexact`` turns any future mistake in that reasoning into an error instead of a wrong cap.
+    (One shared context, not ``localcontext()``: this is on every request's dose check.)
     """
     _require_finite(a, "value")
     _require_finite(b, "value")
-    digits = len(a.as_tuple().digits) + len(b.as_tuple().digits)
-    with localcontext() as ctx:
-        ctx.prec = max(ctx.prec, digits)
-        ctx.traps[Inexact] = True
-        return a * b
+    return _EXACT.multiply(a, b)
+
+
+_EXACT: Final = Context(prec=MAX_PREC, traps=[Inexact, InvalidOperation, Overflow])
 
 
 def weight_in_kg(value: Decimal, unit: str) -> Decimal:

@@ -57,7 +57,9 @@ def authorize(policy: t.Policy, facts: Facts, months: int) -> Authorization:
     administrations = (end - start).days // interval + 1
     drug = policy.drug
     units, plan, lines = _billing(drug.hcpcs, dose_mg, drug.vial_sizes_mg, drug.mg_per_unit)
-    return Authorization(
+    # Built from validated facts and the policy: assembled without validating again (the tests
+    # validate every example decision's JSON against the model).
+    return Authorization.model_construct(
         hcpcs=drug.hcpcs,
         period_start=start,
         period_end=end,
@@ -69,9 +71,12 @@ def authorize(policy: t.Policy, facts: Facts, months: int) -> Authorization:
         administrations=administrations,
         units_per_administration=units,
         total_units=units * administrations,
-        vials_per_administration=[VialCount(size_mg=s, count=c) for s, c in plan.vials],
+        vials_per_administration=[
+            VialCount.model_construct(size_mg=s, count=c) for s, c in plan.vials
+        ],
         waste_units_per_administration=plan.waste_units,
         claim_lines_per_administration=[
-            ClaimLineOut(hcpcs=ln.hcpcs, modifier=ln.modifier, units=ln.units) for ln in lines
+            ClaimLineOut.model_construct(hcpcs=ln.hcpcs, modifier=ln.modifier, units=ln.units)
+            for ln in lines
         ],
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from medpolicy.definitions.dose import mg_per_kg, within_weight_based_limit
 from medpolicy.definitions.units import dose_in_mg
@@ -21,8 +21,7 @@ from medpolicy.logic import Truth, all_of
 __all__ = ["CHECKS", "CheckDefinition", "CheckResult"]
 
 
-@dataclass(frozen=True)
-class CheckResult:
+class CheckResult(NamedTuple):
     result: Truth
     used: Mapping[str, Any]
     missing: tuple[str, ...]
@@ -38,16 +37,18 @@ class CheckDefinition:
     description: str
 
 
-_DOSE_FACTS = ("medication.dose", "body_weight.kg", "medication.interval_days")
+_DOSE, _WEIGHT, _INTERVAL = _DOSE_FACTS = (
+    "medication.dose",
+    "body_weight.kg",
+    "medication.interval_days",
+)
 
 
 def _weight_based_dose_limit(facts: Facts, params: Mapping[str, Any]) -> CheckResult:
     limit: Decimal = params["max_mg_per_kg"]
     per_days: int = params["per_days"]
-    read = {path: facts.get(path) for path in _DOSE_FACTS}
-    dose, weight, interval = read.values()
-    used = {path: value for path, value in read.items() if value is not None}
-    missing = tuple(path for path, value in read.items() if value is None)
+    get = facts.values.get
+    dose, weight, interval = get(_DOSE), get(_WEIGHT), get(_INTERVAL)
     problems: list[str] = []
     dose_ok = Truth.unknown
     if dose is not None and weight is not None:
@@ -62,10 +63,13 @@ def _weight_based_dose_limit(facts: Facts, params: Mapping[str, Any]) -> CheckRe
     interval_ok = Truth.unknown if interval is None else Truth.of(interval >= per_days)
     if interval_ok is Truth.not_met:
         problems.append(f"doses every {interval} days, more often than every {per_days} days")
-    result = all_of([dose_ok, interval_ok])
+    result = all_of((dose_ok, interval_ok))
+    read = ((_DOSE, dose), (_WEIGHT, weight), (_INTERVAL, interval))
+    used = {path: value for path, value in read if value is not None}
     if result is Truth.met:
-        detail = f"within {limit} mg/kg every {per_days} days"
-    elif problems:
+        return CheckResult(result, used, (), f"within {limit} mg/kg every {per_days} days")
+    missing = tuple(path for path, value in read if value is None)
+    if problems:
         detail = "; ".join(problems)
     else:
         detail = "cannot be checked until reported: " + ", ".join(FACTS[m].label for m in missing)

@@ -15,9 +15,10 @@ from typing_extensions import TypedDict
 from medpolicy import __version__
 from medpolicy.definitions.icd10 import code_set_version
 from medpolicy.engine.authorize import authorize
+from medpolicy.engine.compiled import CompiledCriteria, compile_criteria
 from medpolicy.engine.decision import (
     Criterion,
-    Decision,
+    Determination,
     MissingFact,
     Outcome,
     PathwayResult,
@@ -28,10 +29,11 @@ from medpolicy.engine.decision import (
 )
 from medpolicy.engine.evaluate import Context, Trace, detail, evaluate
 from medpolicy.engine.explain import describe_failure, failing, lacking
+from medpolicy.engine.leaves import accepted_by_text_flags, code_matches
 from medpolicy.errors import FieldError, RequestError
 from medpolicy.facts import FACTS, Facts, extract_facts
 from medpolicy.jsonable import jsonable
-from medpolicy.logic import Truth
+from medpolicy.logic import MET, Truth
 from medpolicy.policy import tree as t
 from medpolicy.request import Request
 
@@ -40,34 +42,51 @@ __all__ = ["decide"]
 _SCOPE_FACT = "member.line_of_business"
 
 
-def decide(policy: t.Policy, request: Request) -> Decision:
+def decide(policy: t.Policy, request: Request) -> Determination:
     _check_fits(policy, request)
     facts = extract_facts(request)
     scope = _scope(policy, facts)
     indications = _indications(policy, facts)
-    ctx = Context(facts, policy)
-    results: list[tuple[t.Pathway, Trace | None]] = [
-        (p, evaluate(p.criteria, ctx) if _applies(p, request, indications) else None)
-        for p in policy.pathways
-    ]
-    applicable = [(p, tr) for p, tr in results if tr is not None]
-    met = [p for p, tr in applicable if tr.result is Truth.met]
+    results: dict[str, tuple[int, ...] | None] = {}
+    applicable: list[tuple[t.Pathway, CompiledCriteria, tuple[int, ...]]] = []
+    for p in policy.pathways:
+        if _applies(p, request, indications):
+            compiled = compile_criteria(policy, p.criteria)
+            ranks = results[p.id] = compiled.run(facts)
+            applicable.append((p, compiled, ranks))
+        else:
+            results[p.id] = None
+    met = [p for p, _, ranks in applicable if ranks[0] == MET]
     gates = _unsettled(policy, facts, scope)
-    outcome, missing, reasons = _conclude(facts, scope, applicable, gates)
+    ctx = Context(facts, policy)
+    traces: dict[str, Trace] = {}
+    if scope.applies is not False and not (met and not gates):
+        # Not approved: the worded trace is the explanation, so it is built now.
+        traces = {p.id: evaluate(p.criteria, ctx) for p, _, _ in applicable}
+    outcome, missing, reasons = _conclude(facts, scope, met, traces, gates)
     if not reasons and outcome is Outcome.not_met:
         reasons = [_no_pathway_reason(policy, request, indications)]
     authorization = None
     if outcome is Outcome.approved:
         authorization = authorize(policy, facts, met[0].approval_months)
 
-    flags = sorted({f for _, tr in applicable for f in _flags(tr)})
+    flags = sorted({f for _, compiled, ranks in applicable for f in _flags(compiled, ranks, facts)})
     if outcome is Outcome.not_met:
         flags += [g.note for g in gates]
     policy_ref, precautions = _policy_parts(policy)
-    # Every part was built above from the validated policy and the validated request, so the
-    # record is assembled without validating it again (tests validate every example's JSON).
-    return Decision.model_construct(
-        decision_id=_decision_id(policy, request),
+
+    def word() -> tuple[str, list[PathwayResult]]:
+        pathways = [
+            _pathway_result(
+                policy,
+                p,
+                None if results[p.id] is None else traces.get(p.id) or evaluate(p.criteria, ctx),
+            )
+            for p in policy.pathways
+        ]
+        return _decision_id(policy, request), pathways
+
+    return Determination(
         request_id=request.request_id,
         outcome=outcome,
         summary=_summary(outcome, policy, scope, met, reasons, missing),
@@ -78,12 +97,13 @@ def decide(policy: t.Policy, request: Request) -> Decision:
         code_set=code_set_version(),
         scope=scope,
         indications=sorted(indications),
-        pathways=[_pathway_result(policy, p, tr) for p, tr in results],
+        results=results,
         reasons=reasons,
         missing_information=missing,
         authorization=authorization,
         flags=flags,
         precautions=list(precautions),
+        word=word,
     )
 
 
@@ -97,21 +117,23 @@ _Gates = list[_Gate]
 
 
 def _conclude(
-    facts: Facts, scope: Scope, applicable: list[tuple[t.Pathway, Trace]], gates: _Gates
+    facts: Facts, scope: Scope, met: list[t.Pathway], traces: dict[str, Trace], gates: _Gates
 ) -> tuple[Outcome, list[MissingFact], list[Reason]]:
-    """The outcome by PRODUCT.md's semantics, with what is missing or why it is not met."""
-    results = [tr.result for _, tr in applicable]
+    """The outcome by PRODUCT.md's semantics, with what is missing or why it is not met.
+
+    ``traces`` are the applicable pathways' worded traces, by pathway id; they are only needed
+    (and only given) when the outcome is neither out of scope nor an approval."""
     if scope.applies is False:
         return Outcome.out_of_scope, [], []
-    if Truth.met in results and not gates:
+    if met and not gates:
         return Outcome.approved, [], []
-    if Truth.met in results or Truth.unknown in results:
-        unknown = [tr for _, tr in applicable if tr.result is Truth.unknown]
+    unknown = [tr for tr in traces.values() if tr.result is Truth.unknown]
+    if met or unknown:
         return Outcome.missing_information, _missing(facts, unknown, gates), []
-    if not applicable and not facts.has("indications") and not facts.has("diagnoses"):
+    if not traces and not facts.has("indications") and not facts.has("diagnoses"):
         ask = _Gate("diagnoses", "no indication or diagnosis was reported")
         return Outcome.missing_information, _missing(facts, [], [*gates, ask]), []
-    return Outcome.not_met, [], _reasons(applicable)
+    return Outcome.not_met, [], _reasons(traces)
 
 
 _PARTS: dict[str, tuple[PolicyRef, list[PrecautionOut]]] = {}
@@ -160,8 +182,21 @@ def _check_fits(policy: t.Policy, request: Request) -> None:
         raise RequestError(errors)
 
 
+_SCOPES: dict[tuple[str, str | None], Scope] = {}
+
+
 def _scope(policy: t.Policy, facts: Facts) -> Scope:
-    lob = facts.get(_SCOPE_FACT)
+    """Whether the guideline governs the member's line of business (one record per policy
+    content and line of business, built once)."""
+    lob: str | None = facts.get(_SCOPE_FACT)
+    key = (policy.content_hash, lob)
+    scope = _SCOPES.get(key)
+    if scope is None:
+        scope = _SCOPES[key] = _scope_of(policy, lob)
+    return scope
+
+
+def _scope_of(policy: t.Policy, lob: str | None) -> Scope:
     if lob is None:
         return Scope(line_of_business=None, applies=None)
     rule = policy.scope_for(lob)
@@ -258,16 +293,16 @@ def _leaf_note(leaves: list[Trace]) -> str | None:
     return "; ".join(notes) or None
 
 
-def _reasons(applicable: list[tuple[t.Pathway, Trace]]) -> list[Reason]:
+def _reasons(traces: dict[str, Trace]) -> list[Reason]:
     return [
         Reason(
-            pathway=p.id,
+            pathway=pathway,
             criterion=f.node.id,
             clause=f.node.citation.section,
             text=f.node.citation.text,
             detail=describe_failure(f),
         )
-        for p, tr in applicable
+        for pathway, tr in traces.items()
         for f in failing(tr)
     ]
 
@@ -289,8 +324,15 @@ def _no_pathway_reason(policy: t.Policy, request: Request, indications: set[str]
     )
 
 
-def _flags(trace: Trace) -> list[str]:
-    return [*trace.flags, *(f for c in trace.children for f in _flags(c))]
+def _flags(compiled: CompiledCriteria, ranks: tuple[int, ...], facts: Facts) -> list[str]:
+    """Codes accepted by the guideline's text rather than its listed ranges, where they met a
+    criterion: the reviewer is told."""
+    return [
+        flag
+        for i, fact, vs in compiled.value_sets
+        if ranks[i] == MET
+        for flag in accepted_by_text_flags(code_matches(vs, facts.get(fact)))
+    ]
 
 
 def _criterion(tr: Trace) -> Criterion:

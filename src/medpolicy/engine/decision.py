@@ -7,6 +7,7 @@ approval, the specific reasons or the exact facts still needed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
@@ -19,6 +20,8 @@ __all__ = [
     "ClaimLineOut",
     "Criterion",
     "Decision",
+    "DecisionLike",
+    "Determination",
     "MissingFact",
     "Outcome",
     "PathwayResult",
@@ -159,3 +162,124 @@ class Decision(_Out):
     def to_json(self) -> str:
         """Canonical JSON: the same request under the same policy gives the same bytes."""
         return self.model_dump_json(indent=2) + "\n"
+
+
+class Determination:
+    """The engine's coverage determination for one request: everything a decision states.
+
+    Every part is computed when the determination is made, the result of every criterion
+    included (``results``: per pathway id, each node's result as a rank of ``logic`` in the
+    tree's preorder; None for a pathway that does not apply). Two
+    parts are *worded* on first use, because most callers never read them and wording costs
+    more than deciding: ``pathways``, the criteria tree with each node's clause, facts and
+    explanation, and ``decision_id``, a digest of the request. ``record()`` is the
+    serializable ``Decision``; ``to_json()`` its canonical bytes.
+    """
+
+    __slots__ = (
+        "_id",
+        "_pathways",
+        "_word",
+        "authorization",
+        "code_set",
+        "engine_version",
+        "evaluated_at",
+        "flags",
+        "indications",
+        "missing_information",
+        "outcome",
+        "policy",
+        "precautions",
+        "reasons",
+        "request_id",
+        "request_type",
+        "results",
+        "scope",
+        "summary",
+    )
+
+    def __init__(
+        self,
+        *,
+        request_id: str,
+        outcome: Outcome,
+        summary: str,
+        request_type: str,
+        evaluated_at: datetime,
+        policy: PolicyRef,
+        engine_version: str,
+        code_set: str,
+        scope: Scope,
+        indications: list[str],
+        results: dict[str, tuple[int, ...] | None],
+        reasons: list[Reason],
+        missing_information: list[MissingFact],
+        authorization: Authorization | None,
+        flags: list[str],
+        precautions: list[PrecautionOut],
+        word: Callable[[], tuple[str, list[PathwayResult]]],
+    ) -> None:
+        self.request_id = request_id
+        self.outcome = outcome
+        self.summary = summary
+        self.request_type = request_type
+        self.evaluated_at = evaluated_at
+        self.policy = policy
+        self.engine_version = engine_version
+        self.code_set = code_set
+        self.scope = scope
+        self.indications = indications
+        self.results = results
+        self.reasons = reasons
+        self.missing_information = missing_information
+        self.authorization = authorization
+        self.flags = flags
+        self.precautions = precautions
+        self._word = word
+        self._id: str | None = None
+        self._pathways: list[PathwayResult] | None = None
+
+    def _worded(self) -> None:
+        self._id, self._pathways = self._word()
+
+    @property
+    def decision_id(self) -> str:
+        if self._id is None:
+            self._worded()
+        assert self._id is not None
+        return self._id
+
+    @property
+    def pathways(self) -> list[PathwayResult]:
+        if self._pathways is None:
+            self._worded()
+        assert self._pathways is not None
+        return self._pathways
+
+    def record(self) -> Decision:
+        return Decision.model_construct(
+            decision_id=self.decision_id,
+            request_id=self.request_id,
+            outcome=self.outcome,
+            summary=self.summary,
+            request_type=self.request_type,
+            evaluated_at=self.evaluated_at,
+            policy=self.policy,
+            engine_version=self.engine_version,
+            code_set=self.code_set,
+            scope=self.scope,
+            indications=self.indications,
+            pathways=self.pathways,
+            reasons=self.reasons,
+            missing_information=self.missing_information,
+            authorization=self.authorization,
+            flags=self.flags,
+            precautions=self.precautions,
+        )
+
+    def to_json(self) -> str:
+        return self.record().to_json()
+
+
+# What the surfaces read: a determination just made, or a decision record read back from a store.
+DecisionLike = Decision | Determination

@@ -15,14 +15,18 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date
-from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from medpolicy.engine.checks import CHECKS
+from medpolicy.engine.leaves import (
+    accepted_by_text_flags,
+    code_matches,
+    is_incomplete_member,
+    predicate,
+)
 from medpolicy.facts import FACTS, Facts
-from medpolicy.logic import Truth, all_of, any_of, not_
+from medpolicy.logic import BY_RANK, Truth, all_of, any_of, not_
 from medpolicy.policy import tree as t
 
 __all__ = ["Context", "Trace", "describe", "detail", "evaluate", "show"]
@@ -79,7 +83,7 @@ def _compare(node: t.Compare, ctx: Context) -> Trace:
     value = ctx.facts.get(node.fact)
     if value is None:
         return _absent(node, node.fact, ctx)
-    result = _test(value, node.condition, ctx.facts.get("request.date"))
+    result = BY_RANK[predicate(node.condition)(value, ctx.facts.get("request.date"))]
     missing = (node.fact,) if result is Truth.unknown else ()
     return Trace(node, result, {node.fact: value}, missing)
 
@@ -89,17 +93,13 @@ def _in_value_set(node: t.InValueSet, ctx: Context) -> Trace:
     if not codes:
         return _absent(node, node.fact, ctx)
     vs = ctx.policy.value_sets[node.value_set]
-    matches = [m for m in (vs.match(c) for c in codes) if m is not None]
+    matches = code_matches(vs, codes)
     used = {node.fact: codes}
     if matches:
-        flags = tuple(
-            f"{m.code} accepted by the guideline's text, outside its listed ranges: {m.note}"
-            for m in matches
-            if m.via == "accepted_by_text"
-        )
+        flags = tuple(accepted_by_text_flags(matches))
         shown = ", ".join(f"{m.code} ({m.entry})" for m in matches)
         return Trace(node, Truth.met, used, note=f"supporting code: {shown}", flags=flags)
-    incomplete = [c for c in codes if _is_incomplete_member(c, vs.codes)]
+    incomplete = [c for c in codes if is_incomplete_member(c, vs.codes)]
     if incomplete:
         note = (
             f"{', '.join(incomplete)} is a category, not a billable code; the complete "
@@ -115,7 +115,9 @@ def _exists(node: t.Exists, ctx: Context) -> Trace:
     if records is None:
         return _absent(node, node.fact, ctx)
     today = ctx.facts.get("request.date")
-    per_record = [all_of(_test(r.get(f), cond, today) for f, cond in node.where) for r in records]
+    per_record = [
+        all_of(BY_RANK[predicate(cond)(r.get(f), today)] for f, cond in node.where) for r in records
+    ]
     result = any_of(per_record)
     wanted = ", ".join(f"{f} {describe(c)}" for f, c in node.where)
     if result is Truth.met:
@@ -149,48 +151,6 @@ _EVALUATORS: dict[type[t.Node], Callable[[Any, Context], Trace]] = {
 def _absent(node: t.Node, fact: str, ctx: Context) -> Trace:
     conflict = ctx.facts.conflicts.get(fact)
     return Trace(node, Truth.unknown, missing=(fact,), note=conflict or "not reported")
-
-
-def _years_before(day: date, years: int) -> date:
-    try:
-        return day.replace(year=day.year - years)
-    except ValueError:  # 29 February in a year without one
-        return day.replace(year=day.year - years, day=28)
-
-
-def _is_incomplete_member(code: str, members: frozenset[str]) -> bool:
-    stem = code.replace(".", "")
-    return any(m.replace(".", "").startswith(stem) and m != code for m in members)
-
-
-def _decimal(value: Any) -> Decimal:
-    return value if isinstance(value, Decimal) else Decimal(str(value))
-
-
-def _test(value: Any, cond: t.Condition, today: date | None) -> Truth:
-    if value is None or (cond.unknown_if and str(value) in cond.unknown_if):
-        return Truth.unknown
-    op, want = cond.op, cond.value
-    if op in ("equals", "in"):
-        return Truth.of(str(value).casefold() in cond.folded)
-    if op == "not_in":
-        return Truth.of(str(value).casefold() not in cond.folded)
-    if op == "contains_any":
-        return Truth.of(any(str(v).casefold() in cond.folded for v in value))
-    if op == "is_empty":
-        return Truth.of((len(value) == 0) is want)
-    if op == "is":
-        return Truth.of(value is want)
-    if op == "within_years_before_request":
-        if today is None:
-            return Truth.unknown
-        return Truth.of(_years_before(today, int(str(want))) <= value <= today)
-    number, limit = _decimal(value), _decimal(want)
-    if op == "at_least":
-        return Truth.of(number >= limit)
-    if op == "at_most":
-        return Truth.of(number <= limit)
-    return Truth.of(number > limit if op == "above" else number < limit)
 
 
 _WORDS = {

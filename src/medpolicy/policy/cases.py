@@ -23,7 +23,7 @@ import yaml
 
 from medpolicy.adapters.native import parse_request
 from medpolicy.engine.decide import decide
-from medpolicy.engine.decision import Criterion, Decision
+from medpolicy.engine.decision import Criterion, Determination
 from medpolicy.errors import RequestError
 from medpolicy.policy.load import load_policy
 from medpolicy.policy.tree import Policy
@@ -87,7 +87,7 @@ def run_case(policy: Policy, bases: dict[str, Any], case: dict[str, Any]) -> Cas
     return CaseResult(name, *_compare(decision, expect))
 
 
-def _compare(d: Decision, expect: dict[str, Any]) -> tuple[bool, list[str]]:
+def _compare(d: Determination, expect: dict[str, Any]) -> tuple[bool, list[str]]:
     problems = []
     if "outcome" in expect and d.outcome.value != expect["outcome"]:
         problems.append(f"outcome {d.outcome.value}, expected {expect['outcome']}: {d.summary}")
@@ -112,7 +112,7 @@ def _compare(d: Decision, expect: dict[str, Any]) -> tuple[bool, list[str]]:
     return not problems, problems
 
 
-def _results(d: Decision) -> dict[str, str]:
+def _results(d: Determination) -> dict[str, str]:
     out: dict[str, str] = {}
 
     def visit(c: Criterion) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from medpolicy.engine.decision import Authorization, Decision
+from medpolicy.engine.decision import Authorization, Decision, DecisionLike
 from medpolicy.errors import FieldError, RequestError
 from medpolicy.request import Request
 from medpolicy.store.audit import (
@@ -63,7 +63,7 @@ __all__ = ["CaseStore"]
 Clock = Callable[[], datetime]
 # What a reviewer's approval of the request, under the engine's decision on it, authorizes
 # (e.g. ``medpolicy.service.reviewer_authorization`` over the service's policy registry).
-Authorizer = Callable[[Request, Decision], Authorization | None]
+Authorizer = Callable[[Request, DecisionLike], Authorization | None]
 
 
 def _now() -> datetime:
@@ -113,7 +113,7 @@ class CaseStore:
     def submit(
         self,
         request: Request,
-        decision: Decision,
+        decision: DecisionLike,
         *,
         actor: Actor,
         idempotency_key: str | None = None,
@@ -156,7 +156,7 @@ class CaseStore:
     def _insert_case(
         self,
         request: Request,
-        decision: Decision,
+        decision: DecisionLike,
         body: str,
         body_sha: str,
         actor: Actor,
@@ -232,7 +232,7 @@ class CaseStore:
         conn: Connection,
         case_id: str,
         number: int,
-        decision: Decision,
+        decision: DecisionLike,
         text: str,
         now: datetime,
     ) -> dict[str, Any]:
@@ -270,7 +270,7 @@ class CaseStore:
         self,
         case_id: str,
         request: Request,
-        decision: Decision,
+        decision: DecisionLike,
         *,
         actor: Actor,
         seen_decisions: int | None = None,
@@ -526,7 +526,7 @@ def _summary_columns() -> list[Any]:
     return [c for c in cases.c if c.name not in ("request_json", "request_sha256")]
 
 
-def _pathways(decision: Decision) -> str:
+def _pathways(decision: DecisionLike) -> str:
     return ",".join(p.id for p in decision.pathways if p.applicable)
 
 

@@ -20,7 +20,7 @@ from medpolicy.adapters.fhir.codes import System
 from medpolicy.adapters.fhir.draft import AdapterIssue
 from medpolicy.adapters.fhir.resources import Located
 from medpolicy.engine.authorize import add_months
-from medpolicy.engine.decision import Decision, Outcome
+from medpolicy.engine.decision import DecisionLike, Outcome
 from medpolicy.policy import tree as t
 from medpolicy.request import Request
 
@@ -47,7 +47,7 @@ class OrderAnswer:
 
     order: Located
     request: Request
-    decision: Decision
+    decision: DecisionLike
     policy: t.Policy
     coverage: Located | None
     questionnaire: str  # canonical with version
@@ -140,7 +140,7 @@ def _detail(code: str, value: dict[str, Any], qualification: str | None = None) 
     return {"url": "detail", "extension": parts}
 
 
-def _reasons(decision: Decision) -> list[str]:
+def _reasons(decision: DecisionLike) -> list[str]:
     if decision.outcome is Outcome.missing_information:
         return ["Documentation needed: " + "; ".join(m.label for m in decision.missing_information)]
     return [f"{r.clause}: {r.detail}" for r in decision.reasons]

@@ -24,7 +24,7 @@ from medpolicy.adapters.fhir.pas_response import (
     response_bundle,
 )
 from medpolicy.adapters.fhir.to_request import FieldProblem
-from medpolicy.engine.decision import Authorization, Decision
+from medpolicy.engine.decision import Authorization, DecisionLike, Determination
 from medpolicy.errors import RequestError
 from medpolicy.policy.registry import PolicyRegistry
 from medpolicy.request import Request
@@ -45,13 +45,13 @@ __all__ = [
 class CaseRecord:
     case_id: str | None
     status: Status
-    decision: Decision
+    decision: DecisionLike
     review: Review | None = None
     authorization: Authorization | None = None  # set when a reviewer approved
 
 
 class CaseRecorder(Protocol):
-    def record(self, request: Request, decision: Decision) -> CaseRecord: ...
+    def record(self, request: Request, decision: DecisionLike) -> CaseRecord: ...
 
     def lookup(self, request_id: str) -> CaseRecord | None: ...
 
@@ -59,7 +59,7 @@ class CaseRecorder(Protocol):
 class EngineOnly:
     """No store: each submission is decided and answered, nothing is kept."""
 
-    def record(self, request: Request, decision: Decision) -> CaseRecord:
+    def record(self, request: Request, decision: DecisionLike) -> CaseRecord:
         return CaseRecord(None, engine_status(decision), decision)
 
     def lookup(self, request_id: str) -> CaseRecord | None:
@@ -103,7 +103,7 @@ def _rejected(problems: list[FieldProblem]) -> PasRejected:
 
 def _decide(
     registry: PolicyRegistry, sub: PasSubmission
-) -> list[tuple[PasItem, Request, Decision]]:
+) -> list[tuple[PasItem, Request, Determination]]:
     """Every covered item decided, or PasRejected with every item's problems at once."""
     problems: list[FieldProblem] = []
     decided = []

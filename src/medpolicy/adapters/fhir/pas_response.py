@@ -19,7 +19,7 @@ from medpolicy.adapters.fhir.draft import AdapterIssue
 from medpolicy.adapters.fhir.dtr import questionnaire_canonical
 from medpolicy.adapters.fhir.pas import EXT, PasItem
 from medpolicy.adapters.fhir.resources import Located, ResourceIndex
-from medpolicy.engine.decision import Authorization, Decision, Outcome
+from medpolicy.engine.decision import Authorization, DecisionLike, Outcome
 
 __all__ = [
     "ItemState",
@@ -54,7 +54,7 @@ _ENGINE_STATUS: dict[Outcome, Status] = {
 }
 
 
-def engine_status(decision: Decision) -> Status:
+def engine_status(decision: DecisionLike) -> Status:
     return _ENGINE_STATUS[decision.outcome]
 
 
@@ -76,7 +76,7 @@ class Review:
 class ItemState:
     item: PasItem
     status: Status
-    decision: Decision | None = None
+    decision: DecisionLike | None = None
     case_id: str | None = None
     review: Review | None = None
     issues: tuple[AdapterIssue, ...] = ()
@@ -90,7 +90,7 @@ def authorization_of(state: ItemState) -> Authorization | None:
     return state.decision.authorization if state.decision is not None else None
 
 
-def _questionnaire(d: Decision) -> str:
+def _questionnaire(d: DecisionLike) -> str:
     return questionnaire_canonical(d.policy.id, d.policy.version, d.policy.content_hash)
 
 
@@ -140,7 +140,7 @@ def _review_notes(state: ItemState) -> list[str]:
     ]
 
 
-def _decision_notes(state: ItemState, d: Decision) -> list[str]:
+def _decision_notes(state: ItemState, d: DecisionLike) -> list[str]:
     seq, policy = state.item.sequence, f"{d.policy.id} version {d.policy.version}"
     if d.outcome is Outcome.approved and d.authorization is not None:
         a = d.authorization

@@ -1,0 +1,165 @@
+"""What each kind of leaf means, as small functions shared by both evaluators.
+
+A leaf's semantics lives here once: the tracing walker (``evaluate``) and the compiled policy
+(``compiled``) call the same predicate for the same condition, so the result every request pays
+for and the trace a reviewer reads cannot disagree. Results are ranks (``logic.NOT_MET`` /
+``UNKNOWN`` / ``MET``); an absent value is always ``UNKNOWN``, never a default for met.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from collections.abc import Callable, Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from medpolicy.definitions.icd10 import Match, ValueSet
+from medpolicy.logic import MET, NOT_MET, UNKNOWN
+from medpolicy.policy import tree as t
+
+__all__ = [
+    "Predicate",
+    "accepted_by_text_flags",
+    "code_matches",
+    "is_incomplete_member",
+    "predicate",
+    "records_predicate",
+    "value_set_rank",
+    "years_before",
+]
+
+# (value, request date) -> rank
+Predicate = Callable[[Any, date | None], int]
+
+_NUMERIC: dict[str, Callable[[Decimal, Decimal], bool]] = {
+    "at_least": operator.ge,
+    "at_most": operator.le,
+    "above": operator.gt,
+    "below": operator.lt,
+}
+
+
+def _decimal(value: Any) -> Decimal:
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February in a year without one
+        return day.replace(year=day.year - years, day=28)
+
+
+@functools.lru_cache(maxsize=4096)  # conditions are frozen and few: one function per condition
+def predicate(cond: t.Condition) -> Predicate:
+    """The condition as a function of (value, request date); an absent value is unknown.
+
+    One small function per operator, each testing for absence itself: this runs for every leaf
+    of every request."""
+    op, want, folded = cond.op, cond.value, cond.folded
+    test: Predicate
+    if op in ("equals", "in"):
+
+        def test(v: Any, _: date | None) -> int:
+            if v is None:
+                return UNKNOWN
+            return MET if str(v).casefold() in folded else NOT_MET
+
+    elif op == "not_in":
+
+        def test(v: Any, _: date | None) -> int:
+            if v is None:
+                return UNKNOWN
+            return NOT_MET if str(v).casefold() in folded else MET
+
+    elif op == "contains_any":
+
+        def test(v: Any, _: date | None) -> int:
+            if v is None:
+                return UNKNOWN
+            return MET if any(str(x).casefold() in folded for x in v) else NOT_MET
+
+    elif op == "is_empty":
+
+        def test(v: Any, _: date | None) -> int:
+            if v is None:
+                return UNKNOWN
+            return MET if (len(v) == 0) is want else NOT_MET
+
+    elif op == "is":
+
+        def test(v: Any, _: date | None) -> int:
+            if v is None:
+                return UNKNOWN
+            return MET if v is want else NOT_MET
+
+    elif op == "within_years_before_request":
+        years = int(str(want))
+
+        def test(v: Any, today: date | None) -> int:
+            if v is None or today is None:
+                return UNKNOWN
+            return MET if years_before(today, years) <= v <= today else NOT_MET
+
+    else:
+        compare, limit = _NUMERIC[op], _decimal(want)
+
+        def test(v: Any, _: date | None) -> int:
+            if v is None:
+                return UNKNOWN
+            return MET if compare(_decimal(v), limit) else NOT_MET
+
+    unknown_if = frozenset(cond.unknown_if)
+    if not unknown_if:
+        return test
+    return lambda v, today: UNKNOWN if str(v) in unknown_if else test(v, today)
+
+
+def records_predicate(
+    where: tuple[tuple[str, t.Condition], ...],
+) -> Callable[[Any, date | None], int]:
+    """Some record of a list satisfies every condition on its fields (rank per Kleene logic)."""
+    tests = [(field, predicate(cond)) for field, cond in where]
+
+    def rank(records: Sequence[dict[str, Any]] | None, today: date | None) -> int:
+        if records is None:
+            return UNKNOWN
+        return max(
+            (min((test(r.get(f), today) for f, test in tests), default=MET) for r in records),
+            default=NOT_MET,
+        )
+
+    return rank
+
+
+def code_matches(vs: ValueSet, codes: Sequence[str]) -> list[Match]:
+    return [m for m in map(vs.match, codes) if m is not None]
+
+
+def accepted_by_text_flags(matches: Sequence[Match]) -> list[str]:
+    """What the reviewer is told about codes the guideline's text covers but its ranges omit."""
+    return [
+        f"{m.code} accepted by the guideline's text, outside its listed ranges: {m.note}"
+        for m in matches
+        if m.via == "accepted_by_text"
+    ]
+
+
+def is_incomplete_member(code: str, members: frozenset[str]) -> bool:
+    """A category code (C50.9) whose complete codes are members: the complete code is needed."""
+    stem = code.replace(".", "")
+    return any(m.replace(".", "").startswith(stem) and m != code for m in members)
+
+
+def value_set_rank(vs: ValueSet, codes: Sequence[str] | None) -> int:
+    """Met when a code is in the set; unknown when none is reported or one is only a category of
+    members; otherwise not met."""
+    if not codes:
+        return UNKNOWN
+    if code_matches(vs, codes):
+        return MET
+    if any(is_incomplete_member(c, vs.codes) for c in codes):
+        return UNKNOWN
+    return NOT_MET

@@ -1,0 +1,80 @@
+"""The compiled policy and the tracing walker agree, node by node, on every request.
+
+Every request's outcome comes from the compiled criteria; the trace a reviewer reads comes from
+the walker. These tests hold them to the same result for every node of every pathway: the policy's
+own cases, the example requests, and generated requests near the boundaries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import given
+
+from medpolicy.adapters.native import parse_request
+from medpolicy.engine.compiled import compile_criteria
+from medpolicy.engine.decide import decide
+from medpolicy.engine.evaluate import Context, Trace, evaluate
+from medpolicy.facts import extract_facts
+from medpolicy.logic import BY_RANK, MET, NOT_MET, UNKNOWN, Truth, all_of, any_of, not_
+from medpolicy.policy.cases import build_request, load_cases
+from medpolicy.policy.tree import Policy
+from medpolicy.request import Request
+from tests.engine.test_properties import SETTINGS, requests
+from tests.support import EXAMPLES, KADCYLA
+
+BASES, ALL_CASES = load_cases(KADCYLA)
+CASES = [c for c in ALL_CASES if "error" not in c["expect"]]  # the rest are refused requests
+
+
+def _preorder(trace: Trace) -> Iterator[Truth]:
+    yield trace.result
+    for child in trace.children:
+        yield from _preorder(child)
+
+
+def _assert_agree(policy: Policy, request: Request) -> None:
+    facts = extract_facts(request)
+    for pathway in policy.pathways:
+        compiled = compile_criteria(policy, pathway.criteria)
+        traced = evaluate(pathway.criteria, Context(facts, policy))
+        assert [BY_RANK[r] for r in compiled.run(facts)] == list(_preorder(traced)), pathway.id
+    # and the determination reports exactly the compiled results of the pathways that apply
+    determination = decide(policy, request)
+    for p in determination.pathways:
+        ranks = determination.results[p.id]
+        assert (p.result if ranks is None else BY_RANK[ranks[0]].value) == p.result
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+def test_agree_on_every_case(kadcyla: Policy, case: dict[str, Any]) -> None:
+    _assert_agree(kadcyla, parse_request(build_request(BASES, case)))
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.json")), ids=lambda p: p.name)
+def test_agree_on_every_example(kadcyla: Policy, path: Any) -> None:
+    _assert_agree(kadcyla, parse_request(path.read_bytes()))
+
+
+@SETTINGS
+@given(requests())
+def test_agree_on_generated_requests(kadcyla: Policy, request: dict[str, Any]) -> None:
+    _assert_agree(kadcyla, parse_request(request))
+
+
+@pytest.mark.parametrize("a", [NOT_MET, UNKNOWN, MET])
+@pytest.mark.parametrize("b", [NOT_MET, UNKNOWN, MET])
+def test_ranks_are_kleene_logic_cell_by_cell(a: int, b: int) -> None:
+    """ALL as min, ANY as max, NOT as MET - r: the truth tables of ``logic``, cell by cell."""
+    assert BY_RANK[min(a, b)] is all_of([BY_RANK[a], BY_RANK[b]])
+    assert BY_RANK[max(a, b)] is any_of([BY_RANK[a], BY_RANK[b]])
+    assert BY_RANK[MET - a] is not_(BY_RANK[a])
+
+
+def test_generated_source_carries_no_policy_text(kadcyla: Policy) -> None:
+    """Policy values are bound as constants, never spliced into executed source."""
+    for pathway in kadcyla.pathways:
+        source = compile_criteria(kadcyla, pathway.criteria).source
+        assert "her2" not in source and "C50" not in source and "3.6" not in source
