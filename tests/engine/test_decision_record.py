@@ -27,6 +27,9 @@ def test_decision_json_validates_against_its_own_model(
     text = decision.to_json()
     again = Decision.model_validate_json(text)
     assert again.to_json() == text
+    # assembled without validation, yet equal to the validated model, part for part
+    assert again == decision.record()
+    assert again.authorization == decision.authorization
 
 
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.json")), ids=lambda p: p.stem)

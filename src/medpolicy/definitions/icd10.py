@@ -36,6 +36,7 @@ __all__ = [
     "is_billable",
     "is_valid",
     "normalize",
+    "normalized_or_none",
 ]
 
 # Letter, two alphanumerics (C50, C4A, and since FY2026 QA0), then up to four more after the dot.
@@ -60,13 +61,13 @@ def normalize(code: str) -> str:
 
 def is_valid(code: str) -> bool:
     """True when the code exists in the code set (billable or not); False if malformed."""
-    key = _normalized_or_none(code)
+    key = normalized_or_none(code)
     return key is not None and key in _tabular().position
 
 
 def is_billable(code: str) -> bool:
     """True when the code exists and is a leaf of the tabular list, i.e. valid on a claim."""
-    key = _normalized_or_none(code)
+    key = normalized_or_none(code)
     return key is not None and key in _tabular().billable
 
 
@@ -154,7 +155,7 @@ class ValueSet:
 
     def match(self, code: str) -> Match | None:
         """How ``code`` belongs to this set, or None (also for malformed and non-billable codes)."""
-        key = _normalized_or_none(code)
+        key = normalized_or_none(code)
         return None if key is None else self.members.get(key)
 
 
@@ -237,7 +238,7 @@ class _Builder:
 
     def _existing(self, path: str, raw: object) -> str | None:
         """The normalized code, or None after recording why it cannot be used."""
-        code = _normalized_or_none(raw) if isinstance(raw, str) else None
+        code = normalized_or_none(raw) if isinstance(raw, str) else None
         if code is None:
             self.problems.append(f"{path}: {raw!r} is not an ICD-10-CM code")
         elif code not in _tabular().position:
@@ -328,7 +329,8 @@ def _expand(first: str, last: str) -> tuple[str, ...]:
     return tuple(c for c in tab.order[start : stop + 1] if c in tab.billable)
 
 
-def _normalized_or_none(code: object) -> str | None:
+def normalized_or_none(code: object) -> str | None:
+    """The normalized code, or None when it is malformed (or not a string)."""
     return _normalized(code) if isinstance(code, str) else None
 
 

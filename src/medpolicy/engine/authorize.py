@@ -6,10 +6,9 @@ import calendar
 import functools
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 from medpolicy.definitions.billing import (
-    ClaimLine,
-    VialPlan,
     billing_units,
     claim_lines,
     least_waste_vials,
@@ -34,14 +33,26 @@ def add_months(start: date, months: int) -> date:
     return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
 
 
+class _Billing(NamedTuple):
+    units: int
+    vials: tuple[VialCount, ...]
+    waste_units: int
+    claim_lines: tuple[ClaimLineOut, ...]
+
+
 @functools.lru_cache(maxsize=4096)  # pure; the same doses recur across requests
 def _billing(
     hcpcs: str, dose_mg: Decimal, vial_sizes_mg: tuple[int, ...], mg_per_unit: Decimal
-) -> tuple[int, VialPlan, tuple[ClaimLine, ...]]:
-    return (
+) -> _Billing:
+    plan = least_waste_vials(dose_mg, vial_sizes_mg, mg_per_unit)
+    return _Billing(
         billing_units(dose_mg, mg_per_unit),
-        least_waste_vials(dose_mg, vial_sizes_mg, mg_per_unit),
-        claim_lines(hcpcs, dose_mg, vial_sizes_mg, mg_per_unit),
+        tuple(VialCount.assemble(size_mg=s, count=c) for s, c in plan.vials),
+        plan.waste_units,
+        tuple(
+            ClaimLineOut.assemble(hcpcs=ln.hcpcs, modifier=ln.modifier, units=ln.units)
+            for ln in claim_lines(hcpcs, dose_mg, vial_sizes_mg, mg_per_unit)
+        ),
     )
 
 
@@ -56,10 +67,8 @@ def authorize(policy: t.Policy, facts: Facts, months: int) -> Authorization:
     end = add_months(start, months) - timedelta(days=1)  # the period is inclusive of both ends
     administrations = (end - start).days // interval + 1
     drug = policy.drug
-    units, plan, lines = _billing(drug.hcpcs, dose_mg, drug.vial_sizes_mg, drug.mg_per_unit)
-    # Built from validated facts and the policy: assembled without validating again (the tests
-    # validate every example decision's JSON against the model).
-    return Authorization.model_construct(
+    billing = _billing(drug.hcpcs, dose_mg, drug.vial_sizes_mg, drug.mg_per_unit)
+    return Authorization.assemble(
         hcpcs=drug.hcpcs,
         period_start=start,
         period_end=end,
@@ -69,14 +78,9 @@ def authorize(policy: t.Policy, facts: Facts, months: int) -> Authorization:
         weight_kg=plain(weight),
         interval_days=interval,
         administrations=administrations,
-        units_per_administration=units,
-        total_units=units * administrations,
-        vials_per_administration=[
-            VialCount.model_construct(size_mg=s, count=c) for s, c in plan.vials
-        ],
-        waste_units_per_administration=plan.waste_units,
-        claim_lines_per_administration=[
-            ClaimLineOut.model_construct(hcpcs=ln.hcpcs, modifier=ln.modifier, units=ln.units)
-            for ln in lines
-        ],
+        units_per_administration=billing.units,
+        total_units=billing.units * administrations,
+        vials_per_administration=list(billing.vials),
+        waste_units_per_administration=billing.waste_units,
+        claim_lines_per_administration=list(billing.claim_lines),
     )

@@ -13,7 +13,7 @@ from typing import NamedTuple
 from typing_extensions import TypedDict
 
 from medpolicy import __version__
-from medpolicy.definitions.icd10 import code_set_version
+from medpolicy.definitions.icd10 import code_set_version, normalized_or_none
 from medpolicy.engine.authorize import authorize
 from medpolicy.engine.compiled import CompiledCriteria, compile_criteria
 from medpolicy.engine.decision import (
@@ -213,17 +213,43 @@ def _scope_of(policy: t.Policy, lob: str | None) -> Scope:
 
 def _indications(policy: t.Policy, facts: Facts) -> set[str]:
     """Stated indications, plus those the diagnoses or reported findings imply."""
-    found = set(facts.get("indications") or [])
-    codes = facts.get("diagnoses") or []
-    for ind in policy.indications.values():
-        vs = policy.value_sets.get(ind.implied_by_value_set or "")
-        if vs is not None and any(vs.match(c) for c in codes):
-            found.add(ind.id)
-        if ind.implied_by_fact is not None:
-            fact, values = ind.implied_by_fact
-            if str(facts.get(fact)) in values:
-                found.add(ind.id)
+    found = set(facts.get("indications") or ())
+    by_code, by_fact = _implied(policy)
+    for code in facts.get("diagnoses") or ():
+        found |= by_code.get(normalized_or_none(code), frozenset())
+    for ind, fact, values in by_fact:
+        if str(facts.get(fact)) in values:
+            found.add(ind)
     return found
+
+
+_IMPLIED: dict[
+    str, tuple[dict[str | None, frozenset[str]], list[tuple[str, str, tuple[str, ...]]]]
+] = {}
+
+
+def _implied(
+    policy: t.Policy,
+) -> tuple[dict[str | None, frozenset[str]], list[tuple[str, str, tuple[str, ...]]]]:
+    """Which indications each code implies (an index over the policy's value sets) and which
+    reported facts imply one: built once per policy content."""
+    implied = _IMPLIED.get(policy.content_hash)
+    if implied is None:
+        by_code: dict[str | None, set[str]] = {}
+        for ind in policy.indications.values():
+            vs = policy.value_sets.get(ind.implied_by_value_set or "")
+            for code in vs.members if vs is not None else ():
+                by_code.setdefault(code, set()).add(ind.id)
+        by_fact = [
+            (ind.id, *ind.implied_by_fact)
+            for ind in policy.indications.values()
+            if ind.implied_by_fact is not None
+        ]
+        implied = _IMPLIED[policy.content_hash] = (
+            {code: frozenset(ids) for code, ids in by_code.items()},
+            by_fact,
+        )
+    return implied
 
 
 def _applies(pathway: t.Pathway, request: Request, indications: set[str]) -> bool:
@@ -372,7 +398,7 @@ def _pathway_result(policy: t.Policy, p: t.Pathway, tr: Trace | None) -> Pathway
     label = ind.label if ind else None
     if tr is None:
         return _not_applicable(p, label)
-    return PathwayResult.model_construct(
+    return PathwayResult.assemble(
         id=p.id,
         phase=p.phase,
         indication=p.indication,
