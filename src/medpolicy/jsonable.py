@@ -11,6 +11,11 @@ __all__ = ["jsonable"]
 
 
 def jsonable(value: Any) -> Any:
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:  # most values, as they are
+        return value
+    if kind is list:
+        return [jsonable(v) for v in value]
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, date):

@@ -1,8 +1,9 @@
 """The compiled policy and the tracing walker agree, node by node, on every request.
 
-Every request's outcome comes from the compiled criteria; the trace a reviewer reads comes from
-the walker. These tests hold them to the same result for every node of every pathway: the policy's
-own cases, the example requests, and generated requests near the boundaries.
+Every request's results and worded criteria tree come from the compiled criteria; reasons and
+missing facts come from the walker's trace. These tests hold them to the same result and the same
+wording for every node of every pathway: the policy's own cases, the example requests, and
+generated requests near the boundaries.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ import pytest
 from hypothesis import given
 
 from medpolicy.adapters.native import parse_request
-from medpolicy.engine.compiled import compile_criteria
+from medpolicy.engine.compiled import compile_criteria, node_part
 from medpolicy.engine.decide import decide
-from medpolicy.engine.evaluate import Context, Trace, evaluate
+from medpolicy.engine.decision import Criterion
+from medpolicy.engine.evaluate import Context, Trace, detail, evaluate
 from medpolicy.facts import extract_facts
+from medpolicy.jsonable import jsonable
 from medpolicy.logic import BY_RANK, MET, NOT_MET, UNKNOWN, Truth, all_of, any_of, not_
 from medpolicy.policy.cases import build_request, load_cases
 from medpolicy.policy.tree import Policy
@@ -35,12 +38,28 @@ def _preorder(trace: Trace) -> Iterator[Truth]:
         yield from _preorder(child)
 
 
+def _worded(trace: Trace) -> Criterion:
+    """The criteria tree worded straight from the tracing walker's trace: the reference."""
+    return Criterion(
+        **node_part(trace.node),
+        result=trace.result.value,
+        facts={k: jsonable(v) for k, v in sorted(trace.used.items())} if trace.used else {},
+        missing=list(trace.missing),
+        detail=detail(trace),
+        flags=list(trace.flags),
+        children=[_worded(c) for c in trace.children],
+    )
+
+
 def _assert_agree(policy: Policy, request: Request) -> None:
     facts = extract_facts(request)
+    ctx = Context(facts, policy)
     for pathway in policy.pathways:
         compiled = compile_criteria(policy, pathway.criteria)
-        traced = evaluate(pathway.criteria, Context(facts, policy))
-        assert [BY_RANK[r] for r in compiled.run(facts)] == list(_preorder(traced)), pathway.id
+        traced = evaluate(pathway.criteria, ctx)
+        ranks = compiled.run(facts)
+        assert [BY_RANK[r] for r in ranks] == list(_preorder(traced)), pathway.id
+        assert compiled.word(ctx, ranks) == _worded(traced), pathway.id
     # and the determination reports exactly the compiled results of the pathways that apply
     determination = decide(policy, request)
     for p in determination.pathways:

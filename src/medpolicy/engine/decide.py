@@ -10,8 +10,6 @@ import functools
 import hashlib
 from typing import NamedTuple
 
-from typing_extensions import TypedDict
-
 from medpolicy import __version__
 from medpolicy.definitions.icd10 import code_set_version, normalized_or_none
 from medpolicy.engine.authorize import authorize
@@ -32,8 +30,7 @@ from medpolicy.engine.explain import describe_failure, failing, lacking
 from medpolicy.engine.leaves import accepted_by_text_flags, code_matches
 from medpolicy.errors import FieldError, RequestError
 from medpolicy.facts import FACTS, Facts, extract_facts
-from medpolicy.jsonable import jsonable
-from medpolicy.logic import MET, Truth
+from medpolicy.logic import BY_RANK, MET, Truth
 from medpolicy.policy import tree as t
 from medpolicy.request import Request
 
@@ -76,14 +73,8 @@ def decide(policy: t.Policy, request: Request) -> Determination:
     policy_ref, precautions = _policy_parts(policy)
 
     def word() -> tuple[str, list[PathwayResult]]:
-        pathways = [
-            _pathway_result(
-                policy,
-                p,
-                None if results[p.id] is None else traces.get(p.id) or evaluate(p.criteria, ctx),
-            )
-            for p in policy.pathways
-        ]
+        worded = {p.id: (ranks[0], compiled.word(ctx, ranks)) for p, compiled, ranks in applicable}
+        pathways = [_pathway_result(policy, p, worded.get(p.id)) for p in policy.pathways]
         return _decision_id(policy, request), pathways
 
     return Determination(
@@ -361,52 +352,24 @@ def _flags(compiled: CompiledCriteria, ranks: tuple[int, ...], facts: Facts) -> 
     ]
 
 
-def _criterion(tr: Trace) -> Criterion:
-    return Criterion(
-        **_node_part(tr.node),
-        result=tr.result.value,
-        facts={k: jsonable(v) for k, v in sorted(tr.used.items())} if tr.used else {},
-        missing=list(tr.missing),
-        detail=detail(tr),
-        flags=list(tr.flags),
-        children=[_criterion(c) for c in tr.children],
-    )
-
-
-class _NodePart(TypedDict):
-    id: str
-    criterion: str
-    clause: str
-    text: str
-    reading: str | None
-
-
-@functools.lru_cache(maxsize=8192)
-def _node_part(n: t.Node) -> _NodePart:
-    """The part of a trace node that depends only on the policy node (built once per node)."""
-    return _NodePart(
-        id=n.id,
-        criterion=n.name,
-        clause=n.citation.section,
-        text=n.citation.text,
-        reading=n.reading,
-    )
-
-
-def _pathway_result(policy: t.Policy, p: t.Pathway, tr: Trace | None) -> PathwayResult:
+def _pathway_result(
+    policy: t.Policy, p: t.Pathway, worded: tuple[int, Criterion] | None
+) -> PathwayResult:
+    """A pathway's record; ``worded`` is (its result, its criteria tree) when it applies."""
     ind = policy.indications.get(p.indication or "")
     label = ind.label if ind else None
-    if tr is None:
+    if worded is None:
         return _not_applicable(p, label)
+    rank, criteria = worded
     return PathwayResult.assemble(
         id=p.id,
         phase=p.phase,
         indication=p.indication,
         indication_label=label,
         applicable=True,
-        result=tr.result.value,
+        result=BY_RANK[rank].value,
         clause=p.criteria.citation.section,
-        criteria=_criterion(tr),
+        criteria=criteria,
     )
 
 
