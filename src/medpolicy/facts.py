@@ -12,9 +12,10 @@ conflict (reported twice with different values: treated as absent, with the conf
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal, get_args
+from types import MappingProxyType
+from typing import Any, Literal, NamedTuple, get_args
 
 from medpolicy.definitions.units import weight_in_kg
 from medpolicy.request import (
@@ -48,12 +49,11 @@ class FactSpec:
     name: str = ""  # a short name for quoting a reported value
 
 
-@dataclass(frozen=True)
-class Facts:
-    """Flat, read-only view of one request's facts."""
+class Facts(NamedTuple):
+    """Flat, read-only view of one request's facts (made for every request: a tuple is cheap)."""
 
     values: Mapping[str, Any]
-    conflicts: Mapping[str, str] = field(default_factory=dict)
+    conflicts: Mapping[str, str] = MappingProxyType({})
 
     def get(self, path: str) -> Any:  # None when absent
         return self.values.get(path)

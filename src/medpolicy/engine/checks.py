@@ -8,6 +8,7 @@ limit adds one entry here; no engine code names a drug.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -67,13 +68,18 @@ def _weight_based_dose_limit(facts: Facts, params: Mapping[str, Any]) -> CheckRe
     read = ((_DOSE, dose), (_WEIGHT, weight), (_INTERVAL, interval))
     used = {path: value for path, value in read if value is not None}
     if result is Truth.met:
-        return CheckResult(result, used, (), f"within {limit} mg/kg every {per_days} days")
+        return CheckResult(result, used, (), _within(limit, per_days))
     missing = tuple(path for path, value in read if value is None)
     if problems:
         detail = "; ".join(problems)
     else:
         detail = "cannot be checked until reported: " + ", ".join(FACTS[m].label for m in missing)
     return CheckResult(result, used, missing if result is Truth.unknown else (), detail)
+
+
+@functools.lru_cache(maxsize=64)  # one wording per policy's parameters
+def _within(limit: Decimal, per_days: int) -> str:
+    return f"within {limit} mg/kg every {per_days} days"
 
 
 CHECKS: dict[str, CheckDefinition] = {
