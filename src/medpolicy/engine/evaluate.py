@@ -20,13 +20,14 @@ from typing import Any, NamedTuple
 
 from medpolicy.engine.checks import CHECKS
 from medpolicy.engine.leaves import (
+    Predicate,
     accepted_by_text_flags,
     code_matches,
     is_incomplete_member,
     predicate,
 )
 from medpolicy.facts import FACTS, Facts
-from medpolicy.logic import BY_RANK, Truth, all_of, any_of, not_
+from medpolicy.logic import BY_RANK, MET, NOT_MET, Truth, all_of, any_of, not_
 from medpolicy.policy import tree as t
 
 __all__ = ["Context", "Trace", "describe", "detail", "evaluate", "show"]
@@ -115,13 +116,11 @@ def _exists(node: t.Exists, ctx: Context) -> Trace:
     if records is None:
         return _absent(node, node.fact, ctx)
     today = ctx.facts.get("request.date")
-    per_record = [
-        all_of(BY_RANK[predicate(cond)(r.get(f), today)] for f, cond in node.where) for r in records
-    ]
-    result = any_of(per_record)
-    wanted = ", ".join(f"{f} {describe(c)}" for f, c in node.where)
+    tests, wanted = _record_tests(node)
+    per_record = [min((test(r.get(f), today) for f, test in tests), default=MET) for r in records]
+    result = BY_RANK[max(per_record, default=NOT_MET)]
     if result is Truth.met:
-        hit = records[per_record.index(Truth.met)]
+        hit = records[per_record.index(MET)]
         note = f"found: {_show_record(hit)} (wanted {wanted})"
     elif result is Truth.unknown:
         note = f"a reported record lacks what is needed to tell whether {wanted}"
@@ -129,6 +128,13 @@ def _exists(node: t.Exists, ctx: Context) -> Trace:
         note = f"no reported record has {wanted}" if records else "none reported"
     missing = (node.fact,) if result is Truth.unknown else ()
     return Trace(node, result, {node.fact: records}, missing, note)
+
+
+@functools.lru_cache(maxsize=1024)  # nodes are frozen: their tests and wording never change
+def _record_tests(node: t.Exists) -> tuple[tuple[tuple[str, Predicate], ...], str]:
+    """Each field's predicate, and the conditions in words."""
+    tests = tuple((f, predicate(cond)) for f, cond in node.where)
+    return tests, ", ".join(f"{f} {describe(c)}" for f, c in node.where)
 
 
 def _check(node: t.Check, ctx: Context) -> Trace:
