@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -9,11 +10,14 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import Connection, text
 
+from medpolicy.adapters.native import parse_request
 from medpolicy.policy.registry import PolicyRegistry
-from medpolicy.store import CaseStore
+from medpolicy.request import Request
+from medpolicy.service import evaluate_request
+from medpolicy.store import CaseStore, IdempotencyConflict, SubmitResult
 from medpolicy.store.group_commit import GroupCommit
 from tests.api.support import approved_request, not_met_request
-from tests.store.helpers import submit
+from tests.store.helpers import PROVIDER, submit
 
 
 def test_concurrent_submissions_all_land_once(store: CaseStore, registry: PolicyRegistry) -> None:
@@ -62,3 +66,65 @@ def test_a_failing_write_does_not_fail_its_batch(store: CaseStore) -> None:
             futures[1].result(timeout=30)
         assert [f.result(timeout=30) for f in futures[2:]] == [2, 3]
     group.close()
+
+
+def test_async_submissions_from_one_event_loop_all_land_once(
+    store: CaseStore, registry: PolicyRegistry
+) -> None:
+    """The REST route's path: many coroutines await their commits, batched by the writer."""
+    requests = [parse_request(approved_request(f"PA-GCA-{i}")) for i in range(64)]
+
+    async def submit_all() -> list[SubmitResult]:
+        return await asyncio.gather(
+            *(
+                store.submit_async(r, evaluate_request(registry, r), actor=PROVIDER)
+                for r in requests
+            )
+        )
+
+    results = asyncio.run(submit_all())
+    assert all(r.created for r in results)
+    assert [r.case.request_id for r in results] == [r.request_id for r in requests]
+    assert len({r.case.id for r in results}) == len(requests) == store.count()
+    for result in results:
+        assert result.records is not None
+        assert result.records.history == store.history(result.case.id)
+    verification = store.verify_audit()
+    assert verification.ok and verification.events == len(requests)
+
+
+def test_one_idempotency_key_twice_in_one_batch(store: CaseStore, registry: PolicyRegistry) -> None:
+    """Retries that land in the same batch: one case, the others replay it; a different request
+    under the same key is refused, and none of it fails the other submissions of the batch."""
+    same = parse_request(approved_request("PA-GCK-1"))
+    other = parse_request(approved_request("PA-GCK-2"))
+    unrelated = parse_request(approved_request("PA-GCK-3"))
+
+    async def submit(request: Request, key: str | None) -> SubmitResult:
+        return await store.submit_async(
+            request,
+            evaluate_request(registry, request),
+            actor=PROVIDER,
+            idempotency_key=key,
+            idempotency_scope="tampa-oncology",
+        )
+
+    async def submit_all() -> list[SubmitResult | BaseException]:
+        return await asyncio.gather(
+            submit(same, "k1"),
+            submit(same, "k1"),
+            submit(other, "k1"),
+            submit(unrelated, None),
+            submit(same, "k1"),
+            return_exceptions=True,
+        )
+
+    first, second, conflict, alone, third = asyncio.run(submit_all())
+    assert isinstance(first, SubmitResult) and first.created
+    assert isinstance(second, SubmitResult) and isinstance(third, SubmitResult)
+    assert not second.created and not third.created
+    assert second.case.id == third.case.id == first.case.id
+    assert isinstance(conflict, IdempotencyConflict)
+    assert isinstance(alone, SubmitResult) and alone.created
+    assert store.count() == 2
+    assert store.verify_audit().ok

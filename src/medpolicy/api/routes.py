@@ -1,7 +1,11 @@
 """The REST API: submit, read, resubmit and decide prior-authorization cases; list policies.
 
 Handlers read the body themselves (so malformed JSON is a 400 naming ``(body)`` and every engine
-validation problem is a 422 naming its field), then do the engine and store work in a worker thread.
+validation problem is a 422 naming its field). Evaluation and submission run the engine in the event
+loop: it is pure computation, and with one worker process a thread would add a hand-off per request
+and no parallelism (the interpreter runs one thread at a time). A submission's database work goes to
+the store's writer thread, which commits waiting submissions together; the loop serves other
+requests meanwhile. Handlers that read or write the store directly run in worker threads.
 """
 
 from __future__ import annotations
@@ -118,11 +122,7 @@ async def evaluate(request: Request, caller: Caller, svc: Svc) -> Response:
     """The engine's decision for a request, as a what-if: nothing is stored or recorded."""
     data = _request_object(await request.body())
     _apply_organization(caller, data)
-
-    def work() -> str:
-        return evaluate_request(svc.registry, parse_request(data)).to_json()
-
-    return _json(await run_in_threadpool(work))
+    return _json(evaluate_request(svc.registry, parse_request(data)).to_json())
 
 
 @router.post(
@@ -161,20 +161,19 @@ async def submit_case(
     started = time.perf_counter()
     data = _request_object(await request.body())
     _apply_organization(caller, data)
-
-    def work() -> tuple[bytes, bool, Case]:
-        parsed = parse_request(data)
-        decision = evaluate_request(svc.registry, parsed)
-        result = svc.store.submit(
-            parsed,
-            decision,
-            actor=caller.actor(),
-            idempotency_key=idempotency_key,
-            idempotency_scope=caller.organization or f"token:{caller.id}",
-        )
-        return _case_body(svc, result.case, result.records), result.created, result.case
-
-    body, created, case = await run_in_threadpool(work)
+    parsed = parse_request(data)
+    result = await svc.store.submit_async(
+        parsed,
+        evaluate_request(svc.registry, parsed),
+        actor=caller.actor(),
+        idempotency_key=idempotency_key,
+        idempotency_scope=caller.organization or f"token:{caller.id}",
+    )
+    case, created = result.case, result.created
+    if result.records is not None:
+        body = _case_body(svc, case, result.records)
+    else:  # an idempotent retry: the case's records are read from the store
+        body = await run_in_threadpool(_case_body, svc, case)
     if created:
         svc.metrics.decisions.labels(case.outcome.value, "submission").inc()
         svc.metrics.latency.labels("submission").observe(time.perf_counter() - started)

@@ -8,6 +8,7 @@ The public Python API, shared by the REST service and the FHIR PAS routes::
     result = store.submit(request, decision, actor=actor, idempotency_key=key,
                           idempotency_scope=organization)
     case = result.case                                  # result.created: False on a retry
+    result = await store.submit_async(request, decision, actor=actor)  # from an event loop
     store.get(case.id); store.find_by_request_id(request.request_id)
     store.resubmit(case.id, merged_request, new_decision, actor=actor)
     store.record_reviewer_action(case.id, ReviewerAction.deny, "reason", actor=reviewer)

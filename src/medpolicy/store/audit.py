@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,7 +26,16 @@ from sqlalchemy import Connection, Engine, bindparam, select, update
 
 from medpolicy.store.schema import audit_events, audit_head, cases, decisions, reviewer_actions
 
-__all__ = ["GENESIS_HASH", "Actor", "AuditEvent", "Verification", "append_event", "verify_chain"]
+__all__ = [
+    "GENESIS_HASH",
+    "Actor",
+    "AuditEvent",
+    "NewEvent",
+    "Verification",
+    "append_event",
+    "append_events",
+    "verify_chain",
+]
 
 GENESIS_HASH = "0" * 64
 
@@ -41,16 +50,18 @@ class Actor:
     organization: str | None = None
     token_id: int | None = None
 
+    def as_dict(self) -> dict[str, Any]:
+        """In key order, as the stored ``actor_json`` reads back."""
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "organization": self.organization,
+            "role": self.role,
+            "token_id": self.token_id,
+        }
+
     def to_json(self) -> str:
-        return canonical_json(
-            {
-                "kind": self.kind,
-                "name": self.name,
-                "role": self.role,
-                "organization": self.organization,
-                "token_id": self.token_id,
-            }
-        )
+        return canonical_json(self.as_dict())
 
 
 SYSTEM = Actor(kind="system", name="medpolicy")
@@ -104,6 +115,17 @@ _MOVE_HEAD = (
 )
 
 
+@dataclass(frozen=True)
+class NewEvent:
+    """An event to append: everything but its place in the chain (``seq``, hashes)."""
+
+    case_id: str | None
+    event_type: str
+    actor: Actor
+    at: datetime
+    data: Mapping[str, Any]
+
+
 def append_event(
     conn: Connection,
     *,
@@ -114,27 +136,45 @@ def append_event(
     data: Mapping[str, Any],
 ) -> AuditEvent:
     """Append one event inside the caller's transaction (which must be a write transaction)."""
+    [event] = append_events(conn, [NewEvent(case_id, event_type, actor, at, data)])
+    return event
+
+
+def append_events(conn: Connection, new: Sequence[NewEvent]) -> list[AuditEvent]:
+    """Append ``new`` in order inside the caller's write transaction: the chain head is locked and
+    moved once, and the rows go in with one statement."""
+    if not new:
+        return []
     head = conn.execute(_LOCK_HEAD).one()
-    seq = int(head.seq) + 1
-    actor_json = actor.to_json()
-    at_text = at.isoformat()
-    data_json = canonical_json(dict(data))
-    digest = event_hash(head.hash, seq, case_id, event_type, actor_json, at_text, data_json)
-    conn.execute(
-        _INSERT_EVENT,
-        {
-            "seq": seq,
-            "case_id": case_id,
-            "event_type": event_type,
-            "actor_json": actor_json,
-            "at": at_text,
-            "data_json": data_json,
-            "prev_hash": head.hash,
-            "hash": digest,
-        },
-    )
-    conn.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": digest})
-    return AuditEvent(seq, case_id, event_type, json.loads(actor_json), at_text, dict(data), digest)
+    seq, prev_hash = int(head.seq), str(head.hash)
+    rows: list[dict[str, Any]] = []
+    events: list[AuditEvent] = []
+    for e in new:
+        seq += 1
+        actor_json = e.actor.to_json()
+        at_text = e.at.isoformat()
+        data = dict(e.data)
+        data_json = canonical_json(data)
+        digest = event_hash(prev_hash, seq, e.case_id, e.event_type, actor_json, at_text, data_json)
+        rows.append(
+            {
+                "seq": seq,
+                "case_id": e.case_id,
+                "event_type": e.event_type,
+                "actor_json": actor_json,
+                "at": at_text,
+                "data_json": data_json,
+                "prev_hash": prev_hash,
+                "hash": digest,
+            }
+        )
+        events.append(
+            AuditEvent(seq, e.case_id, e.event_type, e.actor.as_dict(), at_text, data, digest)
+        )
+        prev_hash = digest
+    conn.execute(_INSERT_EVENT, rows)
+    conn.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": prev_hash})
+    return events
 
 
 def row_event(row: Any) -> AuditEvent:

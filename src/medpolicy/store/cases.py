@@ -10,11 +10,11 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Engine, bindparam, func, select, update
 
 from medpolicy.engine.decision import Authorization, Decision, DecisionLike
 from medpolicy.errors import FieldError, RequestError
@@ -22,8 +22,10 @@ from medpolicy.request import Request
 from medpolicy.store.audit import (
     Actor,
     AuditEvent,
+    NewEvent,
     Verification,
     append_event,
+    append_events,
     sha256_text,
     verify_chain,
 )
@@ -87,7 +89,9 @@ class CaseStore:
         self.service_levels = service_levels or ServiceLevels()
         self._clock = clock
         self._sqlite_writer = threading.Lock()
-        self._group_commit = GroupCommit(self.transaction)
+        self._group_commit: GroupCommit[_NewCase, AuditEvent | SubmitResult] = GroupCommit(
+            self.transaction, self._write_new_cases
+        )
 
     def close(self) -> None:
         """Stop the submission writer thread and close the database connections."""
@@ -126,49 +130,37 @@ class CaseStore:
         (``created=False``), however many arrive at once; the same key with a different request
         raises ``IdempotencyConflict``.
         """
-        body = request_json(request)
-        body_sha = sha256_text(body)
-        if idempotency_key is not None:
-            existing = self._by_idempotency_key(idempotency_scope, idempotency_key)
-            if existing is not None:
-                return self._replay(existing, body_sha)
-        try:
-            case, records = self._insert_case(
-                request, decision, body, body_sha, actor, idempotency_key, idempotency_scope
-            )
-        except IntegrityError:
-            if idempotency_key is None:
-                raise
-            existing = self._by_idempotency_key(idempotency_scope, idempotency_key)
-            if existing is None:
-                raise
-            return self._replay(existing, body_sha)
-        return SubmitResult(case=case, created=True, records=records)
+        new = self._new_case(request, decision, actor, idempotency_key, idempotency_scope)
+        return new.result(self._group_commit.run(new))
 
-    def _replay(self, existing: Case, body_sha: str) -> SubmitResult:
-        # Compare with the request as first submitted (the case's own request may since have
-        # grown by resubmissions): its hash is in the case's first audit event.
-        first = next(e for e in self.history(existing.id) if e.event_type == "case.submitted")
-        if first.data.get("request_sha256") != body_sha:
-            raise IdempotencyConflict(existing)
-        return SubmitResult(case=existing, created=False)
-
-    def _insert_case(
+    async def submit_async(
         self,
         request: Request,
         decision: DecisionLike,
-        body: str,
-        body_sha: str,
+        *,
+        actor: Actor,
+        idempotency_key: str | None = None,
+        idempotency_scope: str | None = None,
+    ) -> SubmitResult:
+        """``submit`` for an event loop: the loop serves other requests while the writer thread
+        commits this submission (with whatever others are waiting), then this returns."""
+        new = self._new_case(request, decision, actor, idempotency_key, idempotency_scope)
+        return new.result(await self._group_commit.submit_async(new))
+
+    def _new_case(
+        self,
+        request: Request,
+        decision: DecisionLike,
         actor: Actor,
         idempotency_key: str | None,
         idempotency_scope: str | None,
-    ) -> tuple[Case, CaseRecords]:
+    ) -> _NewCase:
+        """A new case's row (less its digests) and what its decision and audit event need."""
         now = self._clock()
-        case_id = f"case_{uuid.uuid4().hex}"
         status = ENGINE_STATUS[decision.outcome]
         lob = request.member.line_of_business
         values: dict[str, Any] = {
-            "id": case_id,
+            "id": f"case_{uuid.uuid4().hex}",
             "request_id": request.request_id,
             "organization": request.member.organization,
             "status": status.value,
@@ -183,49 +175,30 @@ class CaseStore:
             # "" rather than NULL: a UNIQUE constraint treats NULLs as distinct.
             "idempotency_scope": (idempotency_scope or "") if idempotency_key is not None else None,
             "idempotency_key": idempotency_key,
-            "request_sha256": body_sha,
-            "request_json": body,
+            "request_json": request_json(request),
             "decision_count": 1,
         }
-        decision_text = decision.to_json()
+        return _NewCase(values, decision, decision.to_json(), actor)
 
-        def write(conn: Connection) -> AuditEvent:
-            conn.execute(INSERT_CASE, values)
-            stored = self._insert_decision(conn, case_id, 1, decision, decision_text, now)
-            return append_event(
-                conn,
-                case_id=case_id,
-                event_type="case.submitted",
-                actor=actor,
-                at=now,
-                data={
-                    **stored,
-                    "request_sha256": body_sha,
-                    "status": status.value,
-                    "due_at": values["due_at"].isoformat(),
-                    "idempotency_key": idempotency_key,
-                },
-            )
-
-        event: AuditEvent = self._group_commit.run(write)
-        records = CaseRecords(
-            history=[event],
-            reviewer_decisions=[],
-            decisions=[
-                StoredDecision(
-                    number=1,
-                    decision_id=decision.decision_id,
-                    outcome=decision.outcome,
-                    policy_id=decision.policy.id,
-                    policy_version=decision.policy.version,
-                    policy_content_hash=decision.policy.content_hash,
-                    engine_version=decision.engine_version,
-                    decision_json=None,
-                    created_at=now,
-                )
-            ],
-        )
-        return Case.from_rows(_Row(values), decision_text), records
+    def _write_new_cases(
+        self, conn: Connection, batch: Sequence[_NewCase]
+    ) -> list[AuditEvent | SubmitResult]:
+        """Insert a batch of new cases inside one transaction, one statement per table. A case
+        whose idempotency key is already taken is not inserted: its result is the replay."""
+        rows = [new.rows() for new in batch]
+        replays: dict[int, SubmitResult] = {}
+        for i, (case_row, _, _) in enumerate(rows):
+            key = case_row["idempotency_key"]
+            if key is not None:
+                existing = self._by_key(conn, case_row["idempotency_scope"], key)
+                if existing is not None:
+                    replays[i] = _replay(conn, existing, case_row["request_sha256"])
+        fresh = [r for i, r in enumerate(rows) if i not in replays]
+        if fresh:
+            conn.execute(INSERT_CASE, [case_row for case_row, _, _ in fresh])
+            conn.execute(INSERT_DECISION, [decision_row for _, decision_row, _ in fresh])
+        events = iter(append_events(conn, [event for _, _, event in fresh]))
+        return [replays[i] if i in replays else next(events) for i in range(len(batch))]
 
     def _insert_decision(
         self,
@@ -236,35 +209,9 @@ class CaseStore:
         text: str,
         now: datetime,
     ) -> dict[str, Any]:
-        digest = sha256_text(text)
-        conn.execute(
-            INSERT_DECISION,
-            {
-                "case_id": case_id,
-                "number": number,
-                "decision_id": decision.decision_id,
-                "outcome": decision.outcome.value,
-                "policy_id": decision.policy.id,
-                "policy_version": decision.policy.version,
-                "policy_content_hash": decision.policy.content_hash,
-                "engine_version": decision.engine_version,
-                "decision_json": text,
-                "decision_sha256": digest,
-                "created_at": now,
-            },
-        )
-        return {
-            "decision_number": number,
-            "decision_id": decision.decision_id,
-            "decision_sha256": digest,
-            "outcome": decision.outcome.value,
-            "policy": {
-                "id": decision.policy.id,
-                "version": decision.policy.version,
-                "content_hash": decision.policy.content_hash,
-            },
-            "engine_version": decision.engine_version,
-        }
+        row, stored = _decision_row(case_id, number, decision, text, now)
+        conn.execute(INSERT_DECISION, row)
+        return stored
 
     def resubmit(
         self,
@@ -494,19 +441,120 @@ class CaseStore:
         """Check the hash chain and the records it covers (see ``medpolicy.store.audit``)."""
         return verify_chain(self.engine)
 
-    def _by_idempotency_key(self, scope: str | None, key: str) -> Case | None:
-        query = select(cases).where(
-            cases.c.idempotency_key == key, cases.c.idempotency_scope == (scope or "")
-        )
-        with self.engine.connect() as conn:
-            row = conn.execute(query).first()
-            if row is None:
-                return None
-            return Case.from_rows(row, self._latest_decision_json(conn, row.id))
+    @staticmethod
+    def _by_key(conn: Connection, scope: str, key: str) -> Case | None:
+        row = conn.execute(_BY_IDEMPOTENCY_KEY, {"scope": scope, "key": key}).first()
+        if row is None:
+            return None
+        return Case.from_rows(row, latest_decision_json(conn, row.id))
 
     @staticmethod
     def _latest_decision_json(conn: Connection, case_id: str) -> str:
         return latest_decision_json(conn, case_id)
+
+
+_BY_IDEMPOTENCY_KEY = select(cases).where(
+    cases.c.idempotency_scope == bindparam("scope"), cases.c.idempotency_key == bindparam("key")
+)
+
+
+@dataclass(frozen=True)
+class _NewCase:
+    """A submission on its way to the writer thread, which computes its digests (hashing the
+    decision document is the costly part) and rows off the event loop."""
+
+    values: dict[str, Any]  # the cases row, less request_sha256
+    decision: DecisionLike
+    decision_json: str
+    actor: Actor
+
+    def rows(self) -> tuple[dict[str, Any], dict[str, Any], NewEvent]:
+        """The cases row, the decisions row and the audit event."""
+        case_row = {**self.values, "request_sha256": sha256_text(self.values["request_json"])}
+        now = case_row["received_at"]
+        decision_row, stored = _decision_row(
+            case_row["id"], 1, self.decision, self.decision_json, now
+        )
+        event = NewEvent(
+            case_id=case_row["id"],
+            event_type="case.submitted",
+            actor=self.actor,
+            at=now,
+            data={
+                **stored,
+                "request_sha256": case_row["request_sha256"],
+                "status": case_row["status"],
+                "due_at": case_row["due_at"].isoformat(),
+                "idempotency_key": case_row["idempotency_key"],
+            },
+        )
+        return case_row, decision_row, event
+
+    def result(self, written: AuditEvent | SubmitResult) -> SubmitResult:
+        """The caller's answer once the writer has committed (or found the idempotent case)."""
+        if isinstance(written, SubmitResult):
+            return written
+        d = self.decision
+        stored = StoredDecision(
+            number=1,
+            decision_id=d.decision_id,
+            outcome=d.outcome,
+            policy_id=d.policy.id,
+            policy_version=d.policy.version,
+            policy_content_hash=d.policy.content_hash,
+            engine_version=d.engine_version,
+            decision_json=None,
+            created_at=self.values["received_at"],
+        )
+        return SubmitResult(
+            case=Case.from_rows(_Row(self.values), self.decision_json),
+            created=True,
+            records=CaseRecords(history=[written], reviewer_decisions=[], decisions=[stored]),
+        )
+
+
+def _replay(conn: Connection, existing: Case, body_sha: str) -> SubmitResult:
+    """An idempotent retry: the case the key first opened, if the request is the same one.
+
+    Compared with the request as first submitted (the case's own request may since have grown by
+    resubmissions): its hash is in the case's first audit event."""
+    first = next(e for e in history_of(conn, existing.id) if e.event_type == "case.submitted")
+    if first.data.get("request_sha256") != body_sha:
+        raise IdempotencyConflict(existing)
+    return SubmitResult(case=existing, created=False)
+
+
+def _decision_row(
+    case_id: str, number: int, decision: DecisionLike, text: str, now: datetime
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The decisions row for ``decision`` and what its audit event records about it."""
+    digest = sha256_text(text)
+    row = {
+        "case_id": case_id,
+        "number": number,
+        "decision_id": decision.decision_id,
+        "outcome": decision.outcome.value,
+        "policy_id": decision.policy.id,
+        "policy_version": decision.policy.version,
+        "policy_content_hash": decision.policy.content_hash,
+        "engine_version": decision.engine_version,
+        "decision_json": text,
+        "decision_sha256": digest,
+        "created_at": now,
+    }
+    stored = {
+        "decision_number": number,
+        "decision_id": decision.decision_id,
+        "decision_sha256": digest,
+        "outcome": decision.outcome.value,
+        "policy": {
+            "id": decision.policy.id,
+            "version": decision.policy.version,
+            "content_hash": decision.policy.content_hash,
+        },
+        "engine_version": decision.engine_version,
+    }
+    return row, stored
 
 
 def _open_case(row: Any, seen_decisions: int | None) -> CaseSummary:

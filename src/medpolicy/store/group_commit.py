@@ -3,46 +3,80 @@
 Every submission appends to the one audit hash chain, so their transactions serialize on the chain
 head; one transaction each means one log flush (fsync) each while holding it. Instead, a writer
 thread takes whatever submissions are waiting (up to ``max_batch``), writes them all in one
-transaction and commits once; each caller returns only after that commit, so a submission is still
-durable before it is acknowledged. With one submission waiting, this is one transaction as before.
+transaction and commits once; each caller's future resolves only after that commit, so a
+submission is still durable before it is acknowledged. With one submission waiting, this is one
+transaction as before.
+
+What a batch writes is up to ``write_batch(conn, items)``, which returns one result per item: by
+default each item is a ``write(conn)`` callable run in turn, but the case store passes a writer
+that inserts a whole batch with one statement per table. Callers either block (``run``), take a
+thread future (``submit``), or await an asyncio future (``submit_async``): an event loop then
+serves other requests while the batch commits, and is woken once per batch, not once per item.
 
 If any write in a batch fails (e.g. a duplicate idempotency key racing in), the batch is rolled
-back and its writes are retried one transaction each, so one failure never fails the others.
+back and its items are retried one transaction each, so one failure never fails the others.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection
 
 __all__ = ["GroupCommit"]
 
-Write = Callable[[Connection], Any]
+Item = TypeVar("Item")
+Result = TypeVar("Result")
 Transaction = Callable[[], AbstractContextManager[Connection]]
 
 _STOP = object()
 
+# Who waits for an item: a thread (concurrent future) or a coroutine (asyncio future).
+Waiter = Future[Any] | asyncio.Future[Any]
 
-class GroupCommit:
-    def __init__(self, transaction: Transaction, max_batch: int = 32) -> None:
+
+def _call_each(conn: Connection, writes: Sequence[Callable[[Connection], Any]]) -> list[Any]:
+    return [write(conn) for write in writes]
+
+
+class GroupCommit(Generic[Item, Result]):
+    def __init__(
+        self,
+        transaction: Transaction,
+        write_batch: Callable[[Connection, Sequence[Item]], Sequence[Result]] = _call_each,  # type: ignore[assignment]
+        max_batch: int = 64,
+    ) -> None:
         self._transaction = transaction
+        self._write_batch = write_batch
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
 
-    def run(self, write: Write) -> Any:
-        """Run ``write`` in a committed transaction (perhaps shared); return its result."""
-        future: Future[Any] = Future()
+    def submit(self, item: Item) -> Future[Result]:
+        """Queue ``item``; the future resolves after the transaction that wrote it commits."""
+        future: Future[Result] = Future()
         self._ensure_thread()
-        self._queue.put((write, future))
-        return future.result()
+        self._queue.put((item, future))
+        return future
+
+    def submit_async(self, item: Item) -> asyncio.Future[Result]:
+        """Queue ``item`` from the running event loop; await the result (after the commit)."""
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        self._ensure_thread()
+        self._queue.put((item, future))
+        return future
+
+    def run(self, item: Item) -> Result:
+        """Write ``item`` in a committed transaction (perhaps shared); return its result."""
+        return self.submit(item).result()
 
     def close(self) -> None:
         with self._start_lock:
@@ -63,16 +97,18 @@ class GroupCommit:
 
     def _loop(self) -> None:
         for batch in self._batches():
+            items = [item for item, _ in batch]
             try:
                 with self._transaction() as conn:
-                    results = [write(conn) for write, _ in batch]
+                    results = self._write_batch(conn, items)
             except Exception:
                 self._one_by_one(batch)
                 continue
-            for (_, future), result in zip(batch, results, strict=True):
-                future.set_result(result)
+            _settle(
+                [(waiter, result, None) for (_, waiter), result in zip(batch, results, strict=True)]
+            )
 
-    def _batches(self) -> Iterator[list[tuple[Write, Future[Any]]]]:
+    def _batches(self) -> Iterator[list[tuple[Item, Waiter]]]:
         while True:
             first = self._queue.get()
             if first is _STOP:
@@ -89,12 +125,44 @@ class GroupCommit:
                 batch.append(item)
             yield batch
 
-    def _one_by_one(self, batch: list[tuple[Write, Future[Any]]]) -> None:
-        for write, future in batch:
+    def _one_by_one(self, batch: list[tuple[Item, Waiter]]) -> None:
+        outcomes: list[tuple[Waiter, Any, BaseException | None]] = []
+        for item, waiter in batch:
             try:
                 with self._transaction() as conn:
-                    result = write(conn)
+                    [result] = self._write_batch(conn, [item])
             except BaseException as exc:  # handed to the caller, who re-raises it
-                future.set_exception(exc)
+                outcomes.append((waiter, None, exc))
             else:
-                future.set_result(result)
+                outcomes.append((waiter, result, None))
+        _settle(outcomes)
+
+
+def _settle(outcomes: Sequence[tuple[Waiter, Any, BaseException | None]]) -> None:
+    """Resolve the waiters of a committed batch: thread futures at once, asyncio futures with one
+    call into each waiting event loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Waiter, Any, BaseException | None]]] = {}
+    for outcome in outcomes:
+        waiter = outcome[0]
+        if isinstance(waiter, asyncio.Future):
+            by_loop.setdefault(waiter.get_loop(), []).append(outcome)
+        else:
+            _resolve(outcome)
+    for loop, pending in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # that loop has closed: nobody waits any more
+            loop.call_soon_threadsafe(_resolve_all, pending)
+
+
+def _resolve_all(outcomes: Sequence[tuple[Waiter, Any, BaseException | None]]) -> None:
+    for outcome in outcomes:
+        _resolve(outcome)
+
+
+def _resolve(outcome: tuple[Waiter, Any, BaseException | None]) -> None:
+    waiter, result, exc = outcome
+    if waiter.done():  # an asyncio waiter whose request was cancelled
+        return
+    if exc is not None:
+        waiter.set_exception(exc)
+    else:
+        waiter.set_result(result)
