@@ -66,7 +66,7 @@ def evaluate(files: tuple[str, ...], as_json: bool, policies: Path | None) -> No
             failed = True
             continue
         if as_json:
-            click.echo(decision.to_json(), nl=False)
+            click.echo(decision.to_json(indent=True), nl=False)
         else:
             if len(files) > 1:
                 click.echo(f"=== {name}")

@@ -63,7 +63,8 @@ def _assert_agree(policy: Policy, request: Request) -> None:
     # and the determination reports exactly the compiled results of the pathways that apply
     determination = decide(policy, request)
     record = determination.record()
-    assert determination.to_json() == record.model_dump_json(indent=2) + "\n"
+    assert determination.to_json() == record.model_dump_json()
+    assert determination.to_json(indent=True) == record.model_dump_json(indent=2) + "\n"
     for p in determination.pathways:
         ranks = determination.results[p.id]
         assert (p.result if ranks is None else BY_RANK[ranks[0]].value) == p.result
