@@ -29,9 +29,17 @@ from typing_extensions import TypedDict
 from medpolicy.definitions.icd10 import ValueSet
 from medpolicy.engine.checks import CHECKS
 from medpolicy.engine.decision import Criterion
-from medpolicy.engine.evaluate import Context, Trace, describe, detail, evaluate, show
+from medpolicy.engine.evaluate import (
+    NOT_REPORTED,
+    Context,
+    Trace,
+    compare_wording,
+    detail,
+    evaluate,
+    show,
+)
 from medpolicy.engine.leaves import predicate, records_predicate, value_set_rank
-from medpolicy.facts import FACTS, Facts
+from medpolicy.facts import Facts
 from medpolicy.jsonable import jsonable
 from medpolicy.logic import BY_RANK, MET, UNKNOWN
 from medpolicy.policy import tree as t
@@ -220,7 +228,7 @@ def _compare_wording(node: t.Compare) -> Callable[[Any, int, Mapping[str, str]],
     """A comparison's criterion from the value it read and its rank: the tracing walker's wording
     (``detail``), without walking."""
     part, fact = node_part(node), node.fact
-    reported, required = f"reported {FACTS[fact].name}: ", f"; required: {describe(node.condition)}"
+    reported, required = compare_wording(node)
 
     def word(value: Any, rank: int, conflicts: Mapping[str, str]) -> Criterion:
         if value is None:
@@ -229,7 +237,7 @@ def _compare_wording(node: t.Compare) -> Callable[[Any, int, Mapping[str, str]],
                 "result": _RESULTS[rank],
                 "facts": {},
                 "missing": [fact],
-                "detail": conflicts.get(fact) or "not reported",
+                "detail": conflicts.get(fact) or NOT_REPORTED,
                 "flags": [],
                 "children": [],
             }

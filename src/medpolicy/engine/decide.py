@@ -25,7 +25,7 @@ from medpolicy.engine.decision import (
     Reason,
     Scope,
 )
-from medpolicy.engine.evaluate import Context, Trace, detail, evaluate
+from medpolicy.engine.evaluate import NOT_REPORTED, Context, Trace, detail, evaluate
 from medpolicy.engine.explain import describe_failure, failing, lacking
 from medpolicy.engine.leaves import accepted_by_text_flags, code_matches
 from medpolicy.errors import FieldError, RequestError
@@ -306,7 +306,7 @@ def _missing(facts: Facts, unknown: list[Trace], gates: _Gates) -> list[MissingF
 
 
 def _leaf_note(leaves: list[Trace]) -> str | None:
-    notes = sorted({n for n in map(detail, leaves) if n and n != "not reported"})
+    notes = sorted({n for n in map(detail, leaves) if n and n != NOT_REPORTED})
     return "; ".join(notes) or None
 
 

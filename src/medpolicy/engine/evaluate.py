@@ -20,17 +20,28 @@ from typing import Any, NamedTuple
 
 from medpolicy.engine.checks import CHECKS
 from medpolicy.engine.leaves import (
-    Predicate,
     accepted_by_text_flags,
     code_matches,
     is_incomplete_member,
     predicate,
+    record_rank,
+    record_tests,
+    value_set_rank,
 )
 from medpolicy.facts import FACTS, Facts
-from medpolicy.logic import BY_RANK, MET, NOT_MET, Truth, all_of, any_of, not_
+from medpolicy.logic import BY_RANK, MET, NOT_MET, UNKNOWN, Truth, all_of, any_of, not_
 from medpolicy.policy import tree as t
 
-__all__ = ["Context", "Trace", "describe", "detail", "evaluate", "show"]
+__all__ = [
+    "NOT_REPORTED",
+    "Context",
+    "Trace",
+    "compare_wording",
+    "describe",
+    "detail",
+    "evaluate",
+    "show",
+]
 
 
 @dataclass(frozen=True)
@@ -61,8 +72,17 @@ def detail(trace: Trace) -> str:
     node = trace.node
     if trace.note or not isinstance(node, t.Compare):
         return trace.note
-    value = trace.used[node.fact]
-    return f"reported {FACTS[node.fact].name}: {show(value)}; required: {describe(node.condition)}"
+    reported, required = compare_wording(node)
+    return reported + show(trace.used[node.fact]) + required
+
+
+@functools.lru_cache(maxsize=4096)  # nodes are frozen: their wording never changes
+def compare_wording(node: t.Compare) -> tuple[str, str]:
+    """What a comparison's explanation says before and after the value it read."""
+    return f"reported {FACTS[node.fact].name}: ", f"; required: {describe(node.condition)}"
+
+
+NOT_REPORTED = "not reported"  # the explanation of a fact that is absent and not in conflict
 
 
 def _all(node: t.AllOf, ctx: Context) -> Trace:
@@ -94,14 +114,15 @@ def _in_value_set(node: t.InValueSet, ctx: Context) -> Trace:
     if not codes:
         return _absent(node, node.fact, ctx)
     vs = ctx.policy.value_sets[node.value_set]
-    matches = code_matches(vs, codes)
     used = {node.fact: codes}
-    if matches:
+    rank = value_set_rank(vs, codes)
+    if rank == MET:
+        matches = code_matches(vs, codes)
         flags = tuple(accepted_by_text_flags(matches))
         shown = ", ".join(f"{m.code} ({m.entry})" for m in matches)
         return Trace(node, Truth.met, used, note=f"supporting code: {shown}", flags=flags)
-    incomplete = [c for c in codes if is_incomplete_member(c, vs.codes)]
-    if incomplete:
+    if rank == UNKNOWN:  # codes were reported: one is only a category of member codes
+        incomplete = [c for c in codes if is_incomplete_member(c, vs.codes)]
         note = (
             f"{', '.join(incomplete)} is a category, not a billable code; the complete "
             "ICD-10-CM code is needed"
@@ -116,9 +137,10 @@ def _exists(node: t.Exists, ctx: Context) -> Trace:
     if records is None:
         return _absent(node, node.fact, ctx)
     today = ctx.facts.get("request.date")
-    tests, wanted = _record_tests(node)
-    per_record = [min((test(r.get(f), today) for f, test in tests), default=MET) for r in records]
+    tests = record_tests(node.where)
+    per_record = [record_rank(tests, r, today) for r in records]
     result = BY_RANK[max(per_record, default=NOT_MET)]
+    wanted = _wanted(node)
     if result is Truth.met:
         hit = records[per_record.index(MET)]
         note = f"found: {_show_record(hit)} (wanted {wanted})"
@@ -130,11 +152,9 @@ def _exists(node: t.Exists, ctx: Context) -> Trace:
     return Trace(node, result, {node.fact: records}, missing, note)
 
 
-@functools.lru_cache(maxsize=1024)  # nodes are frozen: their tests and wording never change
-def _record_tests(node: t.Exists) -> tuple[tuple[tuple[str, Predicate], ...], str]:
-    """Each field's predicate, and the conditions in words."""
-    tests = tuple((f, predicate(cond)) for f, cond in node.where)
-    return tests, ", ".join(f"{f} {describe(c)}" for f, c in node.where)
+@functools.lru_cache(maxsize=1024)  # nodes are frozen: their wording never changes
+def _wanted(node: t.Exists) -> str:
+    return ", ".join(f"{f} {describe(c)}" for f, c in node.where)
 
 
 def _check(node: t.Check, ctx: Context) -> Trace:
@@ -156,7 +176,7 @@ _EVALUATORS: dict[type[t.Node], Callable[[Any, Context], Trace]] = {
 
 def _absent(node: t.Node, fact: str, ctx: Context) -> Trace:
     conflict = ctx.facts.conflicts.get(fact)
-    return Trace(node, Truth.unknown, missing=(fact,), note=conflict or "not reported")
+    return Trace(node, Truth.unknown, missing=(fact,), note=conflict or NOT_REPORTED)
 
 
 _WORDS = {

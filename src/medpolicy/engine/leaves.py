@@ -25,6 +25,8 @@ __all__ = [
     "code_matches",
     "is_incomplete_member",
     "predicate",
+    "record_rank",
+    "record_tests",
     "records_predicate",
     "value_set_rank",
     "years_before",
@@ -117,19 +119,27 @@ def predicate(cond: t.Condition) -> Predicate:
     return lambda v, today: UNKNOWN if str(v) in unknown_if else test(v, today)
 
 
-def records_predicate(
-    where: tuple[tuple[str, t.Condition], ...],
-) -> Callable[[Any, date | None], int]:
-    """Some record of a list satisfies every condition on its fields (rank per Kleene logic)."""
-    tests = [(field, predicate(cond)) for field, cond in where]
+@functools.lru_cache(maxsize=1024)  # conditions are frozen: one tuple of tests per record rule
+def record_tests(where: tuple[tuple[str, t.Condition], ...]) -> tuple[tuple[str, Predicate], ...]:
+    """Each field's predicate, for a rule on the records of a list fact."""
+    return tuple((field, predicate(cond)) for field, cond in where)
+
+
+def record_rank(
+    tests: tuple[tuple[str, Predicate], ...], record: dict[str, Any], today: date | None
+) -> int:
+    """Whether one record satisfies every condition on its fields (ALL: the lowest rank)."""
+    return min((test(record.get(field), today) for field, test in tests), default=MET)
+
+
+def records_predicate(where: tuple[tuple[str, t.Condition], ...]) -> Predicate:
+    """Some record of a list satisfies every condition on its fields (ANY: the highest rank)."""
+    tests = record_tests(where)
 
     def rank(records: Sequence[dict[str, Any]] | None, today: date | None) -> int:
         if records is None:
             return UNKNOWN
-        return max(
-            (min((test(r.get(f), today) for f, test in tests), default=MET) for r in records),
-            default=NOT_MET,
-        )
+        return max((record_rank(tests, r, today) for r in records), default=NOT_MET)
 
     return rank
 
