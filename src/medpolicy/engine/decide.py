@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from medpolicy import __version__
@@ -42,8 +44,9 @@ _SCOPE_FACT = "member.line_of_business"
 def decide(policy: t.Policy, request: Request) -> Determination:
     _check_fits(policy, request)
     facts = extract_facts(request)
-    scope = _scope(policy, facts)
-    indications = _indications(policy, facts)
+    parts = _policy_parts(policy)
+    scope = _scope(policy, parts, facts)
+    indications = _indications(parts, facts)
     results: dict[str, tuple[int, ...] | None] = {}
     applicable: list[tuple[t.Pathway, CompiledCriteria, tuple[int, ...]]] = []
     for p in policy.pathways:
@@ -70,7 +73,6 @@ def decide(policy: t.Policy, request: Request) -> Determination:
     flags = sorted({f for _, compiled, ranks in applicable for f in _flags(compiled, ranks, facts)})
     if outcome is Outcome.not_met:
         flags += [g.note for g in gates]
-    policy_ref, precautions = _policy_parts(policy)
 
     def word() -> tuple[str, list[PathwayResult]]:
         worded = {p.id: (ranks[0], compiled.word(ctx, ranks)) for p, compiled, ranks in applicable}
@@ -83,7 +85,7 @@ def decide(policy: t.Policy, request: Request) -> Determination:
         summary=_summary(outcome, policy, scope, met, reasons, missing),
         request_type=request.request_type,
         evaluated_at=request.submitted_at,
-        policy=policy_ref,
+        policy=parts.ref,
         engine_version=__version__,
         code_set=code_set_version(),
         scope=scope,
@@ -93,7 +95,7 @@ def decide(policy: t.Policy, request: Request) -> Determination:
         missing_information=missing,
         authorization=authorization,
         flags=flags,
-        precautions=list(precautions),
+        precautions=list(parts.precautions),
         word=word,
     )
 
@@ -127,28 +129,55 @@ def _conclude(
     return Outcome.not_met, [], _reasons(traces)
 
 
-_PARTS: dict[str, tuple[PolicyRef, list[PrecautionOut]]] = {}
+@dataclass(frozen=True)
+class _PolicyParts:
+    """What every decision under a policy repeats or looks up, built once per policy content."""
+
+    ref: PolicyRef
+    precautions: tuple[PrecautionOut, ...]
+    implied_by_code: Mapping[str | None, frozenset[str]]  # normalized code -> indications
+    implied_by_fact: tuple[tuple[str, str, tuple[str, ...]], ...]  # (indication, fact, values)
+    scopes: dict[str | None, Scope]  # by line of business, each built on first use
 
 
-def _policy_parts(policy: t.Policy) -> tuple[PolicyRef, list[PrecautionOut]]:
-    """What every decision under a policy repeats, built once per policy content."""
+_PARTS: dict[str, _PolicyParts] = {}
+
+
+def _policy_parts(policy: t.Policy) -> _PolicyParts:
     parts = _PARTS.get(policy.content_hash)
     if parts is None:
-        meta = policy.meta
-        ref = PolicyRef(
+        parts = _PARTS[policy.content_hash] = _build_parts(policy)
+    return parts
+
+
+def _build_parts(policy: t.Policy) -> _PolicyParts:
+    meta = policy.meta
+    by_code: dict[str | None, set[str]] = {}
+    for ind in policy.indications.values():
+        vs = policy.value_sets.get(ind.implied_by_value_set or "")
+        for code in vs.members if vs is not None else ():
+            by_code.setdefault(code, set()).add(ind.id)
+    return _PolicyParts(
+        ref=PolicyRef(
             id=meta.id,
             title=meta.title,
             payer=meta.payer,
             version=meta.version,
             effective_date=meta.effective_date,
             content_hash=policy.content_hash,
-        )
-        precautions = [
+        ),
+        precautions=tuple(
             PrecautionOut(id=p.id, kind=p.kind, clause=p.citation.section, text=p.citation.text)
             for p in policy.precautions
-        ]
-        parts = _PARTS[policy.content_hash] = (ref, precautions)
-    return parts
+        ),
+        implied_by_code={code: frozenset(ids) for code, ids in by_code.items()},
+        implied_by_fact=tuple(
+            (ind.id, *ind.implied_by_fact)
+            for ind in policy.indications.values()
+            if ind.implied_by_fact is not None
+        ),
+        scopes={},
+    )
 
 
 def _check_fits(policy: t.Policy, request: Request) -> None:
@@ -173,17 +202,12 @@ def _check_fits(policy: t.Policy, request: Request) -> None:
         raise RequestError(errors)
 
 
-_SCOPES: dict[tuple[str, str | None], Scope] = {}
-
-
-def _scope(policy: t.Policy, facts: Facts) -> Scope:
-    """Whether the guideline governs the member's line of business (one record per policy
-    content and line of business, built once)."""
+def _scope(policy: t.Policy, parts: _PolicyParts, facts: Facts) -> Scope:
+    """Whether the guideline governs the member's line of business."""
     lob: str | None = facts.get(_SCOPE_FACT)
-    key = (policy.content_hash, lob)
-    scope = _SCOPES.get(key)
+    scope = parts.scopes.get(lob)
     if scope is None:
-        scope = _SCOPES[key] = _scope_of(policy, lob)
+        scope = parts.scopes[lob] = _scope_of(policy, lob)
     return scope
 
 
@@ -202,45 +226,15 @@ def _scope_of(policy: t.Policy, lob: str | None) -> Scope:
     )
 
 
-def _indications(policy: t.Policy, facts: Facts) -> set[str]:
+def _indications(parts: _PolicyParts, facts: Facts) -> set[str]:
     """Stated indications, plus those the diagnoses or reported findings imply."""
     found = set(facts.get("indications") or ())
-    by_code, by_fact = _implied(policy)
     for code in facts.get("diagnoses") or ():
-        found |= by_code.get(normalized_or_none(code), frozenset())
-    for ind, fact, values in by_fact:
+        found |= parts.implied_by_code.get(normalized_or_none(code), frozenset())
+    for ind, fact, values in parts.implied_by_fact:
         if str(facts.get(fact)) in values:
             found.add(ind)
     return found
-
-
-_IMPLIED: dict[
-    str, tuple[dict[str | None, frozenset[str]], list[tuple[str, str, tuple[str, ...]]]]
-] = {}
-
-
-def _implied(
-    policy: t.Policy,
-) -> tuple[dict[str | None, frozenset[str]], list[tuple[str, str, tuple[str, ...]]]]:
-    """Which indications each code implies (an index over the policy's value sets) and which
-    reported facts imply one: built once per policy content."""
-    implied = _IMPLIED.get(policy.content_hash)
-    if implied is None:
-        by_code: dict[str | None, set[str]] = {}
-        for ind in policy.indications.values():
-            vs = policy.value_sets.get(ind.implied_by_value_set or "")
-            for code in vs.members if vs is not None else ():
-                by_code.setdefault(code, set()).add(ind.id)
-        by_fact = [
-            (ind.id, *ind.implied_by_fact)
-            for ind in policy.indications.values()
-            if ind.implied_by_fact is not None
-        ]
-        implied = _IMPLIED[policy.content_hash] = (
-            {code: frozenset(ids) for code, ids in by_code.items()},
-            by_fact,
-        )
-    return implied
 
 
 def _applies(pathway: t.Pathway, request: Request, indications: set[str]) -> bool:
