@@ -44,6 +44,8 @@ def test_evaluate_json_is_byte_identical_across_processes() -> None:
     assert first.returncode == second.returncode == 0
     assert first.stdout == second.stdout
     assert json.loads(first.stdout)["outcome"] == "approved"
+    # for people at a terminal: indented, unlike the compact record that is stored and sent
+    assert first.stdout.startswith('{\n  "decision_id": ') and first.stdout.endswith("}\n")
 
 
 def test_bad_input_names_every_field_and_exits_2() -> None:
