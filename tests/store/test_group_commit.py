@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -128,3 +128,51 @@ def test_one_idempotency_key_twice_in_one_batch(store: CaseStore, registry: Poli
     assert isinstance(alone, SubmitResult) and alone.created
     assert store.count() == 2
     assert store.verify_audit().ok
+
+
+def _recording_group(
+    store: CaseStore, batches: list[tuple[int, list[str]]]
+) -> GroupCommit[str, str]:
+    """Writes in the event loop (as the service does on SQLite), recording each batch's thread
+    and items; an item named "bad" fails its write."""
+
+    def write_batch(conn: Connection, items: Sequence[str]) -> list[str]:
+        batches.append((threading.get_ident(), list(items)))
+        if "bad" in items:
+            raise ValueError("this write fails")
+        conn.execute(text("SELECT 1"))
+        return [item.upper() for item in items]
+
+    return GroupCommit(store.transaction, write_batch, max_batch=4, inline_async=True)
+
+
+def test_inline_batches_are_what_one_loop_pass_submitted(store: CaseStore) -> None:
+    batches: list[tuple[int, list[str]]] = []
+    group = _recording_group(store, batches)
+    items = [f"item{i}" for i in range(10)]
+
+    async def submit_all() -> tuple[int, list[str]]:
+        results = await asyncio.gather(*(group.submit_async(item) for item in items))
+        return threading.get_ident(), results
+
+    loop_thread, results = asyncio.run(submit_all())
+    assert results == [item.upper() for item in items]
+    # Ten submitted in one pass, written by the loop's own thread, at most max_batch at a time.
+    assert [b for _, b in batches] == [items[0:4], items[4:8], items[8:10]]
+    assert {thread for thread, _ in batches} == {loop_thread}
+
+
+def test_inline_a_failing_write_does_not_fail_its_batch(store: CaseStore) -> None:
+    batches: list[tuple[int, list[str]]] = []
+    group = _recording_group(store, batches)
+
+    async def submit_all() -> list[str | BaseException]:
+        return await asyncio.gather(
+            *(group.submit_async(item) for item in ("a", "bad", "c")), return_exceptions=True
+        )
+
+    first, failed, last = asyncio.run(submit_all())
+    assert (first, last) == ("A", "C")
+    assert isinstance(failed, ValueError)
+    # The batch failed as a whole, then each item was retried in a transaction of its own.
+    assert [b for _, b in batches] == [["a", "bad", "c"], ["a"], ["bad"], ["c"]]

@@ -54,7 +54,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        checkpointer = WalCheckpointer(store.engine)
+        checkpointer = WalCheckpointer(store.engine, writer_lock=store.writer_lock)
         checkpointer.start()
         yield
         checkpointer.stop()

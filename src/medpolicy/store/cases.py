@@ -88,9 +88,10 @@ class CaseStore:
         self.engine = engine
         self.service_levels = service_levels or ServiceLevels()
         self._clock = clock
-        self._sqlite_writer = threading.Lock()
+        # Held by every write transaction on SQLite (one writer at a time): see ``transaction``.
+        self.writer_lock = threading.Lock()
         self._group_commit: GroupCommit[_NewCase, AuditEvent | SubmitResult] = GroupCommit(
-            self.transaction, self._write_new_cases
+            self.transaction, self._write_new_cases, inline_async=is_sqlite(engine)
         )
 
     def close(self) -> None:
@@ -109,7 +110,7 @@ class CaseStore:
             with self.engine.connect() as conn, conn.begin():
                 yield conn
             return
-        with self._sqlite_writer, self.engine.connect() as conn:
+        with self.writer_lock, self.engine.connect() as conn:
             conn = conn.execution_options(sqlite_begin="IMMEDIATE")
             with conn.begin():
                 yield conn

@@ -136,13 +136,30 @@ class WalCheckpointer:
     """Checkpoints a SQLite WAL from a background thread every ``interval`` seconds.
 
     Left to itself, SQLite checkpoints inside whichever commit pushes the WAL past its limit, so
-    that request waits while megabytes are copied and the file synced. A PASSIVE checkpoint here
-    runs beside the writers instead (it never blocks them), keeping the WAL short.
+    that request waits while megabytes are copied and the files synced (measured under load: a
+    commit every 1.4 s took 27-52 ms instead of 3). A PASSIVE checkpoint here runs beside the
+    writers instead (it never blocks them).
+
+    Copying the WAL into the database is not enough to keep it short: SQLite starts the WAL over
+    only when a write begins with every frame already copied, and under steady writes new frames
+    arrive while each checkpoint runs. So once the WAL holds ``restart_pages``, the checkpointer
+    takes the store's ``writer_lock`` (no writer in this process is mid-transaction) for a second
+    checkpoint, which copies only what arrived during the first; the next write then starts the
+    WAL over. Writers wait for that short checkpoint, not for a long one.
     """
 
-    def __init__(self, engine: Engine, interval: float = 0.25) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        interval: float = 0.25,
+        *,
+        writer_lock: threading.Lock | None = None,
+        restart_pages: int = 4096,
+    ) -> None:
         self._engine = engine
         self._interval = interval
+        self._writer_lock = writer_lock
+        self._restart_pages = restart_pages
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -162,7 +179,19 @@ class WalCheckpointer:
     def _loop(self) -> None:
         while not self._stop.wait(self._interval):
             try:
-                with self._engine.connect() as conn:
-                    conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+                self.checkpoint()
             except Exception:  # a busy or vanished database: the next round tries again
                 log.warning("WAL checkpoint failed", exc_info=True)
+
+    def checkpoint(self) -> tuple[int, int]:
+        """One round: (frames in the WAL, frames copied) as the last checkpoint left them."""
+        frames, copied = self._passive()
+        if self._writer_lock is not None and frames >= self._restart_pages:
+            with self._writer_lock:
+                frames, copied = self._passive()
+        return frames, copied
+
+    def _passive(self) -> tuple[int, int]:
+        with self._engine.connect() as conn:
+            row = conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
+        return int(row[1]), int(row[2])

@@ -13,6 +13,12 @@ that inserts a whole batch with one statement per table. Callers either block (`
 thread future (``submit``), or await an asyncio future (``submit_async``): an event loop then
 serves other requests while the batch commits, and is woken once per batch, not once per item.
 
+With ``inline_async`` (for SQLite), ``submit_async`` batches in the caller's event loop instead:
+the submissions that arrive during one pass of the loop are written at the start of the next, by
+the loop's own thread. SQLite's writes are in-process and brief, and a writer thread would have to
+win the interpreter lock back from the busy loop after every statement (measured: a batch of 25
+took 25 ms of wall time for 5.5 ms of work), so the loop writing is both faster and steadier.
+
 If any write in a batch fails (e.g. a duplicate idempotency key racing in), the batch is rolled
 back and its items are retried one transaction each, so one failure never fails the others.
 """
@@ -52,8 +58,13 @@ class GroupCommit(Generic[Item, Result]):
         transaction: Transaction,
         write_batch: Callable[[Connection, Sequence[Item]], Sequence[Result]] = _call_each,  # type: ignore[assignment]
         max_batch: int = 64,
+        *,
+        inline_async: bool = False,
     ) -> None:
         self._transaction = transaction
+        self._inline_async = inline_async
+        # Submissions waiting for the event loop's next flush, by loop (``inline_async`` only).
+        self._pending: dict[asyncio.AbstractEventLoop, list[tuple[Item, Waiter]]] = {}
         self._write_batch = write_batch
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -69,10 +80,25 @@ class GroupCommit(Generic[Item, Result]):
 
     def submit_async(self, item: Item) -> asyncio.Future[Result]:
         """Queue ``item`` from the running event loop; await the result (after the commit)."""
-        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Result] = loop.create_future()
+        if self._inline_async:
+            pending = self._pending.get(loop)
+            if pending is None:
+                pending = self._pending[loop] = []
+                loop.call_soon(self._flush, loop)
+            pending.append((item, future))
+            return future
         self._ensure_thread()
         self._queue.put((item, future))
         return future
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Write what the loop's last pass submitted (``inline_async``), in batches of at most
+        ``max_batch``, and resolve its futures."""
+        pending = self._pending.pop(loop)
+        for start in range(0, len(pending), self._max_batch):
+            self._write(pending[start : start + self._max_batch], _resolve_all)
 
     def run(self, item: Item) -> Result:
         """Write ``item`` in a committed transaction (perhaps shared); return its result."""
@@ -97,16 +123,21 @@ class GroupCommit(Generic[Item, Result]):
 
     def _loop(self) -> None:
         for batch in self._batches():
-            items = [item for item, _ in batch]
-            try:
-                with self._transaction() as conn:
-                    results = self._write_batch(conn, items)
-            except Exception:
-                self._one_by_one(batch)
-                continue
-            _settle(
-                [(waiter, result, None) for (_, waiter), result in zip(batch, results, strict=True)]
-            )
+            self._write(batch, _settle)
+
+    def _write(
+        self,
+        batch: list[tuple[Item, Waiter]],
+        settle: Callable[[Sequence[tuple[Waiter, Any, BaseException | None]]], None],
+    ) -> None:
+        items = [item for item, _ in batch]
+        try:
+            with self._transaction() as conn:
+                results = self._write_batch(conn, items)
+        except Exception:
+            settle(self._one_by_one(batch))
+            return
+        settle([(waiter, result, None) for (_, waiter), result in zip(batch, results, strict=True)])
 
     def _batches(self) -> Iterator[list[tuple[Item, Waiter]]]:
         while True:
@@ -125,7 +156,9 @@ class GroupCommit(Generic[Item, Result]):
                 batch.append(item)
             yield batch
 
-    def _one_by_one(self, batch: list[tuple[Item, Waiter]]) -> None:
+    def _one_by_one(
+        self, batch: list[tuple[Item, Waiter]]
+    ) -> list[tuple[Waiter, Any, BaseException | None]]:
         outcomes: list[tuple[Waiter, Any, BaseException | None]] = []
         for item, waiter in batch:
             try:
@@ -135,7 +168,7 @@ class GroupCommit(Generic[Item, Result]):
                 outcomes.append((waiter, None, exc))
             else:
                 outcomes.append((waiter, result, None))
-        _settle(outcomes)
+        return outcomes
 
 
 def _settle(outcomes: Sequence[tuple[Waiter, Any, BaseException | None]]) -> None:
