@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from medpolicy.api.schemas import CaseOut
 from medpolicy.engine.decision import Decision
 from tests.api.conftest import Tokens
 from tests.api.support import (
@@ -46,6 +47,9 @@ def test_an_approved_request_is_stored_with_its_decision_exactly(
     # The decision is stored byte for byte as Decision.to_json(), with its provenance beside it.
     assert Decision.model_validate_json(stored.decision_json).to_json() == stored.decision_json
     assert json.loads(stored.decision_json) == case["decision"]
+    assert json.loads(stored.request_json) == case["request"]
+    # The body, with the stored request and decision spliced in, is the documented CaseOut.
+    assert CaseOut.model_validate_json(response.content).id == case["id"]
     decision = case["decision"]
     assert (record.policy_id, record.policy_version, record.policy_content_hash) == (
         decision["policy"]["id"],
@@ -368,3 +372,17 @@ def test_a_reviewer_acting_on_a_replaced_decision_gets_409(
         headers=Tokens.auth(tokens.reviewer),
     )
     assert current.status_code == 200 and current.json()["status"] == "denied"
+
+
+def test_an_overlong_idempotency_key_is_refused_by_name(client: TestClient, tokens: Tokens) -> None:
+    headers = Tokens.auth(tokens.provider)
+    too_long = client.post(
+        "/api/v1/cases",
+        json=approved_request(),
+        headers={**headers, "Idempotency-Key": "k" * 201},
+    )
+    assert too_long.status_code == 422
+    assert too_long.json()["errors"] == [
+        {"field": "Idempotency-Key", "problem": "String should have at most 200 characters"}
+    ]
+    submit(client, tokens.provider, approved_request(), **{"Idempotency-Key": "k" * 200})

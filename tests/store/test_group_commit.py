@@ -131,7 +131,9 @@ def test_one_idempotency_key_twice_in_one_batch(store: CaseStore, registry: Poli
 
 
 def _recording_group(
-    store: CaseStore, batches: list[tuple[int, list[str]]]
+    store: CaseStore,
+    batches: list[tuple[int, list[str]]],
+    writable: Callable[[], bool] = lambda: True,
 ) -> GroupCommit[str, str]:
     """Writes in the event loop (as the service does on SQLite), recording each batch's thread
     and items; an item named "bad" fails its write."""
@@ -143,7 +145,9 @@ def _recording_group(
         conn.execute(text("SELECT 1"))
         return [item.upper() for item in items]
 
-    return GroupCommit(store.transaction, write_batch, max_batch=4, inline_async=True)
+    return GroupCommit(
+        store.transaction, write_batch, max_batch=4, inline_async=True, writable=writable
+    )
 
 
 def test_inline_batches_are_what_one_loop_pass_submitted(store: CaseStore) -> None:
@@ -176,3 +180,23 @@ def test_inline_a_failing_write_does_not_fail_its_batch(store: CaseStore) -> Non
     assert isinstance(failed, ValueError)
     # The batch failed as a whole, then each item was retried in a transaction of its own.
     assert [b for _, b in batches] == [["a", "bad", "c"], ["a"], ["bad"], ["c"]]
+
+
+def test_inline_flush_waits_without_blocking_while_the_store_is_busy(store: CaseStore) -> None:
+    """While a write would wait (e.g. a checkpoint holds the writer lock), the loop goes on; the
+    submissions made meanwhile join the batch written once the store is free."""
+    batches: list[tuple[int, list[str]]] = []
+    busy = threading.Event()
+    busy.set()
+    group = _recording_group(store, batches, writable=lambda: not busy.is_set())
+
+    async def scenario() -> list[str]:
+        first = asyncio.ensure_future(group.submit_async("a"))
+        await asyncio.sleep(0.02)  # the loop ran on while the flush waited
+        assert batches == [] and not first.done()
+        second = asyncio.ensure_future(group.submit_async("b"))
+        busy.clear()
+        return list(await asyncio.gather(first, second))
+
+    assert asyncio.run(scenario()) == ["A", "B"]
+    assert [b for _, b in batches] == [["a", "b"]]

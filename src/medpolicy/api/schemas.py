@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime
 from typing import Annotated, Any
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from medpolicy.engine.decision import Authorization, Decision, Outcome
@@ -211,51 +211,59 @@ def case_body(
     reviewer_decisions: list[ReviewerDecision],
     decisions: list[StoredDecision],
 ) -> bytes:
-    """The ``CaseOut`` JSON, with the stored decision JSON spliced in byte for byte."""
-    head: dict[str, Any] = summary_out(case).model_dump(mode="json")
-    head["request"] = case.request_data()
-    head["decisions"] = [
-        DecisionRecordOut(
-            number=d.number,
-            decision_id=d.decision_id,
-            outcome=d.outcome,
-            policy_id=d.policy_id,
-            policy_version=d.policy_version,
-            policy_content_hash=d.policy_content_hash,
-            engine_version=d.engine_version,
-            created_at=d.created_at,
-        ).model_dump(mode="json")
-        for d in decisions
-    ]
-    head["reviewer_decisions"] = [
-        {
-            "action": r.action.value,
-            "reason": r.reason,
-            "clauses": list(r.clauses),
-            "reviewer": r.reviewer,
-            "at": r.created_at.isoformat(),
-            "authorization": (
-                None if r.authorization is None else r.authorization.model_dump(mode="json")
-            ),
-        }
-        for r in reviewer_decisions
-    ]
-    head["history"] = [
-        {
-            "seq": e.seq,
-            "type": e.event_type,
-            "at": e.at,
-            "actor": e.actor,
-            "data": e.data,
-            "hash": e.hash,
-        }
-        for e in history
-    ]
-    # Joined as bytes: the decision's UTF-8 form is usually cached from storing it, and building one
-    # long str first would copy and re-encode its tens of kilobytes.
-    head_json = json.dumps(head, ensure_ascii=False).encode("utf-8")
-    decision = case.decision_json.encode("utf-8").rstrip()
-    return b"".join((head_json[:-1], b', "decision": ', decision, b"}"))
+    """The ``CaseOut`` JSON, with the stored request and decision JSON spliced in byte for byte
+    (parsing tens of kilobytes only to write them out again is what a case read would cost)."""
+    records = {
+        "decisions": [
+            DecisionRecordOut(
+                number=d.number,
+                decision_id=d.decision_id,
+                outcome=d.outcome,
+                policy_id=d.policy_id,
+                policy_version=d.policy_version,
+                policy_content_hash=d.policy_content_hash,
+                engine_version=d.engine_version,
+                created_at=d.created_at,
+            ).model_dump(mode="json")
+            for d in decisions
+        ],
+        "reviewer_decisions": [
+            {
+                "action": r.action.value,
+                "reason": r.reason,
+                "clauses": list(r.clauses),
+                "reviewer": r.reviewer,
+                "at": r.created_at.isoformat(),
+                "authorization": (
+                    None if r.authorization is None else r.authorization.model_dump(mode="json")
+                ),
+            }
+            for r in reviewer_decisions
+        ],
+        "history": [
+            {
+                "seq": e.seq,
+                "type": e.event_type,
+                "at": e.at,
+                "actor": e.actor,
+                "data": e.data,
+                "hash": e.hash,
+            }
+            for e in history
+        ],
+    }
+    return b"".join(
+        (
+            summary_out(case).model_dump_json().encode()[:-1],
+            b",",
+            orjson.dumps(records)[1:-1],
+            b',"request":',
+            case.request_json.encode(),
+            b',"decision":',
+            case.decision_json.encode().rstrip(),
+            b"}",
+        )
+    )
 
 
 def request_components() -> dict[str, Any]:

@@ -91,7 +91,10 @@ class CaseStore:
         # Held by every write transaction on SQLite (one writer at a time): see ``transaction``.
         self.writer_lock = threading.Lock()
         self._group_commit: GroupCommit[_NewCase, AuditEvent | SubmitResult] = GroupCommit(
-            self.transaction, self._write_new_cases, inline_async=is_sqlite(engine)
+            self.transaction,
+            self._write_new_cases,
+            inline_async=is_sqlite(engine),
+            writable=lambda: not self.writer_lock.locked(),
         )
 
     def close(self) -> None:
