@@ -13,9 +13,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from medpolicy import __version__
 from medpolicy.api import fhir_routes
+from medpolicy.api.direct import DirectRoutes
 from medpolicy.api.errors import ApiError, install_error_handlers
 from medpolicy.api.metrics import CONTENT_TYPE, Metrics
-from medpolicy.api.routes import router
+from medpolicy.api.routes import DIRECT_ENDPOINTS, router
 from medpolicy.api.schemas import request_components
 from medpolicy.api.settings import Settings
 from medpolicy.api.state import Services
@@ -79,6 +80,8 @@ def create_app(
     _add_operational_routes(app, svc)
     _install_web(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    # Added first, so it sits inside the body limit (middleware added later wraps it).
+    app.add_middleware(DirectRoutes, fastapi=app, router=router, endpoints=DIRECT_ENDPOINTS)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app
 
