@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -29,6 +30,7 @@ from medpolicy.store import (
     upgrade,
 )
 from medpolicy.store.audit import row_event
+from medpolicy.store.cases import new_case_id
 from medpolicy.store.database import current_revision
 from medpolicy.store.schema import audit_events
 from tests.api.support import (
@@ -260,3 +262,15 @@ def test_database_errors_never_quote_their_parameters(store: CaseStore) -> None:
     with pytest.raises(IntegrityError) as failed, store.engine.begin() as conn:
         conn.execute(tokens.insert(), row)
     assert "M7730412" not in str(failed.value)
+
+
+def test_case_ids_are_time_ordered_uuid7s() -> None:
+    """New cases sort after older ones (they go in at the end of each index); ids stay unique."""
+    earlier = [new_case_id(now_ms=1_795_000_000_000) for _ in range(200)]
+    later = new_case_id(now_ms=1_795_000_000_001)
+    assert len(set(earlier)) == 200 and all(e < later for e in earlier)
+    for case_id in (*earlier, later):
+        assert case_id.startswith("case_") and len(case_id) == 37
+        parsed = uuid.UUID(case_id.removeprefix("case_"))
+        assert (parsed.version, parsed.variant) == (7, uuid.RFC_4122)
+        assert parsed.int >> 80 in (1_795_000_000_000, 1_795_000_000_001)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from medpolicy.policy.registry import PolicyRegistry
 from medpolicy.store import CaseStore, open_store
-from medpolicy.store.database import WalCheckpointer
+from medpolicy.store.database import WalCheckpointer, wal_checkpoint
 from tests.api.support import approved_request
 from tests.store.helpers import submit
 
@@ -38,46 +37,49 @@ def test_background_checkpoint_moves_the_wal_into_the_database(
 
 def _wal_frames(store: CaseStore) -> int:
     with store.engine.connect() as conn:
-        return int(conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()[1])
+        return wal_checkpoint(conn)[1]
 
 
-def test_a_long_wal_is_started_over_by_the_next_write(
+def test_a_long_wal_is_started_over_with_the_writers_help(
     tmp_path: Path, registry: PolicyRegistry
 ) -> None:
-    """Past ``restart_pages`` the checkpointer's second pass holds the writers' lock, so it
-    copies every frame; the next commit then writes at the start of the WAL, not its end."""
+    """Past ``restart_pages`` the checkpointer asks for help; the next writer copies what is left
+    before releasing the writers' lock, and the write after it starts the WAL over."""
     store = open_store(f"sqlite:///{tmp_path / 'cases.db'}", sqlite_checkpoint_pages=100_000)
     try:
+        checkpointer = store.checkpoint_in_background()
+        checkpointer.stop()  # this test drives the passes itself
         for i in range(20):
             submit(store, registry, approved_request(f"PA-WAL-{i}"))
+        assert not checkpointer.restart_wanted
         long_wal = _wal_frames(store)
-        checkpointer = WalCheckpointer(store.engine, writer_lock=store.writer_lock, restart_pages=1)
+        checkpointer = WalCheckpointer(store.engine, restart_pages=long_wal + 1)
+        checkpointer.checkpoint()
+        assert not checkpointer.restart_wanted, "a short WAL is left to grow"
+        store._wal = checkpointer = WalCheckpointer(store.engine, restart_pages=long_wal)
         frames, copied = checkpointer.checkpoint()
-        assert frames == copied == long_wal
+        assert frames == copied == long_wal and checkpointer.restart_wanted
+
+        submit(store, registry, approved_request("PA-WAL-helper"))
+        assert not checkpointer.restart_wanted, "the writer copied the rest"
         submit(store, registry, approved_request("PA-WAL-next"))
-        assert 0 < _wal_frames(store) < long_wal / 10
-        assert store.count() == 21 and store.verify_audit().ok
+        assert 0 < _wal_frames(store) < long_wal / 10, "and the next write started the WAL over"
+        assert store.count() == 22 and store.verify_audit().ok
     finally:
         store.close()
 
 
-def test_the_writers_lock_is_taken_only_for_a_long_wal(
-    tmp_path: Path, registry: PolicyRegistry
-) -> None:
-    store = open_store(f"sqlite:///{tmp_path / 'cases.db'}", sqlite_checkpoint_pages=100_000)
+def test_a_failing_helper_pass_never_fails_the_write_it_follows(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'cases.db'}")
     try:
-        for i in range(5):
-            submit(store, registry, approved_request(f"PA-WAL-{i}"))
-        frames = _wal_frames(store)
-        with ThreadPoolExecutor(1) as pool, store.writer_lock:
-            short = WalCheckpointer(store.engine, writer_lock=store.writer_lock)
-            assert short.checkpoint() == (frames, frames)  # did not wait for the held lock
-            long = WalCheckpointer(
-                store.engine, writer_lock=store.writer_lock, restart_pages=frames
-            )
-            waiting = pool.submit(long.checkpoint)
-            time.sleep(0.2)
-            assert not waiting.done(), "a long WAL's second pass waits for the writers"
-        assert waiting.result(timeout=30) == (frames, frames)
+        checkpointer = WalCheckpointer(store.engine)
+        checkpointer.restart_wanted = True
+        with store.engine.connect() as conn:
+            driver = conn.connection.dbapi_connection
+            assert driver is not None
+            driver.execute("BEGIN IMMEDIATE")  # SQLite refuses a checkpoint inside a transaction
+            checkpointer.finish(conn)
+            driver.execute("ROLLBACK")
+        assert checkpointer.restart_wanted, "the next writer tries again"
     finally:
         store.close()

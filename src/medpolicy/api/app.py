@@ -22,7 +22,6 @@ from medpolicy.api.settings import Settings
 from medpolicy.api.state import Services
 from medpolicy.policy.registry import PolicyRegistry
 from medpolicy.store import TokenStore, open_store
-from medpolicy.store.database import WalCheckpointer
 
 __all__ = ["create_app"]
 
@@ -55,10 +54,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        checkpointer = WalCheckpointer(store.engine, writer_lock=store.writer_lock)
-        checkpointer.start()
+        store.checkpoint_in_background()
         yield
-        checkpointer.stop()
         store.close()
 
     app = FastAPI(
