@@ -6,9 +6,10 @@ Each pathway's tree is compiled once, when first used:
   the request's facts, as ranks in preorder. The leaves call the same predicates as the tracing
   walker (``leaves``), and the connectives are Kleene logic on ranks: ALL is ``min``, ANY is
   ``max``, NOT is ``MET - r``.
-- ``word`` builds the criteria tree of the decision record from those results: for every node its
-  clause, the guideline's words, the facts it read and an explanation. Comparisons (most leaves)
-  are worded directly; the other leaves are worded by the tracing walker itself.
+- ``word`` writes the criteria tree of the decision record, as its canonical JSON text, from
+  those results: for every node its clause, the guideline's words, the facts it read and an
+  explanation. What depends only on the policy is encoded once, when compiling; comparisons
+  (most leaves) are worded directly; the other leaves are worded by the tracing walker itself.
 
 Tests check, request by request, that both equal what the tracing walker gives.
 
@@ -24,6 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from typing_extensions import TypedDict
 
 from medpolicy.definitions.icd10 import ValueSet
@@ -55,7 +57,8 @@ class CompiledCriteria:
     run: Callable[[Facts], tuple[int, ...]]
     # (index, fact, value set) of every code-set leaf: where a met result may carry a flag
     value_sets: tuple[tuple[int, str, ValueSet], ...]
-    word: Callable[[Context, tuple[int, ...]], Criterion]
+    # the criteria tree as canonical JSON text (what ``Criterion`` dicts serialize to)
+    word: Callable[[Context, tuple[int, ...]], str]
     source: str  # the generated functions, for reading and debugging
 
 
@@ -122,12 +125,17 @@ def compile_criteria(policy: t.Policy, root: t.Node) -> CompiledCriteria:
 
 
 class _WordingEmitter:
-    """Emits ``word``: one dict per node, in the record's key order, from the node's rank."""
+    """Emits ``word``: each node's criterion as canonical JSON text, in the record's key order.
+
+    What depends only on the policy node (its id, name, clause, words and reading, and the result
+    for each rank) is encoded once, here; per request only results, the facts read and their
+    explanations are written. A fact read by several comparisons is encoded once per request."""
 
     def __init__(self, constant: Callable[[Any], str]) -> None:
         self.constant = constant
         self.index = 0
         self.lines: list[str] = []
+        self.fact_texts: dict[str, str] = {}  # fact -> the local holding its encoded value
 
     def emit(self, node: t.Node) -> str:
         index = self.index
@@ -135,19 +143,24 @@ class _WordingEmitter:
         out = f"c{index}"
         if isinstance(node, t.AllOf | t.AnyOf | t.Not):
             children = (node.child,) if isinstance(node, t.Not) else node.children
-            kids = [self.emit(c) for c in children]
-            part = node_part(node)
-            fields = ", ".join(f"{k!r}: {self.constant(v)}" for k, v in part.items())
-            self.lines.append(
-                f"{out} = {{{fields}, 'result': results[ranks[{index}]], 'facts': {{}}, "
-                f"'missing': [], 'detail': '', 'flags': [], 'children': [{', '.join(kids)}]}}"
-            )
+            kids = ",".join(f"{{{self.emit(c)}}}" for c in children)
+            opening = self.constant(_connective_openings(node))
+            # its opening for its rank, its children's JSON, then the end of its children and itself
+            self.lines.append(f"{out} = f'{{{opening}[ranks[{index}]]}}{kids}]}}}}'")
         elif isinstance(node, t.Compare):
-            leaf, fact = self.constant(_compare_wording(node)), self.constant(node.fact)
-            self.lines.append(f"{out} = {leaf}(get({fact}), ranks[{index}], conflicts)")
+            write, value = self.constant(_compare_writer(node)), self.fact_text(node.fact)
+            self.lines.append(f"{out} = {write}({value}, ranks[{index}], conflicts)")
         else:
-            self.lines.append(f"{out} = leaf_criterion(evaluate({self.constant(node)}, ctx))")
+            self.lines.append(f"{out} = leaf_json(evaluate({self.constant(node)}, ctx))")
         return out
+
+    def fact_text(self, fact: str) -> str:
+        """The local holding ``fact``'s encoded value, assigned where it is first needed."""
+        local = self.fact_texts.get(fact)
+        if local is None:
+            local = self.fact_texts[fact] = f"v{len(self.fact_texts)}"
+            self.lines.append(f"{local} = fact_text(get({self.constant(fact)}))")
+        return local
 
 
 def _compile(policy: t.Policy, root: t.Node) -> CompiledCriteria:
@@ -174,9 +187,9 @@ def _compile(policy: t.Policy, root: t.Node) -> CompiledCriteria:
         **emitter.constants,
         "value_set_rank": value_set_rank,
         "rank": {truth: i for i, truth in enumerate(BY_RANK)},
-        "results": _RESULTS,
         "evaluate": evaluate,
-        "leaf_criterion": leaf_criterion,
+        "leaf_json": leaf_json,
+        "fact_text": fact_text,
     }
     exec(compile(source, f"<criteria {root.id}>", "exec"), namespace)
     return CompiledCriteria(
@@ -211,6 +224,62 @@ def node_part(n: t.Node) -> _NodePart:
     )
 
 
+def _json(value: Any) -> str:
+    """``value`` written as the canonical decision JSON writes it (compact, by orjson)."""
+    return orjson.dumps(value).decode()
+
+
+def _inner(text: str) -> str:
+    """``text`` escaped as inside a JSON string, without the quotes: a part of a longer string."""
+    return _json(text)[1:-1]
+
+
+def _openings(node: t.Node) -> tuple[str, ...]:
+    """A criterion's JSON up to its facts, by rank: the node's part then its result."""
+    part = _json(node_part(node))[:-1]  # without the closing brace
+    return tuple(f'{part},"result":"{result}",' for result in _RESULTS)
+
+
+def _connective_openings(node: t.Node) -> tuple[str, ...]:
+    """An ALL/ANY/NOT criterion's JSON up to its children, by rank (only the children follow)."""
+    rest = '"facts":{},"missing":[],"detail":"","flags":[],"children":['
+    return tuple(opening + rest for opening in _openings(node))
+
+
+def fact_text(value: Any) -> tuple[str, str] | None:
+    """A fact's value as JSON, and as a comparison's explanation shows it (escaped for a JSON
+    string); None when the fact is absent."""
+    if value is None:
+        return None
+    return _json(jsonable(value)), _inner(show(value))
+
+
+_LEAF_END = ',"flags":[],"children":[]}'
+
+CompareWriter = Callable[[tuple[str, str] | None, int, Mapping[str, str]], str]
+
+
+def _compare_writer(node: t.Compare) -> CompareWriter:
+    """A comparison's criterion, as JSON, from the fact it read (``fact_text``) and its rank: the
+    tracing walker's wording (``detail``), without walking."""
+    openings, key = _openings(node), _json(node.fact)
+    reported, required = map(_inner, compare_wording(node))
+    missing = tuple(f"[{key}]" if rank == UNKNOWN else "[]" for rank in range(len(_RESULTS)))
+    absent = f'"facts":{{}},"missing":[{key}],"detail":'
+
+    def write(text: tuple[str, str] | None, rank: int, conflicts: Mapping[str, str]) -> str:
+        if text is None:
+            explained = _json(conflicts.get(node.fact) or NOT_REPORTED)
+            return f"{openings[rank]}{absent}{explained}{_LEAF_END}"
+        value, shown = text
+        return (
+            f'{openings[rank]}"facts":{{{key}:{value}}},"missing":{missing[rank]},'
+            f'"detail":"{reported}{shown}{required}"{_LEAF_END}'
+        )
+
+    return write
+
+
 def leaf_criterion(trace: Trace) -> Criterion:
     """A leaf's criterion from the tracing walker's trace of it."""
     return Criterion(
@@ -224,31 +293,6 @@ def leaf_criterion(trace: Trace) -> Criterion:
     )
 
 
-def _compare_wording(node: t.Compare) -> Callable[[Any, int, Mapping[str, str]], Criterion]:
-    """A comparison's criterion from the value it read and its rank: the tracing walker's wording
-    (``detail``), without walking."""
-    part, fact = node_part(node), node.fact
-    reported, required = compare_wording(node)
-
-    def word(value: Any, rank: int, conflicts: Mapping[str, str]) -> Criterion:
-        if value is None:
-            return {
-                **part,
-                "result": _RESULTS[rank],
-                "facts": {},
-                "missing": [fact],
-                "detail": conflicts.get(fact) or NOT_REPORTED,
-                "flags": [],
-                "children": [],
-            }
-        return {
-            **part,
-            "result": _RESULTS[rank],
-            "facts": {fact: jsonable(value)},
-            "missing": [fact] if rank == UNKNOWN else [],
-            "detail": reported + show(value) + required,
-            "flags": [],
-            "children": [],
-        }
-
-    return word
+def leaf_json(trace: Trace) -> str:
+    """A leaf's criterion, as JSON, from the tracing walker's trace of it."""
+    return _json(leaf_criterion(trace))

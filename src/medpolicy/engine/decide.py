@@ -17,7 +17,6 @@ from medpolicy.definitions.icd10 import code_set_version, normalized_or_none
 from medpolicy.engine.authorize import authorize
 from medpolicy.engine.compiled import CompiledCriteria, compile_criteria
 from medpolicy.engine.decision import (
-    Criterion,
     Determination,
     MissingFact,
     Outcome,
@@ -26,6 +25,7 @@ from medpolicy.engine.decision import (
     PrecautionOut,
     Reason,
     Scope,
+    WordedPathway,
 )
 from medpolicy.engine.evaluate import NOT_REPORTED, Context, Trace, detail, evaluate
 from medpolicy.engine.explain import describe_failure, failing, lacking
@@ -74,10 +74,9 @@ def decide(policy: t.Policy, request: Request) -> Determination:
     if outcome is Outcome.not_met:
         flags += [g.note for g in gates]
 
-    def word() -> tuple[str, list[PathwayResult]]:
-        worded = {p.id: (ranks[0], compiled.word(ctx, ranks)) for p, compiled, ranks in applicable}
-        pathways = [_pathway_result(policy, p, worded.get(p.id)) for p in policy.pathways]
-        return _decision_id(policy, request), pathways
+    def word() -> list[WordedPathway]:
+        criteria = {p.id: compiled.word(ctx, ranks) for p, compiled, ranks in applicable}
+        return [_outline(policy, p, results[p.id], criteria.get(p.id)) for p in policy.pathways]
 
     return Determination(
         request_id=request.request_id,
@@ -97,6 +96,7 @@ def decide(policy: t.Policy, request: Request) -> Determination:
         flags=flags,
         precautions=list(parts.precautions),
         word=word,
+        identify=functools.partial(_decision_id, policy, request),
     )
 
 
@@ -346,25 +346,25 @@ def _flags(compiled: CompiledCriteria, ranks: tuple[int, ...], facts: Facts) -> 
     ]
 
 
-def _pathway_result(
-    policy: t.Policy, p: t.Pathway, worded: tuple[int, Criterion] | None
-) -> PathwayResult:
-    """A pathway's record; ``worded`` is (its result, its criteria tree) when it applies."""
+def _outline(
+    policy: t.Policy, p: t.Pathway, ranks: tuple[int, ...] | None, criteria: str | None
+) -> WordedPathway:
+    """A pathway's record, less its criteria tree, with the tree's JSON when it applies."""
     ind = policy.indications.get(p.indication or "")
     label = ind.label if ind else None
-    if worded is None:
-        return _not_applicable(p, label)
-    rank, criteria = worded
-    return PathwayResult.assemble(
+    if ranks is None:
+        return _not_applicable(p, label), None
+    outline = PathwayResult.assemble(
         id=p.id,
         phase=p.phase,
         indication=p.indication,
         indication_label=label,
         applicable=True,
-        result=BY_RANK[rank].value,
+        result=BY_RANK[ranks[0]].value,
         clause=p.criteria.citation.section,
-        criteria=criteria,
+        criteria=None,
     )
+    return outline, criteria
 
 
 @functools.lru_cache(maxsize=1024)
