@@ -21,7 +21,7 @@ from medpolicy.engine.decide import decide
 from medpolicy.engine.decision import Criterion, Decision
 from medpolicy.engine.evaluate import Context, Trace, detail, evaluate
 from medpolicy.facts import extract_facts
-from medpolicy.jsonable import jsonable
+from medpolicy.jsonable import json_text, jsonable
 from medpolicy.logic import BY_RANK, MET, NOT_MET, UNKNOWN, Truth, all_of, any_of, not_
 from medpolicy.policy.cases import build_request, load_cases
 from medpolicy.policy.tree import Policy
@@ -54,6 +54,10 @@ def _worded(trace: Trace) -> Criterion:
 
 def _assert_agree(policy: Policy, request: Request) -> None:
     facts = extract_facts(request)
+    for value in facts.values.values():  # facts are written straight to JSON text, as jsonable
+        assert json_text(value) == json.dumps(
+            jsonable(value), ensure_ascii=False, separators=(",", ":")
+        )
     ctx = Context(facts, policy)
     reference: dict[str, Criterion] = {}
     for pathway in policy.pathways:

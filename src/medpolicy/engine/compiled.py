@@ -30,7 +30,6 @@ from typing_extensions import TypedDict
 
 from medpolicy.definitions.icd10 import ValueSet
 from medpolicy.engine.checks import CHECKS
-from medpolicy.engine.decision import Criterion
 from medpolicy.engine.evaluate import (
     NOT_REPORTED,
     Context,
@@ -42,7 +41,7 @@ from medpolicy.engine.evaluate import (
 )
 from medpolicy.engine.leaves import predicate, records_predicate, value_set_rank
 from medpolicy.facts import Facts
-from medpolicy.jsonable import jsonable
+from medpolicy.jsonable import json_text
 from medpolicy.logic import BY_RANK, MET, UNKNOWN
 from medpolicy.policy import tree as t
 
@@ -151,7 +150,8 @@ class _WordingEmitter:
             write, value = self.constant(_compare_writer(node)), self.fact_text(node.fact)
             self.lines.append(f"{out} = {write}({value}, ranks[{index}], conflicts)")
         else:
-            self.lines.append(f"{out} = leaf_json(evaluate({self.constant(node)}, ctx))")
+            write, leaf = self.constant(_trace_writer(node)), self.constant(node)
+            self.lines.append(f"{out} = {write}(evaluate({leaf}, ctx))")
         return out
 
     def fact_text(self, fact: str) -> str:
@@ -188,7 +188,6 @@ def _compile(policy: t.Policy, root: t.Node) -> CompiledCriteria:
         "value_set_rank": value_set_rank,
         "rank": {truth: i for i, truth in enumerate(BY_RANK)},
         "evaluate": evaluate,
-        "leaf_json": leaf_json,
         "fact_text": fact_text,
     }
     exec(compile(source, f"<criteria {root.id}>", "exec"), namespace)
@@ -251,10 +250,11 @@ def fact_text(value: Any) -> tuple[str, str] | None:
     string); None when the fact is absent."""
     if value is None:
         return None
-    return _json(jsonable(value)), _inner(show(value))
+    return json_text(value), _inner(show(value))
 
 
-_LEAF_END = ',"flags":[],"children":[]}'
+_CHILDLESS = ',"children":[]}'  # a leaf's end
+_NOT_REPORTED = _json(NOT_REPORTED)
 
 CompareWriter = Callable[[tuple[str, str] | None, int, Mapping[str, str]], str]
 
@@ -269,30 +269,27 @@ def _compare_writer(node: t.Compare) -> CompareWriter:
 
     def write(text: tuple[str, str] | None, rank: int, conflicts: Mapping[str, str]) -> str:
         if text is None:
-            explained = _json(conflicts.get(node.fact) or NOT_REPORTED)
-            return f"{openings[rank]}{absent}{explained}{_LEAF_END}"
+            conflict = conflicts.get(node.fact)
+            explained = _json(conflict) if conflict else _NOT_REPORTED
+            return f'{openings[rank]}{absent}{explained},"flags":[]{_CHILDLESS}'
         value, shown = text
         return (
             f'{openings[rank]}"facts":{{{key}:{value}}},"missing":{missing[rank]},'
-            f'"detail":"{reported}{shown}{required}"{_LEAF_END}'
+            f'"detail":"{reported}{shown}{required}","flags":[]{_CHILDLESS}'
         )
 
     return write
 
 
-def leaf_criterion(trace: Trace) -> Criterion:
-    """A leaf's criterion from the tracing walker's trace of it."""
-    return Criterion(
-        **node_part(trace.node),
-        result=trace.result.value,
-        facts={k: jsonable(v) for k, v in sorted(trace.used.items())} if trace.used else {},
-        missing=list(trace.missing),
-        detail=detail(trace),
-        flags=list(trace.flags),
-        children=[],
-    )
+def _trace_writer(node: t.Node) -> Callable[[Trace], str]:
+    """Another leaf's criterion, as JSON, from the tracing walker's trace of it."""
+    openings = dict(zip(BY_RANK, _openings(node), strict=True))
 
+    def write(trace: Trace) -> str:
+        return (
+            f'{openings[trace.result]}"facts":{json_text(dict(trace.used))},'
+            f'"missing":{_json(trace.missing)},"detail":{_json(detail(trace))},'
+            f'"flags":{_json(trace.flags)}{_CHILDLESS}'
+        )
 
-def leaf_json(trace: Trace) -> str:
-    """A leaf's criterion, as JSON, from the tracing walker's trace of it."""
-    return _json(leaf_criterion(trace))
+    return write
