@@ -62,3 +62,16 @@ def test_an_unreported_line_of_business_is_asked_for_citing_the_program_exceptio
     assert asked.fact == "member.line_of_business"
     assert "Program Exceptions > Federal Employee Program (FEP)" in asked.clauses
     assert asked.note and "confirm this guideline applies" in asked.note
+
+
+def test_control_characters_in_the_request_are_written_as_pydantic_writes_them(
+    kadcyla: Policy,
+) -> None:
+    """The criteria trees are joined into the record's JSON at marks (NUL characters): a NUL or
+    other control character reported in the request is escaped, never taken for a mark."""
+    request = build_request(BASES, {"base": "breast"})
+    request["request_id"] = "req\x00-\x1f-\u2028"
+    request["medication"]["drug"] = "kadcyla\x00 (ado-trastuzumab emtansine)"
+    decision = decide(kadcyla, parse_request(request))
+    assert decision.to_json() == decision.record().model_dump_json()
+    assert "\x00" not in decision.to_json()

@@ -298,12 +298,20 @@ class Determination:
     def to_json(self, *, indent: bool = False) -> str:
         if indent:
             return canonical_json(self.record(), indent=True)
-        # The worded criteria go in as the JSON they were worded to, byte for byte.
+        # The criteria trees are already JSON text: the rest of the record is written with a mark
+        # where each goes, and the trees are joined in, without encoding and decoding them again.
+        worded = self._worded_pathways()
         pathways = [
-            outline if criteria is None else {**outline.__dict__, "criteria": Fragment(criteria)}
-            for outline, criteria in self._worded_pathways()
+            outline if tree is None else {**outline.__dict__, "criteria": _TREE}
+            for outline, tree in worded
         ]
-        return orjson.dumps(self._fields(pathways), default=_fields, option=_COMPACT).decode()
+        rest = orjson.dumps(self._fields(pathways), default=_fields, option=_COMPACT).decode()
+        trees = [tree for _, tree in worded if tree is not None]
+        around = rest.split(_TREE_MARK)
+        text = [around[0]]
+        for tree, after in zip(trees, around[1:], strict=True):
+            text += (tree, after)
+        return "".join(text)
 
     def _fields(self, pathways: list[Any]) -> dict[str, Any]:
         """The record's fields, in its order."""
@@ -330,6 +338,11 @@ class Determination:
 
 # A pathway's record without its criteria, and, when it applies, its criteria tree as JSON text.
 WordedPathway = tuple[PathwayResult, str | None]
+
+# Where a criteria tree goes in a record's JSON: orjson writes no NUL character of its own (in
+# strings it escapes every control character), so the marks are the only ones.
+_TREE_MARK = "\0"
+_TREE = Fragment(_TREE_MARK)
 
 
 def _with_criteria(outline: PathwayResult, criteria: Criterion) -> PathwayResult:
