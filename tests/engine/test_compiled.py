@@ -63,10 +63,10 @@ def _assert_agree(policy: Policy, request: Request) -> None:
     for pathway in policy.pathways:
         compiled = compile_criteria(policy, pathway.criteria)
         traced = evaluate(pathway.criteria, ctx)
-        ranks = compiled.run(facts)
+        ranks, checked = compiled.run(facts)
         assert [BY_RANK[r] for r in ranks] == list(_preorder(traced)), pathway.id
         reference[pathway.id] = _worded(traced)
-        assert json.loads(compiled.word(ctx, ranks)) == reference[pathway.id], pathway.id
+        assert json.loads(compiled.word(ctx, ranks, checked)) == reference[pathway.id], pathway.id
     # and the determination reports exactly the compiled results of the pathways that apply
     determination = decide(policy, request)
     record = determination.record()

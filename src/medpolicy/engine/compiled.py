@@ -29,11 +29,12 @@ import orjson
 from typing_extensions import TypedDict
 
 from medpolicy.definitions.icd10 import ValueSet
-from medpolicy.engine.checks import CHECKS
+from medpolicy.engine.checks import CHECKS, CheckResult
 from medpolicy.engine.evaluate import (
     NOT_REPORTED,
     Context,
     Trace,
+    check_trace,
     compare_wording,
     detail,
     evaluate,
@@ -45,19 +46,23 @@ from medpolicy.jsonable import json_text
 from medpolicy.logic import BY_RANK, MET, UNKNOWN
 from medpolicy.policy import tree as t
 
-__all__ = ["CompiledCriteria", "compile_criteria"]
+__all__ = ["Checked", "CompiledCriteria", "compile_criteria"]
 
 _TODAY = "request.date"
+
+Checked = tuple[CheckResult, ...]  # the outcomes of a tree's check leaves, in preorder
 
 
 @dataclass(frozen=True)
 class CompiledCriteria:
     nodes: tuple[t.Node, ...]  # preorder: ``run``'s results are in this order; the root first
-    run: Callable[[Facts], tuple[int, ...]]
+    # each node's rank, in preorder, and the outcome of each check leaf, in preorder: ``word``
+    # explains a check from its outcome rather than running it again
+    run: Callable[[Facts], tuple[tuple[int, ...], Checked]]
     # (index, fact, value set) of every code-set leaf: where a met result may carry a flag
     value_sets: tuple[tuple[int, str, ValueSet], ...]
     # the criteria tree as canonical JSON text (what ``Criterion`` dicts serialize to)
-    word: Callable[[Context, tuple[int, ...]], str]
+    word: Callable[[Context, tuple[int, ...], Checked], str]
     source: str  # the generated functions, for reading and debugging
 
 
@@ -68,6 +73,7 @@ class _Emitter:
         self.lines: list[str] = []
         self.constants: dict[str, Any] = {}
         self.value_sets: list[tuple[int, str, ValueSet]] = []
+        self.checks: list[str] = []  # the locals holding the check leaves' outcomes
 
     def constant(self, value: Any) -> str:
         name = f"k{len(self.constants)}"
@@ -105,7 +111,10 @@ class _Emitter:
         elif isinstance(node, t.Check):
             check = CHECKS[node.definition].evaluate
             run, params = self.constant(check), self.constant(node.params)
-            self.lines.append(f"{out} = rank[{run}(facts, {params}).result]")
+            outcome = f"o{index}"
+            self.checks.append(outcome)
+            self.lines.append(f"{outcome} = {run}(facts, {params})")
+            self.lines.append(f"{out} = rank[{outcome}.result]")
         else:  # pragma: no cover - the loader admits no other node type
             raise TypeError(f"cannot compile {type(node).__name__}")
         return out
@@ -135,6 +144,7 @@ class _WordingEmitter:
         self.index = 0
         self.lines: list[str] = []
         self.fact_texts: dict[str, str] = {}  # fact -> the local holding its encoded value
+        self.checks = 0  # check leaves worded so far: the next one's place in ``checked``
 
     def emit(self, node: t.Node) -> str:
         index = self.index
@@ -149,6 +159,11 @@ class _WordingEmitter:
         elif isinstance(node, t.Compare):
             write, value = self.constant(_compare_writer(node)), self.fact_text(node.fact)
             self.lines.append(f"{out} = {write}({value}, ranks[{index}], conflicts)")
+        elif isinstance(node, t.Check):
+            write, leaf = self.constant(_trace_writer(node)), self.constant(node)
+            outcome = f"checked[{self.checks}]"
+            self.checks += 1
+            self.lines.append(f"{out} = {write}(check_trace({leaf}, {outcome}, ctx.facts))")
         else:
             write, leaf = self.constant(_trace_writer(node)), self.constant(node)
             self.lines.append(f"{out} = {write}(evaluate({leaf}, ctx))")
@@ -176,9 +191,9 @@ def _compile(policy: t.Policy, root: t.Node) -> CompiledCriteria:
         "    get = facts.values.get\n"
         f"    today = get({_TODAY!r})\n"
         f"    {body}\n"
-        f"    return ({ranks},)\n"
+        f"    return ({ranks},), ({''.join(f'{o},' for o in emitter.checks)})\n"
         "\n\n"
-        "def word(ctx, ranks):\n"
+        "def word(ctx, ranks, checked):\n"
         "    get, conflicts = ctx.facts.values.get, ctx.facts.conflicts\n"
         f"    {word_body}\n"
         "    return c0\n"
@@ -188,6 +203,7 @@ def _compile(policy: t.Policy, root: t.Node) -> CompiledCriteria:
         "value_set_rank": value_set_rank,
         "rank": {truth: i for i, truth in enumerate(BY_RANK)},
         "evaluate": evaluate,
+        "check_trace": check_trace,
         "fact_text": fact_text,
     }
     exec(compile(source, f"<criteria {root.id}>", "exec"), namespace)

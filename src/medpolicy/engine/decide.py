@@ -15,7 +15,7 @@ from typing import NamedTuple
 from medpolicy import __version__
 from medpolicy.definitions.icd10 import code_set_version, normalized_or_none
 from medpolicy.engine.authorize import authorize
-from medpolicy.engine.compiled import CompiledCriteria, compile_criteria
+from medpolicy.engine.compiled import Checked, CompiledCriteria, compile_criteria
 from medpolicy.engine.decision import (
     Determination,
     MissingFact,
@@ -48,21 +48,22 @@ def decide(policy: t.Policy, request: Request) -> Determination:
     scope = _scope(policy, parts, facts)
     indications = _indications(parts, facts)
     results: dict[str, tuple[int, ...] | None] = {}
-    applicable: list[tuple[t.Pathway, CompiledCriteria, tuple[int, ...]]] = []
+    applicable: list[_Applicable] = []
     for p in policy.pathways:
         if _applies(p, request, indications):
             compiled = compile_criteria(policy, p.criteria)
-            ranks = results[p.id] = compiled.run(facts)
-            applicable.append((p, compiled, ranks))
+            ranks, checked = compiled.run(facts)
+            results[p.id] = ranks
+            applicable.append(_Applicable(p, compiled, ranks, checked))
         else:
             results[p.id] = None
-    met = [p for p, _, ranks in applicable if ranks[0] == MET]
+    met = [a.pathway for a in applicable if a.ranks[0] == MET]
     gates = _unsettled(policy, facts, scope)
     ctx = Context(facts, policy)
     traces: dict[str, Trace] = {}
     if scope.applies is not False and not (met and not gates):
         # Not approved: the worded trace is the explanation, so it is built now.
-        traces = {p.id: evaluate(p.criteria, ctx) for p, _, _ in applicable}
+        traces = {a.pathway.id: evaluate(a.pathway.criteria, ctx) for a in applicable}
     outcome, missing, reasons = _conclude(facts, scope, met, traces, gates)
     if not reasons and outcome is Outcome.not_met:
         reasons = [_no_pathway_reason(policy, request, indications)]
@@ -70,12 +71,12 @@ def decide(policy: t.Policy, request: Request) -> Determination:
     if outcome is Outcome.approved:
         authorization = authorize(policy, facts, met[0].approval_months)
 
-    flags = sorted({f for _, compiled, ranks in applicable for f in _flags(compiled, ranks, facts)})
+    flags = sorted({f for a in applicable for f in _flags(a.compiled, a.ranks, facts)})
     if outcome is Outcome.not_met:
         flags += [g.note for g in gates]
 
     def word() -> list[WordedPathway]:
-        criteria = {p.id: compiled.word(ctx, ranks) for p, compiled, ranks in applicable}
+        criteria = {a.pathway.id: a.compiled.word(ctx, a.ranks, a.checked) for a in applicable}
         return [_outline(policy, p, results[p.id], criteria.get(p.id)) for p in policy.pathways]
 
     return Determination(
@@ -98,6 +99,15 @@ def decide(policy: t.Policy, request: Request) -> Determination:
         word=word,
         identify=functools.partial(_decision_id, policy, request),
     )
+
+
+class _Applicable(NamedTuple):
+    """A pathway that applies, its compiled criteria and what they gave for the request."""
+
+    pathway: t.Pathway
+    compiled: CompiledCriteria
+    ranks: tuple[int, ...]
+    checked: Checked
 
 
 class _Gate(NamedTuple):

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from medpolicy.engine.checks import CHECKS
+from medpolicy.engine.checks import CHECKS, CheckResult
 from medpolicy.engine.leaves import (
     accepted_by_text_flags,
     code_matches,
@@ -36,6 +36,7 @@ __all__ = [
     "NOT_REPORTED",
     "Context",
     "Trace",
+    "check_trace",
     "compare_wording",
     "describe",
     "detail",
@@ -158,8 +159,12 @@ def _wanted(node: t.Exists) -> str:
 
 
 def _check(node: t.Check, ctx: Context) -> Trace:
-    out = CHECKS[node.definition].evaluate(ctx.facts, node.params)
-    conflicts = tuple(ctx.facts.conflicts[m] for m in out.missing if m in ctx.facts.conflicts)
+    return check_trace(node, CHECKS[node.definition].evaluate(ctx.facts, node.params), ctx.facts)
+
+
+def check_trace(node: t.Check, out: CheckResult, facts: Facts) -> Trace:
+    """A check's trace from its outcome; a fact it lacks for a conflict names the conflict."""
+    conflicts = tuple(facts.conflicts[m] for m in out.missing if m in facts.conflicts)
     return Trace(node, out.result, dict(out.used), out.missing, "; ".join((out.detail, *conflicts)))
 
 
