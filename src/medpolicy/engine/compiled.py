@@ -3,13 +3,14 @@
 Each pathway's tree is compiled once, when first used:
 
 - ``run`` computes the result of *every* node (no short circuit: the record keeps them all) from
-  the request's facts, as ranks in preorder. The leaves call the same predicates as the tracing
-  walker (``leaves``), and the connectives are Kleene logic on ranks: ALL is ``min``, ANY is
-  ``max``, NOT is ``MET - r``.
+  the request's facts, as ranks in preorder, with the outcome of each check it ran. The leaves
+  call the same predicates as the tracing walker (``leaves``), and the connectives are Kleene
+  logic on ranks: ALL is ``min``, ANY is ``max``, NOT is ``MET - r``.
 - ``word`` writes the criteria tree of the decision record, as its canonical JSON text, from
   those results: for every node its clause, the guideline's words, the facts it read and an
   explanation. What depends only on the policy is encoded once, when compiling; comparisons
-  (most leaves) are worded directly; the other leaves are worded by the tracing walker itself.
+  (most leaves) are worded directly; the other leaves are explained by the tracing walker's own
+  functions, from the rank or the check outcome ``run`` gave them (nothing is evaluated twice).
 
 Tests check, request by request, that both equal what the tracing walker gives.
 
@@ -37,8 +38,9 @@ from medpolicy.engine.evaluate import (
     check_trace,
     compare_wording,
     detail,
-    evaluate,
+    exists_trace,
     show,
+    value_set_trace,
 )
 from medpolicy.engine.leaves import predicate, records_predicate, value_set_rank
 from medpolicy.facts import Facts
@@ -164,9 +166,10 @@ class _WordingEmitter:
             outcome = f"checked[{self.checks}]"
             self.checks += 1
             self.lines.append(f"{out} = {write}(check_trace({leaf}, {outcome}, ctx.facts))")
-        else:
+        else:  # a code-set or records leaf: explained from its rank, not evaluated again
             write, leaf = self.constant(_trace_writer(node)), self.constant(node)
-            self.lines.append(f"{out} = {write}(evaluate({leaf}, ctx))")
+            explain = self.constant(_EXPLAIN_RANK[type(node)])
+            self.lines.append(f"{out} = {write}({explain}({leaf}, ranks[{index}], ctx))")
         return out
 
     def fact_text(self, fact: str) -> str:
@@ -176,6 +179,12 @@ class _WordingEmitter:
             local = self.fact_texts[fact] = f"v{len(self.fact_texts)}"
             self.lines.append(f"{local} = fact_text(get({self.constant(fact)}))")
         return local
+
+
+_EXPLAIN_RANK: dict[type[t.Node], Callable[[Any, int, Context], Trace]] = {
+    t.InValueSet: value_set_trace,
+    t.Exists: exists_trace,
+}
 
 
 def _compile(policy: t.Policy, root: t.Node) -> CompiledCriteria:
@@ -202,7 +211,6 @@ def _compile(policy: t.Policy, root: t.Node) -> CompiledCriteria:
         **emitter.constants,
         "value_set_rank": value_set_rank,
         "rank": {truth: i for i, truth in enumerate(BY_RANK)},
-        "evaluate": evaluate,
         "check_trace": check_trace,
         "fact_text": fact_text,
     }
