@@ -285,22 +285,23 @@ CompareWriter = Callable[[tuple[str, str] | None, int, Mapping[str, str]], str]
 
 def _compare_writer(node: t.Compare) -> CompareWriter:
     """A comparison's criterion, as JSON, from the fact it read (``fact_text``) and its rank: the
-    tracing walker's wording (``detail``), without walking."""
+    tracing walker's wording (``detail``), without walking. Everything but the value read, as
+    JSON and as shown in the explanation, is written here, once, for each rank."""
     openings, key = _openings(node), _json(node.fact)
     reported, required = map(_inner, compare_wording(node))
-    missing = tuple(f"[{key}]" if rank == UNKNOWN else "[]" for rank in range(len(_RESULTS)))
-    absent = f'"facts":{{}},"missing":[{key}],"detail":'
+    before = tuple(f'{opening}"facts":{{{key}:' for opening in openings)
+    missing = tuple(f"[{key}]" if rank == UNKNOWN else "[]" for rank in range(len(openings)))
+    between = tuple(f'}},"missing":{lacking},"detail":"{reported}' for lacking in missing)
+    after = f'{required}","flags":[]{_CHILDLESS}'
+    absent = tuple(f'{opening}"facts":{{}},"missing":[{key}],"detail":' for opening in openings)
 
     def write(text: tuple[str, str] | None, rank: int, conflicts: Mapping[str, str]) -> str:
         if text is None:
             conflict = conflicts.get(node.fact)
             explained = _json(conflict) if conflict else _NOT_REPORTED
-            return f'{openings[rank]}{absent}{explained},"flags":[]{_CHILDLESS}'
+            return f'{absent[rank]}{explained},"flags":[]{_CHILDLESS}'
         value, shown = text
-        return (
-            f'{openings[rank]}"facts":{{{key}:{value}}},"missing":{missing[rank]},'
-            f'"detail":"{reported}{shown}{required}","flags":[]{_CHILDLESS}'
-        )
+        return f"{before[rank]}{value}{between[rank]}{shown}{after}"
 
     return write
 
