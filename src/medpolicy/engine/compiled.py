@@ -20,7 +20,6 @@ bound as constants (``k0``, ``k1``, ...), so no text from a policy file is ever 
 
 from __future__ import annotations
 
-import functools
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -235,9 +234,8 @@ class _NodePart(TypedDict):
     reading: str | None
 
 
-@functools.lru_cache(maxsize=8192)
 def node_part(n: t.Node) -> _NodePart:
-    """The part of a criterion that depends only on the policy node (built once per node)."""
+    """The part of a criterion that depends only on the policy node."""
     return _NodePart(
         id=n.id,
         criterion=n.name,
@@ -280,10 +278,10 @@ def fact_text(value: Any) -> tuple[str, str] | None:
 _CHILDLESS = ',"children":[]}'  # a leaf's end
 _NOT_REPORTED = _json(NOT_REPORTED)
 
-CompareWriter = Callable[[tuple[str, str] | None, int, Mapping[str, str]], str]
+_CompareWriter = Callable[[tuple[str, str] | None, int, Mapping[str, str]], str]
 
 
-def _compare_writer(node: t.Compare) -> CompareWriter:
+def _compare_writer(node: t.Compare) -> _CompareWriter:
     """A comparison's criterion, as JSON, from the fact it read (``fact_text``) and its rank: the
     tracing walker's wording (``detail``), without walking. Everything but the value read, as
     JSON and as shown in the explanation, is written here, once, for each rank."""

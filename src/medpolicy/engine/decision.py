@@ -293,7 +293,7 @@ class Determination:
         return self._pathways
 
     def record(self) -> Decision:
-        return Decision.assemble(**self._fields(self.pathways))
+        return Decision.assemble(**self._record_fields(self.pathways))
 
     def to_json(self, *, indent: bool = False) -> str:
         if indent:
@@ -305,7 +305,7 @@ class Determination:
             outline if tree is None else {**outline.__dict__, "criteria": _TREE}
             for outline, tree in worded
         ]
-        rest = orjson.dumps(self._fields(pathways), default=_fields, option=_COMPACT)
+        rest = orjson.dumps(self._record_fields(pathways), default=_fields, option=_COMPACT)
         trees = [tree for _, tree in worded if tree is not None]
         around = rest.split(_TREE_MARK)  # bytes: a NUL is found far faster than in text
         text = [around[0].decode()]
@@ -313,7 +313,7 @@ class Determination:
             text += (tree, after.decode())
         return "".join(text)
 
-    def _fields(self, pathways: list[Any]) -> dict[str, Any]:
+    def _record_fields(self, pathways: list[Any]) -> dict[str, Any]:
         """The record's fields, in its order."""
         return {
             "decision_id": self.decision_id,
