@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,17 @@ def test_decision_json_validates_against_its_own_model(
     # assembled without validation, yet equal to the validated model, part for part
     assert again == decision.record()
     assert again.authorization == decision.authorization
+
+
+@pytest.mark.parametrize("case", VALID, ids=[c["name"] for c in VALID])
+def test_the_decision_id_digests_the_policy_content_and_the_request_json(
+    kadcyla: Policy, case: dict[str, Any]
+) -> None:
+    """Ids already stored and sent stay valid: the digest's material never changes."""
+    request = parse_request(build_request(BASES, case))
+    material = kadcyla.content_hash + "\n" + request.model_dump_json()
+    expected = "dec_" + hashlib.sha256(material.encode()).hexdigest()[:24]
+    assert decide(kadcyla, request).decision_id == expected
 
 
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.json")), ids=lambda p: p.stem)
