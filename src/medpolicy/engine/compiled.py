@@ -138,7 +138,9 @@ class _WordingEmitter:
 
     What depends only on the policy node (its id, name, clause, words and reading, and the result
     for each rank) is encoded once, here; per request only results, the facts read and their
-    explanations are written. A fact read by several comparisons is encoded once per request."""
+    explanations are written. A fact read by several comparisons is encoded once per request.
+    Each leaf's text is a local; the tree is one f-string over them (``emit`` returns a node's
+    part of it), so the text is joined once rather than copied again at every level."""
 
     def __init__(self, constant: Callable[[Any], str]) -> None:
         self.constant = constant
@@ -153,10 +155,10 @@ class _WordingEmitter:
         out = f"c{index}"
         if isinstance(node, t.AllOf | t.AnyOf | t.Not):
             children = (node.child,) if isinstance(node, t.Not) else node.children
-            kids = ",".join(f"{{{self.emit(c)}}}" for c in children)
             opening = self.constant(_connective_openings(node))
+            kids = ",".join(self.emit(c) for c in children)
             # its opening for its rank, its children's JSON, then the end of its children and itself
-            self.lines.append(f"{out} = f'{{{opening}[ranks[{index}]]}}{kids}]}}}}'")
+            return f"{{{opening}[ranks[{index}]]}}{kids}]}}}}"
         elif isinstance(node, t.Compare):
             write, value = self.constant(_compare_writer(node)), self.fact_text(node.fact)
             self.lines.append(f"{out} = {write}({value}, ranks[{index}], conflicts)")
@@ -169,7 +171,7 @@ class _WordingEmitter:
             write, leaf = self.constant(_trace_writer(node)), self.constant(node)
             explain = self.constant(_EXPLAIN_RANK[type(node)])
             self.lines.append(f"{out} = {write}({explain}({leaf}, ranks[{index}], ctx))")
-        return out
+        return f"{{{out}}}"
 
     def fact_text(self, fact: str) -> str:
         """The local holding ``fact``'s encoded value, assigned where it is first needed."""
@@ -192,7 +194,7 @@ def _compile(policy: t.Policy, root: t.Node) -> CompiledCriteria:
     ranks = ", ".join(f"r{i}" for i in range(len(emitter.nodes)))
     body = "\n    ".join(emitter.lines)
     wording = _WordingEmitter(emitter.constant)
-    wording.emit(root)
+    tree = wording.emit(root)
     word_body = "\n    ".join(wording.lines)
     source = (
         "def run(facts):\n"
@@ -204,7 +206,7 @@ def _compile(policy: t.Policy, root: t.Node) -> CompiledCriteria:
         "def word(ctx, ranks, checked):\n"
         "    get, conflicts = ctx.facts.values.get, ctx.facts.conflicts\n"
         f"    {word_body}\n"
-        "    return c0\n"
+        f"    return f'{tree}'\n"
     )
     namespace: dict[str, Any] = {
         **emitter.constants,
