@@ -77,7 +77,7 @@ def decide(policy: t.Policy, request: Request) -> Determination:
 
     def word() -> list[WordedPathway]:
         criteria = {a.pathway.id: a.compiled.word(ctx, a.ranks, a.checked) for a in applicable}
-        return [_outline(policy, p, results[p.id], criteria.get(p.id)) for p in policy.pathways]
+        return _worded(parts, results, criteria)
 
     return Determination(
         request_id=request.request_id,
@@ -148,6 +148,15 @@ class _PolicyParts:
     implied_by_code: Mapping[str | None, frozenset[str]]  # normalized code -> indications
     implied_by_fact: tuple[tuple[str, str, tuple[str, ...]], ...]  # (indication, fact, values)
     scopes: dict[str | None, Scope]  # by line of business, each built on first use
+    outlines: tuple[_Outlines, ...]  # per pathway, in the policy's order
+
+
+class _Outlines(NamedTuple):
+    """A pathway's records, less their criteria trees: one for when it does not apply, and, by
+    the rank of its result, one for when it does."""
+
+    not_applicable: PathwayResult
+    by_rank: tuple[PathwayResult, ...]
 
 
 _PARTS: dict[str, _PolicyParts] = {}
@@ -187,6 +196,29 @@ def _build_parts(policy: t.Policy) -> _PolicyParts:
             if ind.implied_by_fact is not None
         ),
         scopes={},
+        outlines=tuple(_outlines(policy, p) for p in policy.pathways),
+    )
+
+
+def _outlines(policy: t.Policy, p: t.Pathway) -> _Outlines:
+    ind = policy.indications.get(p.indication or "")
+    label = ind.label if ind else None
+    clause = p.criteria.citation.section
+
+    def record(applicable: bool, result: str) -> PathwayResult:
+        return PathwayResult(
+            id=p.id,
+            phase=p.phase,
+            indication=p.indication,
+            indication_label=label,
+            applicable=applicable,
+            result=result,
+            clause=clause,
+            criteria=None,
+        )
+
+    return _Outlines(
+        record(False, "not_applicable"), tuple(record(True, truth.value) for truth in BY_RANK)
     )
 
 
@@ -356,40 +388,17 @@ def _flags(compiled: CompiledCriteria, ranks: tuple[int, ...], facts: Facts) -> 
     ]
 
 
-def _outline(
-    policy: t.Policy, p: t.Pathway, ranks: tuple[int, ...] | None, criteria: str | None
-) -> WordedPathway:
-    """A pathway's record, less its criteria tree, with the tree's JSON when it applies."""
-    ind = policy.indications.get(p.indication or "")
-    label = ind.label if ind else None
-    if ranks is None:
-        return _not_applicable(p, label), None
-    outline = PathwayResult.assemble(
-        id=p.id,
-        phase=p.phase,
-        indication=p.indication,
-        indication_label=label,
-        applicable=True,
-        result=BY_RANK[ranks[0]].value,
-        clause=p.criteria.citation.section,
-        criteria=None,
-    )
-    return outline, criteria
-
-
-@functools.lru_cache(maxsize=1024)
-def _not_applicable(p: t.Pathway, label: str | None) -> PathwayResult:
-    """The same frozen record every time a pathway does not apply: built once."""
-    return PathwayResult(
-        id=p.id,
-        phase=p.phase,
-        indication=p.indication,
-        indication_label=label,
-        applicable=False,
-        result="not_applicable",
-        clause=p.criteria.citation.section,
-        criteria=None,
-    )
+def _worded(
+    parts: _PolicyParts, results: dict[str, tuple[int, ...] | None], criteria: dict[str, str]
+) -> list[WordedPathway]:
+    """Each pathway's record, less its criteria tree, with the tree's JSON when it applies
+    (``results`` and the policy's outlines are both in the policy's order)."""
+    return [
+        (outlines.not_applicable, None)
+        if ranks is None
+        else (outlines.by_rank[ranks[0]], criteria[pathway])
+        for (pathway, ranks), outlines in zip(results.items(), parts.outlines, strict=True)
+    ]
 
 
 def _decision_id(policy: t.Policy, request: Request) -> str:
