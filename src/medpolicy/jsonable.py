@@ -1,4 +1,5 @@
-"""Plain JSON values from fact values (Decimal as exact strings, dates as ISO 8601)."""
+"""Plain JSON values from fact values (Decimal as exact strings, dates as ISO 8601), and the same
+values written straight to JSON text."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-__all__ = ["jsonable"]
+import orjson
+
+__all__ = ["json_text", "jsonable"]
 
 
 def jsonable(value: Any) -> Any:
@@ -48,3 +51,19 @@ _BY_TYPE: dict[type, Callable[[Any], Any]] = {
     list: lambda value: [jsonable(v) for v in value],
     tuple: lambda value: [jsonable(v) for v in value],
 }
+
+
+def json_text(value: Any) -> str:
+    """``jsonable(value)`` as compact JSON, written without building it (a fraction of the time).
+
+    orjson writes dates (ISO 8601), enums (their values), lists and tuples as ``jsonable`` makes
+    them; mappings are written sorted by key, as ``jsonable`` sorts them, and Decimals as their
+    exact strings. Any other type fails rather than being written differently; tests hold the two
+    equal on every fact of every case, example and generated request."""
+    return orjson.dumps(value, default=_exact, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _exact(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not a fact value")

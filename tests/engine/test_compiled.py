@@ -8,6 +8,7 @@ generated requests near the boundaries.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,10 +18,10 @@ from hypothesis import given
 from medpolicy.adapters.native import parse_request
 from medpolicy.engine.compiled import compile_criteria, node_part
 from medpolicy.engine.decide import decide
-from medpolicy.engine.decision import Criterion
+from medpolicy.engine.decision import Criterion, Decision
 from medpolicy.engine.evaluate import Context, Trace, detail, evaluate
 from medpolicy.facts import extract_facts
-from medpolicy.jsonable import jsonable
+from medpolicy.jsonable import json_text, jsonable
 from medpolicy.logic import BY_RANK, MET, NOT_MET, UNKNOWN, Truth, all_of, any_of, not_
 from medpolicy.policy.cases import build_request, load_cases
 from medpolicy.policy.tree import Policy
@@ -53,21 +54,41 @@ def _worded(trace: Trace) -> Criterion:
 
 def _assert_agree(policy: Policy, request: Request) -> None:
     facts = extract_facts(request)
+    for value in facts.values.values():  # facts are written straight to JSON text, as jsonable
+        assert json_text(value) == json.dumps(
+            jsonable(value), ensure_ascii=False, separators=(",", ":")
+        )
     ctx = Context(facts, policy)
+    reference: dict[str, Criterion] = {}
     for pathway in policy.pathways:
         compiled = compile_criteria(policy, pathway.criteria)
         traced = evaluate(pathway.criteria, ctx)
-        ranks = compiled.run(facts)
+        ranks, checked = compiled.run(facts)
         assert [BY_RANK[r] for r in ranks] == list(_preorder(traced)), pathway.id
-        assert compiled.word(ctx, ranks) == _worded(traced), pathway.id
+        reference[pathway.id] = _worded(traced)
+        assert json.loads(compiled.word(ctx, ranks, checked)) == reference[pathway.id], pathway.id
     # and the determination reports exactly the compiled results of the pathways that apply
     determination = decide(policy, request)
     record = determination.record()
-    assert determination.to_json() == record.model_dump_json()
-    assert determination.to_json(indent=True) == record.model_dump_json(indent=2) + "\n"
+    assert determination.applicable_pathways == record.applicable_pathways
     for p in determination.pathways:
         ranks = determination.results[p.id]
         assert (p.result if ranks is None else BY_RANK[ranks[0]].value) == p.result
+        assert p.criteria == (None if ranks is None else reference[p.id]), p.id
+    # its JSON, the criteria written straight to text, is pydantic's own serialization of the
+    # record worded by the walker, byte for byte
+    applied = {p: c for p, c in reference.items() if determination.results[p] is not None}
+    walked = _with_criteria(record, applied)
+    assert determination.to_json() == walked.model_dump_json()
+    assert determination.to_json(indent=True) == walked.model_dump_json(indent=2) + "\n"
+
+
+def _with_criteria(record: Decision, criteria: dict[str, Criterion]) -> Decision:
+    """``record`` validated afresh, with the given criteria trees in place of its own."""
+    data = record.model_dump()
+    for p in data["pathways"]:
+        p["criteria"] = criteria.get(p["id"])
+    return Decision.model_validate(data)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,17 @@ def test_decision_json_validates_against_its_own_model(
     assert again.authorization == decision.authorization
 
 
+@pytest.mark.parametrize("case", VALID, ids=[c["name"] for c in VALID])
+def test_the_decision_id_digests_the_policy_content_and_the_request_json(
+    kadcyla: Policy, case: dict[str, Any]
+) -> None:
+    """Ids already stored and sent stay valid: the digest's material never changes."""
+    request = parse_request(build_request(BASES, case))
+    material = kadcyla.content_hash + "\n" + request.model_dump_json()
+    expected = "dec_" + hashlib.sha256(material.encode()).hexdigest()[:24]
+    assert decide(kadcyla, request).decision_id == expected
+
+
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.json")), ids=lambda p: p.stem)
 def test_every_criterion_carries_its_clause_and_facts(kadcyla: Policy, path: Path) -> None:
     data = json.loads(decide(kadcyla, parse_request(path.read_bytes())).to_json())
@@ -62,3 +74,16 @@ def test_an_unreported_line_of_business_is_asked_for_citing_the_program_exceptio
     assert asked.fact == "member.line_of_business"
     assert "Program Exceptions > Federal Employee Program (FEP)" in asked.clauses
     assert asked.note and "confirm this guideline applies" in asked.note
+
+
+def test_control_characters_in_the_request_are_written_as_pydantic_writes_them(
+    kadcyla: Policy,
+) -> None:
+    """The criteria trees are joined into the record's JSON at marks (NUL characters): a NUL or
+    other control character reported in the request is escaped, never taken for a mark."""
+    request = build_request(BASES, {"base": "breast"})
+    request["request_id"] = "req\x00-\x1f-\u2028"
+    request["medication"]["drug"] = "kadcyla\x00 (ado-trastuzumab emtansine)"
+    decision = decide(kadcyla, parse_request(request))
+    assert decision.to_json() == decision.record().model_dump_json()
+    assert "\x00" not in decision.to_json()

@@ -3,12 +3,14 @@
 Each pathway's tree is compiled once, when first used:
 
 - ``run`` computes the result of *every* node (no short circuit: the record keeps them all) from
-  the request's facts, as ranks in preorder. The leaves call the same predicates as the tracing
-  walker (``leaves``), and the connectives are Kleene logic on ranks: ALL is ``min``, ANY is
-  ``max``, NOT is ``MET - r``.
-- ``word`` builds the criteria tree of the decision record from those results: for every node its
-  clause, the guideline's words, the facts it read and an explanation. Comparisons (most leaves)
-  are worded directly; the other leaves are worded by the tracing walker itself.
+  the request's facts, as ranks in preorder, with the outcome of each check it ran. The leaves
+  call the same predicates as the tracing walker (``leaves``), and the connectives are Kleene
+  logic on ranks: ALL is ``min``, ANY is ``max``, NOT is ``MET - r``.
+- ``word`` writes the criteria tree of the decision record, as its canonical JSON text, from
+  those results: for every node its clause, the guideline's words, the facts it read and an
+  explanation. What depends only on the policy is encoded once, when compiling; comparisons
+  (most leaves) are worded directly; the other leaves are explained by the tracing walker's own
+  functions, from the rank or the check outcome ``run`` gave them (nothing is evaluated twice).
 
 Tests check, request by request, that both equal what the tracing walker gives.
 
@@ -18,44 +20,50 @@ bound as constants (``k0``, ``k1``, ...), so no text from a policy file is ever 
 
 from __future__ import annotations
 
-import functools
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from typing_extensions import TypedDict
 
 from medpolicy.definitions.icd10 import ValueSet
-from medpolicy.engine.checks import CHECKS
-from medpolicy.engine.decision import Criterion
+from medpolicy.engine.checks import CHECKS, CheckResult
 from medpolicy.engine.evaluate import (
     NOT_REPORTED,
     Context,
     Trace,
+    check_trace,
     compare_wording,
     detail,
-    evaluate,
+    exists_trace,
     show,
+    value_set_trace,
 )
 from medpolicy.engine.leaves import predicate, records_predicate, value_set_rank
 from medpolicy.facts import Facts
-from medpolicy.jsonable import jsonable
+from medpolicy.jsonable import json_text
 from medpolicy.logic import BY_RANK, MET, UNKNOWN
 from medpolicy.policy import tree as t
 
-__all__ = ["CompiledCriteria", "compile_criteria"]
+__all__ = ["Checked", "CompiledCriteria", "compile_criteria"]
 
 _TODAY = "request.date"
+
+Checked = tuple[CheckResult, ...]  # the outcomes of a tree's check leaves, in preorder
 
 
 @dataclass(frozen=True)
 class CompiledCriteria:
     nodes: tuple[t.Node, ...]  # preorder: ``run``'s results are in this order; the root first
-    run: Callable[[Facts], tuple[int, ...]]
+    # each node's rank, in preorder, and the outcome of each check leaf, in preorder: ``word``
+    # explains a check from its outcome rather than running it again
+    run: Callable[[Facts], tuple[tuple[int, ...], Checked]]
     # (index, fact, value set) of every code-set leaf: where a met result may carry a flag
     value_sets: tuple[tuple[int, str, ValueSet], ...]
-    word: Callable[[Context, tuple[int, ...]], Criterion]
+    # the criteria tree as canonical JSON text (what ``Criterion`` dicts serialize to)
+    word: Callable[[Context, tuple[int, ...], Checked], str]
     source: str  # the generated functions, for reading and debugging
 
 
@@ -66,6 +74,7 @@ class _Emitter:
         self.lines: list[str] = []
         self.constants: dict[str, Any] = {}
         self.value_sets: list[tuple[int, str, ValueSet]] = []
+        self.checks: list[str] = []  # the locals holding the check leaves' outcomes
 
     def constant(self, value: Any) -> str:
         name = f"k{len(self.constants)}"
@@ -103,7 +112,10 @@ class _Emitter:
         elif isinstance(node, t.Check):
             check = CHECKS[node.definition].evaluate
             run, params = self.constant(check), self.constant(node.params)
-            self.lines.append(f"{out} = rank[{run}(facts, {params}).result]")
+            outcome = f"o{index}"
+            self.checks.append(outcome)
+            self.lines.append(f"{outcome} = {run}(facts, {params})")
+            self.lines.append(f"{out} = rank[{outcome}.result]")
         else:  # pragma: no cover - the loader admits no other node type
             raise TypeError(f"cannot compile {type(node).__name__}")
         return out
@@ -122,12 +134,20 @@ def compile_criteria(policy: t.Policy, root: t.Node) -> CompiledCriteria:
 
 
 class _WordingEmitter:
-    """Emits ``word``: one dict per node, in the record's key order, from the node's rank."""
+    """Emits ``word``: each node's criterion as canonical JSON text, in the record's key order.
+
+    What depends only on the policy node (its id, name, clause, words and reading, and the result
+    for each rank) is encoded once, here; per request only results, the facts read and their
+    explanations are written. A fact read by several comparisons is encoded once per request.
+    Each leaf's text is a local; the tree is one f-string over them (``emit`` returns a node's
+    part of it), so the text is joined once rather than copied again at every level."""
 
     def __init__(self, constant: Callable[[Any], str]) -> None:
         self.constant = constant
         self.index = 0
         self.lines: list[str] = []
+        self.fact_texts: dict[str, str] = {}  # fact -> the local holding its encoded value
+        self.checks = 0  # check leaves worded so far: the next one's place in ``checked``
 
     def emit(self, node: t.Node) -> str:
         index = self.index
@@ -135,19 +155,37 @@ class _WordingEmitter:
         out = f"c{index}"
         if isinstance(node, t.AllOf | t.AnyOf | t.Not):
             children = (node.child,) if isinstance(node, t.Not) else node.children
-            kids = [self.emit(c) for c in children]
-            part = node_part(node)
-            fields = ", ".join(f"{k!r}: {self.constant(v)}" for k, v in part.items())
-            self.lines.append(
-                f"{out} = {{{fields}, 'result': results[ranks[{index}]], 'facts': {{}}, "
-                f"'missing': [], 'detail': '', 'flags': [], 'children': [{', '.join(kids)}]}}"
-            )
+            opening = self.constant(_connective_openings(node))
+            kids = ",".join(self.emit(c) for c in children)
+            # its opening for its rank, its children's JSON, then the end of its children and itself
+            return f"{{{opening}[ranks[{index}]]}}{kids}]}}}}"
         elif isinstance(node, t.Compare):
-            leaf, fact = self.constant(_compare_wording(node)), self.constant(node.fact)
-            self.lines.append(f"{out} = {leaf}(get({fact}), ranks[{index}], conflicts)")
-        else:
-            self.lines.append(f"{out} = leaf_criterion(evaluate({self.constant(node)}, ctx))")
-        return out
+            write, value = self.constant(_compare_writer(node)), self.fact_text(node.fact)
+            self.lines.append(f"{out} = {write}({value}, ranks[{index}], conflicts)")
+        elif isinstance(node, t.Check):
+            write, leaf = self.constant(_trace_writer(node)), self.constant(node)
+            outcome = f"checked[{self.checks}]"
+            self.checks += 1
+            self.lines.append(f"{out} = {write}(check_trace({leaf}, {outcome}, ctx.facts))")
+        else:  # a code-set or records leaf: explained from its rank, not evaluated again
+            write, leaf = self.constant(_trace_writer(node)), self.constant(node)
+            explain = self.constant(_EXPLAIN_RANK[type(node)])
+            self.lines.append(f"{out} = {write}({explain}({leaf}, ranks[{index}], ctx))")
+        return f"{{{out}}}"
+
+    def fact_text(self, fact: str) -> str:
+        """The local holding ``fact``'s encoded value, assigned where it is first needed."""
+        local = self.fact_texts.get(fact)
+        if local is None:
+            local = self.fact_texts[fact] = f"v{len(self.fact_texts)}"
+            self.lines.append(f"{local} = fact_text(get({self.constant(fact)}))")
+        return local
+
+
+_EXPLAIN_RANK: dict[type[t.Node], Callable[[Any, int, Context], Trace]] = {
+    t.InValueSet: value_set_trace,
+    t.Exists: exists_trace,
+}
 
 
 def _compile(policy: t.Policy, root: t.Node) -> CompiledCriteria:
@@ -156,27 +194,26 @@ def _compile(policy: t.Policy, root: t.Node) -> CompiledCriteria:
     ranks = ", ".join(f"r{i}" for i in range(len(emitter.nodes)))
     body = "\n    ".join(emitter.lines)
     wording = _WordingEmitter(emitter.constant)
-    wording.emit(root)
+    tree = wording.emit(root)
     word_body = "\n    ".join(wording.lines)
     source = (
         "def run(facts):\n"
         "    get = facts.values.get\n"
         f"    today = get({_TODAY!r})\n"
         f"    {body}\n"
-        f"    return ({ranks},)\n"
+        f"    return ({ranks},), ({''.join(f'{o},' for o in emitter.checks)})\n"
         "\n\n"
-        "def word(ctx, ranks):\n"
+        "def word(ctx, ranks, checked):\n"
         "    get, conflicts = ctx.facts.values.get, ctx.facts.conflicts\n"
         f"    {word_body}\n"
-        "    return c0\n"
+        f"    return f'{tree}'\n"
     )
     namespace: dict[str, Any] = {
         **emitter.constants,
         "value_set_rank": value_set_rank,
         "rank": {truth: i for i, truth in enumerate(BY_RANK)},
-        "results": _RESULTS,
-        "evaluate": evaluate,
-        "leaf_criterion": leaf_criterion,
+        "check_trace": check_trace,
+        "fact_text": fact_text,
     }
     exec(compile(source, f"<criteria {root.id}>", "exec"), namespace)
     return CompiledCriteria(
@@ -199,9 +236,8 @@ class _NodePart(TypedDict):
     reading: str | None
 
 
-@functools.lru_cache(maxsize=8192)
 def node_part(n: t.Node) -> _NodePart:
-    """The part of a criterion that depends only on the policy node (built once per node)."""
+    """The part of a criterion that depends only on the policy node."""
     return _NodePart(
         id=n.id,
         criterion=n.name,
@@ -211,44 +247,74 @@ def node_part(n: t.Node) -> _NodePart:
     )
 
 
-def leaf_criterion(trace: Trace) -> Criterion:
-    """A leaf's criterion from the tracing walker's trace of it."""
-    return Criterion(
-        **node_part(trace.node),
-        result=trace.result.value,
-        facts={k: jsonable(v) for k, v in sorted(trace.used.items())} if trace.used else {},
-        missing=list(trace.missing),
-        detail=detail(trace),
-        flags=list(trace.flags),
-        children=[],
-    )
+def _json(value: Any) -> str:
+    """``value`` written as the canonical decision JSON writes it (compact, by orjson)."""
+    return orjson.dumps(value).decode()
 
 
-def _compare_wording(node: t.Compare) -> Callable[[Any, int, Mapping[str, str]], Criterion]:
-    """A comparison's criterion from the value it read and its rank: the tracing walker's wording
-    (``detail``), without walking."""
-    part, fact = node_part(node), node.fact
-    reported, required = compare_wording(node)
+def _inner(text: str) -> str:
+    """``text`` escaped as inside a JSON string, without the quotes: a part of a longer string."""
+    return _json(text)[1:-1]
 
-    def word(value: Any, rank: int, conflicts: Mapping[str, str]) -> Criterion:
-        if value is None:
-            return {
-                **part,
-                "result": _RESULTS[rank],
-                "facts": {},
-                "missing": [fact],
-                "detail": conflicts.get(fact) or NOT_REPORTED,
-                "flags": [],
-                "children": [],
-            }
-        return {
-            **part,
-            "result": _RESULTS[rank],
-            "facts": {fact: jsonable(value)},
-            "missing": [fact] if rank == UNKNOWN else [],
-            "detail": reported + show(value) + required,
-            "flags": [],
-            "children": [],
-        }
 
-    return word
+def _openings(node: t.Node) -> tuple[str, ...]:
+    """A criterion's JSON up to its facts, by rank: the node's part then its result."""
+    part = _json(node_part(node))[:-1]  # without the closing brace
+    return tuple(f'{part},"result":"{result}",' for result in _RESULTS)
+
+
+def _connective_openings(node: t.Node) -> tuple[str, ...]:
+    """An ALL/ANY/NOT criterion's JSON up to its children, by rank (only the children follow)."""
+    rest = '"facts":{},"missing":[],"detail":"","flags":[],"children":['
+    return tuple(opening + rest for opening in _openings(node))
+
+
+def fact_text(value: Any) -> tuple[str, str] | None:
+    """A fact's value as JSON, and as a comparison's explanation shows it (escaped for a JSON
+    string); None when the fact is absent."""
+    if value is None:
+        return None
+    return json_text(value), _inner(show(value))
+
+
+_CHILDLESS = ',"children":[]}'  # a leaf's end
+_NOT_REPORTED = _json(NOT_REPORTED)
+
+_CompareWriter = Callable[[tuple[str, str] | None, int, Mapping[str, str]], str]
+
+
+def _compare_writer(node: t.Compare) -> _CompareWriter:
+    """A comparison's criterion, as JSON, from the fact it read (``fact_text``) and its rank: the
+    tracing walker's wording (``detail``), without walking. Everything but the value read, as
+    JSON and as shown in the explanation, is written here, once, for each rank."""
+    openings, key = _openings(node), _json(node.fact)
+    reported, required = map(_inner, compare_wording(node))
+    before = tuple(f'{opening}"facts":{{{key}:' for opening in openings)
+    missing = tuple(f"[{key}]" if rank == UNKNOWN else "[]" for rank in range(len(openings)))
+    between = tuple(f'}},"missing":{lacking},"detail":"{reported}' for lacking in missing)
+    after = f'{required}","flags":[]{_CHILDLESS}'
+    absent = tuple(f'{opening}"facts":{{}},"missing":[{key}],"detail":' for opening in openings)
+
+    def write(text: tuple[str, str] | None, rank: int, conflicts: Mapping[str, str]) -> str:
+        if text is None:
+            conflict = conflicts.get(node.fact)
+            explained = _json(conflict) if conflict else _NOT_REPORTED
+            return f'{absent[rank]}{explained},"flags":[]{_CHILDLESS}'
+        value, shown = text
+        return f"{before[rank]}{value}{between[rank]}{shown}{after}"
+
+    return write
+
+
+def _trace_writer(node: t.Node) -> Callable[[Trace], str]:
+    """Another leaf's criterion, as JSON, from the tracing walker's trace of it."""
+    openings = dict(zip(BY_RANK, _openings(node), strict=True))
+
+    def write(trace: Trace) -> str:
+        return (
+            f'{openings[trace.result]}"facts":{json_text(dict(trace.used))},'
+            f'"missing":{_json(trace.missing)},"detail":{_json(detail(trace))},'
+            f'"flags":{_json(trace.flags)}{_CHILDLESS}'
+        )
+
+    return write

@@ -15,9 +15,8 @@ from typing import NamedTuple
 from medpolicy import __version__
 from medpolicy.definitions.icd10 import code_set_version, normalized_or_none
 from medpolicy.engine.authorize import authorize
-from medpolicy.engine.compiled import CompiledCriteria, compile_criteria
+from medpolicy.engine.compiled import Checked, CompiledCriteria, compile_criteria
 from medpolicy.engine.decision import (
-    Criterion,
     Determination,
     MissingFact,
     Outcome,
@@ -26,6 +25,7 @@ from medpolicy.engine.decision import (
     PrecautionOut,
     Reason,
     Scope,
+    WordedPathway,
 )
 from medpolicy.engine.evaluate import NOT_REPORTED, Context, Trace, detail, evaluate
 from medpolicy.engine.explain import describe_failure, failing, lacking
@@ -48,21 +48,22 @@ def decide(policy: t.Policy, request: Request) -> Determination:
     scope = _scope(policy, parts, facts)
     indications = _indications(parts, facts)
     results: dict[str, tuple[int, ...] | None] = {}
-    applicable: list[tuple[t.Pathway, CompiledCriteria, tuple[int, ...]]] = []
+    applicable: list[_Applicable] = []
     for p in policy.pathways:
         if _applies(p, request, indications):
             compiled = compile_criteria(policy, p.criteria)
-            ranks = results[p.id] = compiled.run(facts)
-            applicable.append((p, compiled, ranks))
+            ranks, checked = compiled.run(facts)
+            results[p.id] = ranks
+            applicable.append(_Applicable(p, compiled, ranks, checked))
         else:
             results[p.id] = None
-    met = [p for p, _, ranks in applicable if ranks[0] == MET]
+    met = [a.pathway for a in applicable if a.ranks[0] == MET]
     gates = _unsettled(policy, facts, scope)
     ctx = Context(facts, policy)
     traces: dict[str, Trace] = {}
     if scope.applies is not False and not (met and not gates):
         # Not approved: the worded trace is the explanation, so it is built now.
-        traces = {p.id: evaluate(p.criteria, ctx) for p, _, _ in applicable}
+        traces = {a.pathway.id: evaluate(a.pathway.criteria, ctx) for a in applicable}
     outcome, missing, reasons = _conclude(facts, scope, met, traces, gates)
     if not reasons and outcome is Outcome.not_met:
         reasons = [_no_pathway_reason(policy, request, indications)]
@@ -70,14 +71,13 @@ def decide(policy: t.Policy, request: Request) -> Determination:
     if outcome is Outcome.approved:
         authorization = authorize(policy, facts, met[0].approval_months)
 
-    flags = sorted({f for _, compiled, ranks in applicable for f in _flags(compiled, ranks, facts)})
+    flags = sorted({f for a in applicable for f in _flags(a.compiled, a.ranks, facts)})
     if outcome is Outcome.not_met:
         flags += [g.note for g in gates]
 
-    def word() -> tuple[str, list[PathwayResult]]:
-        worded = {p.id: (ranks[0], compiled.word(ctx, ranks)) for p, compiled, ranks in applicable}
-        pathways = [_pathway_result(policy, p, worded.get(p.id)) for p in policy.pathways]
-        return _decision_id(policy, request), pathways
+    def word() -> list[WordedPathway]:
+        criteria = {a.pathway.id: a.compiled.word(ctx, a.ranks, a.checked) for a in applicable}
+        return _worded(parts, results, criteria)
 
     return Determination(
         request_id=request.request_id,
@@ -97,7 +97,17 @@ def decide(policy: t.Policy, request: Request) -> Determination:
         flags=flags,
         precautions=list(parts.precautions),
         word=word,
+        identify=functools.partial(_decision_id, policy, request),
     )
+
+
+class _Applicable(NamedTuple):
+    """A pathway that applies, its compiled criteria and what they gave for the request."""
+
+    pathway: t.Pathway
+    compiled: CompiledCriteria
+    ranks: tuple[int, ...]
+    checked: Checked
 
 
 class _Gate(NamedTuple):
@@ -138,6 +148,15 @@ class _PolicyParts:
     implied_by_code: Mapping[str | None, frozenset[str]]  # normalized code -> indications
     implied_by_fact: tuple[tuple[str, str, tuple[str, ...]], ...]  # (indication, fact, values)
     scopes: dict[str | None, Scope]  # by line of business, each built on first use
+    outlines: tuple[_Outlines, ...]  # per pathway, in the policy's order
+
+
+class _Outlines(NamedTuple):
+    """A pathway's records, less their criteria trees: one for when it does not apply, and, by
+    the rank of its result, one for when it does."""
+
+    not_applicable: PathwayResult
+    by_rank: tuple[PathwayResult, ...]
 
 
 _PARTS: dict[str, _PolicyParts] = {}
@@ -177,6 +196,29 @@ def _build_parts(policy: t.Policy) -> _PolicyParts:
             if ind.implied_by_fact is not None
         ),
         scopes={},
+        outlines=tuple(_outlines(policy, p) for p in policy.pathways),
+    )
+
+
+def _outlines(policy: t.Policy, p: t.Pathway) -> _Outlines:
+    ind = policy.indications.get(p.indication or "")
+    label = ind.label if ind else None
+    clause = p.criteria.citation.section
+
+    def record(applicable: bool, result: str) -> PathwayResult:
+        return PathwayResult(
+            id=p.id,
+            phase=p.phase,
+            indication=p.indication,
+            indication_label=label,
+            applicable=applicable,
+            result=result,
+            clause=clause,
+            criteria=None,
+        )
+
+    return _Outlines(
+        record(False, "not_applicable"), tuple(record(True, truth.value) for truth in BY_RANK)
     )
 
 
@@ -346,45 +388,25 @@ def _flags(compiled: CompiledCriteria, ranks: tuple[int, ...], facts: Facts) -> 
     ]
 
 
-def _pathway_result(
-    policy: t.Policy, p: t.Pathway, worded: tuple[int, Criterion] | None
-) -> PathwayResult:
-    """A pathway's record; ``worded`` is (its result, its criteria tree) when it applies."""
-    ind = policy.indications.get(p.indication or "")
-    label = ind.label if ind else None
-    if worded is None:
-        return _not_applicable(p, label)
-    rank, criteria = worded
-    return PathwayResult.assemble(
-        id=p.id,
-        phase=p.phase,
-        indication=p.indication,
-        indication_label=label,
-        applicable=True,
-        result=BY_RANK[rank].value,
-        clause=p.criteria.citation.section,
-        criteria=criteria,
-    )
-
-
-@functools.lru_cache(maxsize=1024)
-def _not_applicable(p: t.Pathway, label: str | None) -> PathwayResult:
-    """The same frozen record every time a pathway does not apply: built once."""
-    return PathwayResult(
-        id=p.id,
-        phase=p.phase,
-        indication=p.indication,
-        indication_label=label,
-        applicable=False,
-        result="not_applicable",
-        clause=p.criteria.citation.section,
-        criteria=None,
-    )
+def _worded(
+    parts: _PolicyParts, results: dict[str, tuple[int, ...] | None], criteria: dict[str, str]
+) -> list[WordedPathway]:
+    """Each pathway's record, less its criteria tree, with the tree's JSON when it applies
+    (``results`` and the policy's outlines are both in the policy's order)."""
+    return [
+        (outlines.not_applicable, None)
+        if ranks is None
+        else (outlines.by_rank[ranks[0]], criteria[pathway])
+        for (pathway, ranks), outlines in zip(results.items(), parts.outlines, strict=True)
+    ]
 
 
 def _decision_id(policy: t.Policy, request: Request) -> str:
-    material = policy.content_hash + "\n" + request.model_dump_json()
-    return "dec_" + hashlib.sha256(material.encode()).hexdigest()[:24]
+    """A digest of the policy content and the request's JSON: ``model_dump_json()``'s bytes,
+    taken from its serializer without the round trip through ``str``."""
+    request_json = request.__pydantic_serializer__.to_json(request)
+    digest = hashlib.sha256(f"{policy.content_hash}\n".encode() + request_json)
+    return "dec_" + digest.hexdigest()[:24]
 
 
 def _summary(

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any, Self
 
 import orjson
+from orjson import Fragment
 from pydantic import BaseModel, ConfigDict
 from typing_extensions import TypedDict
 
@@ -31,6 +32,7 @@ __all__ = [
     "Reason",
     "Scope",
     "VialCount",
+    "WordedPathway",
 ]
 
 
@@ -175,6 +177,10 @@ class Decision(_Out):
     flags: list[str]
     precautions: list[PrecautionOut]
 
+    @property
+    def applicable_pathways(self) -> list[str]:
+        return [p.id for p in self.pathways if p.applicable]
+
     def to_json(self, *, indent: bool = False) -> str:
         """Canonical JSON: the same request under the same policy gives the same bytes."""
         return canonical_json(self, indent=indent)
@@ -185,17 +191,20 @@ class Determination:
 
     Every part is computed when the determination is made, the result of every criterion
     included (``results``: per pathway id, each node's result as a rank of ``logic`` in the
-    tree's preorder; None for a pathway that does not apply). Two
-    parts are *worded* on first use, because most callers never read them and wording costs
-    more than deciding: ``pathways``, the criteria tree with each node's clause, facts and
-    explanation, and ``decision_id``, a digest of the request. ``record()`` is the
-    serializable ``Decision``; ``to_json()`` its canonical bytes.
+    tree's preorder; None for a pathway that does not apply). Two parts are *worded* on first
+    use, because most callers never read them and wording costs more than deciding: the criteria
+    trees, with each node's clause, facts and explanation, and ``decision_id``, a digest of the
+    request. The criteria are worded straight to their canonical JSON, which ``to_json()``
+    splices into the record's; ``pathways`` and ``record()`` (the serializable ``Decision``) read
+    them back as plain mappings.
     """
 
     __slots__ = (
         "_id",
+        "_identify",
         "_pathways",
         "_word",
+        "_worded",
         "authorization",
         "code_set",
         "engine_version",
@@ -233,7 +242,8 @@ class Determination:
         authorization: Authorization | None,
         flags: list[str],
         precautions: list[PrecautionOut],
-        word: Callable[[], tuple[str, list[PathwayResult]]],
+        word: Callable[[], list[WordedPathway]],
+        identify: Callable[[], str],
     ) -> None:
         self.request_id = request_id
         self.outcome = outcome
@@ -252,49 +262,91 @@ class Determination:
         self.flags = flags
         self.precautions = precautions
         self._word = word
+        self._identify = identify
         self._id: str | None = None
+        self._worded: list[WordedPathway] | None = None
         self._pathways: list[PathwayResult] | None = None
-
-    def _worded(self) -> None:
-        self._id, self._pathways = self._word()
 
     @property
     def decision_id(self) -> str:
         if self._id is None:
-            self._worded()
-        assert self._id is not None
+            self._id = self._identify()
         return self._id
+
+    @property
+    def applicable_pathways(self) -> list[str]:
+        """The ids of the pathways that apply, in the record's order, without wording them."""
+        return [p for p, ranks in self.results.items() if ranks is not None]
+
+    def _worded_pathways(self) -> list[WordedPathway]:
+        if self._worded is None:
+            self._worded = self._word()
+        return self._worded
 
     @property
     def pathways(self) -> list[PathwayResult]:
         if self._pathways is None:
-            self._worded()
-        assert self._pathways is not None
+            self._pathways = [
+                outline if criteria is None else _with_criteria(outline, orjson.loads(criteria))
+                for outline, criteria in self._worded_pathways()
+            ]
         return self._pathways
 
     def record(self) -> Decision:
-        return Decision.assemble(
-            decision_id=self.decision_id,
-            request_id=self.request_id,
-            outcome=self.outcome,
-            summary=self.summary,
-            request_type=self.request_type,
-            evaluated_at=self.evaluated_at,
-            policy=self.policy,
-            engine_version=self.engine_version,
-            code_set=self.code_set,
-            scope=self.scope,
-            indications=self.indications,
-            pathways=self.pathways,
-            reasons=self.reasons,
-            missing_information=self.missing_information,
-            authorization=self.authorization,
-            flags=self.flags,
-            precautions=self.precautions,
-        )
+        return Decision.assemble(**self._record_fields(self.pathways))
 
     def to_json(self, *, indent: bool = False) -> str:
-        return canonical_json(self.record(), indent=indent)
+        if indent:
+            return canonical_json(self.record(), indent=True)
+        # The criteria trees are already JSON text: the rest of the record is written with a mark
+        # where each goes, and the trees are joined in, without encoding and decoding them again.
+        worded = self._worded_pathways()
+        pathways = [
+            outline if tree is None else {**outline.__dict__, "criteria": _TREE}
+            for outline, tree in worded
+        ]
+        rest = orjson.dumps(self._record_fields(pathways), default=_fields, option=_COMPACT)
+        trees = [tree for _, tree in worded if tree is not None]
+        around = rest.split(_TREE_MARK)  # bytes: a NUL is found far faster than in text
+        text = [around[0].decode()]
+        for tree, after in zip(trees, around[1:], strict=True):
+            text += (tree, after.decode())
+        return "".join(text)
+
+    def _record_fields(self, pathways: list[Any]) -> dict[str, Any]:
+        """The record's fields, in its order."""
+        return {
+            "decision_id": self.decision_id,
+            "request_id": self.request_id,
+            "outcome": self.outcome,
+            "summary": self.summary,
+            "request_type": self.request_type,
+            "evaluated_at": self.evaluated_at,
+            "policy": self.policy,
+            "engine_version": self.engine_version,
+            "code_set": self.code_set,
+            "scope": self.scope,
+            "indications": self.indications,
+            "pathways": pathways,
+            "reasons": self.reasons,
+            "missing_information": self.missing_information,
+            "authorization": self.authorization,
+            "flags": self.flags,
+            "precautions": self.precautions,
+        }
+
+
+# A pathway's record without its criteria, and, when it applies, its criteria tree as JSON text.
+WordedPathway = tuple[PathwayResult, str | None]
+
+# Where a criteria tree goes in a record's JSON: orjson writes no NUL character of its own (in
+# strings it escapes every control character), so the marks are the only ones.
+_TREE_MARK = b"\0"
+_TREE = Fragment(_TREE_MARK)
+
+
+def _with_criteria(outline: PathwayResult, criteria: Criterion) -> PathwayResult:
+    return PathwayResult.assemble(**{**outline.__dict__, "criteria": criteria})
 
 
 def canonical_json(record: BaseModel, *, indent: bool = False) -> str:

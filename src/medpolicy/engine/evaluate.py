@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from medpolicy.engine.checks import CHECKS
+from medpolicy.engine.checks import CHECKS, CheckResult
 from medpolicy.engine.leaves import (
     accepted_by_text_flags,
     code_matches,
@@ -26,21 +26,25 @@ from medpolicy.engine.leaves import (
     predicate,
     record_rank,
     record_tests,
+    records_predicate,
     value_set_rank,
 )
 from medpolicy.facts import FACTS, Facts
-from medpolicy.logic import BY_RANK, MET, NOT_MET, UNKNOWN, Truth, all_of, any_of, not_
+from medpolicy.logic import BY_RANK, MET, UNKNOWN, Truth, all_of, any_of, not_
 from medpolicy.policy import tree as t
 
 __all__ = [
     "NOT_REPORTED",
     "Context",
     "Trace",
+    "check_trace",
     "compare_wording",
     "describe",
     "detail",
     "evaluate",
+    "exists_trace",
     "show",
+    "value_set_trace",
 ]
 
 
@@ -82,6 +86,8 @@ def compare_wording(node: t.Compare) -> tuple[str, str]:
     return f"reported {FACTS[node.fact].name}: ", f"; required: {describe(node.condition)}"
 
 
+_TODAY = "request.date"
+
 NOT_REPORTED = "not reported"  # the explanation of a fact that is absent and not in conflict
 
 
@@ -104,18 +110,23 @@ def _compare(node: t.Compare, ctx: Context) -> Trace:
     value = ctx.facts.get(node.fact)
     if value is None:
         return _absent(node, node.fact, ctx)
-    result = BY_RANK[predicate(node.condition)(value, ctx.facts.get("request.date"))]
+    result = BY_RANK[predicate(node.condition)(value, ctx.facts.get(_TODAY))]
     missing = (node.fact,) if result is Truth.unknown else ()
     return Trace(node, result, {node.fact: value}, missing)
 
 
 def _in_value_set(node: t.InValueSet, ctx: Context) -> Trace:
+    vs = ctx.policy.value_sets[node.value_set]
+    return value_set_trace(node, value_set_rank(vs, ctx.facts.get(node.fact)), ctx)
+
+
+def value_set_trace(node: t.InValueSet, rank: int, ctx: Context) -> Trace:
+    """A code-set leaf's trace from its rank (``leaves.value_set_rank``): what explains it."""
     codes: list[str] | None = ctx.facts.get(node.fact)
     if not codes:
         return _absent(node, node.fact, ctx)
     vs = ctx.policy.value_sets[node.value_set]
     used = {node.fact: codes}
-    rank = value_set_rank(vs, codes)
     if rank == MET:
         matches = code_matches(vs, codes)
         flags = tuple(accepted_by_text_flags(matches))
@@ -133,23 +144,26 @@ def _in_value_set(node: t.InValueSet, ctx: Context) -> Trace:
 
 
 def _exists(node: t.Exists, ctx: Context) -> Trace:
+    rank = records_predicate(node.where)(ctx.facts.get(node.fact), ctx.facts.get(_TODAY))
+    return exists_trace(node, rank, ctx)
+
+
+def exists_trace(node: t.Exists, rank: int, ctx: Context) -> Trace:
+    """A records leaf's trace from its rank (``leaves.records_predicate``): what explains it."""
     records: list[dict[str, Any]] | None = ctx.facts.get(node.fact)
     if records is None:
         return _absent(node, node.fact, ctx)
-    today = ctx.facts.get("request.date")
-    tests = record_tests(node.where)
-    per_record = [record_rank(tests, r, today) for r in records]
-    result = BY_RANK[max(per_record, default=NOT_MET)]
     wanted = _wanted(node)
-    if result is Truth.met:
-        hit = records[per_record.index(MET)]
+    if rank == MET:
+        tests, today = record_tests(node.where), ctx.facts.get(_TODAY)
+        hit = next(r for r in records if record_rank(tests, r, today) == MET)
         note = f"found: {_show_record(hit)} (wanted {wanted})"
-    elif result is Truth.unknown:
+    elif rank == UNKNOWN:
         note = f"a reported record lacks what is needed to tell whether {wanted}"
     else:
         note = f"no reported record has {wanted}" if records else "none reported"
-    missing = (node.fact,) if result is Truth.unknown else ()
-    return Trace(node, result, {node.fact: records}, missing, note)
+    missing = (node.fact,) if rank == UNKNOWN else ()
+    return Trace(node, BY_RANK[rank], {node.fact: records}, missing, note)
 
 
 @functools.lru_cache(maxsize=1024)  # nodes are frozen: their wording never changes
@@ -158,8 +172,12 @@ def _wanted(node: t.Exists) -> str:
 
 
 def _check(node: t.Check, ctx: Context) -> Trace:
-    out = CHECKS[node.definition].evaluate(ctx.facts, node.params)
-    conflicts = tuple(ctx.facts.conflicts[m] for m in out.missing if m in ctx.facts.conflicts)
+    return check_trace(node, CHECKS[node.definition].evaluate(ctx.facts, node.params), ctx.facts)
+
+
+def check_trace(node: t.Check, out: CheckResult, facts: Facts) -> Trace:
+    """A check's trace from its outcome; a fact it lacks for a conflict names the conflict."""
+    conflicts = tuple(facts.conflicts[m] for m in out.missing if m in facts.conflicts)
     return Trace(node, out.result, dict(out.used), out.missing, "; ".join((out.detail, *conflicts)))
 
 

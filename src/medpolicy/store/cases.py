@@ -612,7 +612,7 @@ def _summary_columns() -> list[Any]:
 
 
 def _pathways(decision: DecisionLike) -> str:
-    return ",".join(p.id for p in decision.pathways if p.applicable)
+    return ",".join(decision.applicable_pathways)
 
 
 class _Row:
