@@ -3,9 +3,10 @@
 Handlers read the body themselves (so malformed JSON is a 400 naming ``(body)`` and every engine
 validation problem is a 422 naming its field). Evaluation and submission run the engine in the event
 loop: it is pure computation, and with one worker process a thread would add a hand-off per request
-and no parallelism (the interpreter runs one thread at a time). A submission's database work goes to
-the store's writer thread, which commits waiting submissions together; the loop serves other
-requests meanwhile. Handlers that read or write the store directly run in worker threads.
+and no parallelism (the interpreter runs one thread at a time). Submissions waiting together are
+committed together (``CaseStore.submit_async``: on SQLite by the loop itself, on PostgreSQL by the
+store's writer thread while the loop serves other requests). Handlers that read or write the store
+directly run in worker threads. The two submission routes are served by ``DirectRoutes``.
 """
 
 from __future__ import annotations
