@@ -5,9 +5,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from fastapi.testclient import TestClient
+
+from medpolicy.api.app import create_app
+from medpolicy.api.settings import Settings
 from medpolicy.policy.registry import PolicyRegistry
 from medpolicy.store import CaseStore, open_store
 from medpolicy.store.database import WalCheckpointer, wal_checkpoint
+from tests.api.conftest import Tokens, make_tokens
 from tests.api.support import approved_request
 from tests.store.helpers import submit
 
@@ -47,16 +52,16 @@ def test_a_long_wal_is_started_over_with_the_writers_help(
     before releasing the writers' lock, and the write after it starts the WAL over."""
     store = open_store(f"sqlite:///{tmp_path / 'cases.db'}", sqlite_checkpoint_pages=100_000)
     try:
-        checkpointer = store.checkpoint_in_background()
-        checkpointer.stop()  # this test drives the passes itself
         for i in range(20):
             submit(store, registry, approved_request(f"PA-WAL-{i}"))
-        assert not checkpointer.restart_wanted
         long_wal = _wal_frames(store)
-        checkpointer = WalCheckpointer(store.engine, restart_pages=long_wal + 1)
-        checkpointer.checkpoint()
-        assert not checkpointer.restart_wanted, "a short WAL is left to grow"
-        store._wal = checkpointer = WalCheckpointer(store.engine, restart_pages=long_wal)
+        short = WalCheckpointer(store.engine, restart_pages=long_wal + 1)
+        short.checkpoint()
+        assert not short.restart_wanted, "a short WAL is left to grow"
+        # This test drives the passes itself: the background thread would wait an hour.
+        checkpointer = store.checkpoint_in_background(
+            WalCheckpointer(store.engine, interval=3600, restart_pages=long_wal)
+        )
         frames, copied = checkpointer.checkpoint()
         assert frames == copied == long_wal and checkpointer.restart_wanted
 
@@ -83,3 +88,23 @@ def test_a_failing_helper_pass_never_fails_the_write_it_follows(tmp_path: Path) 
         assert checkpointer.restart_wanted, "the next writer tries again"
     finally:
         store.close()
+
+
+def test_the_service_checkpoints_its_wal_in_the_background(
+    tmp_path: Path, registry: PolicyRegistry
+) -> None:
+    """The service's store waits 16,000 pages before checkpointing in a commit: the database
+    file grows sooner only because the background checkpointer runs."""
+    path = tmp_path / "service.db"
+    app = create_app(Settings(database_url=f"sqlite:///{path}"), registry=registry)
+    with TestClient(app) as client:
+        token = make_tokens(app.state.services.store).provider
+        before = path.stat().st_size
+        for i in range(10):
+            body = approved_request(f"PA-SVC-WAL-{i}")
+            response = client.post("/api/v1/cases", json=body, headers=Tokens.auth(token))
+            assert response.status_code == 201
+        deadline = time.monotonic() + 30
+        while path.stat().st_size <= before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert path.stat().st_size > before

@@ -125,11 +125,14 @@ class CaseStore:
             self._wal.stop()
         self.engine.dispose()
 
-    def checkpoint_in_background(self) -> WalCheckpointer:
+    def checkpoint_in_background(
+        self, checkpointer: WalCheckpointer | None = None
+    ) -> WalCheckpointer:
         """On SQLite, checkpoint the WAL from a background thread (with the writers' help to
-        start it over), until ``close``; what a long-running service does."""
+        start it over), until ``close``; what a long-running service does. ``checkpointer``:
+        one with other settings than ``WalCheckpointer``'s own (tests)."""
         if self._wal is None:
-            self._wal = WalCheckpointer(self.engine)
+            self._wal = checkpointer or WalCheckpointer(self.engine)
             self._wal.start()
         return self._wal
 
@@ -139,7 +142,9 @@ class CaseStore:
     def transaction(self) -> Iterator[Connection]:
         """One write transaction. On SQLite, writers in this process queue on a lock (SQLite has
         one writer at a time, and its busy handler sleeps in steps of up to 100 ms), then take the
-        database's write lock up front (BEGIN IMMEDIATE) in case another process writes too."""
+        database's write lock up front (BEGIN IMMEDIATE) in case another process writes too.
+        After the commit, still holding the lock, a writer finishes a long WAL when the background
+        checkpointer asks (``WalCheckpointer.finish``)."""
         if not is_sqlite(self.engine):
             with self.engine.connect() as conn, conn.begin():
                 yield conn
@@ -179,8 +184,9 @@ class CaseStore:
         idempotency_key: str | None = None,
         idempotency_scope: str | None = None,
     ) -> SubmitResult:
-        """``submit`` for an event loop: the loop serves other requests while the writer thread
-        commits this submission (with whatever others are waiting), then this returns."""
+        """``submit`` for an event loop: this submission is committed with whatever others are
+        waiting (on SQLite by the loop itself at its next pass, on PostgreSQL by the writer
+        thread while the loop serves other requests), then this returns."""
         new = self._new_case(request, decision, actor, idempotency_key, idempotency_scope)
         return new.result(await self._group_commit.submit_async(new))
 
@@ -497,8 +503,8 @@ _BY_IDEMPOTENCY_KEY = select(cases).where(
 
 @dataclass(frozen=True)
 class _NewCase:
-    """A submission on its way to the writer thread, which computes its digests (hashing the
-    decision document is the costly part) and rows off the event loop."""
+    """A submission on its way to the batch writer, which computes its digests (hashing the
+    decision document is the costly part) and rows when it writes the batch."""
 
     values: dict[str, Any]  # the cases row, less request_sha256
     decision: DecisionLike

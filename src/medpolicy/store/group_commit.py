@@ -19,8 +19,9 @@ the loop's own thread. SQLite's writes are in-process and brief, and a writer th
 win the interpreter lock back from the busy loop after every statement (measured: a batch of 25
 took 25 ms of wall time for 5.5 ms of work), so the loop writing is both faster and steadier.
 While ``writable()`` says a write would have to wait (another thread holds the store's writer
-lock, e.g. for a checkpoint), the loop does not block on it: it goes on serving requests and
-tries again a millisecond later, with whatever has been submitted meanwhile.
+lock, e.g. for a reviewer's action written from a worker thread), the loop does not block on it:
+it goes on serving requests and tries again a millisecond later, with whatever has been
+submitted meanwhile.
 
 If any write in a batch fails (e.g. a duplicate idempotency key racing in), the batch is rolled
 back and its items are retried one transaction each, so one failure never fails the others.
