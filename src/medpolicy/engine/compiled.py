@@ -3,9 +3,12 @@
 Each pathway's tree is compiled once, when first used:
 
 - ``run`` computes the result of *every* node (no short circuit: the record keeps them all) from
-  the request's facts, as ranks in preorder, with the outcome of each check it ran. The leaves
-  call the same predicates as the tracing walker (``leaves``), and the connectives are Kleene
-  logic on ranks: ALL is ``min``, ANY is ``max``, NOT is ``MET - r``.
+  the request's facts, as ranks in preorder, with the outcome of each check it ran. Comparisons,
+  on a fact or on each record of a list fact, are written in place: the tests of the tracing
+  walker's predicates (``leaves.predicate``) as expressions, each fact read and converted once,
+  because a call per leaf cost more than the test. Code-set and check leaves call the walker's
+  own functions. The connectives are Kleene logic on ranks: ALL is the lowest, ANY the highest,
+  NOT is ``MET - r``.
 - ``word`` writes the criteria tree of the decision record, as its canonical JSON text, from
   those results: for every node its clause, the guideline's words, the facts it read and an
   explanation. What depends only on the policy is encoded once, when compiling; comparisons
@@ -23,6 +26,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -41,10 +45,10 @@ from medpolicy.engine.evaluate import (
     show,
     value_set_trace,
 )
-from medpolicy.engine.leaves import predicate, records_predicate, value_set_rank
+from medpolicy.engine.leaves import predicate, to_decimal, value_set_rank
 from medpolicy.facts import Facts
 from medpolicy.jsonable import json_text
-from medpolicy.logic import BY_RANK, MET, UNKNOWN
+from medpolicy.logic import BY_RANK, MET, NOT_MET, UNKNOWN
 from medpolicy.policy import tree as t
 
 __all__ = ["Checked", "CompiledCriteria", "compile_criteria"]
@@ -72,9 +76,11 @@ class _Emitter:
         self.policy = policy
         self.nodes: list[t.Node] = []
         self.lines: list[str] = []
+        self.helpers: list[str] = []  # functions ``run`` calls: one per records leaf
         self.constants: dict[str, Any] = {}
         self.value_sets: list[tuple[int, str, ValueSet]] = []
         self.checks: list[str] = []  # the locals holding the check leaves' outcomes
+        self.facts = _Reads(self, self.lines, "    ")
 
     def constant(self, value: Any) -> str:
         name = f"k{len(self.constants)}"
@@ -88,37 +94,123 @@ class _Emitter:
         out = f"r{index}"
         if isinstance(node, t.AllOf | t.AnyOf):
             parts = [self.emit(c) for c in node.children]
-            if len(parts) == 1:
-                self.lines.append(f"{out} = {parts[0]}")
-            else:
-                self.lines.append(
-                    f"{out} = {'min' if isinstance(node, t.AllOf) else 'max'}("
-                    + ", ".join(parts)
-                    + ")"
-                )
+            keep = "<" if isinstance(node, t.AllOf) else ">"
+            self.lines += _fold(out, parts, keep, "    ")
         elif isinstance(node, t.Not):
-            self.lines.append(f"{out} = {MET} - {self.emit(node.child)}")
+            self.lines.append(f"    {out} = {MET} - {self.emit(node.child)}")
         elif isinstance(node, t.Compare):
-            test, fact = self.constant(predicate(node.condition)), self.constant(node.fact)
-            self.lines.append(f"{out} = {test}(get({fact}), today)")
+            self.lines.append(f"    {out} = {self.facts.compare(node.fact, node.condition)}")
         elif isinstance(node, t.InValueSet):
             value_set = self.policy.value_sets[node.value_set]
             self.value_sets.append((index, node.fact, value_set))
-            vs, fact = self.constant(value_set), self.constant(node.fact)
-            self.lines.append(f"{out} = value_set_rank({vs}, get({fact}))")
+            vs = self.constant(value_set)
+            self.lines.append(f"    {out} = value_set_rank({vs}, {self.facts.value(node.fact)})")
         elif isinstance(node, t.Exists):
-            test, fact = self.constant(records_predicate(node.where)), self.constant(node.fact)
-            self.lines.append(f"{out} = {test}(get({fact}), today)")
+            test = self.records_function(f"e{index}", node.where)
+            self.lines.append(f"    {out} = {test}({self.facts.value(node.fact)}, today)")
         elif isinstance(node, t.Check):
             check = CHECKS[node.definition].evaluate
             run, params = self.constant(check), self.constant(node.params)
             outcome = f"o{index}"
             self.checks.append(outcome)
-            self.lines.append(f"{outcome} = {run}(facts, {params})")
-            self.lines.append(f"{out} = rank[{outcome}.result]")
+            self.lines.append(f"    {outcome} = {run}(facts, {params})")
+            self.lines.append(f"    {out} = rank[{outcome}.result]")
         else:  # pragma: no cover - the loader admits no other node type
             raise TypeError(f"cannot compile {type(node).__name__}")
         return out
+
+    def records_function(self, name: str, where: tuple[tuple[str, t.Condition], ...]) -> str:
+        """A function of (records, request date) giving ``leaves.records_predicate``'s rank: ANY
+        record meeting ALL of the conditions on its fields."""
+        body: list[str] = []
+        fields = _Reads(self, body, "        ")
+        tests = [f"x{i}" for i in range(len(where))]
+        for test, (field, cond) in zip(tests, where, strict=True):
+            body.append(f"        {test} = {fields.compare(field, cond)}")
+        self.helpers += [
+            f"def {name}(records, today):",
+            "    if records is None:",
+            f"        return {UNKNOWN}",
+            f"    best = {NOT_MET}",
+            "    for record in records:",
+            "        get = record.get",
+            *body,
+            *_fold("worst", tests or [str(MET)], "<", "        "),
+            "        if worst > best:",
+            "            best = worst",
+            "    return best",
+            "",
+        ]
+        return name
+
+
+def _fold(out: str, parts: list[str], keep: str, indent: str) -> list[str]:
+    """Lines setting ``out`` to the lowest (``keep`` "<": Kleene ALL) or highest (">": ANY) of
+    ``parts``, compared pairwise in place: cheaper than calling ``min`` or ``max``."""
+    return [f"{indent}{out} = {parts[0]}"] + [
+        f"{indent}if {part} {keep} {out}: {out} = {part}" for part in parts[1:]
+    ]
+
+
+class _Reads:
+    """The values a compiled function reads with ``get`` (a request's facts, or one record's
+    fields), each read, and each converted for a comparison, once, where first needed."""
+
+    def __init__(self, emitter: _Emitter, lines: list[str], indent: str) -> None:
+        self.emitter, self.lines, self.indent = emitter, lines, indent
+        self.locals: dict[tuple[str, str], str] = {}  # (key, form) -> the local holding it
+
+    def value(self, key: str) -> str:
+        """The local holding the value of ``key`` (None when absent)."""
+        local = self.locals.get((key, "v"))
+        if local is None:
+            local = self.locals[key, "v"] = f"v{len(self.locals)}"
+            self.lines.append(f"{self.indent}{local} = get({self.emitter.constant(key)})")
+        return local
+
+    def form(self, key: str, form: str) -> str:
+        """The local holding a form of the value (None when absent): its text case-folded (s),
+        the set of its items' folded texts (m), or its number as a Decimal (d): the conversions
+        ``leaves.predicate`` makes."""
+        local = self.locals.get((key, form))
+        if local is None:
+            v = self.value(key)
+            local = self.locals[key, form] = f"{form}{len(self.locals)}"
+            converted = {
+                "s": f"str({v}).casefold()",
+                "m": f"{{str(x).casefold() for x in {v}}}",
+                "d": f"{v} if {v}.__class__ is Decimal else to_decimal({v})",
+            }[form]
+            self.lines.append(f"{self.indent}{local} = None if {v} is None else {converted}")
+        return local
+
+    def compare(self, key: str, cond: t.Condition) -> str:
+        """The condition's rank on the value of ``key``, as an expression: ``leaves.predicate``'s
+        test written in place (no call per leaf), or a call of that predicate for an operator
+        not written here."""
+        v, op, want = self.value(key), cond.op, cond.value
+        constant = self.emitter.constant
+        met: str | None = None  # the test, for a value that is present
+        if op in ("equals", "in", "not_in"):
+            found = f"{self.form(key, 's')} in {constant(cond.folded)}"
+            met = f"not {found}" if op == "not_in" else found
+        elif op == "contains_any":
+            met = f"not {self.form(key, 'm')}.isdisjoint({constant(cond.folded)})"
+        elif op == "is" and isinstance(want, bool):
+            met = f"{v} is {want}"
+        elif op == "is_empty" and isinstance(want, bool):
+            met = f"(len({v}) == 0) is {want}"
+        elif op in _OPERATORS:
+            met = f"{self.form(key, 'd')} {_OPERATORS[op]} {constant(to_decimal(want))}"
+        if met is None:  # e.g. a date window: the predicate itself
+            return f"{constant(predicate(cond))}({v}, today)"
+        unknown = f"{v} is None"
+        if cond.unknown_if:
+            unknown += f" or str({v}) in {constant(frozenset(cond.unknown_if))}"
+        return f"{UNKNOWN} if {unknown} else {MET} if {met} else {NOT_MET}"
+
+
+_OPERATORS = {"at_least": ">=", "at_most": "<=", "above": ">", "below": "<"}
 
 
 # Compiled once per tree: nodes are immutable and belong to one loaded policy.
@@ -192,15 +284,15 @@ def _compile(policy: t.Policy, root: t.Node) -> CompiledCriteria:
     emitter = _Emitter(policy)
     emitter.emit(root)
     ranks = ", ".join(f"r{i}" for i in range(len(emitter.nodes)))
-    body = "\n    ".join(emitter.lines)
+    body = "\n".join(emitter.lines)
     wording = _WordingEmitter(emitter.constant)
     tree = wording.emit(root)
     word_body = "\n    ".join(wording.lines)
     source = (
-        "def run(facts):\n"
+        "".join(f"{line}\n" for line in emitter.helpers) + "def run(facts):\n"
         "    get = facts.values.get\n"
         f"    today = get({_TODAY!r})\n"
-        f"    {body}\n"
+        f"{body}\n"
         f"    return ({ranks},), ({''.join(f'{o},' for o in emitter.checks)})\n"
         "\n\n"
         "def word(ctx, ranks, checked):\n"
@@ -210,6 +302,8 @@ def _compile(policy: t.Policy, root: t.Node) -> CompiledCriteria:
     )
     namespace: dict[str, Any] = {
         **emitter.constants,
+        "Decimal": Decimal,
+        "to_decimal": to_decimal,
         "value_set_rank": value_set_rank,
         "rank": {truth: i for i, truth in enumerate(BY_RANK)},
         "check_trace": check_trace,

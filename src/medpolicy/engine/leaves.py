@@ -1,8 +1,9 @@
 """What each kind of leaf means, as small functions shared by both evaluators.
 
-A leaf's semantics lives here once: the tracing walker (``evaluate``) and the compiled policy
-(``compiled``) call the same predicate for the same condition, so the result every request pays
-for and the trace a reviewer reads cannot disagree. Results are ranks (``logic.NOT_MET`` /
+A leaf's semantics is defined here once: the tracing walker (``evaluate``) calls these
+functions, and the compiled policy (``compiled``) calls them or, for comparisons, writes the same
+tests in place. Tests hold the two to the same result on every node of every request, so the
+result every request pays for and the trace a reviewer reads cannot disagree. Results are ranks (``logic.NOT_MET`` /
 ``UNKNOWN`` / ``MET``); an absent value is always ``UNKNOWN``, never a default for met.
 """
 
@@ -28,6 +29,7 @@ __all__ = [
     "record_rank",
     "record_tests",
     "records_predicate",
+    "to_decimal",
     "value_set_rank",
     "years_before",
 ]
@@ -43,7 +45,8 @@ _NUMERIC: dict[str, Callable[[Decimal, Decimal], bool]] = {
 }
 
 
-def _decimal(value: Any) -> Decimal:
+def to_decimal(value: Any) -> Decimal:
+    """A numeric fact or limit as a Decimal (facts are Decimals already; limits may be ints)."""
     return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
@@ -106,12 +109,12 @@ def predicate(cond: t.Condition) -> Predicate:
             return MET if years_before(today, years) <= v <= today else NOT_MET
 
     else:
-        compare, limit = _NUMERIC[op], _decimal(want)
+        compare, limit = _NUMERIC[op], to_decimal(want)
 
         def test(v: Any, _: date | None) -> int:
             if v is None:
                 return UNKNOWN
-            return MET if compare(_decimal(v), limit) else NOT_MET
+            return MET if compare(to_decimal(v), limit) else NOT_MET
 
     unknown_if = frozenset(cond.unknown_if)
     if not unknown_if:
