@@ -153,6 +153,11 @@ class ValueSet:
             builder.add(f"entries[{i}]", entry)
         return builder.finish()
 
+    @functools.cached_property
+    def accepted_by_text(self) -> frozenset[str]:
+        """The members the guideline's text covers but its listed codes and ranges omit."""
+        return frozenset(c for c, m in self.members.items() if m.via == "accepted_by_text")
+
     def match(self, code: str) -> Match | None:
         """How ``code`` belongs to this set, or None (also for malformed and non-billable codes)."""
         key = normalized_or_none(code)

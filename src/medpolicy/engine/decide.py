@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from medpolicy import __version__
-from medpolicy.definitions.icd10 import code_set_version, normalized_or_none
+from medpolicy.definitions.icd10 import ValueSet, code_set_version, normalized_or_none
 from medpolicy.engine.authorize import authorize
 from medpolicy.engine.compiled import Checked, CompiledCriteria, compile_criteria
 from medpolicy.engine.decision import (
@@ -49,20 +49,20 @@ def decide(policy: t.Policy, request: Request) -> Determination:
     indications = _indications(parts, facts)
     results: dict[str, tuple[int, ...] | None] = {}
     applicable: list[_Applicable] = []
-    for p in policy.pathways:
-        if _applies(p, request, indications):
-            compiled = compile_criteria(policy, p.criteria)
+    phase = request.request_type
+    for p, compiled in parts.compiled:
+        if p.phase == phase and (p.indication is None or p.indication in indications):
             ranks, checked = compiled.run(facts)
             results[p.id] = ranks
             applicable.append(_Applicable(p, compiled, ranks, checked))
         else:
             results[p.id] = None
     met = [a.pathway for a in applicable if a.ranks[0] == MET]
-    gates = _unsettled(policy, facts, scope)
-    ctx = Context(facts, policy)
+    gates = _unsettled(policy, parts, facts, scope)
     traces: dict[str, Trace] = {}
     if scope.applies is not False and not (met and not gates):
         # Not approved: the worded trace is the explanation, so it is built now.
+        ctx = Context(facts, policy)
         traces = {a.pathway.id: evaluate(a.pathway.criteria, ctx) for a in applicable}
     outcome, missing, reasons = _conclude(facts, scope, met, traces, gates)
     if not reasons and outcome is Outcome.not_met:
@@ -71,18 +71,19 @@ def decide(policy: t.Policy, request: Request) -> Determination:
     if outcome is Outcome.approved:
         authorization = authorize(policy, facts, met[0].approval_months)
 
-    flags = sorted({f for a in applicable for f in _flags(a.compiled, a.ranks, facts)})
+    flags = _flags(applicable, facts)
     if outcome is Outcome.not_met:
         flags += [g.note for g in gates]
 
     def word() -> list[WordedPathway]:
+        ctx = Context(facts, policy)
         criteria = {a.pathway.id: a.compiled.word(ctx, a.ranks, a.checked) for a in applicable}
         return _worded(parts, results, criteria)
 
     return Determination(
         request_id=request.request_id,
         outcome=outcome,
-        summary=_summary(outcome, policy, scope, met, reasons, missing),
+        summary=_summary(outcome, policy, parts, scope, met, reasons, missing),
         request_type=request.request_type,
         evaluated_at=request.submitted_at,
         policy=parts.ref,
@@ -149,6 +150,9 @@ class _PolicyParts:
     implied_by_fact: tuple[tuple[str, str, tuple[str, ...]], ...]  # (indication, fact, values)
     scopes: dict[str | None, Scope]  # by line of business, each built on first use
     outlines: tuple[_Outlines, ...]  # per pathway, in the policy's order
+    compiled: tuple[tuple[t.Pathway, CompiledCriteria], ...]  # each pathway, its criteria compiled
+    drug_names: tuple[str, ...]  # the names the drug is ordered by, case-folded
+    approvals: dict[str, str]  # pathway id -> the summary of an approval under it
 
 
 class _Outlines(NamedTuple):
@@ -197,6 +201,12 @@ def _build_parts(policy: t.Policy) -> _PolicyParts:
         ),
         scopes={},
         outlines=tuple(_outlines(policy, p) for p in policy.pathways),
+        compiled=tuple((p, compile_criteria(policy, p.criteria)) for p in policy.pathways),
+        drug_names=tuple(n.casefold() for n in policy.drug.names),
+        approvals={
+            p.id: f"Meets {p.criteria.citation.section} ({p.criteria.citation.text})."
+            for p in policy.pathways
+        },
     )
 
 
@@ -279,13 +289,7 @@ def _indications(parts: _PolicyParts, facts: Facts) -> set[str]:
     return found
 
 
-def _applies(pathway: t.Pathway, request: Request, indications: set[str]) -> bool:
-    if pathway.phase != request.request_type:
-        return False
-    return pathway.indication is None or pathway.indication in indications
-
-
-def _unsettled(policy: t.Policy, facts: Facts, scope: Scope) -> _Gates:
+def _unsettled(policy: t.Policy, parts: _PolicyParts, facts: Facts, scope: Scope) -> _Gates:
     """Facts outside the criteria that must be settled before any approval: whether this
     guideline governs the member at all, and that the drug named is the drug coded."""
     gates: _Gates = []
@@ -298,7 +302,7 @@ def _unsettled(policy: t.Policy, facts: Facts, scope: Scope) -> _Gates:
             )
         )
     named = facts.get("medication.drug")
-    if named is not None and not any(n.casefold() in named.casefold() for n in policy.drug.names):
+    if named is not None and not any(n in named.casefold() for n in parts.drug_names):
         drug = policy.drug
         gates.append(
             _Gate(
@@ -377,15 +381,23 @@ def _no_pathway_reason(policy: t.Policy, request: Request, indications: set[str]
     )
 
 
-def _flags(compiled: CompiledCriteria, ranks: tuple[int, ...], facts: Facts) -> list[str]:
+def _flags(applicable: list[_Applicable], facts: Facts) -> list[str]:
     """Codes accepted by the guideline's text rather than its listed ranges, where they met a
-    criterion: the reviewer is told."""
-    return [
+    criterion: the reviewer is told (sorted, each once)."""
+    flags = {
         flag
-        for i, fact, vs in compiled.value_sets
-        if ranks[i] == MET
+        for a in applicable
+        for i, fact, vs in a.compiled.value_sets
+        if a.ranks[i] == MET and vs.accepted_by_text and _any_by_text(vs, facts.get(fact))
         for flag in accepted_by_text_flags(code_matches(vs, facts.get(fact)))
-    ]
+    }
+    return sorted(flags)
+
+
+def _any_by_text(vs: ValueSet, codes: list[str]) -> bool:
+    """Whether a code is one the set holds only by the guideline's text (most requests: none,
+    and this is cheaper than matching every code)."""
+    return any(normalized_or_none(c) in vs.accepted_by_text for c in codes)
 
 
 def _worded(
@@ -412,6 +424,7 @@ def _decision_id(policy: t.Policy, request: Request) -> str:
 def _summary(
     outcome: Outcome,
     policy: t.Policy,
+    parts: _PolicyParts,
     scope: Scope,
     met: list[t.Pathway],
     reasons: list[Reason],
@@ -420,8 +433,7 @@ def _summary(
     if outcome is Outcome.out_of_scope:
         return f"Not reviewed under {policy.meta.id}: {scope.text} Route to: {scope.route_to}."
     if outcome is Outcome.approved:
-        cite = met[0].criteria.citation
-        return f"Meets {cite.section} ({cite.text})."
+        return parts.approvals[met[0].id]
     if outcome is Outcome.missing_information:
         return "More information is needed: " + "; ".join(m.label for m in missing) + "."
     return (

@@ -3,8 +3,9 @@
 A leaf's semantics is defined here once: the tracing walker (``evaluate``) calls these
 functions, and the compiled policy (``compiled``) calls them or, for comparisons, writes the same
 tests in place. Tests hold the two to the same result on every node of every request, so the
-result every request pays for and the trace a reviewer reads cannot disagree. Results are ranks (``logic.NOT_MET`` /
-``UNKNOWN`` / ``MET``); an absent value is always ``UNKNOWN``, never a default for met.
+result every request pays for and the trace a reviewer reads cannot disagree. Results are ranks
+(``logic.NOT_MET`` / ``UNKNOWN`` / ``MET``); an absent value is always ``UNKNOWN``, never a
+default for met.
 """
 
 from __future__ import annotations
