@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from medpolicy import __version__
-from medpolicy.definitions.icd10 import ValueSet, code_set_version, normalized_or_none
+from medpolicy.definitions.icd10 import code_set_version, normalized_or_none
 from medpolicy.engine.authorize import authorize
 from medpolicy.engine.compiled import Checked, CompiledCriteria, compile_criteria
 from medpolicy.engine.decision import (
@@ -383,21 +383,15 @@ def _no_pathway_reason(policy: t.Policy, request: Request, indications: set[str]
 
 def _flags(applicable: list[_Applicable], facts: Facts) -> list[str]:
     """Codes accepted by the guideline's text rather than its listed ranges, where they met a
-    criterion: the reviewer is told (sorted, each once)."""
-    flags = {
-        flag
-        for a in applicable
-        for i, fact, vs in a.compiled.value_sets
-        if a.ranks[i] == MET and vs.accepted_by_text and _any_by_text(vs, facts.get(fact))
-        for flag in accepted_by_text_flags(code_matches(vs, facts.get(fact)))
-    }
+    criterion: the reviewer is told (sorted, each once). Most requests have none, so the codes
+    are first looked up among those the text accepts, which is cheaper than matching them."""
+    flags: set[str] = set()
+    for a in applicable:
+        for i, fact, vs in a.compiled.value_sets:
+            by_text, codes = vs.accepted_by_text, facts.get(fact)
+            if a.ranks[i] == MET and not by_text.isdisjoint(map(normalized_or_none, codes)):
+                flags.update(accepted_by_text_flags(code_matches(vs, codes)))
     return sorted(flags)
-
-
-def _any_by_text(vs: ValueSet, codes: list[str]) -> bool:
-    """Whether a code is one the set holds only by the guideline's text (most requests: none,
-    and this is cheaper than matching every code)."""
-    return any(normalized_or_none(c) in vs.accepted_by_text for c in codes)
 
 
 def _worded(
