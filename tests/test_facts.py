@@ -10,8 +10,10 @@ in general. The two must agree on values, their types and key order, and on conf
 from __future__ import annotations
 
 import copy
+import itertools
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -23,7 +25,14 @@ from medpolicy.definitions.units import weight_in_kg
 from medpolicy.errors import RequestError
 from medpolicy.facts import FACTS, Facts, extract_facts
 from medpolicy.policy.cases import build_request, load_cases
-from medpolicy.request import Her2Ihc, Her2Ish, PriorAuthorization, PriorTherapy, Request
+from medpolicy.request import (
+    Her2Ihc,
+    Her2Ish,
+    Her2Results,
+    PriorAuthorization,
+    PriorTherapy,
+    Request,
+)
 from tests.engine.test_properties import DATES, SPECIMENS, requests
 from tests.support import EXAMPLES, KADCYLA
 
@@ -226,3 +235,18 @@ def test_conflicting_reports_stay_conflicts() -> None:
         "her2.ish_ratio": "conflicting HER2/CEP17 ratios reported: 2.0 (undated); 2.00 (undated)",
     }
     assert facts.values["her2.ish_copy_number"] == 6
+
+
+def test_concurrency_on_every_combination_of_specimens_and_dates() -> None:
+    """Up to two IHC and two ISH reports, each with or without one of two specimens and dates."""
+    request = parse_request(BASES[sorted(BASES)[0]])
+    labels = [
+        {"specimen_id": s, "date": d}
+        for s in (None, "S1", "S2")
+        for d in (None, date(2026, 3, 2), date(2026, 9, 18))
+    ]
+    lists = [[], *([a] for a in labels), *([a, b] for a in labels for b in labels)]
+    ihcs = [[Her2Ihc(score="2+", **label) for label in reports] for reports in lists]
+    ishes = [[Her2Ish(ratio=Decimal("2.0"), **label) for label in reports] for reports in lists]
+    for ihc, ish in itertools.product(ihcs, ishes):
+        assert_same_facts(request.model_copy(update={"her2": Her2Results(ihc=ihc, ish=ish)}))
