@@ -14,11 +14,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Literal, NamedTuple, get_args
 
 from medpolicy.definitions.units import weight_in_kg
 from medpolicy.request import (
+    BodyWeight,
+    BrainMetastases,
+    Compendium,
     DiseaseExtent,
     DiseaseStatus,
     Erbb2Status,
@@ -26,7 +30,10 @@ from medpolicy.request import (
     Her2Ish,
     IhcScore,
     LineOfBusiness,
+    Medication,
     NccnCategory,
+    PriorAuthorization,
+    PriorTherapy,
     Request,
     RequestType,
 )
@@ -267,42 +274,96 @@ FACTS: dict[str, FactSpec] = {
 
 
 def extract_facts(request: Request) -> Facts:
-    """Flatten a request into the fact paths the catalogue names (absent facts are left out)."""
-    r, m = request, request.medication
-    lob, compendium, erbb2 = r.member.line_of_business, r.compendium, r.erbb2_mutation
-    reported: dict[str, Any] = {
-        "request.date": r.submitted_at.date(),
-        "request.type": r.request_type,
-        "member.line_of_business": lob and lob.value,
-        "medication.hcpcs": m.hcpcs,
-        "medication.drug": m.drug,
-        "medication.dose": m.dose and {"value": m.dose.value, "unit": m.dose.unit},
-        "medication.interval_days": m.interval_days,
-        "medication.start_date": m.start_date,
-        "medication.line_of_therapy": m.line_of_therapy,
-        "medication.concurrent_anticancer_drugs": m.concurrent_anticancer_drugs,
-        "body_weight.kg": r.body_weight and weight_in_kg(r.body_weight.value, r.body_weight.unit),
-        "indications": r.indications,
-        "diagnoses": r.diagnoses,
-        "disease_extent": r.disease_extent,
-        "brain_metastases.extent": _brain(r),
-        "erbb2_mutation.status": erbb2 and erbb2.status,
-        "prior_therapies": _records(r.prior_therapies),
-        "compendium.fda_labeled_indication": compendium and compendium.fda_labeled_indication,
-        "compendium.fda_label_requirements_met": (
-            compendium and compendium.fda_label_requirements_met
-        ),
-        "compendium.nccn_category": compendium and compendium.nccn_category,
-        "prior_authorizations": _records(r.prior_authorizations),
-        "initiation_criteria_previously_met": r.initiation_criteria_previously_met,
-        "disease_status_on_treatment": r.disease_status_on_treatment,
-    }
-    values = {path: value for path, value in reported.items() if value is not None}
+    """Flatten a request into the fact paths the catalogue names (absent facts are left out).
+
+    This runs on every decision, so it adds each fact only when it was reported rather than
+    building every path and filtering. Absent stays absent (never a default), and the paths come
+    in the catalogue's order, which readers of ``values`` may iterate. ``tests/test_facts.py``
+    holds it equal to the plain reading of the catalogue on every example, case and generated
+    request.
+    """
+    r = request
+    v: Any  # each reported value passed through as it stands
+    values: dict[str, Any] = {"request.date": r.submitted_at.date(), "request.type": r.request_type}
+    lob = r.member.line_of_business
+    if lob is not None:
+        values["member.line_of_business"] = lob._value_  # plain str; `.value` is a slow property
+    _medication(r.medication, values)
+    if (weight := r.body_weight) is not None:
+        values["body_weight.kg"] = _kg(weight)
+    if (v := r.indications) is not None:
+        values["indications"] = v
+    if (v := r.diagnoses) is not None:
+        values["diagnoses"] = v
+    if (v := r.disease_extent) is not None:
+        values["disease_extent"] = v
+    if (brain := r.brain_metastases) is not None:
+        values["brain_metastases.extent"] = _brain(brain)
+    if (erbb2 := r.erbb2_mutation) is not None:
+        values["erbb2_mutation.status"] = erbb2.status
+    if (therapies := r.prior_therapies) is not None:
+        values["prior_therapies"] = _records(therapies)
+    if (compendium := r.compendium) is not None:
+        _compendium(compendium, values)
+    if (authorizations := r.prior_authorizations) is not None:
+        values["prior_authorizations"] = _records(authorizations)
+    if (v := r.initiation_criteria_previously_met) is not None:
+        values["initiation_criteria_previously_met"] = v
+    if (v := r.disease_status_on_treatment) is not None:
+        values["disease_status_on_treatment"] = v
     conflicts: dict[str, str] = {}
-    her2 = request.her2
-    if her2 is not None:
+    if (her2 := r.her2) is not None:
         _her2_facts(her2.ihc, her2.ish, values, conflicts)
     return Facts(values, conflicts)
+
+
+def _medication(m: Medication, values: dict[str, Any]) -> None:
+    v: Any  # each reported value passed through as it stands
+    values["medication.hcpcs"] = m.hcpcs
+    if (v := m.drug) is not None:
+        values["medication.drug"] = v
+    if (dose := m.dose) is not None:
+        values["medication.dose"] = {"value": dose.value, "unit": dose.unit}
+    if (v := m.interval_days) is not None:
+        values["medication.interval_days"] = v
+    if (v := m.start_date) is not None:
+        values["medication.start_date"] = v
+    if (v := m.line_of_therapy) is not None:
+        values["medication.line_of_therapy"] = v
+    if (v := m.concurrent_anticancer_drugs) is not None:
+        values["medication.concurrent_anticancer_drugs"] = v
+
+
+def _kg(weight: BodyWeight) -> Decimal:
+    # The request model has already required a finite Decimal above zero (pydantic rejects NaN
+    # and infinities for Decimal fields), so a weight in kilograms is used as it stands and only
+    # pounds go through the conversion, which checks its input again.
+    if weight.unit == "kg":
+        return weight.value
+    return weight_in_kg(weight.value, weight.unit)
+
+
+def _brain(b: BrainMetastases) -> str:
+    if not b.present:
+        return "none"
+    return b.extent or "unspecified"
+
+
+def _compendium(c: Compendium, values: dict[str, Any]) -> None:
+    v: Any  # each reported value passed through as it stands
+    if (v := c.fda_labeled_indication) is not None:
+        values["compendium.fda_labeled_indication"] = v
+    if (v := c.fda_label_requirements_met) is not None:
+        values["compendium.fda_label_requirements_met"] = v
+    if (v := c.nccn_category) is not None:
+        values["compendium.nccn_category"] = v
+
+
+def _records(items: list[PriorTherapy] | list[PriorAuthorization]) -> list[dict[str, Any]]:
+    # Each record's fields as a plain dict: what ``model_dump(mode="python")`` returns for these
+    # flat models (strings, dates, ints, None; no nested models, aliases or serializers), without
+    # its cost. A shallow copy, so a reader cannot change the request through the facts.
+    return [dict(item.__dict__) for item in items]
 
 
 @dataclass(frozen=True)
@@ -310,43 +371,18 @@ class _Conflict:
     description: str
 
 
-def _brain(r: Request) -> str | None:
-    b = r.brain_metastases
-    if b is None:
-        return None
-    if not b.present:
-        return "none"
-    return b.extent or "unspecified"
-
-
-def _records(items: list[Any] | None) -> list[dict[str, Any]] | None:
-    return None if items is None else [i.model_dump(mode="python") for i in items]
-
-
-def _agreeing(path: str, reported: list[tuple[Any, date | None]], label: str) -> Any:
-    """One value when every report agrees; a conflict naming each report when they do not."""
-    if len(reported) <= 1:  # most requests: one report of each test
-        return reported[0][0] if reported else None
-    if len({str(v) for v, _ in reported}) == 1:
-        return reported[0][0]
-    listed = "; ".join(f"{v} ({d.isoformat() if d else 'undated'})" for v, d in reported)
-    return _Conflict(f"conflicting {label} reported: {listed}")
-
-
 def _her2_facts(
     ihc: list[Her2Ihc], ish: list[Her2Ish], values: dict[str, Any], conflicts: dict[str, str]
 ) -> None:
+    if len(ihc) <= 1 and len(ish) <= 1:  # most requests: nothing to compare, so no conflict
+        _single_her2_facts(ihc[0] if ihc else None, ish[0] if ish else None, values)
+        return
     found = {
-        "her2.ihc_score": _agreeing(
-            "her2.ihc_score", [(t.score, t.date) for t in ihc], "HER2 IHC scores"
-        ),
+        "her2.ihc_score": _agreeing([(t.score, t.date) for t in ihc], "HER2 IHC scores"),
         "her2.ish_ratio": _agreeing(
-            "her2.ish_ratio",
-            [(t.ratio, t.date) for t in ish if t.ratio is not None],
-            "HER2/CEP17 ratios",
+            [(t.ratio, t.date) for t in ish if t.ratio is not None], "HER2/CEP17 ratios"
         ),
         "her2.ish_copy_number": _agreeing(
-            "her2.ish_copy_number",
             [(t.copy_number, t.date) for t in ish if t.copy_number is not None],
             "average HER2 copy numbers",
         ),
@@ -359,19 +395,56 @@ def _her2_facts(
             values[path] = value
 
 
+def _single_her2_facts(ihc: Her2Ihc | None, ish: Her2Ish | None, values: dict[str, Any]) -> None:
+    """At most one IHC and one ISH report: the same facts as the general path, in its order."""
+    if ihc is not None:
+        values["her2.ihc_score"] = ihc.score
+    if ish is None:
+        return
+    if (v := ish.ratio) is not None:
+        values["her2.ish_ratio"] = v
+    if (v := ish.copy_number) is not None:
+        values["her2.ish_copy_number"] = v
+    if ihc is not None:
+        concurrent = _concurrent_pair(ihc, ish)
+        if concurrent is not None:
+            values["her2.concurrent"] = concurrent
+
+
+def _agreeing(reported: list[tuple[Any, date | None]], label: str) -> Any:
+    """One value when every report agrees; a conflict naming each report when they do not."""
+    if len(reported) <= 1:
+        return reported[0][0] if reported else None
+    if len({str(v) for v, _ in reported}) == 1:
+        return reported[0][0]
+    listed = "; ".join(f"{v} ({d.isoformat() if d else 'undated'})" for v, d in reported)
+    return _Conflict(f"conflicting {label} reported: {listed}")
+
+
 def _concurrent(ihc: list[Her2Ihc], ish: list[Her2Ish]) -> bool | None:
     """IHC and ISH are concurrent when done on the same specimen, or (no specimen ids) the same day.
 
     Reading: the guideline says "concurrent" without defining it; ASCO/CAP means the same tissue
-    specimen. Unknown when neither specimen ids nor dates let us tell.
+    specimen. Concurrent when any pair of reports is; not concurrent when every pair can be told
+    apart; otherwise unknown (neither specimen ids nor dates let us tell).
     """
-    if not ihc or not ish:
-        return None
-    pairs = [(a, b) for a in ihc for b in ish]
-    if any(a.specimen_id and a.specimen_id == b.specimen_id for a, b in pairs):
+    found = {_concurrent_pair(a, b) for a in ihc for b in ish}
+    if True in found:
         return True
-    if any(a.date and a.date == b.date and not (a.specimen_id and b.specimen_id) for a, b in pairs):
+    if found == {False}:
+        return False
+    return None
+
+
+def _concurrent_pair(ihc: Her2Ihc, ish: Her2Ish) -> bool | None:
+    """One IHC and one ISH report: the same specimen; else, when not both have specimen ids, the
+    same date. Not concurrent when their specimen ids or their dates tell them apart."""
+    both_have_specimens = ihc.specimen_id is not None and ish.specimen_id is not None
+    if both_have_specimens and ihc.specimen_id == ish.specimen_id:
         return True
-    if all((a.specimen_id and b.specimen_id) or (a.date and b.date) for a, b in pairs):
+    both_dated = ihc.date is not None and ish.date is not None
+    if both_dated and ihc.date == ish.date and not both_have_specimens:
+        return True
+    if both_have_specimens or both_dated:
         return False
     return None
