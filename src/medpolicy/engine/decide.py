@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -151,7 +152,8 @@ class _PolicyParts:
     scopes: dict[str | None, Scope]  # by line of business, each built on first use
     outlines: tuple[_Outlines, ...]  # per pathway, in the policy's order
     compiled: tuple[tuple[t.Pathway, CompiledCriteria], ...]  # each pathway, its criteria compiled
-    drug_names: tuple[str, ...]  # the names the drug is ordered by, case-folded
+    # any of the names the drug is ordered by, case-folded: one search rather than one per name
+    drug_names: re.Pattern[str]
     approvals: dict[str, str]  # pathway id -> the summary of an approval under it
 
 
@@ -202,7 +204,7 @@ def _build_parts(policy: t.Policy) -> _PolicyParts:
         scopes={},
         outlines=tuple(_outlines(policy, p) for p in policy.pathways),
         compiled=tuple((p, compile_criteria(policy, p.criteria)) for p in policy.pathways),
-        drug_names=tuple(n.casefold() for n in policy.drug.names),
+        drug_names=re.compile("|".join(re.escape(n.casefold()) for n in policy.drug.names)),
         approvals={
             p.id: f"Meets {p.criteria.citation.section} ({p.criteria.citation.text})."
             for p in policy.pathways
@@ -302,7 +304,7 @@ def _unsettled(policy: t.Policy, parts: _PolicyParts, facts: Facts, scope: Scope
             )
         )
     named = facts.get("medication.drug")
-    if named is not None and not any(n in named.casefold() for n in parts.drug_names):
+    if named is not None and not parts.drug_names.search(named.casefold()):
         drug = policy.drug
         gates.append(
             _Gate(
