@@ -82,19 +82,22 @@ def authorize(policy: t.Policy, facts: Facts, months: int) -> Authorization:
     administrations = (end - start).days // interval + 1
     drug = policy.drug
     billing = _billing(drug.hcpcs, str(dose_mg), drug.vial_sizes_mg, drug.mg_per_unit)
-    return Authorization.assemble(
-        hcpcs=drug.hcpcs,
-        period_start=start,
-        period_end=end,
-        months=months,
-        dose_mg=plain(dose_mg),
-        mg_per_kg=str(per_kg),
-        weight_kg=plain(weight),
-        interval_days=interval,
-        administrations=administrations,
-        units_per_administration=billing.units,
-        total_units=billing.units * administrations,
-        vials_per_administration=list(billing.vials),
-        waste_units_per_administration=billing.waste_units,
-        claim_lines_per_administration=list(billing.claim_lines),
+    # A dict of its fields, handed over: no keyword arguments to pack (see assemble_from)
+    return Authorization.assemble_from(
+        {
+            "hcpcs": drug.hcpcs,
+            "period_start": start,
+            "period_end": end,
+            "months": months,
+            "dose_mg": plain(dose_mg),
+            "mg_per_kg": str(per_kg),
+            "weight_kg": plain(weight),
+            "interval_days": interval,
+            "administrations": administrations,
+            "units_per_administration": billing.units,
+            "total_units": billing.units * administrations,
+            "vials_per_administration": list(billing.vials),
+            "waste_units_per_administration": billing.waste_units,
+            "claim_lines_per_administration": list(billing.claim_lines),
+        }
     )
