@@ -9,11 +9,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from medpolicy.definitions.billing import (
-    billing_units,
-    claim_lines,
-    least_waste_vials,
-)
+from medpolicy.definitions.billing import billing_units, least_waste_vials, lines_for
 from medpolicy.definitions.dose import dose_mg_and_per_kg
 from medpolicy.engine.decision import Authorization, ClaimLineOut, VialCount
 from medpolicy.facts import Facts
@@ -58,14 +54,15 @@ def _billing(
 ) -> _Billing:
     # Keyed on the dose's exact text: hashing a Decimal just computed costs more than the lookup.
     dose_mg = Decimal(dose_text)
+    units = billing_units(dose_mg, mg_per_unit)
     plan = least_waste_vials(dose_mg, vial_sizes_mg, mg_per_unit)
     return _Billing(
-        billing_units(dose_mg, mg_per_unit),
+        units,
         tuple(VialCount.assemble(size_mg=s, count=c) for s, c in plan.vials),
         plan.waste_units,
         tuple(
             ClaimLineOut.assemble(hcpcs=ln.hcpcs, modifier=ln.modifier, units=ln.units)
-            for ln in claim_lines(hcpcs, dose_mg, vial_sizes_mg, mg_per_unit)
+            for ln in lines_for(hcpcs, units, plan)
         ),
     )
 
