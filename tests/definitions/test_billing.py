@@ -9,6 +9,8 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from medpolicy.definitions.billing import (
     ClaimLine,
@@ -178,3 +180,21 @@ def test_claim_lines_rounding(
 ) -> None:
     lines = claim_lines("JXXXX", D(dose), sizes, D(mg_per_unit))
     assert tuple((line.modifier, line.units) for line in lines) == expected
+
+
+@given(
+    st.decimals(min_value=D("0.0001"), max_value=5000, places=None, allow_nan=False),
+    st.sampled_from(
+        [D("1"), D("0.5"), D("10"), D("2.5"), D("0.1"), D("1.000000000000000000000000000001")]
+    ),
+)
+def test_units_and_waste_are_the_exact_rational_arithmetic(
+    dose: Decimal, per_unit: Decimal
+) -> None:
+    # The rule as written, in fractions: administered rounds up, discarded rounds down.
+    units = math.ceil(Fraction(dose) / Fraction(per_unit))
+    assert billing_units(dose, per_unit) == units
+    plan = least_waste_vials(dose, VIALS, per_unit)
+    waste = math.floor((plan.total_mg - units * Fraction(per_unit)) / Fraction(per_unit))
+    assert plan.waste_units == max(0, waste)
+    assert plan.total_mg == _brute_force(dose, VIALS)[0]

@@ -6,9 +6,13 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from medpolicy.definitions.dose import (
     days_between,
+    dose_mg_and_per_kg,
+    dose_within_limit,
     interval_respected,
     max_dose_mg,
     mg_per_kg,
@@ -101,6 +105,72 @@ def test_dose_ordered_in_mg_per_kg(per_kg: str, expected: bool) -> None:
         mg = dose_in_mg(D(per_kg), "mg/kg", w)
         assert mg is not None
         assert within_weight_based_limit(mg, w, CAP) is expected
+
+
+# Doses as a request may carry them (up to 12 digits, 4 places) and far beyond.
+AMOUNTS = st.decimals(min_value=0, max_value=10**8, places=4) | st.decimals(
+    min_value=0, max_value=D("1E+30"), allow_nan=False, allow_infinity=False
+)
+KG = st.decimals(min_value=D("0.0001"), max_value=10**8, places=4) | st.sampled_from(
+    [weight_in_kg(D(lb), "lb") for lb in ("154.3", "220.5", "2.20462262185", "99999999.9999")]
+)
+
+
+@given(AMOUNTS, st.sampled_from(["mg", "mg/kg"]), KG, st.sampled_from([CAP, D("3.0"), D("0")]))
+def test_dose_as_ordered_is_within_the_limit_as_in_mg(
+    value: Decimal, unit: str, weight: Decimal, cap: Decimal
+) -> None:
+    mg = dose_in_mg(value, unit, weight)
+    assert mg is not None
+    assert dose_within_limit(value, unit, weight, cap) is within_weight_based_limit(mg, weight, cap)
+
+
+@pytest.mark.parametrize("weight", [*WEIGHTS[::50], weight_in_kg(D("154.3"), "lb")])
+def test_a_dose_ordered_at_the_cap_per_kg_is_within_it(weight: Decimal) -> None:
+    assert dose_within_limit(CAP, "mg/kg", weight, CAP)
+    assert dose_within_limit(CAP * weight, "mg", weight, CAP)
+    assert not dose_within_limit(CAP + D("1E-20"), "mg/kg", weight, CAP)
+    assert not dose_within_limit(CAP * weight + D("1E-20"), "mg", weight, CAP)
+
+
+@given(AMOUNTS, st.sampled_from(["mg", "mg/kg"]), KG)
+def test_dose_in_mg_and_per_kg_as_each_computes_it(
+    value: Decimal, unit: str, weight: Decimal
+) -> None:
+    mg = dose_in_mg(value, unit, weight)
+    assert mg is not None
+    got = dose_mg_and_per_kg(value, unit, weight)
+    assert (str(got[0]), str(got[1])) == (str(mg), str(mg_per_kg(mg, weight)))
+
+
+@pytest.mark.parametrize(
+    "value", ["0", "-0", "0.000", "0.0005", "0.00049999", "1E+19", "1E+20", "9.9999E+25"]
+)
+def test_dose_per_kg_shown_at_zero_half_and_beyond_twenty_digits(value: str) -> None:
+    mg = dose_in_mg(D(value), "mg/kg", D("70"))
+    assert mg is not None
+    shown = dose_mg_and_per_kg(D(value), "mg/kg", D("70"))[1]
+    assert str(shown) == str(mg_per_kg(mg, D("70")))
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "weight", "cap", "error"),
+    [
+        ("NaN", "mg", D("70"), CAP, ValueError),
+        ("-1", "mg/kg", D("70"), CAP, ValueError),
+        ("3.6", "mcg", D("70"), CAP, ValueError),
+        ("3.6", "mg/kg", D("0"), CAP, ValueError),
+        ("3.6", "mg/kg", D("NaN"), CAP, ValueError),
+        ("3.6", "mg/kg", D("70"), D("NaN"), ValueError),
+        ("3.6", "mg/kg", D("70"), 3.6, TypeError),
+        ("252", "mg", D("-Infinity"), CAP, ValueError),
+    ],
+)
+def test_dose_within_limit_refuses_impossible_values(
+    value: str, unit: str, weight: Decimal, cap: Decimal, error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        dose_within_limit(D(value), unit, weight, cap)
 
 
 @pytest.mark.parametrize(

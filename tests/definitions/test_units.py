@@ -86,6 +86,24 @@ def test_impossible_doses_are_refused(value: str, unit: str, weight: str | None)
         dose_in_mg(D(value), unit, None if weight is None else D(weight))
 
 
+def test_exact_product_refuses_what_is_not_a_finite_decimal() -> None:
+    with pytest.raises(ValueError, match="finite"):
+        exact_product(D("3.6"), D("NaN"))
+    with pytest.raises(TypeError, match="Decimal"):
+        exact_product(3.6, D("70"))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("weight", "error"),
+    [(D("NaN"), ValueError), (D("Infinity"), ValueError), (70.0, TypeError), (D("-0"), ValueError)],
+)
+def test_a_per_kg_dose_refuses_an_impossible_weight(
+    weight: Decimal, error: type[Exception]
+) -> None:
+    with pytest.raises(error, match="body weight"):
+        dose_in_mg(D("3.6"), "mg/kg", weight)
+
+
 @pytest.mark.parametrize(
     ("a", "b"),
     [

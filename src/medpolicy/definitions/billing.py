@@ -15,11 +15,9 @@ HCPCS code, vial sizes and mg per billing unit are parameters from the policy fi
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from fractions import Fraction
 from typing import Final
 
 __all__ = [
@@ -30,6 +28,7 @@ __all__ = [
     "billing_units",
     "claim_lines",
     "least_waste_vials",
+    "lines_for",
 ]
 
 DISCARDED: Final = "JW"  # "Drug amount discarded/not administered to any patient"
@@ -59,8 +58,15 @@ def billing_units(dose_mg: Decimal, mg_per_unit: Decimal) -> int:
     _require_positive(mg_per_unit, "mg per billing unit")
     if not dose_mg.is_finite() or dose_mg < 0:
         raise ValueError(f"a dose must be a non-negative number, got {dose_mg} mg")
-    # Fractions, not Decimal division: a 28-digit quotient such as 1.000…0003 could round to 1.
-    return math.ceil(Fraction(dose_mg) / Fraction(mg_per_unit))
+    return _units(dose_mg, mg_per_unit)
+
+
+def _units(dose_mg: Decimal, mg_per_unit: Decimal) -> int:
+    # In integers, not Decimal division: a 28-digit quotient such as 1.000…0003 could round to 1.
+    # dose / per_unit = (dn / dd) / (un / ud) = dn·ud / (dd·un); ceil(a / b) = -(-a // b), b > 0.
+    dn, dd = dose_mg.as_integer_ratio()
+    un, ud = mg_per_unit.as_integer_ratio()
+    return -(-(dn * ud) // (dd * un))
 
 
 def least_waste_vials(
@@ -73,14 +79,21 @@ def least_waste_vials(
     """
     _require_positive(dose_mg, "dose")
     _require_positive(mg_per_unit, "mg per billing unit")
-    sizes = _valid_sizes(vial_sizes_mg)
-    counts = _fewest_vials_per_total(math.ceil(Fraction(dose_mg)), sizes)
+    return _plan(dose_mg, _valid_sizes(vial_sizes_mg), mg_per_unit, _units(dose_mg, mg_per_unit))
+
+
+def _plan(
+    dose_mg: Decimal, sizes: tuple[int, ...], mg_per_unit: Decimal, administered: int
+) -> VialPlan:
+    dn, dd = dose_mg.as_integer_ratio()
+    counts = _fewest_vials_per_total(-(-dn // dd), sizes)  # whole mg: ceil(dose)
     vials = tuple((size, n) for size, n in zip(sizes, counts, strict=True) if n > 0)
     total = sum(size * n for size, n in vials)
-    administered = billing_units(dose_mg, mg_per_unit) * Fraction(mg_per_unit)
     # Discarded = what the opened vials hold beyond the billed administered units, rounded down,
-    # so administered + JW units never exceed the labelled amount of the vials.
-    waste = max(0, math.floor((total - administered) / Fraction(mg_per_unit)))
+    # so administered + JW units never exceed the labelled amount of the vials:
+    # floor((total - administered × per_unit) / per_unit) = floor(total / per_unit) - administered.
+    un, ud = mg_per_unit.as_integer_ratio()
+    waste = max(0, total * ud // un - administered)
     return VialPlan(vials=vials, total_mg=total, waste_units=waste)
 
 
@@ -89,7 +102,11 @@ def claim_lines(
 ) -> tuple[ClaimLine, ...]:
     """The claim lines for one administration from single-dose vials (JW or JZ, never both)."""
     administered = billing_units(dose_mg, mg_per_unit)
-    plan = least_waste_vials(dose_mg, vial_sizes_mg, mg_per_unit)
+    return lines_for(hcpcs, administered, least_waste_vials(dose_mg, vial_sizes_mg, mg_per_unit))
+
+
+def lines_for(hcpcs: str, administered: int, plan: VialPlan) -> tuple[ClaimLine, ...]:
+    """The claim lines for ``administered`` units given from ``plan``'s vials."""
     if plan.waste_units >= 1:
         return (
             ClaimLine(hcpcs, None, administered),

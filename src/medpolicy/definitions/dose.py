@@ -7,12 +7,21 @@ frequently than every <n> days" (an inclusive minimum interval). The numbers com
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
+from typing import Final
 
-from medpolicy.definitions.units import exact_product
+from medpolicy.definitions.units import (
+    dose_in_mg,
+    exact_product,
+    per_kilogram,
+    require_body_weight,
+    require_finite,
+)
 
 __all__ = [
     "days_between",
+    "dose_mg_and_per_kg",
+    "dose_within_limit",
     "interval_respected",
     "max_dose_mg",
     "mg_per_kg",
@@ -32,6 +41,44 @@ def within_weight_based_limit(dose_mg: Decimal, weight_kg: Decimal, max_mg_per_k
     round, a product of decimals cannot, so a dose exactly at the cap always passes.
     """
     return dose_mg <= max_dose_mg(weight_kg, max_mg_per_kg)
+
+
+def dose_within_limit(
+    value: Decimal, unit: str, weight_kg: Decimal, max_mg_per_kg: Decimal
+) -> bool:
+    """``within_weight_based_limit`` for a dose as ordered ("mg" or "mg/kg"), refusing what
+    ``dose_in_mg`` refuses.
+
+    A dose ordered per kg is compared as ordered: ``value × weight <= cap × weight`` holds exactly
+    when ``value <= cap``, for any weight above zero, so neither product is needed.
+    """
+    if per_kilogram(value, unit):
+        require_body_weight(weight_kg)
+        if not (isinstance(max_mg_per_kg, Decimal) and max_mg_per_kg.is_finite()):
+            require_finite(max_mg_per_kg, "value")
+        return value <= max_mg_per_kg
+    return value <= exact_product(weight_kg, max_mg_per_kg)
+
+
+def dose_mg_and_per_kg(value: Decimal, unit: str, weight_kg: Decimal) -> tuple[Decimal, Decimal]:
+    """A dose as ordered, in mg and in mg/kg FOR DISPLAY (as ``mg_per_kg`` rounds it).
+
+    A dose ordered per kg is its own mg/kg: the rate is the ordered value to 0.001 (half up),
+    without dividing the product back.
+    """
+    dose_mg = dose_in_mg(value, unit, weight_kg)
+    assert dose_mg is not None  # a weight is given
+    # Zero (which may be -0) and values of 20 digits or more go mg_per_kg's own way to the digit.
+    if unit == "mg/kg" and value > _ZERO and value.adjusted() < 20:
+        return dose_mg, value.quantize(_THOUSANDTH, None, _HALF_UP)
+    return dose_mg, mg_per_kg(dose_mg, weight_kg)
+
+
+_ZERO: Final = Decimal(0)
+_THOUSANDTH: Final = Decimal("0.001")
+# Enough digits for any value the fast path above admits (under 10^20, to 0.001), so the one
+# rounding is the displayed one; anything else is an error, not a silent second rounding.
+_HALF_UP: Final = Context(prec=40, rounding=ROUND_HALF_UP, traps=[InvalidOperation])
 
 
 def mg_per_kg(dose_mg: Decimal, weight_kg: Decimal) -> Decimal:

@@ -17,6 +17,9 @@ __all__ = [
     "WEIGHT_UNITS",
     "dose_in_mg",
     "exact_product",
+    "per_kilogram",
+    "require_body_weight",
+    "require_finite",
     "weight_in_kg",
 ]
 
@@ -37,12 +40,16 @@ def exact_product(a: Decimal, b: Decimal) -> Decimal:
     ``Inexact`` turns any future mistake in that reasoning into an error instead of a wrong cap.
     (One shared context, not ``localcontext()``: this is on every request's dose check.)
     """
-    _require_finite(a, "value")
-    _require_finite(b, "value")
-    return _EXACT.multiply(a, b)
+    # One test for the valid case (on every request's dose check); the slow one says what is wrong.
+    if not (isinstance(a, Decimal) and isinstance(b, Decimal) and a.is_finite() and b.is_finite()):
+        require_finite(a, "value")
+        require_finite(b, "value")
+    return _multiply(a, b)
 
 
 _EXACT: Final = Context(prec=MAX_PREC, traps=[Inexact, InvalidOperation, Overflow])
+_multiply: Final = _EXACT.multiply  # bound once: the lookup costs as much as the product
+_ZERO: Final = Decimal(0)  # compared with a Decimal, not an int, which each comparison converts
 
 
 def weight_in_kg(value: Decimal, unit: str) -> Decimal:
@@ -50,7 +57,7 @@ def weight_in_kg(value: Decimal, unit: str) -> Decimal:
     factor = _KG_PER_UNIT.get(unit)
     if factor is None:
         raise ValueError(f"unknown weight unit {unit!r}; expected one of {', '.join(WEIGHT_UNITS)}")
-    _require_finite(value, "body weight")
+    require_finite(value, "body weight")
     if value <= 0:
         raise ValueError(f"a body weight must be positive, got {value} {unit}")
     return value if unit == "kg" else exact_product(value, factor)
@@ -62,21 +69,41 @@ def dose_in_mg(value: Decimal, unit: str, weight_kg: Decimal | None) -> Decimal 
     None (not an error) because a missing weight is an *unknown* fact for the evaluator: the
     decision is "information needed", not a failure.
     """
-    if unit not in DOSE_UNITS:
-        raise ValueError(f"unknown dose unit {unit!r}; expected one of {', '.join(DOSE_UNITS)}")
-    _require_finite(value, "dose")
-    if value < 0:
-        raise ValueError(f"a dose cannot be negative, got {value} {unit}")
-    if unit == "mg":
+    if not per_kilogram(value, unit):
         return value
     if weight_kg is None:
         return None
-    if weight_kg <= 0:
+    require_body_weight(weight_kg)
+    return _multiply(value, weight_kg)
+
+
+def per_kilogram(value: Decimal, unit: str) -> bool:
+    """Whether a dose as ordered is per kilogram ("mg/kg") rather than flat ("mg").
+
+    Refuses, as ``dose_in_mg`` does, an unknown unit, a value that is not a finite Decimal, and a
+    negative dose: callers that compare the dose as ordered, without converting it, rely on it.
+    """
+    per_kg = _PER_KG.get(unit)
+    if per_kg is None:
+        raise ValueError(f"unknown dose unit {unit!r}; expected one of {', '.join(DOSE_UNITS)}")
+    if not (isinstance(value, Decimal) and value.is_finite() and value >= _ZERO):
+        require_finite(value, "dose")
+        raise ValueError(f"a dose cannot be negative, got {value} {unit}")
+    return per_kg
+
+
+_PER_KG: Final[Mapping[str, bool]] = {"mg": False, "mg/kg": True}
+
+
+def require_body_weight(weight_kg: Decimal) -> None:
+    """Refuses a body weight that is not a finite, positive Decimal (kg)."""
+    if not (isinstance(weight_kg, Decimal) and weight_kg.is_finite() and weight_kg > _ZERO):
+        require_finite(weight_kg, "body weight")
         raise ValueError(f"a body weight must be positive, got {weight_kg} kg")
-    return exact_product(value, weight_kg)
 
 
-def _require_finite(value: Decimal, what: str) -> None:
+def require_finite(value: Decimal, what: str) -> None:
+    """Refuses what is not a finite Decimal, naming ``what`` it was meant to be."""
     # NaN compares False with everything, so it would slip through "<=" limits unnoticed.
     if not isinstance(value, Decimal):
         raise TypeError(f"{what} must be a Decimal, got {type(value).__name__}")

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import calendar
 import functools
+from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from medpolicy.definitions.billing import (
-    billing_units,
-    claim_lines,
-    least_waste_vials,
-)
-from medpolicy.definitions.dose import mg_per_kg
-from medpolicy.definitions.units import dose_in_mg
+from medpolicy.definitions.billing import billing_units, least_waste_vials, lines_for
+from medpolicy.definitions.dose import dose_mg_and_per_kg
 from medpolicy.engine.decision import Authorization, ClaimLineOut, VialCount
 from medpolicy.facts import Facts
 from medpolicy.policy import tree as t
@@ -24,13 +20,25 @@ __all__ = ["add_months", "authorize"]
 
 def plain(value: Decimal) -> str:
     """A decimal without exponent or trailing zeros: 246.60 -> "246.6", 360 -> "360"."""
-    return format(value.normalize(), "f")
+    text = str(value)
+    # Most doses and weights are written by str() without an exponent, and with too few digits
+    # for normalize() to round them to the context's precision: then only the zeros go.
+    if len(text) > 28 or "E" in text or "e" in text or not value.is_finite():
+        return format(value.normalize(), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def add_months(start: date, months: int) -> date:
+    """The same day ``months`` later, or the month's last day when it has no such day."""
     month_index = start.month - 1 + months
     year, month = start.year + month_index // 12, month_index % 12 + 1
-    return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
+    day = start.day
+    if day > 28:  # every month has days 1 to 28: only a later day can fall past a month's end
+        day = min(day, calendar.monthrange(year, month)[1])
+    return date(year, month, day)
+
+
+_ONE_DAY = timedelta(days=1)
 
 
 class _Billing(NamedTuple):
@@ -42,45 +50,51 @@ class _Billing(NamedTuple):
 
 @functools.lru_cache(maxsize=4096)  # pure; the same doses recur across requests
 def _billing(
-    hcpcs: str, dose_mg: Decimal, vial_sizes_mg: tuple[int, ...], mg_per_unit: Decimal
+    hcpcs: str, dose_text: str, vial_sizes_mg: tuple[int, ...], mg_per_unit: Decimal
 ) -> _Billing:
+    # Keyed on the dose's exact text: hashing a Decimal just computed costs more than the lookup.
+    dose_mg = Decimal(dose_text)
+    units = billing_units(dose_mg, mg_per_unit)
     plan = least_waste_vials(dose_mg, vial_sizes_mg, mg_per_unit)
     return _Billing(
-        billing_units(dose_mg, mg_per_unit),
+        units,
         tuple(VialCount.assemble(size_mg=s, count=c) for s, c in plan.vials),
         plan.waste_units,
         tuple(
             ClaimLineOut.assemble(hcpcs=ln.hcpcs, modifier=ln.modifier, units=ln.units)
-            for ln in claim_lines(hcpcs, dose_mg, vial_sizes_mg, mg_per_unit)
+            for ln in lines_for(hcpcs, units, plan)
         ),
     )
 
 
 def authorize(policy: t.Policy, facts: Facts, months: int) -> Authorization:
     """Only called for an approved pathway, whose dose check guarantees a known dose and weight."""
-    dose = facts.get("medication.dose")
-    weight = facts.get("body_weight.kg")
-    interval: int = facts.get("medication.interval_days")
-    dose_mg = dose_in_mg(dose["value"], dose["unit"], weight)
-    assert dose_mg is not None and weight is not None
-    start: date = facts.get("medication.start_date") or facts.get("request.date")
-    end = add_months(start, months) - timedelta(days=1)  # the period is inclusive of both ends
+    get: Callable[[str], Any] = facts.values.get  # None when absent
+    dose, weight = get("medication.dose"), get("body_weight.kg")
+    interval: int = get("medication.interval_days")
+    assert weight is not None
+    dose_mg, per_kg = dose_mg_and_per_kg(dose["value"], dose["unit"], weight)
+    start: date = get("medication.start_date") or get("request.date")
+    end = add_months(start, months) - _ONE_DAY  # the period is inclusive of both ends
     administrations = (end - start).days // interval + 1
     drug = policy.drug
-    billing = _billing(drug.hcpcs, dose_mg, drug.vial_sizes_mg, drug.mg_per_unit)
-    return Authorization.assemble(
-        hcpcs=drug.hcpcs,
-        period_start=start,
-        period_end=end,
-        months=months,
-        dose_mg=plain(dose_mg),
-        mg_per_kg=str(mg_per_kg(dose_mg, weight)),
-        weight_kg=plain(weight),
-        interval_days=interval,
-        administrations=administrations,
-        units_per_administration=billing.units,
-        total_units=billing.units * administrations,
-        vials_per_administration=list(billing.vials),
-        waste_units_per_administration=billing.waste_units,
-        claim_lines_per_administration=list(billing.claim_lines),
+    billing = _billing(drug.hcpcs, str(dose_mg), drug.vial_sizes_mg, drug.mg_per_unit)
+    # A dict of its fields, handed over: no keyword arguments to pack (see assemble_from)
+    return Authorization.assemble_from(
+        {
+            "hcpcs": drug.hcpcs,
+            "period_start": start,
+            "period_end": end,
+            "months": months,
+            "dose_mg": plain(dose_mg),
+            "mg_per_kg": str(per_kg),
+            "weight_kg": plain(weight),
+            "interval_days": interval,
+            "administrations": administrations,
+            "units_per_administration": billing.units,
+            "total_units": billing.units * administrations,
+            "vials_per_administration": list(billing.vials),
+            "waste_units_per_administration": billing.waste_units,
+            "claim_lines_per_administration": list(billing.claim_lines),
+        }
     )

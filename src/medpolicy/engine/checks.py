@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from medpolicy.definitions.dose import mg_per_kg, within_weight_based_limit
+from medpolicy.definitions.dose import dose_within_limit, mg_per_kg, within_weight_based_limit
 from medpolicy.definitions.units import dose_in_mg
 from medpolicy.facts import FACTS, Facts
 from medpolicy.logic import Truth, all_of
@@ -50,6 +50,23 @@ def _weight_based_dose_limit(facts: Facts, params: Mapping[str, Any]) -> CheckRe
     per_days: int = params["per_days"]
     get = facts.values.get
     dose, weight, interval = get(_DOSE), get(_WEIGHT), get(_INTERVAL)
+    # Most requests report all three and meet both limits: settled without a product or a list.
+    if (
+        dose is not None
+        and weight is not None
+        and dose_within_limit(dose["value"], dose["unit"], weight, limit)
+        and interval is not None
+        and interval >= per_days
+    ):
+        used = {_DOSE: dose, _WEIGHT: weight, _INTERVAL: interval}
+        return CheckResult(Truth.met, used, (), _within(limit, per_days))
+    return _not_within(dose, weight, interval, limit, per_days)
+
+
+def _not_within(
+    dose: Any, weight: Decimal | None, interval: int | None, limit: Decimal, per_days: int
+) -> CheckResult:
+    """The dose check when a limit is not met or a fact it reads is unknown (never met)."""
     problems: list[str] = []
     dose_ok = Truth.unknown
     if dose is not None and weight is not None:
@@ -67,8 +84,6 @@ def _weight_based_dose_limit(facts: Facts, params: Mapping[str, Any]) -> CheckRe
     result = all_of((dose_ok, interval_ok))
     read = ((_DOSE, dose), (_WEIGHT, weight), (_INTERVAL, interval))
     used = {path: value for path, value in read if value is not None}
-    if result is Truth.met:
-        return CheckResult(result, used, (), _within(limit, per_days))
     missing = tuple(path for path, value in read if value is None)
     if problems:
         detail = "; ".join(problems)
