@@ -235,6 +235,11 @@ def _outlines(policy: t.Policy, p: t.Pathway) -> _Outlines:
 
 
 def _check_fits(policy: t.Policy, request: Request) -> None:
+    stated = request.indications
+    if request.medication.hcpcs == policy.drug.hcpcs and (
+        stated is None or policy.indications.keys() >= set(stated)
+    ):
+        return  # the drug is the policy's and every indication stated is one it knows
     errors = []
     if request.medication.hcpcs != policy.drug.hcpcs:
         errors.append(
@@ -282,11 +287,15 @@ def _scope_of(policy: t.Policy, lob: str | None) -> Scope:
 
 def _indications(parts: _PolicyParts, facts: Facts) -> set[str]:
     """Stated indications, plus those the diagnoses or reported findings imply."""
-    found = set(facts.get("indications") or ())
-    for code in facts.get("diagnoses") or ():
-        found |= parts.implied_by_code.get(normalized_or_none(code), frozenset())
+    get = facts.values.get
+    found = set(get("indications") or ())
+    implied_by = parts.implied_by_code.get
+    for code in get("diagnoses") or ():
+        implied = implied_by(normalized_or_none(code))
+        if implied is not None:
+            found.update(implied)
     for ind, fact, values in parts.implied_by_fact:
-        if str(facts.get(fact)) in values:
+        if str(get(fact)) in values:
             found.add(ind)
     return found
 

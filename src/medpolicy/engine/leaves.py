@@ -17,7 +17,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from medpolicy.definitions.icd10 import Match, ValueSet
+from medpolicy.definitions.icd10 import Match, ValueSet, normalized_or_none
 from medpolicy.logic import MET, NOT_MET, UNKNOWN
 from medpolicy.policy import tree as t
 
@@ -172,7 +172,7 @@ def value_set_rank(vs: ValueSet, codes: Sequence[str] | None) -> int:
     members; otherwise not met."""
     if not codes:
         return UNKNOWN
-    if code_matches(vs, codes):
+    if not vs.members.keys().isdisjoint(map(normalized_or_none, codes)):  # as vs.match does
         return MET
     if any(is_incomplete_member(c, vs.codes) for c in codes):
         return UNKNOWN
