@@ -82,24 +82,24 @@ def decide(policy: t.Policy, request: Request) -> Determination:
         return _worded(parts, results, criteria)
 
     return Determination(
-        request_id=request.request_id,
-        outcome=outcome,
-        summary=_summary(outcome, policy, parts, scope, met, reasons, missing),
-        request_type=request.request_type,
-        evaluated_at=request.submitted_at,
-        policy=parts.ref,
-        engine_version=__version__,
-        code_set=code_set_version(),
-        scope=scope,
-        indications=sorted(indications),
-        results=results,
-        reasons=reasons,
-        missing_information=missing,
-        authorization=authorization,
-        flags=flags,
-        precautions=list(parts.precautions),
-        word=word,
-        identify=functools.partial(_decision_id, policy, request),
+        request.request_id,  # request_id
+        outcome,
+        _summary(outcome, policy, parts, scope, met, reasons, missing),  # summary
+        request.request_type,  # request_type
+        request.submitted_at,  # evaluated_at
+        parts.ref,  # policy
+        __version__,  # engine_version
+        code_set_version(),  # code_set
+        scope,
+        sorted(indications),  # indications
+        results,
+        reasons,
+        missing,  # missing_information
+        authorization,
+        flags,
+        list(parts.precautions),  # precautions
+        word,
+        functools.partial(_decision_id, policy, request),  # identify
     )
 
 

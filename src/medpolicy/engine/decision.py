@@ -230,9 +230,10 @@ class Determination:
         "summary",
     )
 
+    # Positional: the engine makes one per request, and matching eighteen keyword arguments
+    # cost more than some of the parts computed (``decide`` names each argument beside it).
     def __init__(
         self,
-        *,
         request_id: str,
         outcome: Outcome,
         summary: str,
