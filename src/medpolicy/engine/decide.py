@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -152,8 +151,7 @@ class _PolicyParts:
     scopes: dict[str | None, Scope]  # by line of business, each built on first use
     outlines: tuple[_Outlines, ...]  # per pathway, in the policy's order
     compiled: tuple[tuple[t.Pathway, CompiledCriteria], ...]  # each pathway, its criteria compiled
-    # any of the names the drug is ordered by, case-folded: one search rather than one per name
-    drug_names: re.Pattern[str]
+    drug_names: tuple[str, ...]  # the names the drug is ordered by, case-folded
     approvals: dict[str, str]  # pathway id -> the summary of an approval under it
 
 
@@ -204,7 +202,7 @@ def _build_parts(policy: t.Policy) -> _PolicyParts:
         scopes={},
         outlines=tuple(_outlines(policy, p) for p in policy.pathways),
         compiled=tuple((p, compile_criteria(policy, p.criteria)) for p in policy.pathways),
-        drug_names=re.compile("|".join(re.escape(n.casefold()) for n in policy.drug.names)),
+        drug_names=tuple(n.casefold() for n in policy.drug.names),
         approvals={
             p.id: f"Meets {p.criteria.citation.section} ({p.criteria.citation.text})."
             for p in policy.pathways
@@ -263,7 +261,7 @@ def _check_fits(policy: t.Policy, request: Request) -> None:
 
 def _scope(policy: t.Policy, parts: _PolicyParts, facts: Facts) -> Scope:
     """Whether the guideline governs the member's line of business."""
-    lob: str | None = facts.get(_SCOPE_FACT)
+    lob: str | None = facts.values.get(_SCOPE_FACT)
     scope = parts.scopes.get(lob)
     if scope is None:
         scope = parts.scopes[lob] = _scope_of(policy, lob)
@@ -312,8 +310,8 @@ def _unsettled(policy: t.Policy, parts: _PolicyParts, facts: Facts, scope: Scope
                 tuple(sorted({rule.citation.section for rule in policy.scope})),
             )
         )
-    named = facts.get("medication.drug")
-    if named is not None and not parts.drug_names.search(named.casefold()):
+    named = facts.values.get("medication.drug")
+    if named is not None and not _names_drug(parts, named):
         drug = policy.drug
         gates.append(
             _Gate(
@@ -324,6 +322,15 @@ def _unsettled(policy: t.Policy, parts: _PolicyParts, facts: Facts, scope: Scope
             )
         )
     return gates
+
+
+def _names_drug(parts: _PolicyParts, named: str) -> bool:
+    """Whether the drug named contains one of the names the policy's drug is ordered by."""
+    folded = named.casefold()
+    for name in parts.drug_names:  # noqa: SIM110 (a loop: no generator to make per request)
+        if name in folded:
+            return True
+    return False
 
 
 def _missing(facts: Facts, unknown: list[Trace], gates: _Gates) -> list[MissingFact]:
@@ -397,11 +404,13 @@ def _flags(applicable: list[_Applicable], facts: Facts) -> list[str]:
     criterion: the reviewer is told (sorted, each once). Most requests have none, so the codes
     are first looked up among those the text accepts, which is cheaper than matching them."""
     flags: set[str] = set()
+    get = facts.values.get
     for a in applicable:
         for i, fact, vs in a.compiled.value_sets:
-            by_text, codes = vs.accepted_by_text, facts.get(fact)
-            if a.ranks[i] == MET and not by_text.isdisjoint(map(normalized_or_none, codes)):
-                flags.update(accepted_by_text_flags(code_matches(vs, codes)))
+            if a.ranks[i] == MET and vs.accepted_by_text:
+                codes = get(fact)
+                if not vs.accepted_by_text.isdisjoint(map(normalized_or_none, codes)):
+                    flags.update(accepted_by_text_flags(code_matches(vs, codes)))
     return sorted(flags)
 
 
@@ -435,10 +444,10 @@ def _summary(
     reasons: list[Reason],
     missing: list[MissingFact],
 ) -> str:
-    if outcome is Outcome.out_of_scope:
-        return f"Not reviewed under {policy.meta.id}: {scope.text} Route to: {scope.route_to}."
     if outcome is Outcome.approved:
         return parts.approvals[met[0].id]
+    if outcome is Outcome.out_of_scope:
+        return f"Not reviewed under {policy.meta.id}: {scope.text} Route to: {scope.route_to}."
     if outcome is Outcome.missing_information:
         return "More information is needed: " + "; ".join(m.label for m in missing) + "."
     return (
