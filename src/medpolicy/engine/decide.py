@@ -47,16 +47,13 @@ def decide(policy: t.Policy, request: Request) -> Determination:
     parts = _policy_parts(policy)
     scope = _scope(policy, parts, facts)
     indications = _indications(parts, facts)
-    results: dict[str, tuple[int, ...] | None] = {}
+    results = parts.no_results.copy()  # every pathway, in the policy's order
     applicable: list[_Applicable] = []
-    phase = request.request_type
-    for p, compiled in parts.compiled:
-        if p.phase == phase and (p.indication is None or p.indication in indications):
+    for p, compiled in parts.by_phase.get(request.request_type, ()):
+        if p.indication is None or p.indication in indications:
             ranks, checked = compiled.run(facts)
             results[p.id] = ranks
             applicable.append(_Applicable(p, compiled, ranks, checked))
-        else:
-            results[p.id] = None
     met = [a.pathway for a in applicable if a.ranks[0] == MET]
     gates = _unsettled(policy, parts, facts, scope)
     traces: dict[str, Trace] = {}
@@ -150,7 +147,9 @@ class _PolicyParts:
     implied_by_fact: tuple[tuple[str, str, tuple[str, ...]], ...]  # (indication, fact, values)
     scopes: dict[str | None, Scope]  # by line of business, each built on first use
     outlines: tuple[_Outlines, ...]  # per pathway, in the policy's order
-    compiled: tuple[tuple[t.Pathway, CompiledCriteria], ...]  # each pathway, its criteria compiled
+    # by phase, each pathway of it with its criteria compiled, in the policy's order
+    by_phase: dict[str, tuple[tuple[t.Pathway, CompiledCriteria], ...]]
+    no_results: dict[str, tuple[int, ...] | None]  # every pathway id, in order: None (not run)
     drug_names: tuple[str, ...]  # the names the drug is ordered by, case-folded
     approvals: dict[str, str]  # pathway id -> the summary of an approval under it
 
@@ -201,7 +200,15 @@ def _build_parts(policy: t.Policy) -> _PolicyParts:
         ),
         scopes={},
         outlines=tuple(_outlines(policy, p) for p in policy.pathways),
-        compiled=tuple((p, compile_criteria(policy, p.criteria)) for p in policy.pathways),
+        by_phase={
+            phase: tuple(
+                (p, compile_criteria(policy, p.criteria))
+                for p in policy.pathways
+                if p.phase == phase
+            )
+            for phase in {p.phase: None for p in policy.pathways}
+        },
+        no_results=dict.fromkeys(p.id for p in policy.pathways),
         drug_names=tuple(n.casefold() for n in policy.drug.names),
         approvals={
             p.id: f"Meets {p.criteria.citation.section} ({p.criteria.citation.text})."
@@ -404,11 +411,10 @@ def _flags(applicable: list[_Applicable], facts: Facts) -> list[str]:
     criterion: the reviewer is told (sorted, each once). Most requests have none, so the codes
     are first looked up among those the text accepts, which is cheaper than matching them."""
     flags: set[str] = set()
-    get = facts.values.get
     for a in applicable:
         for i, fact, vs in a.compiled.value_sets:
             if a.ranks[i] == MET and vs.accepted_by_text:
-                codes = get(fact)
+                codes: list[str] = facts.values[fact]  # present: the leaf is met
                 if not vs.accepted_by_text.isdisjoint(map(normalized_or_none, codes)):
                     flags.update(accepted_by_text_flags(code_matches(vs, codes)))
     return sorted(flags)
