@@ -87,3 +87,21 @@ def test_control_characters_in_the_request_are_written_as_pydantic_writes_them(
     decision = decide(kadcyla, parse_request(request))
     assert decision.to_json() == decision.record().model_dump_json()
     assert "\x00" not in decision.to_json()
+
+
+@pytest.mark.parametrize(
+    ("written", "flagged"), [("c50912", False), (" C50912 ", False), ("c50a1", True)]
+)
+def test_codes_written_loosely_imply_their_indication_and_flags(
+    kadcyla: Policy, written: str, flagged: bool
+) -> None:
+    """The engine reads diagnosis codes as the request's validation normalized them: a code
+    written in lower case or without its dot implies its indication, meets the code-set leaf
+    and, when the guideline's text alone accepts it, is flagged for the reviewer."""
+    body = json.loads((EXAMPLES / "breast-metastatic-approved.json").read_bytes())
+    body["indications"] = None  # implied by the code alone
+    body["diagnoses"] = [written]
+    decision = decide(kadcyla, parse_request(json.dumps(body).encode()))
+    assert decision.indications == ["breast_cancer"]
+    assert decision.outcome.value == "approved"
+    assert bool(decision.flags) is flagged

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from medpolicy import __version__
-from medpolicy.definitions.icd10 import code_set_version, normalized_or_none
+from medpolicy.definitions.icd10 import code_set_version
 from medpolicy.engine.authorize import authorize
 from medpolicy.engine.compiled import Checked, CompiledCriteria, compile_criteria
 from medpolicy.engine.decision import (
@@ -143,7 +143,7 @@ class _PolicyParts:
 
     ref: PolicyRef
     precautions: tuple[PrecautionOut, ...]
-    implied_by_code: Mapping[str | None, frozenset[str]]  # normalized code -> indications
+    implied_by_code: Mapping[str, frozenset[str]]  # normalized code -> indications
     implied_by_fact: tuple[tuple[str, str, tuple[str, ...]], ...]  # (indication, fact, values)
     scopes: dict[str | None, Scope]  # by line of business, each built on first use
     outlines: tuple[_Outlines, ...]  # per pathway, in the policy's order
@@ -174,7 +174,7 @@ def _policy_parts(policy: t.Policy) -> _PolicyParts:
 
 def _build_parts(policy: t.Policy) -> _PolicyParts:
     meta = policy.meta
-    by_code: dict[str | None, set[str]] = {}
+    by_code: dict[str, set[str]] = {}
     for ind in policy.indications.values():
         vs = policy.value_sets.get(ind.implied_by_value_set or "")
         for code in vs.members if vs is not None else ():
@@ -240,11 +240,8 @@ def _outlines(policy: t.Policy, p: t.Pathway) -> _Outlines:
 
 
 def _check_fits(policy: t.Policy, request: Request) -> None:
-    stated = request.indications
-    if request.medication.hcpcs == policy.drug.hcpcs and (
-        stated is None or policy.indications.keys() >= set(stated)
-    ):
-        return  # the drug is the policy's and every indication stated is one it knows
+    if request.medication.hcpcs == policy.drug.hcpcs and _known(policy, request.indications):
+        return  # the usual request: no error to build
     errors = []
     if request.medication.hcpcs != policy.drug.hcpcs:
         errors.append(
@@ -264,6 +261,14 @@ def _check_fits(policy: t.Policy, request: Request) -> None:
             )
     if errors:
         raise RequestError(errors)
+
+
+def _known(policy: t.Policy, indications: list[str] | None) -> bool:
+    """Whether every indication stated is one the policy names."""
+    for name in indications or ():  # noqa: SIM110 (a loop: no generator to make per request)
+        if name not in policy.indications:
+            return False
+    return True
 
 
 def _scope(policy: t.Policy, parts: _PolicyParts, facts: Facts) -> Scope:
@@ -295,8 +300,8 @@ def _indications(parts: _PolicyParts, facts: Facts) -> set[str]:
     get = facts.values.get
     found = set(get("indications") or ())
     implied_by = parts.implied_by_code.get
-    for code in get("diagnoses") or ():
-        implied = implied_by(normalized_or_none(code))
+    for code in get("diagnoses") or ():  # normalized: the request's validation normalizes codes
+        implied = implied_by(code)
         if implied is not None:
             found.update(implied)
     for ind, fact, values in parts.implied_by_fact:
@@ -415,7 +420,8 @@ def _flags(applicable: list[_Applicable], facts: Facts) -> list[str]:
         for i, fact, vs in a.compiled.value_sets:
             if a.ranks[i] == MET and vs.accepted_by_text:
                 codes: list[str] = facts.values[fact]  # present: the leaf is met
-                if not vs.accepted_by_text.isdisjoint(map(normalized_or_none, codes)):
+                # normalized codes: the request's validation normalizes them
+                if not vs.accepted_by_text.isdisjoint(codes):
                     flags.update(accepted_by_text_flags(code_matches(vs, codes)))
     return sorted(flags)
 
