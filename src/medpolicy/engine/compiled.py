@@ -103,8 +103,15 @@ class _Emitter:
         elif isinstance(node, t.InValueSet):
             value_set = self.policy.value_sets[node.value_set]
             self.value_sets.append((index, node.fact, value_set))
-            vs = self.constant(value_set)
-            self.lines.append(f"    {out} = value_set_rank({vs}, {self.facts.value(node.fact)})")
+            vs, codes = self.constant(value_set), self.facts.value(node.fact)
+            # A code that is itself a member meets it, as ``value_set_rank`` would find (members
+            # are normalized codes, and a request's codes are normalized by its validation);
+            # anything else is for ``value_set_rank`` to settle.
+            members = self.constant(value_set.members.keys())
+            self.lines.append(
+                f"    {out} = {MET} if {codes} and not {members}.isdisjoint({codes}) "
+                f"else value_set_rank({vs}, {codes})"
+            )
         elif isinstance(node, t.Exists):
             test = self.records_function(f"e{index}", node.where)
             self.lines.append(f"    {out} = {test}({self.facts.value(node.fact)}, today)")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from medpolicy import __version__
-from medpolicy.definitions.icd10 import code_set_version
+from medpolicy.definitions.icd10 import code_set_version, normalized_or_none
 from medpolicy.engine.authorize import authorize
 from medpolicy.engine.compiled import Checked, CompiledCriteria, compile_criteria
 from medpolicy.engine.decision import (
@@ -300,8 +300,10 @@ def _indications(parts: _PolicyParts, facts: Facts) -> set[str]:
     get = facts.values.get
     found = set(get("indications") or ())
     implied_by = parts.implied_by_code.get
-    for code in get("diagnoses") or ():  # normalized: the request's validation normalizes codes
-        implied = implied_by(code)
+    for code in get("diagnoses") or ():
+        # normalized by the request's validation; normalized here too if not, as a miss would
+        # silently drop an indication
+        implied = implied_by(code) or implied_by(normalized_or_none(code) or "")
         if implied is not None:
             found.update(implied)
     for ind, fact, values in parts.implied_by_fact:
