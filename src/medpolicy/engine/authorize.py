@@ -15,7 +15,7 @@ from medpolicy.engine.decision import Authorization, ClaimLineOut, VialCount
 from medpolicy.facts import Facts
 from medpolicy.policy import tree as t
 
-__all__ = ["add_months", "authorize"]
+__all__ = ["add_months", "authorization_fields", "authorize"]
 
 
 def plain(value: Decimal) -> str:
@@ -69,6 +69,11 @@ def _billing(
 
 def authorize(policy: t.Policy, facts: Facts, months: int) -> Authorization:
     """Only called for an approved pathway, whose dose check guarantees a known dose and weight."""
+    return Authorization.assemble_from(authorization_fields(policy, facts, months))
+
+
+def authorization_fields(policy: t.Policy, facts: Facts, months: int) -> dict[str, Any]:
+    """``authorize``'s record as a dict of its fields, in their order (what the record holds)."""
     get: Callable[[str], Any] = facts.values.get  # None when absent
     dose, weight = get("medication.dose"), get("body_weight.kg")
     interval: int = get("medication.interval_days")
@@ -79,22 +84,19 @@ def authorize(policy: t.Policy, facts: Facts, months: int) -> Authorization:
     administrations = (end - start).days // interval + 1
     drug = policy.drug
     billing = _billing(drug.hcpcs, str(dose_mg), drug.vial_sizes_mg, drug.mg_per_unit)
-    # A dict of its fields, handed over: no keyword arguments to pack (see assemble_from)
-    return Authorization.assemble_from(
-        {
-            "hcpcs": drug.hcpcs,
-            "period_start": start,
-            "period_end": end,
-            "months": months,
-            "dose_mg": plain(dose_mg),
-            "mg_per_kg": str(per_kg),
-            "weight_kg": plain(weight),
-            "interval_days": interval,
-            "administrations": administrations,
-            "units_per_administration": billing.units,
-            "total_units": billing.units * administrations,
-            "vials_per_administration": list(billing.vials),
-            "waste_units_per_administration": billing.waste_units,
-            "claim_lines_per_administration": list(billing.claim_lines),
-        }
-    )
+    return {
+        "hcpcs": drug.hcpcs,
+        "period_start": start,
+        "period_end": end,
+        "months": months,
+        "dose_mg": plain(dose_mg),
+        "mg_per_kg": str(per_kg),
+        "weight_kg": plain(weight),
+        "interval_days": interval,
+        "administrations": administrations,
+        "units_per_administration": billing.units,
+        "total_units": billing.units * administrations,
+        "vials_per_administration": list(billing.vials),
+        "waste_units_per_administration": billing.waste_units,
+        "claim_lines_per_administration": list(billing.claim_lines),
+    }

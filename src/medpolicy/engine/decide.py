@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from medpolicy import __version__
 from medpolicy.definitions.icd10 import code_set_version, normalized_or_none
-from medpolicy.engine.authorize import authorize
+from medpolicy.engine.authorize import authorization_fields
 from medpolicy.engine.compiled import Checked, CompiledCriteria, compile_criteria
 from medpolicy.engine.decision import (
     Determination,
@@ -64,9 +64,9 @@ def decide(policy: t.Policy, request: Request) -> Determination:
     outcome, missing, reasons = _conclude(facts, scope, met, traces, gates)
     if not reasons and outcome is Outcome.not_met:
         reasons = [_no_pathway_reason(policy, request, indications)]
-    authorization = None
+    authorized = None
     if outcome is Outcome.approved:
-        authorization = authorize(policy, facts, met[0].approval_months)
+        authorized = authorization_fields(policy, facts, met[0].approval_months)
 
     flags = _flags(applicable, facts)
     if outcome is Outcome.not_met:
@@ -91,7 +91,7 @@ def decide(policy: t.Policy, request: Request) -> Determination:
         results,
         reasons,
         missing,  # missing_information
-        authorization,
+        authorized,
         flags,
         list(parts.precautions),  # precautions
         word,

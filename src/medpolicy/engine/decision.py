@@ -207,12 +207,13 @@ class Determination:
     """
 
     __slots__ = (
+        "_authorization",
+        "_authorized",
         "_id",
         "_identify",
         "_pathways",
         "_word",
         "_worded",
-        "authorization",
         "code_set",
         "engine_version",
         "evaluated_at",
@@ -247,7 +248,7 @@ class Determination:
         results: dict[str, tuple[int, ...] | None],
         reasons: list[Reason],
         missing_information: list[MissingFact],
-        authorization: Authorization | None,
+        authorized: dict[str, Any] | None,  # the authorization's fields, in its order
         flags: list[str],
         precautions: list[PrecautionOut],
         word: Callable[[], list[WordedPathway]],
@@ -266,7 +267,8 @@ class Determination:
         self.results = results
         self.reasons = reasons
         self.missing_information = missing_information
-        self.authorization = authorization
+        self._authorized = authorized
+        self._authorization: Authorization | None = None
         self.flags = flags
         self.precautions = precautions
         self._word = word
@@ -280,6 +282,14 @@ class Determination:
         if self._id is None:
             self._id = self._identify()
         return self._id
+
+    @property
+    def authorization(self) -> Authorization | None:
+        """What an approval authorizes (None otherwise). Computed with the decision; the record
+        object is made on first read, and the JSON is written from the fields themselves."""
+        if self._authorization is None and self._authorized is not None:
+            self._authorization = Authorization.assemble_from(self._authorized)
+        return self._authorization
 
     @property
     def applicable_pathways(self) -> list[str]:
@@ -301,7 +311,7 @@ class Determination:
         return self._pathways
 
     def record(self) -> Decision:
-        return Decision.assemble(**self._record_fields(self.pathways))
+        return Decision.assemble(**self._record_fields(self.pathways, self.authorization))
 
     def to_json(self, *, indent: bool = False) -> str:
         if indent:
@@ -313,7 +323,9 @@ class Determination:
             outline if tree is None else {**outline.__dict__, "criteria": _TREE}
             for outline, tree in worded
         ]
-        rest = orjson.dumps(self._record_fields(pathways), default=_fields, option=_COMPACT)
+        # the authorization's fields are what its record object holds, and are written alike
+        fields = self._record_fields(pathways, self._authorized)
+        rest = orjson.dumps(fields, default=_fields, option=_COMPACT)
         trees = [tree for _, tree in worded if tree is not None]
         around = rest.split(_TREE_MARK)  # bytes: a NUL is found far faster than in text
         text = [around[0].decode()]
@@ -321,7 +333,7 @@ class Determination:
             text += (tree, after.decode())
         return "".join(text)
 
-    def _record_fields(self, pathways: list[Any]) -> dict[str, Any]:
+    def _record_fields(self, pathways: list[Any], authorization: Any) -> dict[str, Any]:
         """The record's fields, in its order."""
         return {
             "decision_id": self.decision_id,
@@ -338,7 +350,7 @@ class Determination:
             "pathways": pathways,
             "reasons": self.reasons,
             "missing_information": self.missing_information,
-            "authorization": self.authorization,
+            "authorization": authorization,
             "flags": self.flags,
             "precautions": self.precautions,
         }
