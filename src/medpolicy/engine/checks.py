@@ -8,7 +8,6 @@ limit adds one entry here; no engine code names a drug.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -29,13 +28,20 @@ class CheckResult(NamedTuple):
     detail: str
 
 
+Check = Callable[[Facts], CheckResult]
+
+
 @dataclass(frozen=True)
 class CheckDefinition:
     name: str
     reads: tuple[str, ...]
     params: Mapping[str, type]  # required parameter -> its type (Decimal or int)
-    evaluate: Callable[[Facts, Mapping[str, Any]], CheckResult]
+    # the check with a policy's parameters bound, once: the compiled policy calls it per request
+    bind: Callable[[Mapping[str, Any]], Check]
     description: str
+
+    def evaluate(self, facts: Facts, params: Mapping[str, Any]) -> CheckResult:
+        return self.bind(params)(facts)
 
 
 _DOSE, _WEIGHT, _INTERVAL = _DOSE_FACTS = (
@@ -45,22 +51,27 @@ _DOSE, _WEIGHT, _INTERVAL = _DOSE_FACTS = (
 )
 
 
-def _weight_based_dose_limit(facts: Facts, params: Mapping[str, Any]) -> CheckResult:
+def _weight_based_dose_limit(params: Mapping[str, Any]) -> Check:
     limit: Decimal = params["max_mg_per_kg"]
     per_days: int = params["per_days"]
-    get = facts.values.get
-    dose, weight, interval = get(_DOSE), get(_WEIGHT), get(_INTERVAL)
-    # Most requests report all three and meet both limits: settled without a product or a list.
-    if (
-        dose is not None
-        and weight is not None
-        and dose_within_limit(dose["value"], dose["unit"], weight, limit)
-        and interval is not None
-        and interval >= per_days
-    ):
-        used = {_DOSE: dose, _WEIGHT: weight, _INTERVAL: interval}
-        return CheckResult(Truth.met, used, (), _within(limit, per_days))
-    return _not_within(dose, weight, interval, limit, per_days)
+    within = f"within {limit} mg/kg every {per_days} days"
+
+    def check(facts: Facts) -> CheckResult:
+        get = facts.values.get
+        dose, weight, interval = get(_DOSE), get(_WEIGHT), get(_INTERVAL)
+        # Most requests report all three and meet both limits: settled without a product or a list.
+        if (
+            dose is not None
+            and weight is not None
+            and dose_within_limit(dose["value"], dose["unit"], weight, limit)
+            and interval is not None
+            and interval >= per_days
+        ):
+            used = {_DOSE: dose, _WEIGHT: weight, _INTERVAL: interval}
+            return CheckResult(Truth.met, used, (), within)
+        return _not_within(dose, weight, interval, limit, per_days)
+
+    return check
 
 
 def _not_within(
@@ -92,11 +103,6 @@ def _not_within(
     return CheckResult(result, used, missing if result is Truth.unknown else (), detail)
 
 
-@functools.lru_cache(maxsize=64)  # one wording per policy's parameters
-def _within(limit: Decimal, per_days: int) -> str:
-    return f"within {limit} mg/kg every {per_days} days"
-
-
 CHECKS: dict[str, CheckDefinition] = {
     c.name: c
     for c in [
@@ -104,7 +110,7 @@ CHECKS: dict[str, CheckDefinition] = {
             name="weight_based_dose_limit",
             reads=_DOSE_FACTS,
             params={"max_mg_per_kg": Decimal, "per_days": int},
-            evaluate=_weight_based_dose_limit,
+            bind=_weight_based_dose_limit,
             description="dose per administration ≤ max_mg_per_kg × body weight, at intervals of "
             "at least per_days days",
         )

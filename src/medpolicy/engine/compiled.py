@@ -116,11 +116,10 @@ class _Emitter:
             test = self.records_function(f"e{index}", node.where)
             self.lines.append(f"    {out} = {test}({self.facts.value(node.fact)}, today)")
         elif isinstance(node, t.Check):
-            check = CHECKS[node.definition].evaluate
-            run, params = self.constant(check), self.constant(node.params)
+            run = self.constant(CHECKS[node.definition].bind(node.params))
             outcome = f"o{index}"
             self.checks.append(outcome)
-            self.lines.append(f"    {outcome} = {run}(facts, {params})")
+            self.lines.append(f"    {outcome} = {run}(facts)")
             self.lines.append(f"    {out} = rank[{outcome}.result]")
         else:  # pragma: no cover - the loader admits no other node type
             raise TypeError(f"cannot compile {type(node).__name__}")

@@ -53,14 +53,14 @@ def decide(policy: t.Policy, request: Request) -> Determination:
         if p.indication is None or p.indication in indications:
             ranks, checked = compiled.run(facts)
             results[p.id] = ranks
-            applicable.append(_Applicable(p, compiled, ranks, checked))
-    met = [a.pathway for a in applicable if a.ranks[0] == MET]
+            applicable.append((p, compiled, ranks, checked))
+    met = [p for p, _, ranks, _ in applicable if ranks[0] == MET]
     gates = _unsettled(policy, parts, facts, scope)
     traces: dict[str, Trace] = {}
     if scope.applies is not False and not (met and not gates):
         # Not approved: the worded trace is the explanation, so it is built now.
         ctx = Context(facts, policy)
-        traces = {a.pathway.id: evaluate(a.pathway.criteria, ctx) for a in applicable}
+        traces = {p.id: evaluate(p.criteria, ctx) for p, *_ in applicable}
     outcome, missing, reasons = _conclude(facts, scope, met, traces, gates)
     if not reasons and outcome is Outcome.not_met:
         reasons = [_no_pathway_reason(policy, request, indications)]
@@ -74,7 +74,9 @@ def decide(policy: t.Policy, request: Request) -> Determination:
 
     def word() -> list[WordedPathway]:
         ctx = Context(facts, policy)
-        criteria = {a.pathway.id: a.compiled.word(ctx, a.ranks, a.checked) for a in applicable}
+        criteria = {
+            p.id: compiled.word(ctx, ranks, checked) for p, compiled, ranks, checked in applicable
+        }
         return _worded(parts, results, criteria)
 
     return Determination(
@@ -99,13 +101,9 @@ def decide(policy: t.Policy, request: Request) -> Determination:
     )
 
 
-class _Applicable(NamedTuple):
-    """A pathway that applies, its compiled criteria and what they gave for the request."""
-
-    pathway: t.Pathway
-    compiled: CompiledCriteria
-    ranks: tuple[int, ...]
-    checked: Checked
+# A pathway that applies, its compiled criteria, and what they gave for the request: each node's
+# rank and each check's outcome (a plain tuple: one is made per pathway per request).
+_Applicable = tuple[t.Pathway, CompiledCriteria, tuple[int, ...], Checked]
 
 
 class _Gate(NamedTuple):
@@ -418,9 +416,9 @@ def _flags(applicable: list[_Applicable], facts: Facts) -> list[str]:
     criterion: the reviewer is told (sorted, each once). Most requests have none, so the codes
     are first looked up among those the text accepts, which is cheaper than matching them."""
     flags: set[str] = set()
-    for a in applicable:
-        for i, fact, vs in a.compiled.value_sets:
-            if a.ranks[i] == MET and vs.accepted_by_text:
+    for _, compiled, ranks, _ in applicable:
+        for i, fact, vs in compiled.value_sets:
+            if ranks[i] == MET and vs.accepted_by_text:
                 codes: list[str] = facts.values[fact]  # present: the leaf is met
                 # normalized codes: the request's validation normalizes them
                 if not vs.accepted_by_text.isdisjoint(codes):
