@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 from hypothesis import given
@@ -187,6 +188,40 @@ def test_dose_within_limit_refuses_impossible_values(
 def test_mg_per_kg_for_display(dose: str, weight: str, shown: str) -> None:
     value = mg_per_kg(D(dose), D(weight))
     assert str(value) == shown
+
+
+def _shown_exactly(dose: Decimal, weight: Decimal) -> Decimal:
+    """The reference: the exact quotient, rounded half up to the thousandth, in fractions."""
+    thousandths = Fraction(dose) / Fraction(weight) * 1000 + Fraction(1, 2)
+    return D(f"{thousandths.numerator // thousandths.denominator}E-3")
+
+
+# Doses and weights from tiny to huge, with up to 12 significant digits: quotients from 1e-30 to
+# 1e+60, across the point (10^50) past which the quotient is divided in integers.
+_MAGNITUDES = st.builds(
+    lambda digits, exponent: D(digits).scaleb(exponent),
+    st.integers(min_value=1, max_value=10**12 - 1),
+    st.integers(min_value=-20, max_value=25),
+)
+
+
+@given(_MAGNITUDES, _MAGNITUDES)
+def test_mg_per_kg_rounds_once_whatever_the_magnitudes(dose: Decimal, weight: Decimal) -> None:
+    assert str(mg_per_kg(dose, weight)) == str(_shown_exactly(dose, weight))
+
+
+@pytest.mark.parametrize(
+    ("dose", "weight"),
+    [
+        ("1.0005", "1"),  # exactly half a thousandth over: up
+        ("2.0009999999999999999999999999999999999999999999999999999999999999", "2"),  # 70 digits
+        ("1", "3"),  # a repeating quotient, cut
+        ("2", "3"),
+        ("7000000000000000000000000000000000000000000000000000000001", "7"),  # 10^56: integers
+    ],
+)
+def test_mg_per_kg_at_half_thousandths_and_long_quotients(dose: str, weight: str) -> None:
+    assert str(mg_per_kg(D(dose), D(weight))) == str(_shown_exactly(D(dose), D(weight)))
 
 
 @pytest.mark.parametrize(("dose", "weight"), [("252", "0"), ("252", "-70"), ("-1", "70")])

@@ -7,7 +7,7 @@ frequently than every <n> days" (an inclusive minimum interval). The numbers com
 from __future__ import annotations
 
 from datetime import date
-from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Context, Decimal, DivisionByZero, InvalidOperation
 from typing import Final
 
 from medpolicy.definitions.units import (
@@ -79,25 +79,33 @@ _THOUSANDTH: Final = Decimal("0.001")
 # Enough digits for any value the fast path above admits (under 10^20, to 0.001), so the one
 # rounding is the displayed one; anything else is an error, not a silent second rounding.
 _HALF_UP: Final = Context(prec=40, rounding=ROUND_HALF_UP, traps=[InvalidOperation])
+# mg_per_kg's quotient, cut to 60 digits, and its rounding to the thousandth (up to 53 digits)
+_CUT: Final = Context(prec=60, rounding=ROUND_DOWN, traps=[InvalidOperation, DivisionByZero])
+_SHOWN: Final = Context(prec=60, rounding=ROUND_HALF_UP, traps=[InvalidOperation])
 
 
 def mg_per_kg(dose_mg: Decimal, weight_kg: Decimal) -> Decimal:
     """The dose per kg, to 0.001 mg/kg (half up), FOR DISPLAY ONLY.
 
     Never compare this against a cap: 3.6004 mg/kg shows as 3.600 yet exceeds 3.6. Use
-    ``within_weight_based_limit`` for decisions. Computed in exact integers so the one rounding
-    is the displayed one (a 28-digit Decimal quotient would be rounded twice).
+    ``within_weight_based_limit`` for decisions. The one rounding is the displayed one: the
+    quotient is cut (never rounded) to 60 digits, then rounded half up to the thousandth. A
+    half-thousandth has four decimals, which the cut keeps for any quotient below 10^50, so the
+    cut cannot carry a value across one (larger quotients are divided in exact integers).
     """
     if weight_kg <= 0:
         raise ValueError(f"a body weight must be positive, got {weight_kg} kg")
     if dose_mg < 0:
         raise ValueError(f"a dose cannot be negative, got {dose_mg} mg")
+    quotient = _CUT.divide(dose_mg, weight_kg)
+    if quotient.adjusted() < 50:
+        return quotient.quantize(_THOUSANDTH, None, _SHOWN)
     # floor(d / w * 1000 + 1/2) in integers: d = dn/dd and w = wn/wd exactly.
     dn, dd = dose_mg.as_integer_ratio()
     wn, wd = weight_kg.as_integer_ratio()
     numerator, denominator = dn * wd * 1000, dd * wn
     thousandths = (2 * numerator + denominator) // (2 * denominator)
-    return Decimal(thousandths).scaleb(-3)
+    return Decimal(f"{thousandths}E-3")  # exact: a string is read digit for digit
 
 
 def days_between(earlier: date, later: date) -> int:
