@@ -56,21 +56,22 @@ def decide(policy: t.Policy, request: Request) -> Determination:
             applicable.append((p, compiled, ranks, checked))
     met = [p for p, _, ranks, _ in applicable if ranks[0] == MET]
     gates = _unsettled(policy, parts, facts, scope)
-    traces: dict[str, Trace] = {}
-    if scope.applies is not False and not (met and not gates):
-        # Not approved: the worded trace is the explanation, so it is built now.
-        ctx = Context(facts, policy)
-        traces = {p.id: evaluate(p.criteria, ctx) for p, *_ in applicable}
-    outcome, missing, reasons = _conclude(facts, scope, met, traces, gates)
-    if not reasons and outcome is Outcome.not_met:
-        reasons = [_no_pathway_reason(policy, request, indications)]
-    authorized = None
-    if outcome is Outcome.approved:
-        authorized = authorization_fields(policy, facts, met[0].approval_months)
-
     flags = _flags(applicable, facts)
-    if outcome is Outcome.not_met:
-        flags += [g.note for g in gates]
+    authorized = None
+    missing: list[MissingFact] = []
+    reasons: list[Reason] = []
+    # Approved: the guideline governs the member, a pathway is met and nothing else is unsettled.
+    if scope.applies is not False and met and not gates:
+        outcome = Outcome.approved
+        authorized = authorization_fields(policy, facts, met[0].approval_months)
+        summary = parts.approvals[met[0].id]
+    else:
+        outcome, missing, reasons = _not_approved(policy, facts, scope, applicable, gates)
+        if not reasons and outcome is Outcome.not_met:
+            reasons = [_no_pathway_reason(policy, request, indications)]
+        if outcome is Outcome.not_met:
+            flags += [g.note for g in gates]
+        summary = _summary(outcome, policy, scope, reasons, missing)
 
     def word() -> list[WordedPathway]:
         ctx = Context(facts, policy)
@@ -82,7 +83,7 @@ def decide(policy: t.Policy, request: Request) -> Determination:
     return Determination(
         request.request_id,  # request_id
         outcome,
-        _summary(outcome, policy, parts, scope, met, reasons, missing),  # summary
+        summary,
         request.request_type,  # request_type
         request.submitted_at,  # evaluated_at
         parts.ref,  # policy
@@ -115,19 +116,19 @@ class _Gate(NamedTuple):
 _Gates = list[_Gate]
 
 
-def _conclude(
-    facts: Facts, scope: Scope, met: list[t.Pathway], traces: dict[str, Trace], gates: _Gates
+def _not_approved(
+    policy: t.Policy, facts: Facts, scope: Scope, applicable: list[_Applicable], gates: _Gates
 ) -> tuple[Outcome, list[MissingFact], list[Reason]]:
-    """The outcome by PRODUCT.md's semantics, with what is missing or why it is not met.
-
-    ``traces`` are the applicable pathways' worded traces, by pathway id; they are only needed
-    (and only given) when the outcome is neither out of scope nor an approval."""
+    """The outcome by PRODUCT.md's semantics when it is not an approval, with what is missing or
+    why it is not met. The applicable pathways' worded traces are the explanation: they are
+    built here, by the tracing walker."""
     if scope.applies is False:
         return Outcome.out_of_scope, [], []
-    if met and not gates:
-        return Outcome.approved, [], []
+    ctx = Context(facts, policy)
+    traces = {p.id: evaluate(p.criteria, ctx) for p, *_ in applicable}
+    met = any(ranks[0] == MET for _, _, ranks, _ in applicable)
     unknown = [tr for tr in traces.values() if tr.result is Truth.unknown]
-    if met or unknown:
+    if met or unknown:  # met but for an unsettled gate, or a pathway awaiting facts
         return Outcome.missing_information, _missing(facts, unknown, gates), []
     if not traces and not facts.has("indications") and not facts.has("diagnoses"):
         ask = _Gate("diagnoses", "no indication or diagnosis was reported")
@@ -450,14 +451,11 @@ def _decision_id(policy: t.Policy, request: Request) -> str:
 def _summary(
     outcome: Outcome,
     policy: t.Policy,
-    parts: _PolicyParts,
     scope: Scope,
-    met: list[t.Pathway],
     reasons: list[Reason],
     missing: list[MissingFact],
 ) -> str:
-    if outcome is Outcome.approved:
-        return parts.approvals[met[0].id]
+    """The summary of a decision that is not an approval (an approval's is the policy's)."""
     if outcome is Outcome.out_of_scope:
         return f"Not reviewed under {policy.meta.id}: {scope.text} Route to: {scope.route_to}."
     if outcome is Outcome.missing_information:
