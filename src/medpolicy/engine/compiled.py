@@ -127,7 +127,8 @@ class _Emitter:
 
     def records_function(self, name: str, where: tuple[tuple[str, t.Condition], ...]) -> str:
         """A function of (records, request date) giving ``leaves.records_predicate``'s rank: ANY
-        record meeting ALL of the conditions on its fields."""
+        record meeting ALL of the conditions on its fields (the records are not nodes of the
+        tree, so the first record that meets them all settles it)."""
         body: list[str] = []
         fields = _Reads(self, body, "        ")
         tests = [f"x{i}" for i in range(len(where))]
@@ -143,6 +144,8 @@ class _Emitter:
             *body,
             *_fold("worst", tests or [str(MET)], "<", "        "),
             "        if worst > best:",
+            f"            if worst == {MET}:",  # the highest: no later record can change it
+            f"                return {MET}",
             "            best = worst",
             "    return best",
             "",
