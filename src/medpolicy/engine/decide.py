@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -98,7 +98,7 @@ def decide(policy: t.Policy, request: Request) -> Determination:
         flags,
         list(parts.precautions),  # precautions
         word,
-        functools.partial(_decision_id, policy, request),  # identify
+        functools.partial(parts.identify, request),  # identify
     )
 
 
@@ -151,6 +151,7 @@ class _PolicyParts:
     no_results: dict[str, tuple[int, ...] | None]  # every pathway id, in order: None (not run)
     drug_names: tuple[str, ...]  # the names the drug is ordered by, case-folded
     approvals: dict[str, str]  # pathway id -> the summary of an approval under it
+    identify: Callable[[Request], str]  # a request's decision id under this policy
 
 
 class _Outlines(NamedTuple):
@@ -209,6 +210,7 @@ def _build_parts(policy: t.Policy) -> _PolicyParts:
         },
         no_results=dict.fromkeys(p.id for p in policy.pathways),
         drug_names=tuple(n.casefold() for n in policy.drug.names),
+        identify=functools.partial(_decision_id, policy.content_hash),
         approvals={
             p.id: f"Meets {p.criteria.citation.section} ({p.criteria.citation.text})."
             for p in policy.pathways
@@ -440,11 +442,11 @@ def _worded(
     ]
 
 
-def _decision_id(policy: t.Policy, request: Request) -> str:
+def _decision_id(content_hash: str, request: Request) -> str:
     """A digest of the policy content and the request's JSON: ``model_dump_json()``'s bytes,
     taken from its serializer without the round trip through ``str``."""
     request_json = request.__pydantic_serializer__.to_json(request)
-    digest = hashlib.sha256(f"{policy.content_hash}\n".encode() + request_json)
+    digest = hashlib.sha256(f"{content_hash}\n".encode() + request_json)
     return "dec_" + digest.hexdigest()[:24]
 
 
