@@ -49,12 +49,14 @@ def decide(policy: t.Policy, request: Request) -> Determination:
     indications = _indications(parts, facts)
     results = parts.no_results.copy()  # every pathway, in the policy's order
     applicable: list[_Applicable] = []
+    met: list[t.Pathway] = []
     for p, compiled in parts.by_phase.get(request.request_type, ()):
         if p.indication is None or p.indication in indications:
             ranks, checked = compiled.run(facts)
             results[p.id] = ranks
             applicable.append((p, compiled, ranks, checked))
-    met = [p for p, _, ranks, _ in applicable if ranks[0] == MET]
+            if ranks[0] == MET:
+                met.append(p)
     gates = _unsettled(policy, parts, facts, scope)
     flags = _flags(applicable, facts)
     authorized = None
@@ -80,6 +82,9 @@ def decide(policy: t.Policy, request: Request) -> Determination:
         }
         return _worded(parts, results, criteria)
 
+    def identify() -> str:
+        return parts.identify(request)
+
     return Determination(
         request.request_id,  # request_id
         outcome,
@@ -88,7 +93,7 @@ def decide(policy: t.Policy, request: Request) -> Determination:
         request.submitted_at,  # evaluated_at
         parts.ref,  # policy
         __version__,  # engine_version
-        code_set_version(),  # code_set
+        parts.code_set,
         scope,
         sorted(indications),  # indications
         results,
@@ -98,7 +103,7 @@ def decide(policy: t.Policy, request: Request) -> Determination:
         flags,
         list(parts.precautions),  # precautions
         word,
-        functools.partial(parts.identify, request),  # identify
+        identify,
     )
 
 
@@ -152,6 +157,7 @@ class _PolicyParts:
     drug_names: tuple[str, ...]  # the names the drug is ordered by, case-folded
     approvals: dict[str, str]  # pathway id -> the summary of an approval under it
     identify: Callable[[Request], str]  # a request's decision id under this policy
+    code_set: str  # the ICD-10-CM release in use (one per process)
 
 
 class _Outlines(NamedTuple):
@@ -211,6 +217,7 @@ def _build_parts(policy: t.Policy) -> _PolicyParts:
         no_results=dict.fromkeys(p.id for p in policy.pathways),
         drug_names=tuple(n.casefold() for n in policy.drug.names),
         identify=functools.partial(_decision_id, policy.content_hash),
+        code_set=code_set_version(),
         approvals={
             p.id: f"Meets {p.criteria.citation.section} ({p.criteria.citation.text})."
             for p in policy.pathways
