@@ -11,6 +11,7 @@ conflict (reported twice with different values: treated as absent, with the conf
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -314,7 +315,12 @@ def extract_facts(request: Request) -> Facts:
     conflicts: dict[str, str] = {}
     if (her2 := r.her2) is not None:
         _her2_facts(her2.ihc, her2.ish, values, conflicts)
-    return Facts(values, conflicts)
+    return _facts((values, conflicts))
+
+
+# ``Facts((values, conflicts))`` without the named tuple's ``__new__`` (a Python function):
+# facts are extracted for every request.
+_facts = functools.partial(tuple.__new__, Facts)
 
 
 def _medication(m: Medication, values: dict[str, Any]) -> None:

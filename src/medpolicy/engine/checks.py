@@ -8,6 +8,7 @@ limit adds one entry here; no engine code names a drug.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -29,6 +30,10 @@ class CheckResult(NamedTuple):
 
 
 Check = Callable[[Facts], CheckResult]
+
+# ``CheckResult((result, used, missing, detail))`` without the named tuple's ``__new__`` (a
+# Python function): checks run on every request.
+_result = functools.partial(tuple.__new__, CheckResult)
 
 
 @dataclass(frozen=True)
@@ -68,7 +73,7 @@ def _weight_based_dose_limit(params: Mapping[str, Any]) -> Check:
             and interval >= per_days
         ):
             used = {_DOSE: dose, _WEIGHT: weight, _INTERVAL: interval}
-            return CheckResult(Truth.met, used, (), within)
+            return _result((Truth.met, used, (), within))
         return _not_within(dose, weight, interval, limit, per_days)
 
     return check

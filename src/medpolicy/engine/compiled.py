@@ -185,9 +185,9 @@ class _Reads:
         if local is None:
             v = self.value(key)
             local = self.locals[key, form] = f"{form}{len(self.locals)}"
-            converted = {
-                "s": f"str({v}).casefold()",
-                "m": f"{{str(x).casefold() for x in {v}}}",
+            converted = {  # str() of a str is itself: only other values are converted first
+                "s": f"({v} if {v}.__class__ is str else str({v})).casefold()",
+                "m": f"{{(x if x.__class__ is str else str(x)).casefold() for x in {v}}}",
                 "d": f"{v} if {v}.__class__ is Decimal else to_decimal({v})",
             }[form]
             self.lines.append(f"{self.indent}{local} = None if {v} is None else {converted}")

@@ -248,8 +248,13 @@ def _outlines(policy: t.Policy, p: t.Pathway) -> _Outlines:
 
 
 def _check_fits(policy: t.Policy, request: Request) -> None:
-    if request.medication.hcpcs == policy.drug.hcpcs and _known(policy, request.indications):
-        return  # the usual request: no error to build
+    if request.medication.hcpcs == policy.drug.hcpcs:
+        for name in request.indications or ():
+            if name not in policy.indications:
+                break
+        else:
+            return  # the usual request: the policy's drug, for indications it names
+
     errors = []
     if request.medication.hcpcs != policy.drug.hcpcs:
         errors.append(
@@ -269,14 +274,6 @@ def _check_fits(policy: t.Policy, request: Request) -> None:
             )
     if errors:
         raise RequestError(errors)
-
-
-def _known(policy: t.Policy, indications: list[str] | None) -> bool:
-    """Whether every indication stated is one the policy names."""
-    for name in indications or ():  # noqa: SIM110 (a loop: no generator to make per request)
-        if name not in policy.indications:
-            return False
-    return True
 
 
 def _scope(policy: t.Policy, parts: _PolicyParts, facts: Facts) -> Scope:
