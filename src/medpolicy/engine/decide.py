@@ -422,15 +422,15 @@ def _flags(applicable: list[_Applicable], facts: Facts) -> list[str]:
     """Codes accepted by the guideline's text rather than its listed ranges, where they met a
     criterion: the reviewer is told (sorted, each once). Most requests have none, so the codes
     are first looked up among those the text accepts, which is cheaper than matching them."""
-    flags: set[str] = set()
+    flags: list[str] = []
     for _, compiled, ranks, _ in applicable:
         for i, fact, vs in compiled.value_sets:
             if ranks[i] == MET and vs.accepted_by_text:
                 codes: list[str] = facts.values[fact]  # present: the leaf is met
                 # normalized codes: the request's validation normalizes them
                 if not vs.accepted_by_text.isdisjoint(codes):
-                    flags.update(accepted_by_text_flags(code_matches(vs, codes)))
-    return sorted(flags)
+                    flags += accepted_by_text_flags(code_matches(vs, codes))
+    return sorted(set(flags)) if flags else flags
 
 
 def _worded(
