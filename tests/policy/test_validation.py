@@ -60,6 +60,18 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     assert len(diagnostics.items) >= 6
 
 
+@pytest.mark.parametrize("written", ["NaN", "Infinity", "-Infinity", "sNaN", "3.6.1", True])
+def test_a_limit_must_be_a_finite_number(tmp_path: Path, written: object) -> None:
+    doc = _kadcyla_doc()
+    doc["fragments"]["dose_limit"]["with"]["max_mg_per_kg"] = written  # type: ignore[index]
+    doc["drug"]["mg_per_unit"] = written  # type: ignore[index]
+    policy, diagnostics = check_policy(_write(tmp_path, doc))
+    assert policy is None
+    found = {(d.path, d.code) for d in diagnostics.items}
+    assert ("fragments.dose_limit.with.max_mg_per_kg", "not-a-number") in found
+    assert ("drug.mg_per_unit", "not-a-number") in found
+
+
 def test_load_policy_raises_with_every_diagnostic(tmp_path: Path) -> None:
     doc = _kadcyla_doc()
     doc["surprise"] = 1

@@ -109,10 +109,16 @@ class _Builder:
         try:
             if isinstance(value, bool):
                 raise InvalidOperation
-            return Decimal(str(value))
+            number = Decimal(str(value))
         except InvalidOperation:
             self.d.add(path, "not-a-number", f"{value!r} is not a number")
             return Decimal(0)
+        # NaN and infinities parse, but a limit of NaN compares false with every dose: refused
+        # here, where the policy analyst reads it, not at a request's check.
+        if not number.is_finite():
+            self.d.add(path, "not-a-number", f"{value!r} is not a finite number")
+            return Decimal(0)
+        return number
 
     # -- document sections ---------------------------------------------------------------------
     def build(self) -> t.Policy | None:
