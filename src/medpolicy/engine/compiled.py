@@ -127,13 +127,16 @@ class _Emitter:
 
     def records_function(self, name: str, where: tuple[tuple[str, t.Condition], ...]) -> str:
         """A function of (records, request date) giving ``leaves.records_predicate``'s rank: ANY
-        record meeting ALL of the conditions on its fields (the records are not nodes of the
-        tree, so the first record that meets them all settles it)."""
+        record meeting ALL of the conditions on its fields. The records are not nodes of the
+        tree: a record is left at its first field not met, and the first record that meets them
+        all settles it."""
         body: list[str] = []
         fields = _Reads(self, body, "        ")
         tests = [f"x{i}" for i in range(len(where))]
         for test, (field, cond) in zip(tests, where, strict=True):
             body.append(f"        {test} = {fields.compare(field, cond)}")
+            # a field not met makes the record not met, which cannot raise the result: next
+            body.append(f"        if {test} == {NOT_MET}: continue")
         self.helpers += [
             f"def {name}(records, today):",
             "    if records is None:",
