@@ -203,7 +203,8 @@ class Determination:
     trees, with each node's clause, facts and explanation, and ``decision_id``, a digest of the
     request. The criteria are worded straight to their canonical JSON, which ``to_json()``
     splices into the record's; ``pathways`` and ``record()`` (the serializable ``Decision``) read
-    them back as plain mappings.
+    them back as plain mappings. An approval's authorization is computed with the decision, as
+    its fields; the pydantic record object over them is made when ``authorization`` is read.
     """
 
     __slots__ = (
