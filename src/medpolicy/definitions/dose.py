@@ -70,16 +70,15 @@ def dose_mg_and_per_kg(value: Decimal, unit: str, weight_kg: Decimal) -> tuple[D
     assert dose_mg is not None  # a weight is given
     # Zero (which may be -0) and values of 20 digits or more go mg_per_kg's own way to the digit.
     if unit == "mg/kg" and value > _ZERO and value.adjusted() < 20:
-        return dose_mg, value.quantize(_THOUSANDTH, None, _HALF_UP)
+        return dose_mg, value.quantize(_THOUSANDTH, None, _SHOWN)
     return dose_mg, mg_per_kg(dose_mg, weight_kg)
 
 
 _ZERO: Final = Decimal(0)
 _THOUSANDTH: Final = Decimal("0.001")
-# Enough digits for any value the fast path above admits (under 10^20, to 0.001), so the one
-# rounding is the displayed one; anything else is an error, not a silent second rounding.
-_HALF_UP: Final = Context(prec=40, rounding=ROUND_HALF_UP, traps=[InvalidOperation])
-# mg_per_kg's quotient, cut to 60 digits, and its rounding to the thousandth (up to 53 digits)
+# mg_per_kg's quotient, cut to 60 digits, and the one rounding to the thousandth: enough digits
+# for any value either function rounds (a per-kg dose under 10^20, a quotient under 10^50), so
+# the displayed rounding is the only one; anything else is an error, not a silent second one.
 _CUT: Final = Context(prec=60, rounding=ROUND_DOWN, traps=[InvalidOperation, DivisionByZero])
 _SHOWN: Final = Context(prec=60, rounding=ROUND_HALF_UP, traps=[InvalidOperation])
 

@@ -29,7 +29,9 @@ LB_TO_KG: Final = Decimal("0.45359237")
 # "[lb_av]" is the UCUM spelling that FHIR body-weight Observations use for pounds.
 _KG_PER_UNIT: Final[Mapping[str, Decimal]] = {"kg": Decimal(1), "lb": LB_TO_KG, "[lb_av]": LB_TO_KG}
 WEIGHT_UNITS: Final = tuple(_KG_PER_UNIT)
-DOSE_UNITS: Final = ("mg", "mg/kg")
+# Whether each dose unit is per kilogram of body weight.
+_PER_KG: Final[Mapping[str, bool]] = {"mg": False, "mg/kg": True}
+DOSE_UNITS: Final = tuple(_PER_KG)
 
 
 def exact_product(a: Decimal, b: Decimal) -> Decimal:
@@ -90,9 +92,6 @@ def per_kilogram(value: Decimal, unit: str) -> bool:
         require_finite(value, "dose")
         raise ValueError(f"a dose cannot be negative, got {value} {unit}")
     return per_kg
-
-
-_PER_KG: Final[Mapping[str, bool]] = {"mg": False, "mg/kg": True}
 
 
 def require_body_weight(weight_kg: Decimal) -> None:

@@ -248,13 +248,6 @@ def _outlines(policy: t.Policy, p: t.Pathway) -> _Outlines:
 
 
 def _check_fits(policy: t.Policy, request: Request) -> None:
-    if request.medication.hcpcs == policy.drug.hcpcs:
-        for name in request.indications or ():
-            if name not in policy.indications:
-                break
-        else:
-            return  # the usual request: the policy's drug, for indications it names
-
     errors = []
     if request.medication.hcpcs != policy.drug.hcpcs:
         errors.append(
