@@ -103,7 +103,6 @@ def varied(count: int) -> list[Request]:
         lb = i % 3 == 0
         r["body_weight"] = {"value": str(kg / LB if lb else kg), "unit": "lb" if lb else "kg"}
         r["body_weight"]["value"] = str(round(Decimal(r["body_weight"]["value"]), 1))
-        r["body_weight"]["date"] = "2026-09-30"
         r["medication"]["dose"] = (
             {"value": str(round(kg * Decimal("3.4"))), "unit": "mg"}
             if i % 2
@@ -113,6 +112,7 @@ def varied(count: int) -> list[Request]:
         day = date(2026, 10, 1) + timedelta(days=i * 5)
         r["submitted_at"] = f"{day.isoformat()}T09:{i % 60:02d}:00Z"
         r["medication"]["start_date"] = (day + timedelta(days=7)).isoformat()
+        r["body_weight"]["date"] = (day - timedelta(days=i % 30)).isoformat()  # a current weight
         r["request_id"] = f"PA-VARIED-{i:03d}"
         out.append(parse_request(json.dumps(r).encode()))
     return out

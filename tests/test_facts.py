@@ -26,6 +26,7 @@ from medpolicy.errors import RequestError
 from medpolicy.facts import FACTS, Facts, extract_facts
 from medpolicy.policy.cases import build_request, load_cases
 from medpolicy.request import (
+    DrugRef,
     Her2Ihc,
     Her2Ish,
     Her2Results,
@@ -50,8 +51,9 @@ def reference_facts(request: Request) -> Facts:
         "medication.interval_days": m.interval_days,
         "medication.start_date": m.start_date,
         "medication.line_of_therapy": m.line_of_therapy,
-        "medication.concurrent_anticancer_drugs": m.concurrent_anticancer_drugs,
+        "medication.concurrent_anticancer_drugs": _drugs(m.concurrent_anticancer_drugs),
         "body_weight.kg": r.body_weight and weight_in_kg(r.body_weight.value, r.body_weight.unit),
+        "body_weight.date": r.body_weight and r.body_weight.date,
         "indications": r.indications,
         "diagnoses": r.diagnoses,
         "disease_extent": r.disease_extent,
@@ -71,7 +73,16 @@ def reference_facts(request: Request) -> Facts:
     conflicts: dict[str, str] = {}
     if r.her2 is not None:
         _her2_facts(r.her2.ihc, r.her2.ish, values, conflicts)
-    return Facts(values, conflicts)
+    return Facts(values, conflicts, {})
+
+
+def _drugs(drugs: list[str | DrugRef] | None) -> list[dict[str, Any]] | None:
+    if drugs is None:
+        return None
+    return [
+        {"drug": d} if isinstance(d, str) else d.model_dump(mode="python", exclude_none=True)
+        for d in drugs
+    ]
 
 
 def _brain(r: Request) -> str | None:
@@ -152,6 +163,7 @@ def assert_same_facts(request: Request) -> None:
     assert list(got.values) == list(want.values)  # the order, which _typed lists keep too
     assert type(got.conflicts) is type(want.conflicts)
     assert _typed(got.conflicts) == _typed(want.conflicts)
+    assert dict(got.notes) == want.notes == {}
     assert set(got.values) <= set(FACTS) and set(got.conflicts) <= set(FACTS)
 
 

@@ -6,7 +6,9 @@ request it comes from. The evaluator, the "what is missing" list, the DTR questi
 and the SQL compiler all read this catalogue; none keeps its own list.
 
 A fact is either present with a value, absent (not reported: the engine's *unknown*), or in
-conflict (reported twice with different values: treated as absent, with the conflict named).
+conflict (reported twice with different values, contradicted by the request's own record, or too
+old to use: treated as absent, with the reason named). A present fact may carry a note saying why
+part of it cannot settle a criterion (a prior therapy whose drug the policy does not know).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from medpolicy.request import (
     Compendium,
     DiseaseExtent,
     DiseaseStatus,
+    DrugRef,
     Erbb2Status,
     Her2Ihc,
     Her2Ish,
@@ -39,7 +42,7 @@ from medpolicy.request import (
     RequestType,
 )
 
-__all__ = ["FACTS", "FactKind", "FactSpec", "Facts", "extract_facts"]
+__all__ = ["FACTS", "FactKind", "FactSpec", "Facts", "extract_facts", "her2_facts"]
 
 FactKind = Literal[
     "code", "codes", "decimal", "integer", "boolean", "date", "choice", "choices", "records"
@@ -61,7 +64,8 @@ class Facts(NamedTuple):
     """Flat, read-only view of one request's facts (made for every request: a tuple is cheap)."""
 
     values: Mapping[str, Any]
-    conflicts: Mapping[str, str] = MappingProxyType({})
+    conflicts: Mapping[str, str] = MappingProxyType({})  # absent facts: why they cannot be used
+    notes: Mapping[str, str] = MappingProxyType({})  # present facts: why part of one is unusable
 
     def get(self, path: str) -> Any:  # None when absent
         return self.values.get(path)
@@ -87,6 +91,7 @@ _NAMES = {
     "medication.line_of_therapy": "line of therapy",
     "medication.concurrent_anticancer_drugs": "concurrent anticancer drugs",
     "body_weight.kg": "body weight (kg)",
+    "body_weight.date": "date of the body weight",
     "indications": "indications",
     "diagnoses": "diagnosis codes",
     "disease_extent": "disease extent",
@@ -156,8 +161,9 @@ FACTS: dict[str, FactSpec] = {
         ),
         _spec(
             "medication.concurrent_anticancer_drugs",
-            "the other anticancer drugs to be given with it (or that there are none)",
-            "codes",
+            "the other anticancer drugs to be given with it, by name or code (or that there are "
+            "none)",
+            "records",
             "medication.concurrent_anticancer_drugs",
         ),
         _spec(
@@ -166,6 +172,12 @@ FACTS: dict[str, FactSpec] = {
             "decimal",
             "body_weight",
             unit="kg",
+        ),
+        _spec(
+            "body_weight.date",
+            "the date the member's body weight was measured",
+            "date",
+            "body_weight.date",
         ),
         _spec(
             "indications",
@@ -225,7 +237,7 @@ FACTS: dict[str, FactSpec] = {
         ),
         _spec(
             "prior_therapies",
-            "the member's prior anticancer therapies (drug, dates, line, and "
+            "the member's prior anticancer therapies (drug by name or code, dates, line, and "
             "why each was stopped), or that there were none",
             "records",
             "prior_therapies",
@@ -292,6 +304,8 @@ def extract_facts(request: Request) -> Facts:
     _medication(r.medication, values)
     if (weight := r.body_weight) is not None:
         values["body_weight.kg"] = _kg(weight)
+        if weight.date is not None:
+            values["body_weight.date"] = weight.date
     if (v := r.indications) is not None:
         values["indications"] = v
     if (v := r.diagnoses) is not None:
@@ -315,12 +329,22 @@ def extract_facts(request: Request) -> Facts:
     conflicts: dict[str, str] = {}
     if (her2 := r.her2) is not None:
         _her2_facts(her2.ihc, her2.ish, values, conflicts)
-    return _facts((values, conflicts))
+    return _facts((values, conflicts, _NO_NOTES))
 
 
-# ``Facts((values, conflicts))`` without the named tuple's ``__new__`` (a Python function):
-# facts are extracted for every request.
+# ``Facts((values, conflicts, notes))`` without the named tuple's ``__new__`` (a Python
+# function): facts are extracted for every request.
 _facts = functools.partial(tuple.__new__, Facts)
+_NO_NOTES: Mapping[str, str] = MappingProxyType({})
+
+
+def her2_facts(ihc: list[Her2Ihc], ish: list[Her2Ish]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The HER2 facts (values, conflicts) of these reports alone: for a request some of whose
+    reports are about another condition than the one it is for."""
+    values: dict[str, Any] = {}
+    conflicts: dict[str, str] = {}
+    _her2_facts(ihc, ish, values, conflicts)
+    return values, conflicts
 
 
 def _medication(m: Medication, values: dict[str, Any]) -> None:
@@ -336,8 +360,15 @@ def _medication(m: Medication, values: dict[str, Any]) -> None:
         values["medication.start_date"] = v
     if (v := m.line_of_therapy) is not None:
         values["medication.line_of_therapy"] = v
-    if (v := m.concurrent_anticancer_drugs) is not None:
-        values["medication.concurrent_anticancer_drugs"] = v
+    if (drugs := m.concurrent_anticancer_drugs) is not None:
+        values["medication.concurrent_anticancer_drugs"] = [_drug_record(d) for d in drugs]
+
+
+def _drug_record(drug: str | DrugRef) -> dict[str, Any]:
+    """A concurrent drug as a record of what was reported: its name, or its codes and name."""
+    if isinstance(drug, str):
+        return {"drug": drug}
+    return {k: v for k, v in drug.__dict__.items() if v is not None}
 
 
 def _kg(weight: BodyWeight) -> Decimal:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import StrEnum
 
-__all__ = ["BY_RANK", "MET", "NOT_MET", "UNKNOWN", "Truth", "all_of", "any_of", "not_"]
+__all__ = ["BY_RANK", "MET", "NOT_MET", "RANK", "UNKNOWN", "Truth", "all_of", "any_of", "not_"]
 
 
 class Truth(StrEnum):
@@ -52,3 +52,4 @@ def not_(result: Truth) -> Truth:
 # ANY is ``max`` and NOT is ``MET - r`` (the Kleene tables above, cell for cell; tests check both).
 NOT_MET, UNKNOWN, MET = 0, 1, 2
 BY_RANK = (Truth.not_met, Truth.unknown, Truth.met)
+RANK = {truth: rank for rank, truth in enumerate(BY_RANK)}

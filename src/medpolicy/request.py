@@ -12,7 +12,14 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from medpolicy.definitions.icd10 import normalize
 
@@ -23,6 +30,7 @@ __all__ = [
     "DiseaseExtent",
     "DiseaseStatus",
     "Dose",
+    "DrugRef",
     "Erbb2Mutation",
     "Erbb2Status",
     "Her2Ihc",
@@ -47,6 +55,22 @@ Icd10Code = Annotated[
     AfterValidator(normalize),  # shape only; the code set is checked by adapters.native
 ]
 PositiveDecimal = Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=4)]
+Hcpcs = Annotated[
+    str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z][0-9]{4}$")
+]
+RxNorm = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{1,10}$")]
+# 10 digits in 4-4-2, 5-3-2 or 5-4-1 groups, or the 11-digit 5-4-2 form of claims
+Ndc = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        pattern=r"^(?:[0-9]{4}-[0-9]{4}-[0-9]{2}|[0-9]{5}-[0-9]{3,4}-[0-9]{1,2}|[0-9]{10,11})$",
+    ),
+]
+_CONDITION_CODE = (
+    "The ICD-10-CM code of the condition the tested specimen comes from (the tumour this finding "
+    "is about); a finding about another condition than the one requested is not used."
+)
 
 # The request's vocabularies, named once: the fact catalogue and the adapters reuse them.
 RequestType = Literal["initiation", "continuation"]
@@ -87,11 +111,29 @@ class Dose(_Model):
     unit: Literal["mg", "mg/kg"]
 
 
+class DrugRef(_Model):
+    """A drug by its codes and name: matched by code, or by the name as a whole, against the
+    policy's drug vocabulary (never by a part of the name)."""
+
+    drug: NonEmpty | None = Field(default=None, description="The drug's name, as reported.")
+    hcpcs: Hcpcs | None = None
+    rxnorm: RxNorm | None = None
+    ndc: Ndc | None = None
+
+    @model_validator(mode="after")
+    def _named_or_coded(self) -> DrugRef:
+        if self.drug is None and self.hcpcs is None and self.rxnorm is None and self.ndc is None:
+            raise ValueError("a drug needs its name or a code (hcpcs, rxnorm or ndc)")
+        return self
+
+
 class Medication(_Model):
     hcpcs: Annotated[str, StringConstraints(pattern=r"^[A-Z][0-9]{4}$")] = Field(
         description="HCPCS Level II code of the requested drug, e.g. J9354."
     )
     drug: NonEmpty | None = None
+    rxnorm: RxNorm | None = Field(default=None, description="RxNorm code of the ordered drug.")
+    ndc: Ndc | None = Field(default=None, description="NDC of the ordered product.")
     dose: Dose | None = None
     interval_days: Annotated[int, Field(gt=0, le=365)] | None = Field(
         default=None, description="Days between doses (21 for every three weeks)."
@@ -100,9 +142,11 @@ class Medication(_Model):
     line_of_therapy: Annotated[int, Field(ge=1, le=20)] | None = Field(
         default=None, description="1 = first line; 2 or more = subsequent therapy."
     )
-    concurrent_anticancer_drugs: list[NonEmpty] | None = Field(
+    concurrent_anticancer_drugs: list[NonEmpty | DrugRef] | None = Field(
         default=None,
-        description="Other anticancer drugs given with this one; [] = none (monotherapy).",
+        max_length=20,
+        description="Other anticancer drugs given with this one, each by name or as "
+        "{drug, hcpcs, rxnorm, ndc}; [] = none (monotherapy).",
     )
 
 
@@ -121,6 +165,7 @@ class Her2Ihc(_Model):
     score: IhcScore
     date: Date | None = None
     specimen_id: NonEmpty | None = None
+    condition: Icd10Code | None = Field(default=None, description=_CONDITION_CODE)
 
 
 class Her2Ish(_Model):
@@ -132,6 +177,7 @@ class Her2Ish(_Model):
     )
     date: Date | None = None
     specimen_id: NonEmpty | None = None
+    condition: Icd10Code | None = Field(default=None, description=_CONDITION_CODE)
 
 
 class Her2Results(_Model):
@@ -143,16 +189,26 @@ class Erbb2Mutation(_Model):
     status: Erbb2Status
     variant: NonEmpty | None = None
     date: Date | None = None
+    condition: Icd10Code | None = Field(default=None, description=_CONDITION_CODE)
 
 
 class PriorTherapy(_Model):
-    drug: NonEmpty
+    drug: NonEmpty | None = Field(default=None, description="The drug's name, as reported.")
+    hcpcs: Hcpcs | None = None
+    rxnorm: RxNorm | None = None
+    ndc: Ndc | None = None
     start_date: date | None = None
     end_date: date | None = None
     line: Annotated[int, Field(ge=1, le=20)] | None = None
     reason_stopped: Literal["progression", "toxicity", "completion", "other", "ongoing"] | None = (
         None
     )
+
+    @model_validator(mode="after")
+    def _named_or_coded(self) -> PriorTherapy:
+        if self.drug is None and self.hcpcs is None and self.rxnorm is None and self.ndc is None:
+            raise ValueError("a prior therapy needs its drug's name or a code (hcpcs, rxnorm, ndc)")
+        return self
 
 
 class Compendium(_Model):

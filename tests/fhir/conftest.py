@@ -13,7 +13,7 @@ from medpolicy.api.app import create_app
 from medpolicy.api.settings import Settings
 from medpolicy.policy.registry import PolicyRegistry
 from medpolicy.store import Role, TokenStore
-from tests.fhir.support import external
+from tests.fhir.support import NOW, external
 from tests.support import unavailable
 
 
@@ -39,7 +39,8 @@ class Service:
 
 @pytest.fixture
 def service(tmp_path: Path, registry: PolicyRegistry) -> Iterator[Service]:
-    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'cases.db'}"), registry=registry)
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'cases.db'}", clock=lambda: NOW)
+    app = create_app(settings, registry=registry)
     tokens = TokenStore(app.state.services.store)
     with TestClient(app) as client:
         yield Service(

@@ -20,7 +20,7 @@ from medpolicy.adapters.native import parse_request
 from medpolicy.engine.checks import CHECKS
 from medpolicy.facts import extract_facts
 from medpolicy.policy.load import load_policy
-from medpolicy.policy.tree import Policy, facts_read, walk
+from medpolicy.policy.tree import InValueSet, Policy, facts_read, walk
 from tests.fhir.support import all_json, check_golden, example, validate
 from tests.support import KADCYLA
 
@@ -74,7 +74,14 @@ def test_answer_options_come_from_the_catalogue_and_the_policy_value_sets(kadcyl
     links = by_link(generate_questionnaire(kadcyla))
     codes = [o["valueCoding"]["code"] for o in links["diagnoses"]["answerOption"]]
     assert {"C50.912", "C50.A1", "C79.31", "C34.92", "C07", "C08.9"} <= set(codes)
-    assert len(codes) == sum(len(vs.members) for vs in kadcyla.value_sets.values())
+    read = {
+        n.value_set for p in kadcyla.pathways for n in walk(p.criteria) if isinstance(n, InValueSet)
+    }
+    assert (
+        len(codes)
+        == len(set(codes))
+        == len(set().union(*(kadcyla.value_sets[v].members for v in read)))
+    )
     status = [
         o["valueCoding"]["code"] for o in links["disease_status_on_treatment"]["answerOption"]
     ]

@@ -53,5 +53,6 @@ def test_coverage_maps_clause_to_rules() -> None:
     policy = load_policy(KADCYLA)
     covered = coverage(policy, guideline_clauses(GUIDELINE.read_text(encoding="utf-8")))
     assert covered["Position Statement > Initiation > 1.c"] == [
-        "initiation_breast_cancer/monotherapy"
+        "initiation_breast_cancer/monotherapy",
+        "initiation_breast_cancer/monotherapy/another_anticancer_drug_given_with_it",
     ]

@@ -41,7 +41,7 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     assert isinstance(pathways, list)
     breast = pathways[0]["all"]
     breast[1]["any"][0]["fact"] = "disease_extnt"  # misspelt fact
-    breast[3]["is_empty"] = "yes"  # wrong type
+    breast[3]["not"]["where"]["identity"] = {"not_in": ["kadcylla"]}  # not a drug it knows
     breast[5]["with"] = {"per_days": 21}  # belongs in the fragment
     doc["fragments"]["dose_limit"]["with"] = {"max_mg_per_kg": "3.6"}  # type: ignore[index]
     pathways[2]["all"][2]["equals"] = "positve"  # not a value of the fact
@@ -51,7 +51,7 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     assert policy is None
     found = {(d.path, d.code) for d in diagnostics.items}
     assert ("pathways[0].all[1].any[0].fact", "unknown-fact") in found
-    assert ("pathways[0].all[3].is_empty", "wrong-type") in found
+    assert ("pathways[0].all[3].not.where.identity.not_in", "unknown-drug") in found
     assert ("fragments.dose_limit.with.per_days", "missing") in found
     assert ("pathways[0].all[5].with", "use-site-key") in found
     assert ("pathways[2].all[2].equals", "unknown-choice") in found

@@ -427,7 +427,7 @@ async def cds_service(service_id: str, request: Request, svc: Svc) -> Response:
         body = await _body(request)
         settings = CrdSettings(
             _payer(svc),
-            datetime.now(UTC),
+            svc.settings.clock(),
             _policy_link(request),
             StoreRecorder(svc.registry, svc.store, caller),
             caller.organization if caller.role is Role.provider else None,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from medpolicy.store import ServiceLevels
@@ -18,3 +20,6 @@ class Settings:
     max_body_bytes: int = 1_000_000
     secure_cookies: bool = False  # set True behind HTTPS so the reviewer cookie is Secure
     sqlite_synchronous: str = "NORMAL"  # or FULL: fsync the WAL on every commit
+    # "now" where a request carries no date of its own (a CDS Hooks call is decided as of now);
+    # tests pin it, since facts have an age
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))

@@ -158,6 +158,20 @@ class ValueSet:
         """The members the guideline's text covers but its listed codes and ranges omit."""
         return frozenset(c for c, m in self.members.items() if m.via == "accepted_by_text")
 
+    @functools.cached_property
+    def categories(self) -> frozenset[str]:
+        """Every category above a member, dotless ("C50", "C509", "C5091" for C50.912)."""
+        return frozenset(
+            dotless[:n]
+            for dotless in (c.replace(".", "") for c in self.members)
+            for n in range(3, len(dotless))
+        )
+
+    def covers(self, code: str) -> bool:
+        """Whether ``code`` (normalized) is a member, or a category whose codes are members:
+        C50.9 is breast cancer, though only its complete codes are billable."""
+        return code in self.members or code.replace(".", "") in self.categories
+
     def match(self, code: str) -> Match | None:
         """How ``code`` belongs to this set, or None (also for malformed and non-billable codes)."""
         key = normalized_or_none(code)

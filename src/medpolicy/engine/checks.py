@@ -19,7 +19,7 @@ from medpolicy.definitions.units import dose_in_mg
 from medpolicy.facts import FACTS, Facts
 from medpolicy.logic import Truth, all_of
 
-__all__ = ["CHECKS", "CheckDefinition", "CheckResult"]
+__all__ = ["CHECKS", "CHECK_READS", "CheckDefinition", "CheckResult"]
 
 
 class CheckResult(NamedTuple):
@@ -121,3 +121,5 @@ CHECKS: dict[str, CheckDefinition] = {
         )
     ]
 }
+
+CHECK_READS: dict[str, tuple[str, ...]] = {name: c.reads for name, c in CHECKS.items()}

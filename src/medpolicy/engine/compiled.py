@@ -23,6 +23,7 @@ bound as constants (``k0``, ``k1``, ...), so no text from a policy file is ever 
 
 from __future__ import annotations
 
+import functools
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -33,7 +34,8 @@ import orjson
 from typing_extensions import TypedDict
 
 from medpolicy.definitions.icd10 import ValueSet
-from medpolicy.engine.checks import CHECKS, CheckResult
+from medpolicy.engine.by_cases import Shape, shape_of
+from medpolicy.engine.checks import CHECK_READS, CHECKS, CheckResult
 from medpolicy.engine.evaluate import (
     NOT_REPORTED,
     Context,
@@ -45,13 +47,13 @@ from medpolicy.engine.evaluate import (
     show,
     value_set_trace,
 )
-from medpolicy.engine.leaves import predicate, to_decimal, value_set_rank
+from medpolicy.engine.leaves import diagnosis_rank, predicate, to_decimal
 from medpolicy.facts import Facts
 from medpolicy.jsonable import json_text
-from medpolicy.logic import BY_RANK, MET, NOT_MET, UNKNOWN
+from medpolicy.logic import BY_RANK, MET, NOT_MET, RANK, UNKNOWN
 from medpolicy.policy import tree as t
 
-__all__ = ["Checked", "CompiledCriteria", "compile_criteria"]
+__all__ = ["Checked", "CompiledCriteria", "compile_criteria", "trace_json"]
 
 _TODAY = "request.date"
 
@@ -64,11 +66,13 @@ class CompiledCriteria:
     # each node's rank, in preorder, and the outcome of each check leaf, in preorder: ``word``
     # explains a check from its outcome rather than running it again
     run: Callable[[Facts], tuple[tuple[int, ...], Checked]]
-    # (index, fact, value set) of every code-set leaf: where a met result may carry a flag
+    # (index, fact, value set) of every code-set leaf met by a code of its set: where a met
+    # result may carry a flag
     value_sets: tuple[tuple[int, str, ValueSet], ...]
     # the criteria tree as canonical JSON text (what ``Criterion`` dicts serialize to)
     word: Callable[[Context, tuple[int, ...], Checked], str]
     source: str  # the generated functions, for reading and debugging
+    shape: Shape  # the tree's structure, for deciding unknown criteria by cases
 
 
 class _Emitter:
@@ -102,16 +106,20 @@ class _Emitter:
             self.lines.append(f"    {out} = {self.facts.compare(node.fact, node.condition)}")
         elif isinstance(node, t.InValueSet):
             value_set = self.policy.value_sets[node.value_set]
-            self.value_sets.append((index, node.fact, value_set))
-            vs, codes = self.constant(value_set), self.facts.value(node.fact)
-            # A code that is itself a member meets it, as ``value_set_rank`` would find (members
-            # are normalized codes, and a request's codes are normalized by its validation);
-            # anything else is for ``value_set_rank`` to settle.
-            members = self.constant(value_set.members.keys())
-            self.lines.append(
-                f"    {out} = {MET} if {codes} and not {members}.isdisjoint({codes}) "
-                f"else value_set_rank({vs}, {codes})"
-            )
+            codes = self.facts.value(node.fact)
+            rank = self.constant(functools.partial(diagnosis_rank, node, self.policy))
+            if node.mode == "not_in":  # met when no code is a member: nothing to shortcut
+                self.lines.append(f"    {out} = {rank}({codes})")
+            else:
+                self.value_sets.append((index, node.fact, value_set))
+                # A code that is itself a member meets it, as ``diagnosis_rank`` would find
+                # (members are normalized codes, and a request's codes are normalized by its
+                # validation); anything else is for ``diagnosis_rank`` to settle.
+                members = self.constant(value_set.members.keys())
+                self.lines.append(
+                    f"    {out} = {MET} if {codes} and not {members}.isdisjoint({codes}) "
+                    f"else {rank}({codes})"
+                )
         elif isinstance(node, t.Exists):
             test = self.records_function(f"e{index}", node.where)
             self.lines.append(f"    {out} = {test}({self.facts.value(node.fact)}, today)")
@@ -316,7 +324,6 @@ def _compile(policy: t.Policy, root: t.Node) -> CompiledCriteria:
         **emitter.constants,
         "Decimal": Decimal,
         "to_decimal": to_decimal,
-        "value_set_rank": value_set_rank,
         "rank": {truth: i for i, truth in enumerate(BY_RANK)},
         "check_trace": check_trace,
         "fact_text": fact_text,
@@ -328,6 +335,7 @@ def _compile(policy: t.Policy, root: t.Node) -> CompiledCriteria:
         tuple(emitter.value_sets),
         namespace["word"],
         source,
+        shape_of(root, CHECK_READS),
     )
 
 
@@ -424,3 +432,14 @@ def _trace_writer(node: t.Node) -> Callable[[Trace], str]:
         )
 
     return write
+
+
+def trace_json(trace: Trace) -> str:
+    """A criteria tree as JSON straight from the tracing walker's trace (what ``word`` writes
+    from results): for a tree some of whose criteria were decided by cases."""
+    children = ",".join(trace_json(c) for c in trace.children)
+    opening = _openings(trace.node)[RANK[trace.result]]
+    return (
+        f'{opening}"facts":{json_text(dict(trace.used))},"missing":{_json(trace.missing)},'
+        f'"detail":{_json(detail(trace))},"flags":{_json(trace.flags)},"children":[{children}]}}'
+    )

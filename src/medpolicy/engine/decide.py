@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from medpolicy import __version__
-from medpolicy.definitions.icd10 import code_set_version, normalized_or_none
+from medpolicy.definitions.icd10 import code_set_version
 from medpolicy.engine.authorize import authorization_fields
-from medpolicy.engine.compiled import Checked, CompiledCriteria, compile_criteria
+from medpolicy.engine.by_cases import Settled, settle, settled_trace, shape_of
+from medpolicy.engine.checks import CHECK_READS
+from medpolicy.engine.compiled import Checked, CompiledCriteria, compile_criteria, trace_json
 from medpolicy.engine.decision import (
     Determination,
     MissingFact,
@@ -30,34 +32,36 @@ from medpolicy.engine.decision import (
 from medpolicy.engine.evaluate import NOT_REPORTED, Context, Trace, detail, evaluate
 from medpolicy.engine.explain import describe_failure, failing, lacking
 from medpolicy.engine.leaves import accepted_by_text_flags, code_matches
+from medpolicy.engine.screen import Gate, screen
 from medpolicy.errors import FieldError, RequestError
 from medpolicy.facts import FACTS, Facts, extract_facts
-from medpolicy.logic import BY_RANK, MET, Truth
+from medpolicy.logic import BY_RANK, MET, RANK, UNKNOWN, Truth
 from medpolicy.policy import tree as t
 from medpolicy.request import Request
 
-__all__ = ["decide"]
+__all__ = ["criteria_facts", "decide", "pathway_trace", "run_pathway"]
 
 _SCOPE_FACT = "member.line_of_business"
 
 
 def decide(policy: t.Policy, request: Request) -> Determination:
     _check_fits(policy, request)
-    facts = extract_facts(request)
     parts = _policy_parts(policy)
+    screened = screen(policy, request, extract_facts(request))
+    facts = screened.facts
     scope = _scope(policy, parts, facts)
-    indications = _indications(parts, facts)
+    indications = screened.indications
     results = parts.no_results.copy()  # every pathway, in the policy's order
     applicable: list[_Applicable] = []
     met: list[t.Pathway] = []
     for p, compiled in parts.by_phase.get(request.request_type, ()):
-        if p.indication is None or p.indication in indications:
-            ranks, checked = compiled.run(facts)
+        if not p.indications or not indications.isdisjoint(p.indications):
+            ranks, checked, settled = run_pathway(compiled, facts)
             results[p.id] = ranks
-            applicable.append((p, compiled, ranks, checked))
+            applicable.append((p, compiled, ranks, checked, settled))
             if ranks[0] == MET:
                 met.append(p)
-    gates = _unsettled(policy, parts, facts, scope)
+    gates = [*_unsettled(policy, scope), *screened.gates]
     flags = _flags(applicable, facts)
     authorized = None
     missing: list[MissingFact] = []
@@ -78,7 +82,10 @@ def decide(policy: t.Policy, request: Request) -> Determination:
     def word() -> list[WordedPathway]:
         ctx = Context(facts, policy)
         criteria = {
-            p.id: compiled.word(ctx, ranks, checked) for p, compiled, ranks, checked in applicable
+            p.id: compiled.word(ctx, ranks, checked)
+            if settled is None
+            else trace_json(_trace(p, ctx, settled))
+            for p, compiled, ranks, checked, settled in applicable
         }
         return _worded(parts, results, criteria)
 
@@ -107,18 +114,58 @@ def decide(policy: t.Policy, request: Request) -> Determination:
     )
 
 
+def criteria_facts(policy: t.Policy, request: Request) -> Facts:
+    """The facts the criteria read: the request's, screened (see ``screen``)."""
+    return screen(policy, request, extract_facts(request)).facts
+
+
+def run_pathway(
+    compiled: CompiledCriteria, facts: Facts
+) -> tuple[tuple[int, ...], Checked, Settled | None]:
+    """A pathway's compiled results, with the criteria its cases decide decided (``by_cases``):
+    every node's rank, each check's outcome, and what was decided by cases (None: nothing)."""
+    ranks, checked = compiled.run(facts)
+    if ranks[0] != UNKNOWN:
+        return ranks, checked, None
+
+    def run(case: Facts) -> tuple[int, ...]:
+        return compiled.run(case)[0]
+
+    settled = settle(compiled.shape, facts, ranks, run)
+    return (ranks if settled is None else settled.ranks), checked, settled
+
+
+def pathway_trace(p: t.Pathway, ctx: Context) -> Trace:
+    """The tracing walker's trace of a pathway, with the criteria its cases decide decided (as
+    the compiled results are): the explanation a decision carries."""
+    traced = evaluate(p.criteria, ctx)
+    if traced.result is not Truth.unknown:
+        return traced
+    shape = shape_of(p.criteria, CHECK_READS)
+    ranks = [RANK[r] for r in _preorder(traced)]
+
+    def walk(facts: Facts) -> list[int]:
+        return [RANK[r] for r in _preorder(evaluate(p.criteria, Context(facts, ctx.policy)))]
+
+    settled = settle(shape, ctx.facts, ranks, walk)
+    return traced if settled is None else settled_trace(traced, shape, settled)
+
+
+def _trace(p: t.Pathway, ctx: Context, settled: Settled) -> Trace:
+    return settled_trace(evaluate(p.criteria, ctx), shape_of(p.criteria, CHECK_READS), settled)
+
+
+def _preorder(trace: Trace) -> Iterator[Truth]:
+    yield trace.result
+    for child in trace.children:
+        yield from _preorder(child)
+
+
 # A pathway that applies, its compiled criteria, and what they gave for the request: each node's
 # rank and each check's outcome (a plain tuple: one is made per pathway per request).
-_Applicable = tuple[t.Pathway, CompiledCriteria, tuple[int, ...], Checked]
+_Applicable = tuple[t.Pathway, CompiledCriteria, tuple[int, ...], Checked, Settled | None]
 
-
-class _Gate(NamedTuple):
-    fact: str
-    note: str
-    clauses: tuple[str, ...] = ()
-
-
-_Gates = list[_Gate]
+_Gates = list[Gate]
 
 
 def _not_approved(
@@ -130,13 +177,18 @@ def _not_approved(
     if scope.applies is False:
         return Outcome.out_of_scope, [], []
     ctx = Context(facts, policy)
-    traces = {p.id: evaluate(p.criteria, ctx) for p, *_ in applicable}
-    met = any(ranks[0] == MET for _, _, ranks, _ in applicable)
+    traces = {
+        p.id: evaluate(p.criteria, ctx) if settled is None else _trace(p, ctx, settled)
+        for p, _, _, _, settled in applicable
+    }
+    met = any(ranks[0] == MET for _, _, ranks, _, _ in applicable)
     unknown = [tr for tr in traces.values() if tr.result is Truth.unknown]
     if met or unknown:  # met but for an unsettled gate, or a pathway awaiting facts
         return Outcome.missing_information, _missing(facts, unknown, gates), []
+    if not traces and any(g.fact == "indications" for g in gates):  # which condition is it?
+        return Outcome.missing_information, _missing(facts, [], gates), []
     if not traces and not facts.has("indications") and not facts.has("diagnoses"):
-        ask = _Gate("diagnoses", "no indication or diagnosis was reported")
+        ask = Gate("diagnoses", "no indication or diagnosis was reported")
         return Outcome.missing_information, _missing(facts, [], [*gates, ask]), []
     return Outcome.not_met, [], _reasons(traces)
 
@@ -147,14 +199,11 @@ class _PolicyParts:
 
     ref: PolicyRef
     precautions: tuple[PrecautionOut, ...]
-    implied_by_code: Mapping[str, frozenset[str]]  # normalized code -> indications
-    implied_by_fact: tuple[tuple[str, str, tuple[str, ...]], ...]  # (indication, fact, values)
     scopes: dict[str | None, Scope]  # by line of business, each built on first use
     outlines: tuple[_Outlines, ...]  # per pathway, in the policy's order
     # by phase, each pathway of it with its criteria compiled, in the policy's order
     by_phase: dict[str, tuple[tuple[t.Pathway, CompiledCriteria], ...]]
     no_results: dict[str, tuple[int, ...] | None]  # every pathway id, in order: None (not run)
-    drug_names: tuple[str, ...]  # the names the drug is ordered by, case-folded
     approvals: dict[str, str]  # pathway id -> the summary of an approval under it
     identify: Callable[[Request], str]  # a request's decision id under this policy
     code_set: str  # the ICD-10-CM release in use (one per process)
@@ -180,11 +229,6 @@ def _policy_parts(policy: t.Policy) -> _PolicyParts:
 
 def _build_parts(policy: t.Policy) -> _PolicyParts:
     meta = policy.meta
-    by_code: dict[str, set[str]] = {}
-    for ind in policy.indications.values():
-        vs = policy.value_sets.get(ind.implied_by_value_set or "")
-        for code in vs.members if vs is not None else ():
-            by_code.setdefault(code, set()).add(ind.id)
     return _PolicyParts(
         ref=PolicyRef(
             id=meta.id,
@@ -198,12 +242,6 @@ def _build_parts(policy: t.Policy) -> _PolicyParts:
             PrecautionOut(id=p.id, kind=p.kind, clause=p.citation.section, text=p.citation.text)
             for p in policy.precautions
         ),
-        implied_by_code={code: frozenset(ids) for code, ids in by_code.items()},
-        implied_by_fact=tuple(
-            (ind.id, *ind.implied_by_fact)
-            for ind in policy.indications.values()
-            if ind.implied_by_fact is not None
-        ),
         scopes={},
         outlines=tuple(_outlines(policy, p) for p in policy.pathways),
         by_phase={
@@ -215,7 +253,6 @@ def _build_parts(policy: t.Policy) -> _PolicyParts:
             for phase in {p.phase: None for p in policy.pathways}
         },
         no_results=dict.fromkeys(p.id for p in policy.pathways),
-        drug_names=tuple(n.casefold() for n in policy.drug.names),
         identify=functools.partial(_decision_id, policy.content_hash),
         code_set=code_set_version(),
         approvals={
@@ -293,56 +330,18 @@ def _scope_of(policy: t.Policy, lob: str | None) -> Scope:
     )
 
 
-def _indications(parts: _PolicyParts, facts: Facts) -> set[str]:
-    """Stated indications, plus those the diagnoses or reported findings imply."""
-    get = facts.values.get
-    found = set(get("indications") or ())
-    implied_by = parts.implied_by_code.get
-    for code in get("diagnoses") or ():
-        # normalized by the request's validation; normalized here too if not, as a miss would
-        # silently drop an indication
-        implied = implied_by(code) or implied_by(normalized_or_none(code) or "")
-        if implied is not None:
-            found.update(implied)
-    for ind, fact, values in parts.implied_by_fact:
-        if str(get(fact)) in values:
-            found.add(ind)
-    return found
-
-
-def _unsettled(policy: t.Policy, parts: _PolicyParts, facts: Facts, scope: Scope) -> _Gates:
-    """Facts outside the criteria that must be settled before any approval: whether this
-    guideline governs the member at all, and that the drug named is the drug coded."""
-    gates: _Gates = []
-    if scope.applies is None:
-        gates.append(
-            _Gate(
-                _SCOPE_FACT,
-                "the member's line of business was not reported: confirm this guideline applies",
-                tuple(sorted({rule.citation.section for rule in policy.scope})),
-            )
+def _unsettled(policy: t.Policy, scope: Scope) -> _Gates:
+    """Whether this guideline governs the member at all, when that is not yet known: to be
+    settled before any approval (screening adds the request's own: see ``screen``)."""
+    if scope.applies is not None:
+        return []
+    return [
+        Gate(
+            _SCOPE_FACT,
+            "the member's line of business was not reported: confirm this guideline applies",
+            tuple(sorted({rule.citation.section for rule in policy.scope})),
         )
-    named = facts.values.get("medication.drug")
-    if named is not None and not _names_drug(parts, named):
-        drug = policy.drug
-        gates.append(
-            _Gate(
-                "medication.drug",
-                f"the drug named '{named}' is not {drug.name} "
-                f"({drug.brand}, {drug.hcpcs}); confirm the drug ordered (it is not to be "
-                "substituted for or with another product)",
-            )
-        )
-    return gates
-
-
-def _names_drug(parts: _PolicyParts, named: str) -> bool:
-    """Whether the drug named contains one of the names the policy's drug is ordered by."""
-    folded = named.casefold()
-    for name in parts.drug_names:  # noqa: SIM110 (a loop: no generator to make per request)
-        if name in folded:
-            return True
-    return False
+    ]
 
 
 def _missing(facts: Facts, unknown: list[Trace], gates: _Gates) -> list[MissingFact]:
@@ -357,11 +356,13 @@ def _missing(facts: Facts, unknown: list[Trace], gates: _Gates) -> list[MissingF
             request_field=FACTS[f].request_field,
             needed_for=sorted({lf.node.id for lf in leaves}),
             clauses=sorted({lf.node.citation.section for lf in leaves}),
-            note=facts.conflicts.get(f) or _leaf_note(leaves),
+            note=facts.conflicts.get(f) or facts.notes.get(f) or _leaf_note(leaves),
         )
         for f, leaves in sorted(needed.items())
     ]
     for gate in gates:
+        if gate.fact in needed:  # already asked for, with the reason its leaves give
+            continue
         out.append(
             MissingFact(
                 fact=gate.fact,
@@ -394,7 +395,7 @@ def _reasons(traces: dict[str, Trace]) -> list[Reason]:
     ]
 
 
-def _no_pathway_reason(policy: t.Policy, request: Request, indications: set[str]) -> Reason:
+def _no_pathway_reason(policy: t.Policy, request: Request, indications: frozenset[str]) -> Reason:
     phase = request.request_type
     stated = ", ".join(sorted(indications)) or "none"
     covered = ", ".join(
@@ -416,7 +417,7 @@ def _flags(applicable: list[_Applicable], facts: Facts) -> list[str]:
     criterion: the reviewer is told (sorted, each once). Most requests have none, so the codes
     are first looked up among those the text accepts, which is cheaper than matching them."""
     flags: list[str] = []
-    for _, compiled, ranks, _ in applicable:
+    for _, compiled, ranks, _, _ in applicable:
         for i, fact, vs in compiled.value_sets:
             if ranks[i] == MET and vs.accepted_by_text:
                 codes: list[str] = facts.values[fact]  # present: the leaf is met

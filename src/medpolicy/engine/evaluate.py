@@ -18,19 +18,20 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+from medpolicy.definitions.icd10 import ValueSet, normalized_or_none
 from medpolicy.engine.checks import CHECKS, CheckResult
 from medpolicy.engine.leaves import (
     accepted_by_text_flags,
     code_matches,
+    diagnosis_rank,
     is_incomplete_member,
     predicate,
     record_rank,
     record_tests,
     records_predicate,
-    value_set_rank,
 )
 from medpolicy.facts import FACTS, Facts
-from medpolicy.logic import BY_RANK, MET, UNKNOWN, Truth, all_of, any_of, not_
+from medpolicy.logic import BY_RANK, MET, NOT_MET, UNKNOWN, Truth, all_of, any_of, not_
 from medpolicy.policy import tree as t
 
 __all__ = [
@@ -116,31 +117,56 @@ def _compare(node: t.Compare, ctx: Context) -> Trace:
 
 
 def _in_value_set(node: t.InValueSet, ctx: Context) -> Trace:
-    vs = ctx.policy.value_sets[node.value_set]
-    return value_set_trace(node, value_set_rank(vs, ctx.facts.get(node.fact)), ctx)
+    return value_set_trace(node, diagnosis_rank(node, ctx.policy, ctx.facts.get(node.fact)), ctx)
 
 
 def value_set_trace(node: t.InValueSet, rank: int, ctx: Context) -> Trace:
-    """A code-set leaf's trace from its rank (``leaves.value_set_rank``): what explains it."""
+    """A code-set leaf's trace from its rank (``leaves.diagnosis_rank``): what explains it."""
     codes: list[str] | None = ctx.facts.get(node.fact)
     if not codes:
         return _absent(node, node.fact, ctx)
     vs = ctx.policy.value_sets[node.value_set]
     used = {node.fact: codes}
+    missing = (node.fact,) if rank == UNKNOWN else ()
+    if node.mode == "not_in":
+        note = _not_in_note(vs, codes, rank, ctx.policy)
+        return Trace(node, BY_RANK[rank], used, missing, note)
     if rank == MET:
         matches = code_matches(vs, codes)
         flags = tuple(accepted_by_text_flags(matches))
         shown = ", ".join(f"{m.code} ({m.entry})" for m in matches)
-        return Trace(node, Truth.met, used, note=f"supporting code: {shown}", flags=flags)
-    if rank == UNKNOWN:  # codes were reported: one is only a category of member codes
-        incomplete = [c for c in codes if is_incomplete_member(c, vs.codes)]
+        what = "supporting code" if node.mode == "supports" else "diagnosis code"
+        return Trace(node, Truth.met, used, note=f"{what}: {shown}", flags=flags)
+    incomplete = [c for c in codes if is_incomplete_member(c, vs.codes)]
+    if rank == UNKNOWN and incomplete:
         note = (
             f"{', '.join(incomplete)} is a category, not a billable code; the complete "
             "ICD-10-CM code is needed"
         )
-        return Trace(node, Truth.unknown, used, (node.fact,), note)
-    note = f"none of {', '.join(codes)} is a supporting code for this indication"
-    return Trace(node, Truth.not_met, used, note=note)
+    elif rank == UNKNOWN and node.mode == "supports":
+        note = (
+            f"{', '.join(codes)} only says where the cancer has spread, not which cancer it is; "
+            "the code of the cancer being treated is needed"
+        )
+    elif rank == UNKNOWN:
+        note = f"no code of this condition was reported (reported: {', '.join(codes)})"
+    elif node.mode == "diagnosed":
+        note = f"the codes reported name another condition: {', '.join(codes)}"
+    else:
+        note = f"none of {', '.join(codes)} is a supporting code for this indication"
+    return Trace(node, BY_RANK[rank], used, missing, note)
+
+
+def _not_in_note(vs: ValueSet, codes: list[str], rank: int, policy: t.Policy) -> str:
+    if rank == NOT_MET:
+        listed = [c for c in codes if vs.covers(normalized_or_none(c) or "")]
+        return f"{', '.join(listed)} is a code of a condition listed above"
+    if rank == MET:
+        return f"{', '.join(codes)} names a condition not listed above"
+    return (
+        f"no code reported names the condition being treated (reported: {', '.join(codes)}); "
+        "its ICD-10-CM code is needed"
+    )
 
 
 def _exists(node: t.Exists, ctx: Context) -> Trace:

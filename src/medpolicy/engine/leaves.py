@@ -25,6 +25,7 @@ __all__ = [
     "Predicate",
     "accepted_by_text_flags",
     "code_matches",
+    "diagnosis_rank",
     "is_incomplete_member",
     "predicate",
     "record_rank",
@@ -177,3 +178,55 @@ def value_set_rank(vs: ValueSet, codes: Sequence[str] | None) -> int:
     if any(is_incomplete_member(c, vs.codes) for c in codes):
         return UNKNOWN
     return NOT_MET
+
+
+def diagnosis_rank(node: t.InValueSet, policy: t.Policy, codes: Sequence[str] | None) -> int:
+    """A code-set leaf's rank by its mode (``tree.DiagnosisMode``), reading the codes as the
+    policy's ``diagnoses`` says: a code of a site of spread (C79.31) says where a cancer went,
+    not which cancer it is; a code that names a condition (a cancer by its primary site) is
+    evidence that the condition is that one.
+
+    - supports: met when a code is in the set; unknown when none is reported, one is only a
+      category of members, or every code is of a site of spread (the primary is not stated);
+      otherwise not met (the codes reported do not support the claim).
+    - diagnosed: met when a code is in the set; unknown when one is a category of members;
+      not met only when a code names another condition; otherwise unknown (absence of a code is
+      not evidence that the member lacks the diagnosis).
+    - not_in: not met when a code is in the set or a category of it; met when a code names
+      another condition; otherwise unknown (no code says what the condition is).
+    """
+    vs = policy.value_sets[node.value_set]
+    if not codes:
+        return UNKNOWN
+    normalized = [c for c in map(normalized_or_none, codes) if c is not None]
+    in_set = not vs.members.keys().isdisjoint(normalized)
+    covered = in_set or any(vs.covers(c) for c in normalized)
+    mode = node.mode
+    if mode == "not_in":
+        if covered:
+            return NOT_MET
+        return MET if names_a_condition(policy, normalized) else UNKNOWN
+    if in_set:
+        return MET
+    if covered:  # a category of members: the complete code is needed
+        return UNKNOWN
+    if mode == "diagnosed":
+        return NOT_MET if names_a_condition(policy, normalized) else UNKNOWN
+    if only_sites_of_spread(policy, vs, normalized):
+        return UNKNOWN
+    return NOT_MET
+
+
+def names_a_condition(policy: t.Policy, codes: Sequence[str]) -> bool:
+    """Whether one of the (normalized) codes names a condition, by the policy's reading."""
+    conditions = policy.diagnoses.names_a_condition
+    return conditions is not None and any(conditions.covers(c) for c in codes)
+
+
+def only_sites_of_spread(policy: t.Policy, vs: ValueSet, codes: Sequence[str]) -> bool:
+    """Whether every code only says where a cancer has spread, for a set that is not itself of
+    sites of spread (for one that is, another site's code is simply not in it)."""
+    spread = policy.diagnoses.site_of_spread
+    if spread is None or vs.codes <= spread.codes:
+        return False
+    return all(spread.covers(c) for c in codes)

@@ -17,16 +17,25 @@ from typing import Any, get_args
 
 import yaml
 
+from medpolicy.definitions.drugs import CODE_SYSTEMS, DrugEntry, DrugVocabulary
 from medpolicy.definitions.icd10 import ValueSet
 from medpolicy.engine.checks import CHECKS
 from medpolicy.facts import FACTS
 from medpolicy.policy import tree as t
 from medpolicy.policy.diagnostics import Diagnostics, PolicyError
 
-__all__ = ["check_policy", "load_policy"]
+__all__ = ["IDENTITY_FIELD", "check_policy", "load_policy"]
 
 _COMBINATORS = ("all", "any", "not", "use")
-_LEAVES = ("fact", "diagnosis_in", "check")
+# each code-set leaf key, and how it reads the diagnosis codes (``tree.DiagnosisMode``)
+_DIAGNOSIS_LEAVES: dict[str, t.DiagnosisMode] = {
+    "diagnosis_in": "supports",
+    "diagnosed_with": "diagnosed",
+    "diagnosis_not_in": "not_in",
+}
+_LEAVES = ("fact", *_DIAGNOSIS_LEAVES, "check")
+# the field of a drug record (prior therapy, concurrent drug) holding the vocabulary's id for it
+IDENTITY_FIELD = "identity"
 _OPS: tuple[str, ...] = get_args(t.CompareOp)
 _NUMERIC_OPS = ("at_least", "at_most", "above", "below")
 _NODE_KEYS = {
@@ -124,9 +133,11 @@ class _Builder:
     def build(self) -> t.Policy | None:
         r = self.raw
         meta = self.meta(r)
-        drug = self.drug(r.get("drug") or {}, "drug")
+        drug, drugs = self.drug_vocabulary(r.get("drug") or {}, r.get("drugs") or {})
+        self.drugs = drugs
         scope = self.scope(r.get("program_exceptions") or [], "program_exceptions")
         self.build_value_sets(r.get("value_sets") or {}, "value_sets")
+        diagnoses = self.diagnosis_codes(r.get("diagnosis_codes") or {}, "diagnosis_codes")
         self.build_indications(r.get("indications") or {}, "indications")
         pathways = tuple(
             self.pathway(p, f"pathways[{i}]") for i, p in enumerate(r.get("pathways") or [])
@@ -136,6 +147,13 @@ class _Builder:
         precautions = tuple(
             self.precaution(p, f"precautions[{i}]")
             for i, p in enumerate(r.get("precautions") or [])
+        )
+        fact_rules = tuple(
+            self.fact_rule(m, f"fact_rules[{i}]") for i, m in enumerate(r.get("fact_rules") or [])
+        )
+        contradictions = tuple(
+            self.contradiction(m, f"contradictions[{i}]")
+            for i, m in enumerate(r.get("contradictions") or [])
         )
         for key in r:
             if key not in {
@@ -147,12 +165,16 @@ class _Builder:
                 "source",
                 "history",
                 "drug",
+                "drugs",
                 "program_exceptions",
                 "value_sets",
+                "diagnosis_codes",
                 "indications",
                 "fragments",
                 "pathways",
                 "precautions",
+                "fact_rules",
+                "contradictions",
             }:
                 self.d.add(key, "unknown-key", f"unknown top-level key '{key}'")
         if self.d:
@@ -166,6 +188,10 @@ class _Builder:
             pathways,
             precautions,
             content_hash(r),
+            drugs,
+            diagnoses,
+            fact_rules,
+            contradictions,
         )
 
     def meta(self, r: Mapping[str, Any]) -> t.PolicyMeta:
@@ -201,13 +227,52 @@ class _Builder:
                 f"{path}.vial_sizes_mg", "wrong-type", "vial sizes must be positive whole mg"
             )
         return t.Drug(
+            id=self.req(m, "id", path),
             name=self.req(m, "name", path),
             brand=self.req(m, "brand", path),
             hcpcs=self.req(m, "hcpcs", path),
             hcpcs_description=self.req(m, "hcpcs_description", path),
             mg_per_unit=self.decimal(m.get("mg_per_unit", 1), f"{path}.mg_per_unit"),
             vial_sizes_mg=tuple(sorted((s for s in sizes if isinstance(s, int)), reverse=True)),
-            names=tuple(str(n) for n in m.get("names") or []),
+        )
+
+    def drug_vocabulary(
+        self, m: Mapping[str, Any], others: Mapping[str, Any]
+    ) -> tuple[t.Drug, DrugVocabulary]:
+        """The policy's drug, and the vocabulary of every drug it can tell apart: its own names
+        and codes (``drug``), and the other drugs a request may report (``drugs``)."""
+        drug = self.drug(m, "drug")
+        codes = dict(m.get("codes") or {})
+        codes["hcpcs"] = [drug.hcpcs, *[c for c in codes.get("hcpcs") or [] if c != drug.hcpcs]]
+        entries = [self.drug_entry(drug.id, {**m, "codes": codes}, "drug", drug.name)]
+        if not isinstance(others, Mapping):
+            self.d.add("drugs", "not-a-mapping", "'drugs' maps each drug's id to its names")
+            others = {}
+        for key, spec in others.items():
+            if not isinstance(spec, Mapping):
+                self.d.add(f"drugs.{key}", "not-a-mapping", "a drug needs a label and names")
+                continue
+            entries.append(self.drug_entry(str(key), spec, f"drugs.{key}", None))
+        vocabulary, problems = DrugVocabulary.build(entries)
+        for problem in problems:
+            self.d.add("drugs", "ambiguous-drug", problem)
+        return drug, vocabulary
+
+    def drug_entry(
+        self, drug_id: str, m: Mapping[str, Any], path: str, label: str | None
+    ) -> DrugEntry:
+        names = m.get("names") or []
+        if not isinstance(names, list) or not names:
+            self.d.add(f"{path}.names", "missing", "a drug needs the names it is reported by")
+            names = []
+        codes = m.get("codes") or {}
+        for system in set(codes) - set(CODE_SYSTEMS):
+            self.d.add(f"{path}.codes.{system}", "unknown-key", f"unknown code system '{system}'")
+        return DrugEntry(
+            id=drug_id,
+            label=label or self.req(m, "label", path),
+            names=tuple(str(n) for n in names),
+            codes={s: tuple(str(c) for c in codes.get(s) or []) for s in CODE_SYSTEMS},
         )
 
     def citation(self, m: Mapping[str, Any], path: str) -> t.Citation:
@@ -234,6 +299,9 @@ class _Builder:
         for name, spec in m.items():
             p = f"{path}.{name}"
             entries = spec.get("codes") if isinstance(spec, dict) else None
+            included = spec.get("include") if isinstance(spec, dict) else None
+            if included is not None:  # a union of other sets, e.g. every listed condition's
+                entries = self.included_entries(included, m, f"{p}.include")
             if not isinstance(entries, list) or not entries:
                 self.d.add(f"{p}.codes", "missing", "a value set needs a non-empty list of codes")
                 continue
@@ -241,6 +309,34 @@ class _Builder:
                 self.value_sets[name] = ValueSet.build(name, entries)
             except ValueError as exc:
                 self.d.add(f"{p}.codes", "unknown-code", str(exc))
+
+    def included_entries(
+        self, included: Any, sets: Mapping[str, Any], path: str
+    ) -> list[Any] | None:
+        if not isinstance(included, list) or not included:
+            self.d.add(path, "empty", "'include' needs a non-empty list of value sets")
+            return None
+        entries: list[Any] = []
+        for i, name in enumerate(included):
+            spec = sets.get(name)
+            if not isinstance(spec, dict) or not isinstance(spec.get("codes"), list):
+                self.d.add(f"{path}[{i}]", "unknown-value-set", f"no value set '{name}' to include")
+                continue
+            entries += spec["codes"]
+        return entries
+
+    def diagnosis_codes(self, m: Mapping[str, Any], path: str) -> t.Diagnoses:
+        def value_set(key: str) -> ValueSet | None:
+            name = m.get(key)
+            if name is None:
+                return None
+            if name not in self.value_sets:
+                self.d.add(f"{path}.{key}", "unknown-value-set", f"no value set '{name}'")
+            return self.value_sets.get(name)
+
+        for key in set(m) - {"names_a_condition", "site_of_spread"}:
+            self.d.add(f"{path}.{key}", "unknown-key", f"unknown key '{key}'")
+        return t.Diagnoses(value_set("names_a_condition"), value_set("site_of_spread"))
 
     def build_indications(self, m: Mapping[str, Any], path: str) -> None:
         for key, spec in m.items():
@@ -257,7 +353,9 @@ class _Builder:
                         f"{p}.implied_by_fact.fact", "unknown-fact", f"unknown fact '{fact}'"
                     )
                 implied_fact = (str(fact), tuple(str(v) for v in by_fact.get("in") or []))
-            self.indications[key] = t.Indication(key, self.req(spec, "label", p), vs, implied_fact)
+            self.indications[key] = t.Indication(
+                key, self.req(spec, "label", p), self.req(spec, "condition", p), vs, implied_fact
+            )
 
     def pathway(self, m: Mapping[str, Any], path: str) -> t.Pathway:
         phase = m.get("phase")
@@ -265,18 +363,33 @@ class _Builder:
             self.d.add(
                 f"{path}.phase", "unknown-choice", "phase must be initiation or continuation"
             )
-        indication = m.get("indication")
-        if indication is not None and indication not in (self.raw.get("indications") or {}):
-            self.d.add(f"{path}.indication", "unknown-indication", f"no indication '{indication}'")
+        indications = m.get("indications", [m["indication"]] if "indication" in m else [])
+        if "indication" in m and "indications" in m:
+            self.d.add(path, "node-kind", "a pathway names 'indication' or 'indications', not both")
+        if not isinstance(indications, list):
+            self.d.add(f"{path}.indications", "wrong-type", "'indications' must be a list")
+            indications = []
+        for i, indication in enumerate(indications):
+            if indication not in (self.raw.get("indications") or {}):
+                self.d.add(
+                    f"{path}.indications[{i}]",
+                    "unknown-indication",
+                    f"no indication '{indication}'",
+                )
         months = m.get("approval_months")
         if not isinstance(months, int) or months <= 0:
             self.d.add(
                 f"{path}.approval_months", "wrong-type", "approval_months must be a whole number"
             )
             months = 0
-        root = {k: v for k, v in m.items() if k not in ("phase", "indication", "approval_months")}
+        root = {
+            k: v
+            for k, v in m.items()
+            if k not in ("phase", "indication", "indications", "approval_months")
+        }
         criteria = self.node(root, path, parent_section="", parent_id="")
-        return t.Pathway(criteria.name, phase or "initiation", indication, months, criteria)
+        chosen = tuple(str(i) for i in indications)
+        return t.Pathway(criteria.name, phase or "initiation", chosen, months, criteria)
 
     def precaution(self, m: Mapping[str, Any], path: str) -> t.Precaution:
         kind = m.get("kind")
@@ -332,11 +445,12 @@ class _Builder:
             return t.Not(**base, child=self.node(m["not"], f"{path}.not", section, full_id))
         if kind == "use":
             return self.use(m, path, base, section, full_id)
-        if kind == "diagnosis_in":
-            vs = m["diagnosis_in"]
+        if kind in _DIAGNOSIS_LEAVES:
+            vs = m[kind]
             if vs not in (self.raw.get("value_sets") or {}):
-                self.d.add(f"{path}.diagnosis_in", "unknown-value-set", f"no value set '{vs}'")
-            return t.InValueSet(**base, fact="diagnoses", value_set=str(vs))
+                self.d.add(f"{path}.{kind}", "unknown-value-set", f"no value set '{vs}'")
+            mode = _DIAGNOSIS_LEAVES[kind]
+            return t.InValueSet(**base, fact="diagnoses", value_set=str(vs), mode=mode)
         if kind == "check":
             return self.check(m, path, base)
         return self.fact_leaf(m, path, base)
@@ -422,6 +536,9 @@ class _Builder:
             conds = tuple(
                 (str(f), self.condition(c, f"{path}.where.{f}")) for f, c in sorted(where.items())
             )
+            for f, cond in conds:
+                if f == IDENTITY_FIELD:
+                    self.check_drugs(f"{path}.where.{f}", cond)
             return t.Exists(**base, fact=str(fact), where=conds)
         return t.Compare(**base, fact=str(fact), condition=self.condition(m, path))
 
@@ -451,6 +568,89 @@ class _Builder:
         self.check_choices(path, op, value)
         unknown_if = tuple(str(v) for v in m.get("unknown_if") or [])
         return t.Condition(op, value, unknown_if)  # type: ignore[arg-type]
+
+    def check_drugs(self, path: str, cond: t.Condition) -> None:
+        """A drug identity a rule names must be one the vocabulary has (else it never matches)."""
+        values = cond.value if isinstance(cond.value, tuple) else (cond.value,)
+        for v in values:
+            if v not in self.drugs.entries:
+                self.d.add(
+                    f"{path}.{cond.op}", "unknown-drug", f"'{v}' is not a drug of 'drug' or 'drugs'"
+                )
+
+    def fact_rule(self, m: Any, path: str) -> t.FactRule:
+        if not isinstance(m, dict):
+            self.d.add(path, "not-a-mapping", "a fact rule must be a mapping")
+            return t.FactRule("?", t.Citation("?", "?"), None)
+        known = {"fact", "cite", "text", "reading", "dated_by", "max_age_days", "window_days"}
+        for key in set(m) - known:
+            self.d.add(f"{path}.{key}", "unknown-key", f"unknown fact-rule key '{key}'")
+        fact = self.req(m, "fact", path)
+        if fact and fact not in FACTS:
+            self.d.add(f"{path}.fact", "unknown-fact", f"unknown fact '{fact}'")
+        dated_by = m.get("dated_by")
+        if dated_by is not None and (dated_by not in FACTS or FACTS[dated_by].kind != "date"):
+            self.d.add(f"{path}.dated_by", "unknown-fact", f"'{dated_by}' is not a date fact")
+        window = m.get("window_days") or {}
+        days = {
+            key: self.whole_days(value, f"{path}.{key}")
+            for key, value in (("max_age_days", m.get("max_age_days")),)
+            if value is not None
+        }
+        for key in ("before", "after"):
+            if key in window:
+                days[key] = self.whole_days(window[key], f"{path}.window_days.{key}")
+        if ("max_age_days" in days) != (dated_by is not None):
+            self.d.add(path, "fact-rule", "'max_age_days' and 'dated_by' go together")
+        if window and (dated_by is not None or not fact or FACTS[fact].kind != "date"):
+            self.d.add(f"{path}.window_days", "fact-rule", "a window is for a date fact itself")
+        return t.FactRule(
+            fact=str(fact),
+            citation=self.citation(m, path),
+            reading=m.get("reading"),
+            dated_by=dated_by,
+            max_age_days=days.get("max_age_days"),
+            days_before=days.get("before"),
+            days_after=days.get("after"),
+        )
+
+    def whole_days(self, value: Any, path: str) -> int:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            self.d.add(path, "wrong-type", "a number of days is a whole number, 0 or more")
+            return 0
+        return value
+
+    def contradiction(self, m: Any, path: str) -> t.Contradiction:
+        if not isinstance(m, dict):
+            self.d.add(path, "not-a-mapping", "a contradiction must be a mapping")
+            return t.Contradiction(
+                "?",
+                t.Citation("?", "?"),
+                None,
+                "?",
+                t.Condition("equals"),
+                t.AllOf("?", "?", t.Citation("?", "?"), None, ()),
+                "?",
+            )
+        known = {"id", "fact", "cite", "text", "reading", "when", "contradicted_by", "note"}
+        for key in set(m) - known:
+            self.d.add(f"{path}.{key}", "unknown-key", f"unknown contradiction key '{key}'")
+        fact = self.req(m, "fact", path)
+        if fact and fact not in FACTS:
+            self.d.add(f"{path}.fact", "unknown-fact", f"unknown fact '{fact}'")
+        self.current_fact = fact
+        when = self.condition(m.get("when"), f"{path}.when")
+        citation = self.citation(m, path)
+        by = self.node(m.get("contradicted_by"), f"{path}.contradicted_by", citation.section, "")
+        return t.Contradiction(
+            id=self.req(m, "id", path),
+            citation=citation,
+            reading=m.get("reading"),
+            fact=str(fact),
+            when=when,
+            contradicted_by=by,
+            note=self.req(m, "note", path),
+        )
 
     def check_choices(self, path: str, op: str, value: object) -> None:
         """A value a fact can never take is a typo that would silently never match."""

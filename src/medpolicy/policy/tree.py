@@ -13,6 +13,7 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Literal
 
+from medpolicy.definitions.drugs import DrugVocabulary
 from medpolicy.definitions.icd10 import ValueSet
 
 __all__ = [
@@ -22,8 +23,11 @@ __all__ = [
     "Citation",
     "Compare",
     "Condition",
+    "Contradiction",
+    "Diagnoses",
     "Drug",
     "Exists",
+    "FactRule",
     "InValueSet",
     "Indication",
     "Node",
@@ -104,10 +108,19 @@ class Compare(Node):
     condition: Condition
 
 
+# How a code-set leaf reads the request's diagnosis codes (``leaves.diagnosis_rank``):
+# - "supports": a reported code is in the set (Billing/Coding: a code that supports the claim);
+# - "diagnosed": the member is diagnosed with the set's condition (a code of it; not met only when
+#   the codes name another condition: absence of a code is not evidence against a diagnosis);
+# - "not_in": the condition is none of the set's (met when the codes name another condition).
+DiagnosisMode = Literal["supports", "diagnosed", "not_in"]
+
+
 @dataclass(frozen=True, eq=False)
 class InValueSet(Node):
     fact: str
     value_set: str
+    mode: DiagnosisMode = "supports"
 
 
 @dataclass(frozen=True, eq=False)
@@ -130,17 +143,65 @@ class Check(Node):
 class Pathway:
     id: str
     phase: Literal["initiation", "continuation"]
-    indication: str | None  # None: applies to every indication of the phase
+    indications: tuple[str, ...]  # (): applies to every indication of the phase
     approval_months: int
     criteria: Node
+
+    @property
+    def indication(self) -> str | None:
+        """The indication the pathway is for (the first, when it serves several)."""
+        return self.indications[0] if self.indications else None
+
+
+# The condition of an indication that is for "a diagnosis not previously listed above".
+NOT_LISTED = "not_listed"
 
 
 @dataclass(frozen=True)
 class Indication:
     id: str
     label: str
+    condition: str  # the condition it treats; NOT_LISTED: any condition no other indication names
     implied_by_value_set: str | None
     implied_by_fact: tuple[str, tuple[str, ...]] | None  # fact path, values that imply it
+
+
+@dataclass(frozen=True)
+class Diagnoses:
+    """How the policy reads diagnosis codes beyond its criteria's own sets: which codes name a
+    condition (a cancer by its primary site) and which only say where a cancer has spread."""
+
+    names_a_condition: ValueSet | None
+    site_of_spread: ValueSet | None
+
+
+@dataclass(frozen=True)
+class FactRule:
+    """How recent a time-sensitive fact must be to be used: dated by another fact, within
+    ``max_age_days`` before the request; or, for a date fact itself, within a window around the
+    request date. A fact that breaks its rule is not used, and is asked for again."""
+
+    fact: str
+    citation: Citation
+    reading: str | None
+    dated_by: str | None = None
+    max_age_days: int | None = None
+    days_before: int | None = None  # a date fact: at most this many days before the request
+    days_after: int | None = None  # ... and at most this many days after it
+
+
+@dataclass(frozen=True)
+class Contradiction:
+    """A fact the request reports that its own record contradicts: when ``fact`` meets ``when``
+    and ``contradicted_by`` is met, the fact is not used, and the provider is asked to settle it."""
+
+    id: str
+    citation: Citation
+    reading: str | None
+    fact: str
+    when: Condition
+    contradicted_by: Node
+    note: str
 
 
 @dataclass(frozen=True)
@@ -160,13 +221,13 @@ class Precaution:
 
 @dataclass(frozen=True)
 class Drug:
+    id: str  # its entry in the policy's drug vocabulary (every name and code it goes by)
     name: str
     brand: str
     hcpcs: str
     hcpcs_description: str
     mg_per_unit: Decimal
     vial_sizes_mg: tuple[int, ...]
-    names: tuple[str, ...]  # every name by which a prior therapy with this drug may be reported
 
 
 @dataclass(frozen=True)
@@ -193,6 +254,10 @@ class Policy:
     pathways: tuple[Pathway, ...]
     precautions: tuple[Precaution, ...]
     content_hash: str
+    drugs: DrugVocabulary
+    diagnoses: Diagnoses
+    fact_rules: tuple[FactRule, ...] = ()
+    contradictions: tuple[Contradiction, ...] = ()
 
     def scope_for(self, line_of_business: str) -> ScopeRule | None:
         return next((s for s in self.scope if s.line_of_business == line_of_business), None)

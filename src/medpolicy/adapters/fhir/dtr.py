@@ -242,17 +242,17 @@ def _diagnosis_options(policy: t.Policy) -> list[dict[str, Any]]:
         if isinstance(n, t.InValueSet)
     ]
     options: list[dict[str, Any]] = []
-    for name in dict.fromkeys(used):
-        for code in policy.value_sets[name].members:
-            options.append(
-                {
-                    "valueCoding": {
-                        "system": System.ICD10CM,
-                        "code": code,
-                        "display": description(code),
-                    }
+    codes = dict.fromkeys(code for name in used for code in policy.value_sets[name].members)
+    for code in codes:  # each once: value sets may overlap (a union of the listed conditions')
+        options.append(
+            {
+                "valueCoding": {
+                    "system": System.ICD10CM,
+                    "code": code,
+                    "display": description(code),
                 }
-            )
+            }
+        )
     return options
 
 

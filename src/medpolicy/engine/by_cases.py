@@ -1,0 +1,247 @@
+"""Unknown only when it matters: a criterion whose result is the same for every value its missing
+facts could take is decided, not asked.
+
+Kleene logic cannot see this when one fact is read by two leaves: HER2 IHC 2+ with an average
+copy number of 6.5 is HER2-positive whether the ratio is ≥ 2.0 (1.b.ii.1) or < 2.0 (1.b.iii.2),
+yet with the ratio unreported both alternatives are unknown. So, where a pathway's result is
+unknown, each connective on the unknown path from its root is tried *by cases*: the facts its
+unknown leaves lack are given, in turn, one value from every region their conditions tell apart
+(a value at and between each threshold, and beyond the last; each choice of a choice fact; true
+and false), and the whole tree is evaluated again. When every case gives the criterion the same
+result, that is its result; its ancestors follow by Kleene logic. The cases cover every value
+the fact could take (some they cover cannot occur, which can only leave a criterion unknown), so
+a result decided this way holds whatever the fact turns out to be.
+
+Only facts whose every reader in the criterion compares its value are tried: a code list, a list
+of records or a fact a check reads (the dose limit) stays unknown. At most ``CASES`` cases are
+tried per criterion. Both evaluators call ``settle`` with their own way of evaluating a tree, so
+the compiled results and the tracing walker's agree on decided criteria as on the rest.
+"""
+
+from __future__ import annotations
+
+import itertools
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any, NamedTuple
+
+from medpolicy.engine.evaluate import Trace
+from medpolicy.engine.leaves import to_decimal
+from medpolicy.facts import FACTS, Facts
+from medpolicy.logic import BY_RANK, MET, NOT_MET, UNKNOWN
+from medpolicy.policy import tree as t
+
+__all__ = ["CASES", "Settled", "Shape", "settle", "settled_note", "settled_trace", "shape_of"]
+
+CASES = 64  # the most cases tried for one criterion
+
+_NUMERIC = frozenset({"at_least", "at_most", "above", "below"})
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A criteria tree's structure in preorder (the order of the results)."""
+
+    nodes: tuple[t.Node, ...]
+    parents: tuple[int, ...]  # -1 for the root
+    children: tuple[tuple[int, ...], ...]
+    ends: tuple[int, ...]  # node i's subtree is nodes[i:ends[i]]
+    reads: tuple[tuple[str, ...], ...]  # the facts each leaf reads (() for a connective)
+
+
+_SHAPES: weakref.WeakKeyDictionary[t.Node, Shape] = weakref.WeakKeyDictionary()
+
+
+def shape_of(root: t.Node, check_reads: Mapping[str, tuple[str, ...]]) -> Shape:
+    found = _SHAPES.get(root)
+    if found is None:
+        found = _SHAPES[root] = _shape(root, check_reads)
+    return found
+
+
+def _shape(root: t.Node, check_reads: Mapping[str, tuple[str, ...]]) -> Shape:
+    nodes: list[t.Node] = []
+    parents: list[int] = []
+    children: list[list[int]] = []
+    ends: list[int] = []
+
+    def visit(node: t.Node, parent: int) -> None:
+        index = len(nodes)
+        nodes.append(node)
+        parents.append(parent)
+        children.append([])
+        ends.append(0)
+        if parent >= 0:
+            children[parent].append(index)
+        kids = (
+            node.children
+            if isinstance(node, t.AllOf | t.AnyOf)
+            else (node.child,)
+            if isinstance(node, t.Not)
+            else ()
+        )
+        for kid in kids:
+            visit(kid, index)
+        ends[index] = len(nodes)
+
+    visit(root, -1)
+    return Shape(
+        tuple(nodes),
+        tuple(parents),
+        tuple(tuple(c) for c in children),
+        tuple(ends),
+        tuple(t.facts_read(n, check_reads) for n in nodes),
+    )
+
+
+class Settled(NamedTuple):
+    ranks: tuple[int, ...]  # every node's result, decided criteria and their ancestors included
+    settled: Mapping[int, tuple[str, ...]]  # decided criterion -> the facts it was decided over
+
+
+# the ranks of every node of the tree, in preorder, for the given facts
+Run = Callable[[Facts], Sequence[int]]
+
+
+def settle(shape: Shape, facts: Facts, ranks: Sequence[int], run: Run) -> Settled | None:
+    """The tree's results with every criterion on the unknown path that its cases decide
+    decided; None when the root is not unknown or no criterion is decided."""
+    if ranks[0] != UNKNOWN:
+        return None
+    current = list(ranks)
+    settled: dict[int, tuple[str, ...]] = {}
+    for i in reversed(range(len(shape.nodes))):  # children before their parents
+        if current[i] != UNKNOWN or not shape.children[i] or not _unknown_path(shape, current, i):
+            continue
+        lacking = _lacking(shape, current, i)
+        domains = [_domain(shape, i, fact) for fact in lacking]
+        tried = [(f, d) for f, d in zip(lacking, domains, strict=True) if d]
+        if not tried or _product([len(d) for _, d in tried]) > CASES:
+            continue
+        decided = _by_cases(facts, i, tried, run)
+        if decided is not None:
+            current[i] = decided
+            settled[i] = tuple(f for f, _ in tried)
+            _refold(shape, current, i)
+    if not settled:
+        return None
+    return Settled(tuple(current), MappingProxyType(settled))
+
+
+def _unknown_path(shape: Shape, ranks: Sequence[int], i: int) -> bool:
+    """Whether every ancestor of node i is unknown: elsewhere its result cannot matter."""
+    parent = shape.parents[i]
+    while parent >= 0:
+        if ranks[parent] != UNKNOWN:
+            return False
+        parent = shape.parents[parent]
+    return True
+
+
+def _lacking(shape: Shape, ranks: Sequence[int], i: int) -> list[str]:
+    """The facts read by the unknown leaves under node i, each once, in preorder."""
+    found: dict[str, None] = {}
+    for j in range(i, shape.ends[i]):
+        if not shape.children[j] and ranks[j] == UNKNOWN:
+            found.update(dict.fromkeys(shape.reads[j]))
+    return list(found)
+
+
+def _domain(shape: Shape, i: int, fact: str) -> tuple[Any, ...]:
+    """One value from every region the conditions on ``fact`` under node i tell apart; () when
+    the fact cannot be tried (a reader that is not a comparison, or a kind without a domain)."""
+    conditions: list[t.Condition] = []
+    for j in range(i, shape.ends[i]):
+        if fact in shape.reads[j]:
+            node = shape.nodes[j]
+            if not isinstance(node, t.Compare):
+                return ()
+            conditions.append(node.condition)
+    spec = FACTS[fact]
+    if spec.kind == "boolean":
+        return (True, False)
+    if spec.kind == "choice":
+        return spec.choices
+    if spec.kind in ("decimal", "integer") and all(c.op in _NUMERIC for c in conditions):
+        return _numeric_regions(sorted({to_decimal(c.value) for c in conditions}))
+    return ()
+
+
+def _numeric_regions(thresholds: list[Decimal]) -> tuple[Decimal, ...]:
+    """Below the first threshold, each threshold, between each two, and above the last."""
+    values = [thresholds[0] - 1]
+    for low, high in itertools.pairwise(thresholds):
+        values += [low, (low + high) / 2]
+    return (*values, thresholds[-1], thresholds[-1] + 1)
+
+
+def _product(sizes: list[int]) -> int:
+    total = 1
+    for size in sizes:
+        total *= size
+    return total
+
+
+def _by_cases(
+    facts: Facts, i: int, tried: list[tuple[str, tuple[Any, ...]]], run: Run
+) -> int | None:
+    """Node i's result when every case gives it the same known result; else None."""
+    names = [f for f, _ in tried]
+    conflicts = {k: v for k, v in facts.conflicts.items() if k not in names}
+    result: int | None = None
+    for case in itertools.product(*(d for _, d in tried)):
+        values = {**facts.values, **dict(zip(names, case, strict=True))}
+        rank = run(Facts(values, MappingProxyType(conflicts), facts.notes))[i]
+        if rank == UNKNOWN or (result is not None and rank != result):
+            return None
+        result = rank
+    return result
+
+
+def _refold(shape: Shape, ranks: list[int], i: int) -> None:
+    """Node i's ancestors again, by Kleene logic (ALL the lowest, ANY the highest, NOT MET - r)."""
+    parent = shape.parents[i]
+    while parent >= 0:
+        node, kids = shape.nodes[parent], [ranks[c] for c in shape.children[parent]]
+        if isinstance(node, t.AllOf):
+            ranks[parent] = min(kids)
+        elif isinstance(node, t.AnyOf):
+            ranks[parent] = max(kids)
+        else:
+            ranks[parent] = MET - kids[0]
+        parent = shape.parents[parent]
+
+
+def settled_note(rank: int, facts: tuple[str, ...]) -> str:
+    """How a criterion decided by cases is explained."""
+    named = " and ".join(FACTS[f].name for f in facts)
+    result = "met" if rank == MET else "not met" if rank == NOT_MET else "unknown"
+    return (
+        f"{result} whatever the {named} (not reported or unusable): every value it could take "
+        "gives the same result"
+    )
+
+
+def settled_trace(trace: Trace, shape: Shape, settled: Settled) -> Trace:
+    """The tracing walker's trace with the criteria decided by cases (and their ancestors)
+    carrying their decided results, each decided one explained."""
+    flat: list[Trace] = []
+    stack = [trace]
+    while stack:  # preorder, as the shape
+        current = stack.pop()
+        flat.append(current)
+        stack.extend(reversed(current.children))
+
+    def build(i: int) -> Trace:
+        original = flat[i]
+        kids = tuple(build(c) for c in shape.children[i])
+        rank = settled.ranks[i]
+        note = original.note
+        if i in settled.settled:
+            note = settled_note(rank, settled.settled[i])
+        return original._replace(result=BY_RANK[rank], children=kids, note=note)
+
+    return build(0)

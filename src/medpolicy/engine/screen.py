@@ -1,0 +1,422 @@
+"""Before the criteria: which condition a request is for, and which of its facts may be used.
+
+PRODUCT.md's decision semantics, applied to the facts before any criterion reads them:
+
+- **One request, one condition.** A request is for one condition: the one its stated indications
+  are for, or, when it states none, the one its diagnosis codes name. Only that condition's
+  indications apply (the brain metastases of pathway 2 are part of the breast condition). When
+  the statement or the codes name several conditions, no pathway applies and the provider is
+  asked which.
+- **Findings about that condition.** A HER2 or ERBB2 result that names the condition it is
+  about is used only for that condition; one that names none is used only when the request
+  concerns a single condition.
+- **Drugs by identity.** Every reported drug (the order, concurrent drugs, prior therapies) is
+  identified by code or by its whole name against the policy's vocabulary; a drug record gets
+  the id of the drug it names (``identity``), or None when it names no known drug, or two.
+- **Facts have an age.** A fact that breaks the policy's rule for it (too old, undated, a start
+  outside the window around the request) is not used, and is asked for again.
+- **Contradictions.** A fact the request's own record contradicts is not used either.
+
+A fact that may not be used is left out of the facts, with the reason in ``conflicts``: the
+criteria then find it unknown and the provider is told why. Facts outside the criteria that must
+be settled before any approval come back as gates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from types import MappingProxyType
+from typing import Any, NamedTuple
+
+from medpolicy.definitions.drugs import CODE_SYSTEMS, CodeSystem, Identity
+from medpolicy.definitions.icd10 import normalized_or_none
+from medpolicy.engine.evaluate import Context, evaluate
+from medpolicy.engine.leaves import predicate
+from medpolicy.facts import FACTS, Facts, her2_facts
+from medpolicy.logic import MET, Truth
+from medpolicy.policy import tree as t
+from medpolicy.policy.load import IDENTITY_FIELD
+from medpolicy.request import Erbb2Mutation, Her2Ihc, Her2Ish, Request
+
+__all__ = ["Gate", "Screened", "screen"]
+
+
+class Gate(NamedTuple):
+    """A fact outside the criteria that must be settled before any approval."""
+
+    fact: str
+    note: str
+    clauses: tuple[str, ...] = ()
+
+
+class Screened(NamedTuple):
+    facts: Facts  # the facts the criteria may read
+    indications: frozenset[str]  # the indications of the request's condition
+    gates: list[Gate]
+
+
+# A condition named by a code the policy lists no indication for: "code:" and its category.
+_UNLISTED = "code:"
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """What screening needs from a policy, worked out once per policy content."""
+
+    condition_by_code: Mapping[str, str]  # normalized code -> the listed condition it names
+    implied_by_code: Mapping[str, frozenset[str]]  # normalized code -> indications it implies
+    listed: tuple[tuple[str, t.Indication], ...]  # (value set, indication) naming a condition
+    labels: Mapping[str, str]  # condition -> how to name it to a provider
+    conditions: dict[str, str | None]  # normalized code -> the condition it names, once found
+
+
+_READINGS: dict[str, _Reading] = {}
+
+
+def screen(policy: t.Policy, request: Request, facts: Facts) -> Screened:
+    reading = _READINGS.get(policy.content_hash)
+    if reading is None:
+        reading = _READINGS[policy.content_hash] = _read(policy)
+    values = dict(facts.values)
+    conflicts = dict(facts.conflicts)
+    notes: dict[str, str] = {}
+    gates: list[Gate] = []
+    condition, indications, in_play = _resolve(policy, reading, values, gates)
+    _identify_drugs(policy, request, values, notes, gates)
+    if request.her2 is not None or request.erbb2_mutation is not None:
+        _attribute_findings(policy, reading, request, condition, in_play, values, conflicts)
+    today: date = values["request.date"]
+    for rule in policy.fact_rules:
+        _apply_rule(rule, today, values, conflicts, gates)
+    screened = Facts(values, MappingProxyType(conflicts), MappingProxyType(notes))
+    for contradiction in policy.contradictions:
+        screened = _contradict(policy, contradiction, screened)
+    return Screened(screened, indications, gates)
+
+
+def _read(policy: t.Policy) -> _Reading:
+    spread = policy.diagnoses.site_of_spread
+    by_code: dict[str, set[str]] = {}
+    condition_by_code: dict[str, str] = {}
+    listed: list[tuple[str, t.Indication]] = []
+    for ind in policy.indications.values():
+        vs = policy.value_sets.get(ind.implied_by_value_set or "")
+        if vs is None:
+            continue
+        for code in vs.members:
+            by_code.setdefault(code, set()).add(ind.id)
+        if spread is None or not vs.codes <= spread.codes:  # its codes name the condition
+            listed.append((vs.name, ind))
+            for code in vs.members:
+                condition_by_code.setdefault(code, ind.condition)
+    labels: dict[str, str] = {}
+    for ind in policy.indications.values():
+        labels.setdefault(ind.condition, ind.label)
+    return _Reading(
+        MappingProxyType(condition_by_code),
+        MappingProxyType({code: frozenset(ids) for code, ids in by_code.items()}),
+        tuple(listed),
+        MappingProxyType(labels),
+        {},
+    )
+
+
+def _condition_of(policy: t.Policy, reading: _Reading, code: str) -> str | None:
+    """The condition a (normalized) code names: a listed one, an unlisted one (``code:C16``), or
+    None for a code of a site of spread or one that names no condition (Z85.3, Z00.00)."""
+    listed = reading.condition_by_code.get(code)
+    if listed is not None:
+        return listed
+    if code in reading.conditions:  # codes recur across requests: each is worked out once
+        return reading.conditions[code]
+    found = reading.conditions[code] = _unlisted_condition_of(policy, reading, code)
+    return found
+
+
+def _unlisted_condition_of(policy: t.Policy, reading: _Reading, code: str) -> str | None:
+    for value_set, ind in reading.listed:  # a category of a listed condition's codes (C50.9)
+        if policy.value_sets[value_set].covers(code):
+            return ind.condition
+    spread, conditions = policy.diagnoses.site_of_spread, policy.diagnoses.names_a_condition
+    if spread is not None and spread.covers(code):
+        return None
+    if conditions is not None and conditions.covers(code):
+        return _UNLISTED + code[:3]
+    return None
+
+
+def _label(reading: _Reading, condition: str) -> str:
+    if condition.startswith(_UNLISTED):
+        return f"a condition coded {condition.removeprefix(_UNLISTED)}"
+    return reading.labels.get(condition, condition)
+
+
+def _resolve(
+    policy: t.Policy, reading: _Reading, values: dict[str, Any], gates: list[Gate]
+) -> tuple[str | None, frozenset[str], frozenset[str]]:
+    """The request's condition, the indications that apply, and every condition in play (the
+    request's and any other its codes name). Several conditions stated, or several coded and none
+    stated: no indication applies, and the provider is asked which (a gate on ``indications``)."""
+    stated: Sequence[str] = values.get("indications") or ()
+    coded: dict[str, list[str]] = {}
+    implied: set[str] = set()
+    for code in values.get("diagnoses") or ():
+        key = normalized_or_none(code) or code
+        named = _condition_of(policy, reading, key)
+        if named is not None:
+            coded.setdefault(named, []).append(code)
+        implied |= reading.implied_by_code.get(key, frozenset())
+    for ind in policy.indications.values():
+        by_fact = ind.implied_by_fact
+        if by_fact is not None and str(values.get(by_fact[0])) in by_fact[1]:
+            implied.add(ind.id)
+    if stated:
+        conditions = {policy.indications[i].condition for i in stated}
+        if len(conditions) > 1:
+            shown = "; ".join(policy.indications[i].label for i in stated)
+            return _ambiguous(
+                gates,
+                f"the indications stated are for different conditions "
+                f"({shown}): state the one this request is for",
+            )
+        condition: str | None = conditions.pop()
+    elif len(coded) > 1:
+        shown = "; ".join(
+            f"{', '.join(codes)} ({_label(reading, c)})" for c, codes in sorted(coded.items())
+        )
+        return _ambiguous(
+            gates,
+            f"the diagnosis codes name more than one condition ({shown}): "
+            "state the indication this request is for",
+        )
+    elif coded:
+        condition = next(iter(coded))
+    else:  # no code names a condition: what the other facts imply, if they agree
+        conditions = {policy.indications[i].condition for i in implied}
+        condition = conditions.pop() if len(conditions) == 1 else None
+    chosen = set(stated) | {i for i in implied if policy.indications[i].condition == condition}
+    in_play = set(coded)
+    if condition is not None and condition != t.NOT_LISTED:
+        in_play.add(condition)
+    elif condition == t.NOT_LISTED and not in_play:
+        in_play.add(t.NOT_LISTED)
+    return condition, frozenset(chosen), frozenset(in_play)
+
+
+def _ambiguous(gates: list[Gate], note: str) -> tuple[str | None, frozenset[str], frozenset[str]]:
+    gates.append(Gate("indications", note, ("Position Statement > Initiation",)))
+    return None, frozenset(), frozenset()
+
+
+# -- drugs by identity ---------------------------------------------------------------------------
+
+_DRUG_RECORDS = ("prior_therapies", "medication.concurrent_anticancer_drugs")
+
+
+def _identify_drugs(
+    policy: t.Policy,
+    request: Request,
+    values: dict[str, Any],
+    notes: dict[str, str],
+    gates: list[Gate],
+) -> None:
+    identify = policy.drugs.identify
+    for fact in _DRUG_RECORDS:
+        records: list[dict[str, Any]] | None = values.get(fact)
+        if not records:
+            continue
+        problems = []
+        identified = []
+        for record in records:
+            found = identify(record.get("drug"), _codes(record))
+            identified.append({**record, IDENTITY_FIELD: found.id})
+            if found.id is None:
+                problems.append(f"{_shown(record)} {found.problem}")
+        values[fact] = identified
+        if problems:
+            notes[fact] = (
+                "; ".join(problems) + ": confirm the drug (its name, HCPCS, RxNorm or NDC)"
+            )
+    m = request.medication
+    if m.drug is None and m.rxnorm is None and m.ndc is None:
+        return  # identified by its HCPCS code alone, which the policy's drug has
+    ordered = identify(m.drug, _codes(m.__dict__))
+    if ordered.id != policy.drug.id:
+        gates.append(Gate("medication.drug", _not_this_drug(policy, m.drug, ordered)))
+
+
+def _codes(record: Mapping[str, Any]) -> tuple[tuple[CodeSystem, str], ...]:
+    return tuple((s, record[s]) for s in CODE_SYSTEMS if record.get(s) is not None)
+
+
+def _shown(record: Mapping[str, Any]) -> str:
+    codes = ", ".join(f"{s} {record[s]}" for s in CODE_SYSTEMS if record.get(s) is not None)
+    name = record.get("drug")
+    if name is None:
+        return f"the drug coded {codes}"
+    return f"'{name}'" + (f" ({codes})" if codes else "")
+
+
+def _not_this_drug(policy: t.Policy, named: str | None, found: Identity) -> str:
+    drug = policy.drug
+    what = f"the drug ordered ('{named}')" if named else "the drug ordered"
+    if found.id is not None:
+        other = policy.drugs.entries[found.id].label
+        why = f"is {other}, not {drug.name}"
+    else:
+        why = str(found.problem)
+    return (
+        f"{what} {why}; confirm the drug ordered is {drug.name} ({drug.brand}, {drug.hcpcs}): "
+        "it is not to be substituted for or with another product"
+    )
+
+
+# -- findings about the request's condition ------------------------------------------------------
+
+_HER2_FACTS = ("her2.ihc_score", "her2.ish_ratio", "her2.ish_copy_number", "her2.concurrent")
+
+
+def _attribute_findings(
+    policy: t.Policy,
+    reading: _Reading,
+    request: Request,
+    condition: str | None,
+    in_play: frozenset[str],
+    values: dict[str, Any],
+    conflicts: dict[str, str],
+) -> None:
+    """Findings about another condition than the request's are not used: HER2 reports and an
+    ERBB2 result that name another condition, or that name none while several are in play."""
+
+    def unusable(finding: Her2Ihc | Her2Ish | Erbb2Mutation) -> str | None:
+        about = finding.condition
+        named = None if about is None else _condition_of(policy, reading, about)
+        if named is None:  # names no condition (or a site of spread): about whichever is treated
+            if len(in_play) <= 1:
+                return None
+            shown = "; ".join(_label(reading, c) for c in sorted(in_play))
+            return (
+                f"does not say which condition it is about, and the request concerns several "
+                f"({shown})"
+            )
+        if named == condition or (condition == t.NOT_LISTED and named.startswith(_UNLISTED)):
+            return None
+        return f"is about {about} ({_label(reading, named)}), not the condition requested"
+
+    her2 = request.her2
+    if her2 is not None:
+        ihc = [(r, unusable(r)) for r in her2.ihc]
+        ish = [(r, unusable(r)) for r in her2.ish]
+        dropped = [f"HER2 {_finding(r)} {why}" for r, why in ihc if why]
+        dropped += [f"HER2 {_finding(r)} {why}" for r, why in ish if why]
+        if dropped:
+            kept, kept_conflicts = her2_facts(
+                [r for r, why in ihc if not why], [r for r, why in ish if not why]
+            )
+            note = "; ".join(dropped)
+            for fact in _HER2_FACTS:
+                values.pop(fact, None)
+                conflicts.pop(fact, None)
+                if fact in kept:
+                    values[fact] = kept[fact]
+                elif fact in kept_conflicts:
+                    conflicts[fact] = f"{kept_conflicts[fact]}; {note}"
+                else:
+                    conflicts[fact] = note
+    erbb2 = request.erbb2_mutation
+    if erbb2 is not None and (why := unusable(erbb2)):
+        values.pop("erbb2_mutation.status", None)
+        conflicts["erbb2_mutation.status"] = f"the ERBB2 result ({erbb2.status}) {why}"
+
+
+def _finding(report: Her2Ihc | Her2Ish) -> str:
+    if isinstance(report, Her2Ihc):
+        return f"IHC {report.score}" + (f" ({report.date})" if report.date else "")
+    parts = [
+        f"ratio {report.ratio}" if report.ratio is not None else "",
+        f"copy number {report.copy_number}" if report.copy_number is not None else "",
+    ]
+    return "ISH " + ", ".join(p for p in parts if p) + (f" ({report.date})" if report.date else "")
+
+
+# -- facts have an age ---------------------------------------------------------------------------
+
+
+def _apply_rule(
+    rule: t.FactRule,
+    today: date,
+    values: dict[str, Any],
+    conflicts: dict[str, str],
+    gates: list[Gate],
+) -> None:
+    value = values.get(rule.fact)
+    if value is None:
+        return
+    problem = _rule_broken(rule, today, value, values)
+    if problem is None:
+        return
+    del values[rule.fact]
+    conflicts[rule.fact] = problem
+    gates.append(Gate(rule.fact, problem, (rule.citation.section,)))
+
+
+def _rule_broken(
+    rule: t.FactRule, today: date, value: Any, values: Mapping[str, Any]
+) -> str | None:
+    name = FACTS[rule.fact].name
+    if rule.dated_by is not None and rule.max_age_days is not None:
+        dated: date | None = values.get(rule.dated_by)
+        oldest = today - timedelta(days=rule.max_age_days)
+        if dated is None:
+            return (
+                f"the {name} reported has no date: its date is needed (it must be measured "
+                f"within {rule.max_age_days} days before the request)"
+            )
+        if dated < oldest:
+            return (
+                f"the {name} reported is dated {dated.isoformat()}, more than "
+                f"{rule.max_age_days} days before the request ({today.isoformat()}): a current "
+                "one is needed"
+            )
+        return None
+    if isinstance(value, date):
+        if rule.days_before is not None and value < today - timedelta(days=rule.days_before):
+            return (
+                f"the {name} {value.isoformat()} is more than {rule.days_before} days before "
+                f"the request ({today.isoformat()}): confirm it"
+            )
+        if rule.days_after is not None and value > _plus_days(today, rule.days_after):
+            return (
+                f"the {name} {value.isoformat()} is more than {rule.days_after} days after "
+                f"the request ({today.isoformat()}): confirm it"
+            )
+    return None
+
+
+def _plus_days(day: date, days: int) -> date:
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:  # near the end of the calendar: no later date exists to compare
+        return date.max
+
+
+# -- contradictions ------------------------------------------------------------------------------
+
+
+def _contradict(policy: t.Policy, rule: t.Contradiction, facts: Facts) -> Facts:
+    value = facts.values.get(rule.fact)
+    if value is None or predicate(rule.when)(value, facts.values.get("request.date")) != MET:
+        return facts
+    if evaluate(rule.contradicted_by, Context(facts, policy)).result is not Truth.met:
+        return facts
+    values = {k: v for k, v in facts.values.items() if k != rule.fact}
+    shown = _show_value(value)
+    note = f"reported {FACTS[rule.fact].name} {shown}, but {rule.note}"
+    conflicts = {**facts.conflicts, rule.fact: note}
+    # no gate: a criterion that reads the fact finds it unknown, and asks with this note
+    return Facts(values, MappingProxyType(conflicts), facts.notes)
+
+
+_show_value: Callable[[Any], str] = str
