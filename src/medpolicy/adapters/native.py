@@ -68,11 +68,17 @@ def _problem(error: Any) -> str:
 def _semantic_errors(r: Request) -> list[FieldError]:
     """Checks no schema can express: real codes, possible dates, plausible weights."""
     errors = []
-    for i, code in enumerate(r.diagnoses or []):
-        if not icd10.is_valid(code):
+    coded = [(f"diagnoses[{i}]", code) for i, code in enumerate(r.diagnoses or [])]
+    if r.her2 is not None:  # the condition each finding is about
+        coded += [(f"her2.ihc[{i}].condition", t.condition) for i, t in enumerate(r.her2.ihc)]
+        coded += [(f"her2.ish[{i}].condition", t.condition) for i, t in enumerate(r.her2.ish)]
+    if r.erbb2_mutation is not None:
+        coded.append(("erbb2_mutation.condition", r.erbb2_mutation.condition))
+    for name, code in coded:
+        if code is not None and not icd10.is_valid(code):
             errors.append(
                 FieldError(
-                    f"diagnoses[{i}]",
+                    name,
                     f"'{code}' is not an ICD-10-CM code in the {icd10.code_set_version()} code set",
                 )
             )

@@ -67,6 +67,7 @@ _FORM_WORDS = frozenset(
         "only",
     }
 )
+_SYSTEM_NAMES: dict[CodeSystem, str] = {"hcpcs": "HCPCS", "rxnorm": "RxNorm", "ndc": "NDC"}
 _BRACKETS = re.compile(r"[()\[\]{}]")
 _SEPARATORS = re.compile(r"[\s_.,;:/'\"-]+")
 
@@ -167,24 +168,26 @@ class DrugVocabulary:
         for system, code in codes:
             drug = self.by_code.get((system, normalize_code(system, code)))
             if drug is None:
-                unknown.append(f"{system.upper() if system != 'rxnorm' else 'RxNorm'} {code}")
+                unknown.append(f"{_SYSTEM_NAMES[system]} {code}")
             else:
                 found.setdefault(drug, f"{system} {code}")
         if name is not None:
             parts = normalize_name(name)
             if not parts:
-                unknown.append(repr(name))
+                unknown.append("its name")
             for part in parts:
                 drug = self.by_name.get(part)
                 if drug is None:
-                    unknown.append(repr(name) if len(parts) == 1 else f"{part!r} in {name!r}")
+                    unknown.append("its name" if len(parts) == 1 else f"{part!r} in its name")
                 else:
                     found.setdefault(drug, repr(name))
         if len(found) > 1:
             named = " and ".join(self.entries[d].label for d in sorted(found))
             return Identity(None, f"names two different drugs ({named})")
+        if unknown == ["its name"]:
+            return Identity(None, "is not a drug this policy knows")
         if unknown:
-            return Identity(None, f"{', '.join(unknown)} is not a drug this policy knows")
+            return Identity(None, f"is not a drug this policy knows ({', '.join(unknown)})")
         if not found:
             return Identity(None, "names no drug")
         return Identity(next(iter(found)))

@@ -66,7 +66,7 @@ class _Reading:
     """What screening needs from a policy, worked out once per policy content."""
 
     condition_by_code: Mapping[str, str]  # normalized code -> the listed condition it names
-    implied_by_code: Mapping[str, frozenset[str]]  # normalized code -> indications it implies
+    implied_by_code: dict[str, frozenset[str]]  # normalized code -> indications it implies
     listed: tuple[tuple[str, t.Indication], ...]  # (value set, indication) naming a condition
     labels: Mapping[str, str]  # condition -> how to name it to a provider
     conditions: dict[str, str | None]  # normalized code -> the condition it names, once found
@@ -116,7 +116,7 @@ def _read(policy: t.Policy) -> _Reading:
         labels.setdefault(ind.condition, ind.label)
     return _Reading(
         MappingProxyType(condition_by_code),
-        MappingProxyType({code: frozenset(ids) for code, ids in by_code.items()}),
+        {code: frozenset(ids) for code, ids in by_code.items()},
         tuple(listed),
         MappingProxyType(labels),
         {},
@@ -132,6 +132,20 @@ def _condition_of(policy: t.Policy, reading: _Reading, code: str) -> str | None:
     if code in reading.conditions:  # codes recur across requests: each is worked out once
         return reading.conditions[code]
     found = reading.conditions[code] = _unlisted_condition_of(policy, reading, code)
+    return found
+
+
+def _implied_by(policy: t.Policy, reading: _Reading, code: str) -> frozenset[str]:
+    """The indications a (normalized) code implies: those whose value set holds it, or, for a
+    category (C50.9), holds codes under it (the complete code is then asked for, not ignored)."""
+    found = reading.implied_by_code.get(code)
+    if found is None:
+        found = reading.implied_by_code[code] = frozenset(
+            ind.id
+            for ind in policy.indications.values()
+            if ind.implied_by_value_set is not None
+            and policy.value_sets[ind.implied_by_value_set].covers(code)
+        )
     return found
 
 
@@ -167,7 +181,7 @@ def _resolve(
         named = _condition_of(policy, reading, key)
         if named is not None:
             coded.setdefault(named, []).append(code)
-        implied |= reading.implied_by_code.get(key, frozenset())
+        implied |= _implied_by(policy, reading, key)
     for ind in policy.indications.values():
         by_fact = ind.implied_by_fact
         if by_fact is not None and str(values.get(by_fact[0])) in by_fact[1]:
@@ -242,7 +256,9 @@ def _identify_drugs(
     m = request.medication
     if m.drug is None and m.rxnorm is None and m.ndc is None:
         return  # identified by its HCPCS code alone, which the policy's drug has
-    ordered = identify(m.drug, _codes(m.__dict__))
+    # its HCPCS code is the policy drug's (or the request is refused): the name and the other
+    # codes must name that drug too
+    ordered = identify(m.drug, tuple((s, c) for s, c in _codes(m.__dict__) if s != "hcpcs"))
     if ordered.id != policy.drug.id:
         gates.append(Gate("medication.drug", _not_this_drug(policy, m.drug, ordered)))
 
