@@ -32,19 +32,19 @@ __all__ = ["Reference", "decide"]
 # -- three-valued logic ---------------------------------------------------------------------------
 
 
-def ALL(*values: Tri) -> Tri:  # noqa: N802 (the guideline's own word)
+def ALL(*values: Tri) -> Tri:
     if any(v is False for v in values):
         return False
     return None if any(v is None for v in values) else True
 
 
-def ANY(*values: Tri) -> Tri:  # noqa: N802
+def ANY(*values: Tri) -> Tri:
     if any(v is True for v in values):
         return True
     return None if any(v is None for v in values) else False
 
 
-def NOT(value: Tri) -> Tri:  # noqa: N802
+def NOT(value: Tri) -> Tri:
     return None if value is None else not value
 
 
@@ -265,9 +265,7 @@ def her2_results(r: Request, usable: object) -> Her2:
         _one([t.copy_number for t in ish if t.copy_number is not None]),  # type: ignore[arg-type]
     )
     pairs = [(a, b) for a in ihc for b in ish]
-    if any(a.specimen_id and a.specimen_id == b.specimen_id for a, b in pairs):
-        out.concurrent = True
-    elif any(
+    if any(a.specimen_id and a.specimen_id == b.specimen_id for a, b in pairs) or any(
         a.date and a.date == b.date and not (a.specimen_id and b.specimen_id) for a, b in pairs
     ):
         out.concurrent = True
@@ -299,9 +297,10 @@ def decide(r: Request) -> Reference:
         why.append("line of business")
 
     m = r.medication
-    if (m.drug, m.rxnorm, m.ndc) != (None, None, None):  # "not to be substituted"
-        if drug_identity(m.drug, [c for c in _coded(m) if c[0] != "hcpcs"]) != "kadcyla":
-            why.append("drug ordered")
+    named = (m.drug, m.rxnorm, m.ndc) != (None, None, None)
+    ordered = drug_identity(m.drug, [c for c in _coded(m) if c[0] != "hcpcs"])
+    if named and ordered != "kadcyla":  # "should not be substituted for or with trastuzumab"
+        why.append("drug ordered")
 
     # one request, one condition
     coded: set[str] = {c for c in (condition_of(code) for code in r.diagnoses or []) if c}

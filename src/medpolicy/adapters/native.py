@@ -68,7 +68,9 @@ def _problem(error: Any) -> str:
 def _semantic_errors(r: Request) -> list[FieldError]:
     """Checks no schema can express: real codes, possible dates, plausible weights."""
     errors = []
-    coded = [(f"diagnoses[{i}]", code) for i, code in enumerate(r.diagnoses or [])]
+    coded: list[tuple[str, str | None]] = [
+        (f"diagnoses[{i}]", code) for i, code in enumerate(r.diagnoses or [])
+    ]
     if r.her2 is not None:  # the condition each finding is about
         coded += [(f"her2.ihc[{i}].condition", t.condition) for i, t in enumerate(r.her2.ihc)]
         coded += [(f"her2.ish[{i}].condition", t.condition) for i, t in enumerate(r.her2.ish)]
