@@ -31,7 +31,6 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from medpolicy.definitions.drugs import CODE_SYSTEMS, CodeSystem, Identity
-from medpolicy.definitions.icd10 import normalized_or_none
 from medpolicy.engine.evaluate import Context, evaluate
 from medpolicy.engine.leaves import predicate
 from medpolicy.facts import FACTS, Facts, her2_facts
@@ -70,6 +69,8 @@ class _Reading:
     listed: tuple[tuple[str, t.Indication], ...]  # (value set, indication) naming a condition
     labels: Mapping[str, str]  # condition -> how to name it to a provider
     conditions: dict[str, str | None]  # normalized code -> the condition it names, once found
+    by_fact: tuple[tuple[str, str, tuple[str, ...]], ...]  # (indication, fact, values implying it)
+    condition_of: Mapping[str, str]  # indication -> its condition
 
 
 _READINGS: dict[str, _Reading] = {}
@@ -85,7 +86,7 @@ def screen(policy: t.Policy, request: Request, facts: Facts) -> Screened:
     gates: list[Gate] = []
     condition, indications, in_play = _resolve(policy, reading, values, gates)
     _identify_drugs(policy, request, values, notes, gates)
-    if request.her2 is not None or request.erbb2_mutation is not None:
+    if _attributable(request, in_play):
         _attribute_findings(policy, reading, request, condition, in_play, values, conflicts)
     today: date = values["request.date"]
     for rule in policy.fact_rules:
@@ -120,6 +121,12 @@ def _read(policy: t.Policy) -> _Reading:
         tuple(listed),
         MappingProxyType(labels),
         {},
+        tuple(
+            (ind.id, *ind.implied_by_fact)
+            for ind in policy.indications.values()
+            if ind.implied_by_fact is not None
+        ),
+        MappingProxyType({ind.id: ind.condition for ind in policy.indications.values()}),
     )
 
 
@@ -176,18 +183,17 @@ def _resolve(
     stated: Sequence[str] = values.get("indications") or ()
     coded: dict[str, list[str]] = {}
     implied: set[str] = set()
-    for code in values.get("diagnoses") or ():
-        key = normalized_or_none(code) or code
-        named = _condition_of(policy, reading, key)
+    for code in values.get("diagnoses") or ():  # normalized by the request's validation
+        named = _condition_of(policy, reading, code)
         if named is not None:
             coded.setdefault(named, []).append(code)
-        implied |= _implied_by(policy, reading, key)
-    for ind in policy.indications.values():
-        by_fact = ind.implied_by_fact
-        if by_fact is not None and str(values.get(by_fact[0])) in by_fact[1]:
-            implied.add(ind.id)
+        implied |= _implied_by(policy, reading, code)
+    for indication, fact, implying in reading.by_fact:
+        if str(values.get(fact)) in implying:
+            implied.add(indication)
+    condition_of = reading.condition_of
     if stated:
-        conditions = {policy.indications[i].condition for i in stated}
+        conditions = {condition_of[i] for i in stated}
         if len(conditions) > 1:
             shown = "; ".join(policy.indications[i].label for i in stated)
             return _ambiguous(
@@ -208,9 +214,9 @@ def _resolve(
     elif coded:
         condition = next(iter(coded))
     else:  # no code names a condition: what the other facts imply, if they agree
-        conditions = {policy.indications[i].condition for i in implied}
+        conditions = {condition_of[i] for i in implied}
         condition = conditions.pop() if len(conditions) == 1 else None
-    chosen = set(stated) | {i for i in implied if policy.indications[i].condition == condition}
+    chosen = set(stated) | {i for i in implied if condition_of[i] == condition}
     in_play = set(coded)
     if condition is not None and condition != t.NOT_LISTED:
         in_play.add(condition)
@@ -264,7 +270,12 @@ def _identify_drugs(
 
 
 def _codes(record: Mapping[str, Any]) -> tuple[tuple[CodeSystem, str], ...]:
-    return tuple((s, record[s]) for s in CODE_SYSTEMS if record.get(s) is not None)
+    codes: tuple[tuple[CodeSystem, str], ...] = ()
+    for system in CODE_SYSTEMS:  # a loop: most records carry no code, and a generator costs more
+        code = record.get(system)
+        if code is not None:
+            codes += ((system, code),)
+    return codes
 
 
 def _shown(record: Mapping[str, Any]) -> str:
@@ -292,6 +303,20 @@ def _not_this_drug(policy: t.Policy, named: str | None, found: Identity) -> str:
 # -- findings about the request's condition ------------------------------------------------------
 
 _HER2_FACTS = ("her2.ihc_score", "her2.ish_ratio", "her2.ish_copy_number", "her2.concurrent")
+
+
+def _attributable(request: Request, in_play: frozenset[str]) -> bool:
+    """Whether a finding may be about another condition: several are in play, or one names its
+    own (most requests: neither, and nothing is to be done)."""
+    her2, erbb2 = request.her2, request.erbb2_mutation
+    if her2 is None and erbb2 is None:
+        return False
+    if len(in_play) > 1 or (erbb2 is not None and erbb2.condition is not None):
+        return True
+    return her2 is not None and (
+        any(r.condition is not None for r in her2.ihc)
+        or any(r.condition is not None for r in her2.ish)
+    )
 
 
 def _attribute_findings(

@@ -176,7 +176,7 @@ def _therapy(index: ResourceIndex, med: Located, draft: Draft) -> dict[str, Any]
         draft.report(path, "not-usable", "prior therapy without a drug code or name; not listed")
         return None
     start, end = _period(med.resource)
-    record: dict[str, Any] = {"drug": match.name[:200]}
+    record: dict[str, Any] = {"drug": match.name[:200], **_known_codes(match)}
     if start:
         record["start_date"] = start.isoformat()
     if end and (start is None or end >= start):
@@ -184,6 +184,21 @@ def _therapy(index: ResourceIndex, med: Located, draft: Draft) -> dict[str, Any]
     if med.resource.get("status") in _ONGOING:
         record["reason_stopped"] = "ongoing"
     return record
+
+
+def _known_codes(match: DrugMatch) -> dict[str, str]:
+    """The codes of the drug the adapter's tables know, by system, for the engine to identify
+    the drug by (a code neither knows would only make a known name unknown)."""
+    found: dict[str, str] = {}
+    for cd in match.codings:
+        code = (cd.code or "").strip()
+        if is_system(cd.system, System.RXNORM) and code in c.RXNORM_TO_DRUG:
+            found.setdefault("rxnorm", code)
+        elif hcpcs_system(cd.system) and code.upper() in c.DRUGS_BY_HCPCS:
+            found.setdefault("hcpcs", code.upper())
+        elif is_system(cd.system, System.NDC) and c.normalize_ndc(code) in c.NDC_TO_HCPCS:
+            found.setdefault("ndc", code)
+    return found
 
 
 def _period(r: dict[str, Any]) -> tuple[date | None, date | None]:
