@@ -110,7 +110,7 @@ def _kind(node: t.Node) -> str:
     if isinstance(node, t.Compare):
         return f"[{node.fact} {node.condition.op} {_value(node.condition.value)}]"
     if isinstance(node, t.InValueSet):
-        return f"[{node.fact} in value set {node.value_set}]"
+        return f"[{node.fact} {_DIAGNOSIS_WORDS[node.mode]} value set {node.value_set}]"
     if isinstance(node, t.Exists):
         return (
             f"[some {node.fact} with "
@@ -121,6 +121,13 @@ def _kind(node: t.Node) -> str:
         params = ", ".join(f"{k}={v}" for k, v in sorted(node.params.items()))
         return f"[{node.definition}({params})]"
     return type(node).__name__
+
+
+_DIAGNOSIS_WORDS = {
+    "supports": "supported by",
+    "diagnosed": "show a condition of",
+    "not_in": "show a condition outside",
+}
 
 
 def _value(v: object) -> str:

@@ -164,6 +164,7 @@ def _plain(name: str) -> list[str]:
     """Lower-case letters and digits of each part ("Kadcyla® 100 mg (T-DM1)" -> kadcyla, tdm1)."""
     name = re.sub(r"[™®©]", "", name)
     name = unicodedata.normalize("NFKC", name).lower()
+    name = "".join(ch for ch in name if unicodedata.category(ch) != "Cf")  # zero-width, soft hyphen
     name = re.sub(r"\b\d+(\.\d+)?\s*mg\b", "", name)
     name = re.sub(r"\b(vial|injection|for)\b", "", name)
     parts = re.split(r"[()]", name)
@@ -521,8 +522,12 @@ def continuation(r: Request, condition: str, dose: Tri, kadcyla_progressed: Tri)
         )
     )
     status = r.disease_status_on_treatment
-    if status in ("stable", "improved") and kadcyla_progressed is True:
-        status = None  # contradicted by its own history: not used
+    history_unclear = any(  # a drug it cannot name, stopped for progression: maybe this one
+        _is_kadcyla(p) is None and p.reason_stopped == "progression"
+        for p in r.prior_therapies or []
+    )
+    if status in ("stable", "improved") and (kadcyla_progressed is True or history_unclear):
+        status = None  # contradicted (or maybe contradicted) by its own history: not used
     no_progression = (
         None if status is None or status == "undetermined" else status in ("stable", "improved")
     )

@@ -80,6 +80,8 @@ def normalize_name(name: str) -> tuple[str, ...]:
     """
     text = _MARKS.sub(" ", name)
     text = unicodedata.normalize("NFKC", text).casefold()
+    # format characters (zero-width spaces and joiners, soft hyphens) are invisible in a name
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
     text = _DASHES.sub("-", text)
     text = _STRENGTH.sub(" ", text)
     parts = []

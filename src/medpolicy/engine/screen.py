@@ -24,9 +24,9 @@ be settled before any approval come back as gates.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -250,7 +250,11 @@ def _identify_drugs(
         problems = []
         identified = []
         for record in records:
-            found = identify(record.get("drug"), _codes(record))
+            get = record.get
+            if get("hcpcs") is None and get("rxnorm") is None and get("ndc") is None:
+                found = identify(get("drug"))  # most records: a name alone
+            else:
+                found = identify(get("drug"), _codes(record))
             identified.append({**record, IDENTITY_FIELD: found.id})
             if found.id is None:
                 problems.append(f"{_shown(record)} {found.problem}")
@@ -264,7 +268,10 @@ def _identify_drugs(
         return  # identified by its HCPCS code alone, which the policy's drug has
     # its HCPCS code is the policy drug's (or the request is refused): the name and the other
     # codes must name that drug too
-    ordered = identify(m.drug, tuple((s, c) for s, c in _codes(m.__dict__) if s != "hcpcs"))
+    if m.rxnorm is None and m.ndc is None:
+        ordered = identify(m.drug)
+    else:
+        ordered = identify(m.drug, tuple((s, c) for s, c in _codes(m.__dict__) if s != "hcpcs"))
     if ordered.id != policy.drug.id:
         gates.append(Gate("medication.drug", _not_this_drug(policy, m.drug, ordered)))
 
@@ -313,10 +320,11 @@ def _attributable(request: Request, in_play: frozenset[str]) -> bool:
         return False
     if len(in_play) > 1 or (erbb2 is not None and erbb2.condition is not None):
         return True
-    return her2 is not None and (
-        any(r.condition is not None for r in her2.ihc)
-        or any(r.condition is not None for r in her2.ish)
-    )
+    if her2 is not None:
+        for report in (*her2.ihc, *her2.ish):  # a loop: one or two reports, no generator
+            if report.condition is not None:
+                return True
+    return False
 
 
 def _attribute_findings(
@@ -406,58 +414,76 @@ def _apply_rule(
 def _rule_broken(
     rule: t.FactRule, today: date, value: Any, values: Mapping[str, Any]
 ) -> str | None:
-    name = FACTS[rule.fact].name
-    if rule.dated_by is not None and rule.max_age_days is not None:
+    """Why the fact breaks its rule, or None. Ages are whole days between dates (a difference of
+    dates never overflows, where a date plus days can, near the end of the calendar)."""
+    if rule.max_age_days is not None and rule.dated_by is not None:
         dated: date | None = values.get(rule.dated_by)
-        oldest = today - timedelta(days=rule.max_age_days)
+        if dated is not None and (today - dated).days <= rule.max_age_days:
+            return None
+        name = FACTS[rule.fact].name
         if dated is None:
             return (
                 f"the {name} reported has no date: its date is needed (it must be measured "
                 f"within {rule.max_age_days} days before the request)"
             )
-        if dated < oldest:
-            return (
-                f"the {name} reported is dated {dated.isoformat()}, more than "
-                f"{rule.max_age_days} days before the request ({today.isoformat()}): a current "
-                "one is needed"
-            )
+        return (
+            f"the {name} reported is dated {dated.isoformat()}, more than "
+            f"{rule.max_age_days} days before the request ({today.isoformat()}): a current "
+            "one is needed"
+        )
+    if not isinstance(value, date):
         return None
-    if isinstance(value, date):
-        if rule.days_before is not None and value < today - timedelta(days=rule.days_before):
-            return (
-                f"the {name} {value.isoformat()} is more than {rule.days_before} days before "
-                f"the request ({today.isoformat()}): confirm it"
-            )
-        if rule.days_after is not None and value > _plus_days(today, rule.days_after):
-            return (
-                f"the {name} {value.isoformat()} is more than {rule.days_after} days after "
-                f"the request ({today.isoformat()}): confirm it"
-            )
+    days = (value - today).days
+    if rule.days_before is not None and -days > rule.days_before:
+        return (
+            f"the {FACTS[rule.fact].name} {value.isoformat()} is more than {rule.days_before} "
+            f"days before the request ({today.isoformat()}): confirm it"
+        )
+    if rule.days_after is not None and days > rule.days_after:
+        return (
+            f"the {FACTS[rule.fact].name} {value.isoformat()} is more than {rule.days_after} "
+            f"days after the request ({today.isoformat()}): confirm it"
+        )
     return None
-
-
-def _plus_days(day: date, days: int) -> date:
-    try:
-        return day + timedelta(days=days)
-    except OverflowError:  # near the end of the calendar: no later date exists to compare
-        return date.max
 
 
 # -- contradictions ------------------------------------------------------------------------------
 
 
 def _contradict(policy: t.Policy, rule: t.Contradiction, facts: Facts) -> Facts:
+    """The fact set aside when the request's own record contradicts it, or would if a drug it
+    names but the policy does not know were this drug (a misspelt name stopped for progression
+    is not taken as agreeing). A record that is not reported contradicts nothing."""
     value = facts.values.get(rule.fact)
     if value is None or predicate(rule.when)(value, facts.values.get("request.date")) != MET:
         return facts
-    if evaluate(rule.contradicted_by, Context(facts, policy)).result is not Truth.met:
+    reported = f"reported {FACTS[rule.fact].name} {value}"
+    if evaluate(rule.contradicted_by, Context(facts, policy)).result is Truth.met:
+        note = f"{reported}, but {rule.note}"
+    elif (worst := _as_this_drug(policy, facts)) is not None and evaluate(
+        rule.contradicted_by, Context(worst, policy)
+    ).result is Truth.met:
+        unknown = "; ".join(facts.notes[f] for f in _DRUG_RECORDS if f in facts.notes)
+        note = f"{reported}, but it cannot be told whether {rule.note} ({unknown})"
+    else:
         return facts
     values = {k: v for k, v in facts.values.items() if k != rule.fact}
-    shown = _show_value(value)
-    note = f"reported {FACTS[rule.fact].name} {shown}, but {rule.note}"
     conflicts = {**facts.conflicts, rule.fact: note}
     # no gate: a criterion that reads the fact finds it unknown, and asks with this note
     return Facts(values, MappingProxyType(conflicts), facts.notes)
 
 
-_show_value: Callable[[Any], str] = str
+def _as_this_drug(policy: t.Policy, facts: Facts) -> Facts | None:
+    """The facts with every drug record the policy could not identify taken as its own drug
+    (None when every drug was identified)."""
+    changed: dict[str, Any] = {}
+    for fact in _DRUG_RECORDS:
+        records = facts.values.get(fact)
+        if records and any(r[IDENTITY_FIELD] is None for r in records):
+            changed[fact] = [
+                r if r[IDENTITY_FIELD] is not None else {**r, IDENTITY_FIELD: policy.drug.id}
+                for r in records
+            ]
+    if not changed:
+        return None
+    return Facts({**facts.values, **changed}, facts.conflicts, facts.notes)
