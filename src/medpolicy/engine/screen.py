@@ -321,8 +321,11 @@ def _attributable(request: Request, in_play: frozenset[str]) -> bool:
     if len(in_play) > 1 or (erbb2 is not None and erbb2.condition is not None):
         return True
     if her2 is not None:
-        for report in (*her2.ihc, *her2.ish):  # a loop: one or two reports, no generator
-            if report.condition is not None:
+        for ihc in her2.ihc:  # loops: one or two reports, no generator
+            if ihc.condition is not None:
+                return True
+        for ish in her2.ish:
+            if ish.condition is not None:
                 return True
     return False
 

@@ -101,7 +101,8 @@ def coverage_report(path: Path) -> tuple[str, bool]:
     outside = sorted(
         {n.citation.section for pw in policy.pathways for n in walk(pw.criteria)} - set(covered)
     )
-    outside += sorted({r.citation.section for r in (*policy.fact_rules, *policy.contradictions)})
+    outside += sorted({r.citation.section for r in policy.fact_rules})
+    outside += sorted({c.citation.section for c in policy.contradictions})
     outside += sorted({s.citation.section for s in policy.scope})
     outside += sorted({p.citation.section for p in policy.precautions})
     lines.append("Other sections the policy implements or carries:")
