@@ -100,6 +100,11 @@ class LineOfBusiness(StrEnum):
 class Member(_Model):
     id: NonEmpty
     birth_date: date | None = None
+    payer: NonEmpty | None = Field(
+        default=None,
+        description="The payer's id (e.g. florida_blue); omitted: the deployment's payer.",
+    )
+    plan: NonEmpty | None = Field(default=None, description="The member's plan or program.")
     line_of_business: LineOfBusiness | None = None
     organization: NonEmpty | None = Field(
         default=None, description="The requesting provider organization (for access control)."

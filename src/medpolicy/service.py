@@ -25,7 +25,16 @@ _DOSE_FACTS = ("medication.dose", "body_weight.kg", "medication.interval_days")
 
 
 def evaluate_request(registry: PolicyRegistry, request: Request) -> Determination:
-    policy = registry.for_drug(request.medication.hcpcs, request.submitted_at.date())
+    """The request decided under the one policy for its drug, date, payer, plan and line of
+    business (``RequestError`` when none is, or several are: see ``PolicyRegistry.select``)."""
+    member = request.member
+    policy = registry.select(
+        request.medication.hcpcs,
+        request.submitted_at.date(),
+        member.payer,
+        member.plan,
+        member.line_of_business and member.line_of_business.value,
+    )
     return decide(policy, request)
 
 

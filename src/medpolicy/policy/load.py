@@ -160,6 +160,7 @@ class _Builder:
                 "id",
                 "title",
                 "payer",
+                "applies_to",
                 "version",
                 "effective_date",
                 "source",
@@ -218,6 +219,27 @@ class _Builder:
             else None,
             history=updates,
             source=self.req(r, "source", "policy"),
+            applies_to=self.applies_to(r.get("applies_to"), "applies_to"),
+        )
+
+    def applies_to(self, m: Any, path: str) -> t.Applicability:
+        if not isinstance(m, dict):
+            self.d.add(path, "missing", "'applies_to' names the payer (and plans, lines of business)")
+            return t.Applicability("?")
+        for key in set(m) - {"payer", "plans", "lines_of_business"}:
+            self.d.add(f"{path}.{key}", "unknown-key", f"unknown key '{key}'")
+        lobs = tuple(str(v) for v in m.get("lines_of_business") or [])
+        for i, lob in enumerate(lobs):
+            if lob not in FACTS["member.line_of_business"].choices:
+                self.d.add(
+                    f"{path}.lines_of_business[{i}]",
+                    "unknown-choice",
+                    f"unknown line of business '{lob}'",
+                )
+        return t.Applicability(
+            payer=str(self.req(m, "payer", path)),
+            plans=tuple(str(v) for v in m.get("plans") or []),
+            lines_of_business=lobs,
         )
 
     def drug(self, m: Mapping[str, Any], path: str) -> t.Drug:

@@ -1,4 +1,10 @@
-"""The policies in force: every policy file under a folder, chosen by drug code and date."""
+"""The policies in force: every policy file under a folder, several payers' side by side.
+
+A request's policy is chosen by the drug it orders, the date, and whom it is for: the member's
+payer (or the deployment's, when the request names none), plan and line of business. A request
+that no policy is for, or that more than one is for, gets an answer that says so and why; the
+registry never picks one silently.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +16,12 @@ from medpolicy.errors import FieldError, RequestError
 from medpolicy.policy.load import load_policy
 from medpolicy.policy.tree import Policy
 
-__all__ = ["PolicyRegistry", "default_policies_dir"]
+__all__ = ["DEFAULT_PAYER", "PolicyRegistry", "default_policies_dir"]
 
 POLICY_FILE = "policy.yaml"
+# The payer a deployment serves when a request names none ($MEDPOLICY_PAYER; medpolicy was first
+# deployed for Florida Blue).
+DEFAULT_PAYER = os.environ.get("MEDPOLICY_PAYER", "florida_blue")
 
 
 def default_policies_dir() -> Path:
@@ -24,13 +33,16 @@ def default_policies_dir() -> Path:
 
 
 class PolicyRegistry:
-    def __init__(self, policies: list[Policy]) -> None:
+    def __init__(self, policies: list[Policy], default_payer: str | None = DEFAULT_PAYER) -> None:
         self._policies = sorted(policies, key=lambda p: (p.meta.id, p.meta.effective_date))
+        self.default_payer = default_payer
 
     @classmethod
-    def load_dir(cls, root: Path | None = None) -> PolicyRegistry:
+    def load_dir(
+        cls, root: Path | None = None, default_payer: str | None = DEFAULT_PAYER
+    ) -> PolicyRegistry:
         root = root or default_policies_dir()
-        return cls([load_policy(p) for p in sorted(root.rglob(POLICY_FILE))])
+        return cls([load_policy(p) for p in sorted(root.rglob(POLICY_FILE))], default_payer)
 
     def all(self) -> list[Policy]:
         return list(self._policies)
@@ -44,19 +56,77 @@ class PolicyRegistry:
         return matches[-1] if matches else None
 
     def for_drug(self, hcpcs: str, on: date) -> Policy:
-        """The latest version of the policy for this drug code in effect on the given date."""
-        candidates = [
-            p for p in self._policies if p.drug.hcpcs == hcpcs and p.meta.effective_date <= on
-        ]
-        if not candidates:
+        """The policy of the deployment's payer for this drug code in effect on the date (what a
+        caller that knows no more of the member than the drug asks, e.g. for a questionnaire)."""
+        return self.select(hcpcs, on)
+
+    def select(
+        self,
+        hcpcs: str,
+        on: date,
+        payer: str | None = None,
+        plan: str | None = None,
+        line_of_business: str | None = None,
+    ) -> Policy:
+        """The one policy for this drug on this date for this member: of the payer (the
+        deployment's when None), whose plans and lines of business admit the member's; the
+        latest version of it in effect. ``RequestError`` when none is, or more than one."""
+        payer = payer or self.default_payer
+        in_force = self._in_force(hcpcs, on)
+        if not in_force:
             known = ", ".join(sorted({p.drug.hcpcs for p in self._policies}))
-            raise RequestError(
-                [
-                    FieldError(
-                        "medication.hcpcs",
-                        f"no coverage policy for {hcpcs} "
-                        f"in effect on {on.isoformat()} (policies cover: {known})",
-                    )
-                ]
+            raise _refused(
+                "medication.hcpcs",
+                f"no coverage policy for {hcpcs} in effect on {on.isoformat()} "
+                f"(policies cover: {known})",
             )
-        return max(candidates, key=lambda p: p.meta.effective_date)
+        of_payer = [p for p in in_force if p.meta.applies_to.payer == payer]
+        if not of_payer:
+            payers = ", ".join(sorted({p.meta.applies_to.payer for p in in_force}))
+            named = f"payer '{payer}'" if payer else "no payer (and the deployment names none)"
+            return _raise(
+                "member.payer",
+                f"no {hcpcs} policy is for {named}; policies in force are for: {payers}",
+            )
+        chosen = [p for p in of_payer if p.meta.applies_to.admits(plan, line_of_business)]
+        if len(chosen) == 1:
+            return chosen[0]
+        listed = "; ".join(_shown(p) for p in (chosen or of_payer))
+        if not chosen:
+            return _raise(
+                "member.line_of_business" if line_of_business is None else "member.plan",
+                f"no {payer} policy for {hcpcs} admits this member (plan "
+                f"{plan or 'not reported'}, line of business {line_of_business or 'not reported'}"
+                f"); the payer's policies: {listed}",
+            )
+        return _raise(
+            "member.plan",
+            f"more than one {payer} policy for {hcpcs} admits this member: {listed}; the plan "
+            "or line of business must tell them apart",
+        )
+
+    def _in_force(self, hcpcs: str, on: date) -> list[Policy]:
+        """The latest version in effect of each policy for the drug."""
+        latest: dict[str, Policy] = {}
+        for p in self._policies:  # sorted by id, then effective date
+            if p.drug.hcpcs == hcpcs and p.meta.effective_date <= on:
+                latest[p.meta.id] = p
+        return list(latest.values())
+
+
+def _shown(p: Policy) -> str:
+    scope = p.meta.applies_to
+    parts = [f"{p.meta.id} ({p.meta.payer}"]
+    if scope.plans:
+        parts.append(f"plans {', '.join(scope.plans)}")
+    if scope.lines_of_business:
+        parts.append(f"lines of business {', '.join(scope.lines_of_business)}")
+    return "; ".join(parts) + ")"
+
+
+def _refused(field: str, problem: str) -> RequestError:
+    return RequestError([FieldError(field, problem)])
+
+
+def _raise(field: str, problem: str) -> Policy:
+    raise _refused(field, problem)

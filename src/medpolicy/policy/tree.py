@@ -17,7 +17,9 @@ from medpolicy.definitions.drugs import DrugVocabulary
 from medpolicy.definitions.icd10 import ValueSet
 
 __all__ = [
+    "NOT_LISTED",
     "AllOf",
+    "Applicability",
     "AnyOf",
     "Check",
     "Citation",
@@ -231,6 +233,23 @@ class Drug:
 
 
 @dataclass(frozen=True)
+class Applicability:
+    """Whom the policy is for: a payer's members, optionally only some plans or lines of
+    business (empty: every one). The registry chooses a request's policy by these."""
+
+    payer: str  # the payer's id, as requests name it (member.payer)
+    plans: tuple[str, ...] = ()
+    lines_of_business: tuple[str, ...] = ()
+
+    def admits(self, plan: str | None, line_of_business: str | None) -> bool:
+        """Whether a member of this plan and line of business (None: not known) is covered by
+        the policy's applicability: a restriction is met only by a known, listed value."""
+        if self.plans and plan not in self.plans:
+            return False
+        return not self.lines_of_business or line_of_business in self.lines_of_business
+
+
+@dataclass(frozen=True)
 class PolicyMeta:
     id: str
     title: str
@@ -242,6 +261,7 @@ class PolicyMeta:
     revised: date | None
     history: tuple[tuple[date, str], ...]
     source: str
+    applies_to: Applicability
 
 
 @dataclass(frozen=True)
