@@ -224,7 +224,7 @@ class _Builder:
 
     def applies_to(self, m: Any, path: str) -> t.Applicability:
         if not isinstance(m, dict):
-            self.d.add(path, "missing", "'applies_to' names the payer (and plans, lines of business)")
+            self.d.add(path, "missing", "'applies_to' names the payer (plans, lines of business)")
             return t.Applicability("?")
         for key in set(m) - {"payer", "plans", "lines_of_business"}:
             self.d.add(f"{path}.{key}", "unknown-key", f"unknown key '{key}'")
