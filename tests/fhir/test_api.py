@@ -228,3 +228,21 @@ def test_a_reviewers_approval_authorizes_the_request_as_submitted(service: Servi
     recorded = approved.json()["reviewer_decisions"][0]["authorization"]
     assert (recorded["units_per_administration"], recorded["total_units"]) == (per_dose, quantity)
     assert ext["itemPreAuthPeriod"]["valuePeriod"] == {"start": "2026-11-09", "end": "2027-05-08"}
+
+
+def test_codes_outside_a_required_binding_are_refused_at_their_elements(service: Service) -> None:
+    """Claim.status "bogus" and Patient.gender "x" are not R4 codes: refused, never certified."""
+    bundle = copy.deepcopy(example("pas-breast-metastatic-ihc3-approved"))
+    bundle["entry"][0]["resource"]["status"] = "bogus"
+    patient = next(
+        i for i, e in enumerate(bundle["entry"]) if e["resource"]["resourceType"] == "Patient"
+    )
+    bundle["entry"][patient]["resource"]["gender"] = "x"
+    answer = post(service, "/fhir/Claim/$submit", bundle)
+    assert answer.status_code == 400, answer.text
+    outcome = answer.json()
+    validate(outcome)
+    assert [(i["code"], i["expression"]) for i in outcome["issue"]] == [
+        ("code-invalid", ["Bundle.entry[0].resource.status"]),
+        ("code-invalid", [f"Bundle.entry[{patient}].resource.gender"]),
+    ]
