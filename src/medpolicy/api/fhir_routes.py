@@ -91,14 +91,14 @@ def _authenticated(request: Request, svc: Services, *roles: Role) -> TokenInfo:
     if info is None:
         raise _Refused(
             401,
-            [OutcomeIssue("error", "login", "a valid bearer token is required", "Authorization")],
+            [OutcomeIssue("error", "login", "Authorization header: a valid bearer token needed")],
             {"WWW-Authenticate": 'Bearer realm="medpolicy"'},
         )
     if roles and info.role not in roles and info.role is not Role.admin:
         allowed = " or ".join(r.value for r in roles)
         raise _Refused(
             403,
-            [OutcomeIssue("error", "forbidden", f"this needs a {allowed} token", "Authorization")],
+            [OutcomeIssue("error", "forbidden", f"Authorization header: needs a {allowed} token")],
         )
     return info
 
@@ -116,12 +116,14 @@ def _base(request: Request) -> str:
 
 
 def _policy_link(request: Request) -> Any:
+    """Where the plan publishes each guideline (MEDPOLICY_POLICY_LINK, a template with {id} and
+    {version}); unset, CRD cards carry no link rather than one to this service's JSON API."""
     template = os.environ.get("MEDPOLICY_POLICY_LINK")
 
-    def link(policy: t.Policy) -> str:
+    def link(policy: t.Policy) -> str | None:
         if template:
             return template.format(id=policy.meta.id, version=policy.meta.version)
-        return f"{str(request.base_url).rstrip('/')}/api/v1/policies"
+        return None
 
     return link
 
@@ -343,14 +345,12 @@ async def case_questionnaire_response(case_id: str, request: Request, svc: Svc) 
         if case is None or (
             caller.role is Role.provider and case.organization != caller.organization
         ):
-            raise _Refused(
-                404, [OutcomeIssue("error", "not-found", f"no case {case_id}", "case_id")]
-            )
+            raise _Refused(404, [OutcomeIssue("error", "not-found", f"no case {case_id}")])
         body = await run_in_threadpool(lambda: _answer_case(svc, caller, case, qr))
     except _Refused as exc:
         return _outcome(exc.status, exc.issues, exc.headers)
     except CaseConflict as exc:
-        return _outcome(409, [OutcomeIssue("error", "conflict", str(exc), "case_id")])
+        return _outcome(409, [OutcomeIssue("error", "conflict", str(exc))])
     return Response(json.dumps(body), media_type="application/json")
 
 
