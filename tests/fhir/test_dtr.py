@@ -126,8 +126,26 @@ def test_changing_a_threshold_in_the_policy_file_changes_the_questionnaire(
     assert changed["version"] != generate_questionnaire(kadcyla)["version"]
     assert "≤ 3.2 × body weight" in after["medication.dose.criteria"]["text"]
     assert "≤ 3.6 × body weight" in before["medication.dose.criteria"]["text"]
-    assert "her2.ish_ratio at least 2.2" in after["her2.ish_ratio.criteria"]["text"]
-    assert "her2.ish_ratio at least 2.2" not in before["her2.ish_ratio.criteria"]["text"]
+    assert "(met by: at least 2.2)" in after["her2.ish_ratio.criteria"]["text"]
+    assert "(met by: at least 2.2)" not in before["her2.ish_ratio.criteria"]["text"]
+
+
+def test_each_criterion_is_shown_once_in_the_guidelines_words(kadcyla: Policy) -> None:
+    """The dose limit, repeated by six pathways, is one line naming its six clauses; no line
+    shows the engine's fact names."""
+    links = by_link(generate_questionnaire(kadcyla))
+    dose = links["medication.dose.criteria"]["text"].removeprefix("Used by: ").split(" | ")
+    (line,) = dose
+    assert line.startswith(
+        "Position Statement > Initiation > 1.e, 2.c, 3.d, 4.c, 5.b; "
+        "Position Statement > Continuation > 3: “"
+    )
+    facts = set(fact_uses(kadcyla))
+    for link, item in links.items():
+        if link.endswith(".criteria"):
+            lines = item["text"].removeprefix("Used by: ").split(" | ")
+            assert len(lines) == len(set(lines)), link
+            assert not [f for f in facts if f"[{f}" in item["text"] or f" {f} " in item["text"]]
 
 
 def test_a_new_pathway_reading_a_fact_enables_its_question(policy_copy: Path) -> None:

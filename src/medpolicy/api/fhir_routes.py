@@ -26,6 +26,7 @@ from medpolicy.adapters.fhir.dtr import (
     generate_questionnaire,
     questionnaire_url,
 )
+from medpolicy.adapters.fhir.dtr import questionnaire_package as package_parameters
 from medpolicy.adapters.fhir.dtr_response import read_questionnaire_response
 from medpolicy.adapters.fhir.medications import identify
 from medpolicy.adapters.fhir.operation_outcome import OutcomeIssue, operation_outcome
@@ -292,21 +293,10 @@ async def questionnaire_package(request: Request, svc: Svc) -> Response:
         policies, notes = _package_policies(svc, await _body(request))
     except _Refused as exc:
         return _outcome(exc.status, exc.issues, exc.headers)
-    parameters: list[dict[str, Any]] = [
-        {
-            "name": "PackageBundle",
-            "resource": {
-                "resourceType": "Bundle",
-                "type": "collection",
-                "id": f"package-{p.meta.id}",
-                "entry": [{"fullUrl": questionnaire_url(p), "resource": generate_questionnaire(p)}],
-            },
-        }
-        for p in policies
-    ]
-    if notes or not policies:
-        parameters.append({"name": "Outcome", "resource": operation_outcome(notes)})
-    return _fhir({"resourceType": "Parameters", "parameter": parameters})
+    if not policies:  # DTR 2.0.1 output carries at least one PackageBundle: none, not found
+        issues = [OutcomeIssue("error", "not-found", n.diagnostics, n.expression) for n in notes]
+        return _outcome(404, issues or [OutcomeIssue("error", "not-found", "no Questionnaire")])
+    return _fhir(package_parameters(policies, _base(request), notes))
 
 
 @router.get(

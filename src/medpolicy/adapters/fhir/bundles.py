@@ -82,9 +82,10 @@ class BundleBuilder:
 
     # -- entries -----------------------------------------------------------------------------
 
-    def add(self, resource: JSON) -> str:
-        """A resource this response makes; its fullUrl is a urn:uuid."""
-        url = self.url_for_new(str(resource["resourceType"]), str(resource.get("id", "")))
+    def add(self, resource: JSON, url: str | None = None) -> str:
+        """A resource this response makes: its fullUrl is ``url`` when the service answers a
+        read there (a RESTful URL), else a urn:uuid."""
+        url = url or self.url_for_new(str(resource["resourceType"]), str(resource.get("id", "")))
         self._made.append({"fullUrl": url, "resource": resource})
         self._urls[id(resource)] = url
         return url
