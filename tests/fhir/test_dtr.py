@@ -95,14 +95,19 @@ def test_prefill_is_fhirpath_over_x_fhir_query(kadcyla: Policy) -> None:
         e["valueExpression"] for e in questionnaire["extension"] if e["url"].endswith("/variable")
     ]
     assert all(v["language"] == "application/x-fhir-query" for v in variables)
-    weight = by_link(questionnaire)["body_weight.kg"]["extension"]
-    initial = [e["valueExpression"] for e in weight if "initialExpression" in e["url"]]
-    assert initial == [
-        {
-            "language": "text/fhirpath",
-            "expression": "%bodyWeight.entry.resource.value.ofType(Quantity).first()",
-        }
-    ]
+    links = by_link(questionnaire)
+    initial = {
+        link: e["valueExpression"]
+        for link, item in links.items()
+        for e in item.get("extension", [])
+        if "initialExpression" in e["url"]
+    }
+    assert {v["language"] for v in initial.values()} == {"text/fhirpath"}
+    assert {"body_weight.kg", "her2.ihc_score", "her2.ish_ratio", "diagnoses"} <= set(initial)
+    # The IHC score is the answer option the record's score names, read from the form itself.
+    assert initial["her2.ihc_score"]["expression"].startswith(
+        "%questionnaire.repeat(item).where(linkId = 'her2.ihc_score').answerOption.valueCoding"
+    )
 
 
 @pytest.fixture
