@@ -525,6 +525,9 @@ def pas_bundle(case: Case) -> JSON:
     ]
     if not case.inquiry:
         resources += case.clinical + ([qr] if qr else [])
+    else:  # an inquiry carries what its Claim reaches: the order's reasons too
+        reached = json.dumps(order)
+        resources += [r for r in case.clinical if f'"{r["resourceType"]}/{r["id"]}"' in reached]
     profile = "profile-pas-inquiry-request-bundle" if case.inquiry else "profile-pas-request-bundle"
     return {
         "resourceType": "Bundle",

@@ -134,6 +134,7 @@ def _refusals(d: Driver) -> None:
 
 def _dtr_and_crd(d: Driver) -> None:
     d.call("metadata", "GET", "/fhir/metadata")
+    d.call("discovery", "GET", "/cds-services")
     d.call(
         "questionnaire package",
         "POST",
