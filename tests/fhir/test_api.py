@@ -57,6 +57,13 @@ def test_a_reviewers_denial_is_visible_through_inquire(service: Service) -> None
     bundle = inquiry.json()
     validate(bundle)
     assert review_action(bundle)[0] == "A3"
+    reason = bundle["entry"][0]["resource"]["item"][0]["adjudication"][0]["reason"]
+    assert reason["text"] == "HER2-negative by IHC 1+ and ISH ratio 1.2"
+    assert reason["coding"] and all(
+        c["system"] == "https://medpolicy.dev/fhir/CodeSystem/09-J1000-90-clauses"
+        and c["code"].startswith("Position Statement > ")
+        for c in reason["coding"]
+    )
     notes = " ".join(n["text"] for n in bundle["entry"][0]["resource"]["processNote"])
     assert "Not certified by clinician review" in notes and "ISH ratio 1.2" in notes
     assert "Position Statement > Initiation > 1.b" in notes

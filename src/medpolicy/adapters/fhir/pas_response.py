@@ -241,13 +241,32 @@ def _item(state: ItemState, notes: list[int]) -> dict[str, Any]:
         item["extension"] = extensions
     if notes:
         item["noteNumber"] = notes
-    item["adjudication"] = [
-        {
-            "extension": [_review_extension(action, _authorization_number(state))],
-            "category": {"coding": [{"system": System.ADJUDICATION, "code": "submitted"}]},
-        }
-    ]
+    adjudication: dict[str, Any] = {
+        "extension": [_review_extension(action, _authorization_number(state))],
+        "category": {"coding": [{"system": System.ADJUDICATION, "code": "submitted"}]},
+    }
+    reason = _denial_reason(state) if action == "A3" else None
+    if reason is not None:
+        adjudication["reason"] = reason
+    item["adjudication"] = [adjudication]
     return item
+
+
+def _denial_reason(state: ItemState) -> dict[str, Any] | None:
+    """Why a reviewer did not certify, coded: each guideline clause the denial rests on (the
+    reviewer's, else the criteria the engine found not met), in the policy's clause system, with
+    the reviewer's words as text. (PAS's reviewAction.reasonCode is bound to X12's licensed
+    code list 886, none of whose codes could be verified here: it is left out rather than
+    guessed.)"""
+    d, r = state.decision, state.review
+    if d is None or r is None:
+        return None
+    clauses = list(r.clauses) or list(dict.fromkeys(reason.clause for reason in d.reasons))
+    system = f"{System.MEDPOLICY}/CodeSystem/{d.policy.id}-clauses"
+    return {
+        "coding": [{"system": system, "code": clause} for clause in clauses],
+        "text": r.reason,
+    }
 
 
 # -- the Bundle --------------------------------------------------------------------------------
