@@ -201,6 +201,15 @@ def test_capability_statement(service: Service) -> None:
     metadata = service.client.get("/fhir/metadata")
     assert metadata.status_code == 200
     validate(metadata.json())
+    guides = metadata.json()["implementationGuide"]
+    assert (
+        "http://hl7.org/fhir/us/davinci-pas/ImplementationGuide/hl7.fhir.us.davinci-pas|2.0.1"
+        in guides
+    )
+    assert (
+        "http://hl7.org/fhir/us/davinci-dtr/ImplementationGuide/hl7.fhir.us.davinci-dtr|2.0.1"
+        in guides
+    )
 
 
 def test_a_retried_submission_returns_the_same_case(service: Service) -> None:

@@ -36,6 +36,7 @@ def test_discovery_lists_order_select_and_order_sign(registry: PolicyRegistry) -
     services = discovery(registry)["services"]
     assert {(s["id"], s["hook"]) for s in services} == set(SERVICES.items())
     for service in services:
+        assert service["extension"]["davinci-crd.version"] == ["2.0.1"]  # the version met
         assert "Kadcyla (J9354)" in service["description"]
         assert (
             service["prefetch"]["coverage"]
