@@ -26,7 +26,7 @@ MCODE = "http://hl7.org/fhir/us/mcode/StructureDefinition/"
 LOINC, SNOMED, UCUM = "http://loinc.org", "http://snomed.info/sct", "http://unitsofmeasure.org"
 ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
-HCPCS = "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
+HCPCS = "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
 LOB = "https://medpolicy.dev/fhir/CodeSystem/line-of-business"
 SOPT = "https://nahdo.org/sopt"
 QUESTIONNAIRE = "https://medpolicy.dev/fhir/Questionnaire/09-J1000-90"
@@ -525,6 +525,9 @@ def pas_bundle(case: Case) -> JSON:
     ]
     if not case.inquiry:
         resources += case.clinical + ([qr] if qr else [])
+    else:  # an inquiry carries what its Claim reaches: the order's reasons too
+        reached = json.dumps(order)
+        resources += [r for r in case.clinical if f'"{r["resourceType"]}/{r["id"]}"' in reached]
     profile = "profile-pas-inquiry-request-bundle" if case.inquiry else "profile-pas-request-bundle"
     return {
         "resourceType": "Bundle",

@@ -57,6 +57,13 @@ def test_a_reviewers_denial_is_visible_through_inquire(service: Service) -> None
     bundle = inquiry.json()
     validate(bundle)
     assert review_action(bundle)[0] == "A3"
+    reason = bundle["entry"][0]["resource"]["item"][0]["adjudication"][0]["reason"]
+    assert reason["text"] == "HER2-negative by IHC 1+ and ISH ratio 1.2"
+    assert reason["coding"] and all(
+        c["system"] == "https://medpolicy.dev/fhir/CodeSystem/09-J1000-90-clauses"
+        and c["code"].startswith("Position Statement > ")
+        for c in reason["coding"]
+    )
     notes = " ".join(n["text"] for n in bundle["entry"][0]["resource"]["processNote"])
     assert "Not certified by clinician review" in notes and "ISH ratio 1.2" in notes
     assert "Position Statement > Initiation > 1.b" in notes
@@ -129,7 +136,9 @@ def test_errors_are_operation_outcomes_pointing_at_the_element(service: Service)
         "/fhir/Claim/$submit", content=b"{nope", headers=service.auth(service.provider)
     )
     assert malformed.status_code == 400
-    assert malformed.json()["issue"][0]["expression"] == ["(body)"]
+    # The HTTP body is not an element: said in the diagnostics, with no FHIRPath expression.
+    assert "expression" not in malformed.json()["issue"][0]
+    assert "JSON" in malformed.json()["issue"][0]["diagnostics"]
     bundle = copy.deepcopy(example("pas-breast-metastatic-ihc3-approved"))
     bundle["entry"][0]["resource"]["created"] = "yesterday"
     bundle["entry"][4]["resource"]["gender"] = 7
@@ -182,8 +191,8 @@ def test_questionnaire_package_for_a_kadcyla_order(service: Service) -> None:
     assert questionnaire["url"] == "https://medpolicy.dev/fhir/Questionnaire/09-J1000-90"
     other = copy.deepcopy(example("dtr-questionnaire-package-input"))
     other["parameter"][1]["resource"]["medicationCodeableConcept"]["coding"][0]["code"] = "617993"
-    none = post(service, "/fhir/Questionnaire/$questionnaire-package", other).json()
-    assert [p["name"] for p in none["parameter"]] == ["Outcome"]
+    none = post(service, "/fhir/Questionnaire/$questionnaire-package", other)
+    assert none.status_code == 404 and none.json()["resourceType"] == "OperationOutcome"
     read = service.client.get("/fhir/Questionnaire/medpolicy-09-J1000-90")
     assert read.status_code == 200 and read.json()["id"] == "medpolicy-09-J1000-90"
 
@@ -192,6 +201,15 @@ def test_capability_statement(service: Service) -> None:
     metadata = service.client.get("/fhir/metadata")
     assert metadata.status_code == 200
     validate(metadata.json())
+    guides = metadata.json()["implementationGuide"]
+    assert (
+        "http://hl7.org/fhir/us/davinci-pas/ImplementationGuide/hl7.fhir.us.davinci-pas|2.0.1"
+        in guides
+    )
+    assert (
+        "http://hl7.org/fhir/us/davinci-dtr/ImplementationGuide/hl7.fhir.us.davinci-dtr|2.0.1"
+        in guides
+    )
 
 
 def test_a_retried_submission_returns_the_same_case(service: Service) -> None:
@@ -228,3 +246,21 @@ def test_a_reviewers_approval_authorizes_the_request_as_submitted(service: Servi
     recorded = approved.json()["reviewer_decisions"][0]["authorization"]
     assert (recorded["units_per_administration"], recorded["total_units"]) == (per_dose, quantity)
     assert ext["itemPreAuthPeriod"]["valuePeriod"] == {"start": "2026-11-09", "end": "2027-05-08"}
+
+
+def test_codes_outside_a_required_binding_are_refused_at_their_elements(service: Service) -> None:
+    """Claim.status "bogus" and Patient.gender "x" are not R4 codes: refused, never certified."""
+    bundle = copy.deepcopy(example("pas-breast-metastatic-ihc3-approved"))
+    bundle["entry"][0]["resource"]["status"] = "bogus"
+    patient = next(
+        i for i, e in enumerate(bundle["entry"]) if e["resource"]["resourceType"] == "Patient"
+    )
+    bundle["entry"][patient]["resource"]["gender"] = "x"
+    answer = post(service, "/fhir/Claim/$submit", bundle)
+    assert answer.status_code == 400, answer.text
+    outcome = answer.json()
+    validate(outcome)
+    assert [(i["code"], i["expression"]) for i in outcome["issue"]] == [
+        ("code-invalid", ["Bundle.entry[0].resource.status"]),
+        ("code-invalid", [f"Bundle.entry[{patient}].resource.gender"]),
+    ]

@@ -36,6 +36,7 @@ def test_discovery_lists_order_select_and_order_sign(registry: PolicyRegistry) -
     services = discovery(registry)["services"]
     assert {(s["id"], s["hook"]) for s in services} == set(SERVICES.items())
     for service in services:
+        assert service["extension"]["davinci-crd.version"] == ["2.0.1"]  # the version met
         assert "Kadcyla (J9354)" in service["description"]
         assert (
             service["prefetch"]["coverage"]
@@ -66,7 +67,8 @@ def test_satisfied_names_the_authorization_and_the_allowed_quantity(
     response = call(registry, example("crd-order-sign-breast-satisfied"))
     info = coverage_info(response)
     assert info["satisfied-pa-id"] == info["coverage-assertion-id"]
-    assert "questionnaire" not in info and info["doc-needed"] == "no-doc"
+    # CRD 2.0.1 has no "no-doc": nothing more to document is said by leaving doc-needed out.
+    assert "questionnaire" not in info and "doc-needed" not in info
     details = {
         d["extension"][0]["valueCodeableConcept"]["coding"][0]["code"]: d["extension"][1]
         for d in response["systemActions"][0]["resource"]["extension"][-1]["extension"]
@@ -199,3 +201,25 @@ def test_kadcyla_by_any_of_its_codes_and_never_a_look_alike(
     order = body["context"]["draftOrders"]["entry"][0]["resource"]
     order["medicationCodeableConcept"] = {"coding": [{"system": system, "code": code}]}
     assert bool(call(registry, body)["cards"]) is answered
+
+
+def test_the_conditional_period_is_the_period_pas_would_authorize(
+    registry: PolicyRegistry,
+) -> None:
+    """Both inclusive of their ends: the order starting 2026-11-09 gets 2026-11-09 to 2027-05-08
+    from CRD (conditional) and from PAS (certified)."""
+    from medpolicy.adapters.fhir.pas_flow import EngineOnly, submit
+    from tests.fhir.support import naming
+
+    response = call(registry, example("crd-order-select-breast-conditional"))
+    extension = response["systemActions"][0]["resource"]["extension"][-1]["extension"]
+    (period,) = [
+        d["extension"][1]["valuePeriod"]
+        for d in extension
+        if d["url"] == "detail"
+        and d["extension"][0]["valueCodeableConcept"]["coding"][0]["code"] == "allowed-period"
+    ]
+    pas = submit(registry, example("pas-breast-metastatic-ihc3-approved"), EngineOnly(), naming())
+    item = pas.bundle["entry"][0]["resource"]["item"][0]
+    (authorized,) = [e["valuePeriod"] for e in item["extension"] if "valuePeriod" in e]
+    assert period == authorized == {"start": "2026-11-09", "end": "2027-05-08"}

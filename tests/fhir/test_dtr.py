@@ -102,14 +102,19 @@ def test_prefill_is_fhirpath_over_x_fhir_query(kadcyla: Policy) -> None:
         e["valueExpression"] for e in questionnaire["extension"] if e["url"].endswith("/variable")
     ]
     assert all(v["language"] == "application/x-fhir-query" for v in variables)
-    weight = by_link(questionnaire)["body_weight.kg"]["extension"]
-    initial = [e["valueExpression"] for e in weight if "initialExpression" in e["url"]]
-    assert initial == [
-        {
-            "language": "text/fhirpath",
-            "expression": "%bodyWeight.entry.resource.value.ofType(Quantity).first()",
-        }
-    ]
+    links = by_link(questionnaire)
+    initial = {
+        link: e["valueExpression"]
+        for link, item in links.items()
+        for e in item.get("extension", [])
+        if "initialExpression" in e["url"]
+    }
+    assert {v["language"] for v in initial.values()} == {"text/fhirpath"}
+    assert {"body_weight.kg", "her2.ihc_score", "her2.ish_ratio", "diagnoses"} <= set(initial)
+    # The IHC score is the answer option the record's score names, read from the form itself.
+    assert initial["her2.ihc_score"]["expression"].startswith(
+        "%questionnaire.repeat(item).where(linkId = 'her2.ihc_score').answerOption.valueCoding"
+    )
 
 
 @pytest.fixture
@@ -133,8 +138,26 @@ def test_changing_a_threshold_in_the_policy_file_changes_the_questionnaire(
     assert changed["version"] != generate_questionnaire(kadcyla)["version"]
     assert "≤ 3.2 × body weight" in after["medication.dose.criteria"]["text"]
     assert "≤ 3.6 × body weight" in before["medication.dose.criteria"]["text"]
-    assert "her2.ish_ratio at least 2.2" in after["her2.ish_ratio.criteria"]["text"]
-    assert "her2.ish_ratio at least 2.2" not in before["her2.ish_ratio.criteria"]["text"]
+    assert "(met by: at least 2.2)" in after["her2.ish_ratio.criteria"]["text"]
+    assert "(met by: at least 2.2)" not in before["her2.ish_ratio.criteria"]["text"]
+
+
+def test_each_criterion_is_shown_once_in_the_guidelines_words(kadcyla: Policy) -> None:
+    """The dose limit, repeated by six pathways, is one line naming its six clauses; no line
+    shows the engine's fact names."""
+    links = by_link(generate_questionnaire(kadcyla))
+    dose = links["medication.dose.criteria"]["text"].removeprefix("Used by: ").split(" | ")
+    (line,) = dose
+    assert line.startswith(
+        "Position Statement > Initiation > 1.e, 2.c, 3.d, 4.c, 5.b; "
+        "Position Statement > Continuation > 3: “"
+    )
+    facts = set(fact_uses(kadcyla))
+    for link, item in links.items():
+        if link.endswith(".criteria"):
+            lines = item["text"].removeprefix("Used by: ").split(" | ")
+            assert len(lines) == len(set(lines)), link
+            assert not [f for f in facts if f"[{f}" in item["text"] or f" {f} " in item["text"]]
 
 
 def test_a_new_pathway_reading_a_fact_enables_its_question(policy_copy: Path) -> None:

@@ -110,10 +110,12 @@ def test_dtr_package_requests_for_other_services_get_an_outcome(
         content=body,
         headers=service.auth(service.provider),
     )
-    assert answer.status_code == 200, answer.text
-    parameters: dict[str, Any] = answer.json()
-    validate(parameters)
-    assert [p["name"] for p in parameters["parameter"]] == ["Outcome"]
+    # DTR 2.0.1's output carries at least one PackageBundle: with none, an OperationOutcome.
+    assert answer.status_code == 404, answer.text
+    outcome: dict[str, Any] = answer.json()
+    validate(outcome)
+    assert outcome["resourceType"] == "OperationOutcome"
+    assert {i["code"] for i in outcome["issue"]} == {"not-found"}
 
 
 def test_the_non_conformant_dtr_request_is_refused(service: Service, fixtures_dir: Path) -> None:

@@ -26,6 +26,7 @@ from medpolicy.adapters.fhir.dtr import (
     generate_questionnaire,
     questionnaire_url,
 )
+from medpolicy.adapters.fhir.dtr import questionnaire_package as package_parameters
 from medpolicy.adapters.fhir.dtr_response import read_questionnaire_response
 from medpolicy.adapters.fhir.medications import identify
 from medpolicy.adapters.fhir.operation_outcome import OutcomeIssue, operation_outcome
@@ -91,14 +92,14 @@ def _authenticated(request: Request, svc: Services, *roles: Role) -> TokenInfo:
     if info is None:
         raise _Refused(
             401,
-            [OutcomeIssue("error", "login", "a valid bearer token is required", "Authorization")],
+            [OutcomeIssue("error", "login", "Authorization header: a valid bearer token needed")],
             {"WWW-Authenticate": 'Bearer realm="medpolicy"'},
         )
     if roles and info.role not in roles and info.role is not Role.admin:
         allowed = " or ".join(r.value for r in roles)
         raise _Refused(
             403,
-            [OutcomeIssue("error", "forbidden", f"this needs a {allowed} token", "Authorization")],
+            [OutcomeIssue("error", "forbidden", f"Authorization header: needs a {allowed} token")],
         )
     return info
 
@@ -116,12 +117,14 @@ def _base(request: Request) -> str:
 
 
 def _policy_link(request: Request) -> Any:
+    """Where the plan publishes each guideline (MEDPOLICY_POLICY_LINK, a template with {id} and
+    {version}); unset, CRD cards carry no link rather than one to this service's JSON API."""
     template = os.environ.get("MEDPOLICY_POLICY_LINK")
 
-    def link(policy: t.Policy) -> str:
+    def link(policy: t.Policy) -> str | None:
         if template:
             return template.format(id=policy.meta.id, version=policy.meta.version)
-        return f"{str(request.base_url).rstrip('/')}/api/v1/policies"
+        return None
 
     return link
 
@@ -290,21 +293,10 @@ async def questionnaire_package(request: Request, svc: Svc) -> Response:
         policies, notes = _package_policies(svc, await _body(request))
     except _Refused as exc:
         return _outcome(exc.status, exc.issues, exc.headers)
-    parameters: list[dict[str, Any]] = [
-        {
-            "name": "PackageBundle",
-            "resource": {
-                "resourceType": "Bundle",
-                "type": "collection",
-                "id": f"package-{p.meta.id}",
-                "entry": [{"fullUrl": questionnaire_url(p), "resource": generate_questionnaire(p)}],
-            },
-        }
-        for p in policies
-    ]
-    if notes or not policies:
-        parameters.append({"name": "Outcome", "resource": operation_outcome(notes)})
-    return _fhir({"resourceType": "Parameters", "parameter": parameters})
+    if not policies:  # DTR 2.0.1 output carries at least one PackageBundle: none, not found
+        issues = [OutcomeIssue("error", "not-found", n.diagnostics, n.expression) for n in notes]
+        return _outcome(404, issues or [OutcomeIssue("error", "not-found", "no Questionnaire")])
+    return _fhir(package_parameters(policies, _base(request), notes))
 
 
 @router.get(
@@ -343,14 +335,12 @@ async def case_questionnaire_response(case_id: str, request: Request, svc: Svc) 
         if case is None or (
             caller.role is Role.provider and case.organization != caller.organization
         ):
-            raise _Refused(
-                404, [OutcomeIssue("error", "not-found", f"no case {case_id}", "case_id")]
-            )
+            raise _Refused(404, [OutcomeIssue("error", "not-found", f"no case {case_id}")])
         body = await run_in_threadpool(lambda: _answer_case(svc, caller, case, qr))
     except _Refused as exc:
         return _outcome(exc.status, exc.issues, exc.headers)
     except CaseConflict as exc:
-        return _outcome(409, [OutcomeIssue("error", "conflict", str(exc), "case_id")])
+        return _outcome(409, [OutcomeIssue("error", "conflict", str(exc))])
     return Response(json.dumps(body), media_type="application/json")
 
 

@@ -1,12 +1,16 @@
-"""The server's CapabilityStatement: what a FHIR client can call, and under which guides."""
+"""The server's CapabilityStatement: what a FHIR client can call, and under which guides, each at
+the version it meets (Da Vinci PAS and DTR 2.0.1; CRD 2.0.1 is declared in CDS Hooks discovery,
+CRD being CDS Hooks rather than FHIR REST)."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Any
 
-__all__ = ["capability_statement"]
+__all__ = ["DTR_VERSION", "PAS_VERSION", "capability_statement"]
 
+PAS_VERSION = "2.0.1"
+DTR_VERSION = "2.0.1"
 _PAS = "http://hl7.org/fhir/us/davinci-pas"
 _DTR = "http://hl7.org/fhir/us/davinci-dtr"
 
@@ -27,8 +31,8 @@ def capability_statement(version: str, base_url: str, today: date) -> dict[str, 
         "fhirVersion": "4.0.1",
         "format": ["json"],
         "implementationGuide": [
-            f"{_PAS}/ImplementationGuide/hl7.fhir.us.davinci-pas",
-            f"{_DTR}/ImplementationGuide/hl7.fhir.us.davinci-dtr",
+            f"{_PAS}/ImplementationGuide/hl7.fhir.us.davinci-pas|{PAS_VERSION}",
+            f"{_DTR}/ImplementationGuide/hl7.fhir.us.davinci-dtr|{DTR_VERSION}",
             "http://hl7.org/fhir/us/mcode/ImplementationGuide/hl7.fhir.us.mcode",
         ],
         "rest": [

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from medpolicy.adapters.fhir.crd_cards import OrderAnswer, card, system_action
+from medpolicy.adapters.fhir.codes import System
+from medpolicy.adapters.fhir.crd_cards import OrderAnswer, card, guideline_link, system_action
 from medpolicy.adapters.fhir.draft import AdapterIssue
 from medpolicy.adapters.fhir.dtr import questionnaire_url, questionnaire_version
 from medpolicy.adapters.fhir.medications import DrugMatch, identify, medication_concept
@@ -31,8 +32,9 @@ from medpolicy.policy import tree as t
 from medpolicy.policy.registry import PolicyRegistry
 from medpolicy.service import evaluate_request
 
-__all__ = ["SERVICES", "CrdSettings", "HookRejected", "discovery", "respond"]
+__all__ = ["CRD_VERSION", "SERVICES", "CrdSettings", "HookRejected", "discovery", "respond"]
 
+CRD_VERSION = "2.0.1"  # the Da Vinci CRD version met, declared in every service's discovery entry
 SERVICES = {"medpolicy-order-select": "order-select", "medpolicy-order-sign": "order-sign"}
 _PATIENT = "{{context.patientId}}"
 _TUMOR_AND_VITALS = ",".join(
@@ -77,7 +79,8 @@ class HookRejected(Exception):
 class CrdSettings:
     payer: str
     now: datetime
-    policy_link: Callable[[t.Policy], str]
+    # Where the plan publishes a guideline (a card links to it); None: the card has no link.
+    policy_link: Callable[[t.Policy], str | None]
     recorder: CaseRecorder | None = None  # records a case when order-sign finds PA satisfied
     organization: str | None = None  # the calling provider organization, stamped on requests
 
@@ -111,7 +114,7 @@ def discovery(registry: PolicyRegistry) -> dict[str, Any]:
                 f"{drugs}: prior authorization, documentation (DTR), allowed dose and period.",
                 "prefetch": PREFETCH,
                 "extension": {
-                    "davinci-crd.version": ["2.0.1"],
+                    "davinci-crd.version": [CRD_VERSION],
                     "davinci-crd.configuration-options": options,
                 },
             }
@@ -124,11 +127,9 @@ def _check(service_id: str, body: Any) -> str:
     problems: list[tuple[str, str]] = []
     hook = SERVICES.get(service_id)
     if hook is None:
-        raise HookRejected(
-            [("(path)", f"no CDS service {service_id!r}; see GET /cds-services")], 404
-        )
+        raise HookRejected([("", f"no CDS service {service_id!r}; see GET /cds-services")], 404)
     if not isinstance(body, dict):
-        raise HookRejected([("(body)", "a CDS Hooks request must be a JSON object")])
+        raise HookRejected([("", "a CDS Hooks request must be a JSON object")])
     for key in ("hook", "hookInstance"):
         if not isinstance(body.get(key), str) or not body[key]:
             problems.append((key, "required (a string)"))
@@ -289,7 +290,7 @@ def _unreadable(
     listed = "\n".join(
         f"- {p.expression}: {p.field}: {p.problem}" for p in (problems or adapted.problems)
     )
-    return {
+    out: dict[str, Any] = {
         "uuid": _card_id(instance, order),
         "indicator": "warning",
         "summary": f"{policy.drug.brand} ({policy.drug.hcpcs}): coverage could not be determined "
@@ -298,19 +299,16 @@ def _unreadable(
         "source": {
             "label": settings.payer,
             "topic": {
-                "system": "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp",
+                "system": System.CDS_CARD_TYPE,
                 "code": "coverage-info",
                 "display": "Coverage Information",
             },
         },
-        "links": [
-            {
-                "label": f"{policy.meta.id} {policy.meta.title}",
-                "url": settings.policy_link(policy),
-                "type": "absolute",
-            }
-        ],
     }
+    link = settings.policy_link(policy)
+    if link:
+        out["links"] = [guideline_link(policy, link)]
+    return out
 
 
 def _card_id(instance: str, order: Located) -> str:

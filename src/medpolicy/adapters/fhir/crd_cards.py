@@ -1,10 +1,14 @@
 """CRD responses for one decided order: a coverage-information card and the system action that
-records the coverage-information extension on the order.
+records the coverage-information extension on the order, as Da Vinci CRD 2.0.1 defines them
+(the version this service declares in its discovery response).
 
-The extension obeys the CRD invariants (crd-ci-q1..q5): a questionnaire only with documentation
-needed; ``pa-needed`` whenever the service is not ``not-covered``; no ``info-needed`` (this
-service never needs performer, location or timeframe); no ``doc-purpose`` when PA is satisfied;
-``satisfied-pa-id`` exactly when PA is satisfied. ``check_invariants`` states them as code.
+The extension obeys the CRD invariants (crd-ci-q1..q5) and 2.0.1's value sets: a questionnaire
+only with documentation needed; ``pa-needed`` whenever the service is not ``not-covered``; no
+``info-needed`` (this service never needs performer, location or timeframe); no ``doc-purpose``
+when PA is satisfied; ``satisfied-pa-id`` exactly when PA is satisfied; ``doc-needed`` only with
+a code of 2.0.1's AdditionalDocumentation value set (clinical | admin | both | conditional: when
+nothing more is needed it is left out, 2.0.1 having no "no-doc"); details only with codes of
+2.0.1's coverageDetail value set. ``check_invariants`` states the invariants as code.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -30,6 +34,7 @@ __all__ = [
     "card",
     "check_invariants",
     "coverage_extension",
+    "guideline_link",
     "system_action",
 ]
 
@@ -51,7 +56,7 @@ class OrderAnswer:
     policy: t.Policy
     coverage: Located | None
     questionnaire: str  # canonical with version
-    policy_link: str
+    policy_link: str | None  # the published guideline, when the plan says where it is
     satisfied_id: str | None  # the authorization a satisfied assertion names
     today: date
     issues: tuple[AdapterIssue, ...] = ()  # what in the record was not used, and why
@@ -61,7 +66,7 @@ class OrderAnswer:
 class CoverageAssertion:
     covered: str
     pa_needed: str
-    doc_needed: str
+    doc_needed: str | None  # None: nothing more to document
 
 
 def assertion(answer: OrderAnswer) -> CoverageAssertion | None:
@@ -70,7 +75,7 @@ def assertion(answer: OrderAnswer) -> CoverageAssertion | None:
     if outcome is Outcome.out_of_scope:
         return None
     if outcome is Outcome.approved:
-        return CoverageAssertion("covered", "satisfied", "no-doc")
+        return CoverageAssertion("covered", "satisfied", None)
     return CoverageAssertion("conditional", "auth-needed", "clinical")
 
 
@@ -119,9 +124,11 @@ def _allowed_period(answer: OrderAnswer) -> dict[str, Any]:
     if a is not None:
         start, end = a.period_start, a.period_end
     else:
+        # The period an approval would carry: inclusive of both ends, as the engine's
+        # authorization (and so the PAS itemPreAuthPeriod) counts it.
         start = answer.request.medication.start_date or answer.today
         months = max(p.approval_months for p in answer.policy.pathways)
-        end = add_months(start, months)
+        end = add_months(start, months) - timedelta(days=1)
     return _detail(
         "allowed-period", {"valuePeriod": {"start": start.isoformat(), "end": end.isoformat()}}
     )
@@ -155,10 +162,10 @@ def coverage_extension(answer: OrderAnswer) -> dict[str, Any] | None:
         {"url": "coverage", "valueReference": {"reference": f"Coverage/{answer.coverage.id}"}},
         {"url": "covered", "valueCode": claim.covered},
         {"url": "pa-needed", "valueCode": claim.pa_needed},
-        {"url": "doc-needed", "valueCode": claim.doc_needed},
     ]
-    if claim.doc_needed != "no-doc":  # crd-ci-q1: a questionnaire only with documentation needed
+    if claim.doc_needed is not None:  # crd-ci-q1: a questionnaire only with documentation needed
         parts += [
+            {"url": "doc-needed", "valueCode": claim.doc_needed},
             {"url": "doc-purpose", "valueCode": "withpa"},
             {"url": "questionnaire", "valueCanonical": answer.questionnaire},
         ]
@@ -175,7 +182,8 @@ def coverage_extension(answer: OrderAnswer) -> dict[str, Any] | None:
 
 
 def _details(answer: OrderAnswer) -> list[dict[str, Any]]:
-    """The billing code, the reasons, the allowed quantity and period, the policy link."""
+    """The billing code, the reasons, the allowed quantity and period (the guideline itself is
+    linked from the card: CRD 2.0.1 has no detail code for it)."""
     drug = answer.policy.drug
     parts: list[dict[str, Any]] = [
         {
@@ -194,7 +202,6 @@ def _details(answer: OrderAnswer) -> list[dict[str, Any]]:
     quantity = _allowed_quantity(answer)
     parts += [quantity] if quantity else []
     parts.append(_allowed_period(answer))
-    parts.append(_detail("policy-link", {"valueString": answer.policy_link}))
     return parts
 
 
@@ -256,19 +263,18 @@ def card(answer: OrderAnswer, payer: str, instance: str) -> dict[str, Any]:
         "indicator": indicator,
         "detail": _detail_text(answer),
         "source": {"label": payer, "topic": _TOPIC},
-        "links": [
-            {
-                "label": f"{answer.policy.meta.id} {answer.policy.meta.title}",
-                "url": answer.policy_link,
-                "type": "absolute",
-            }
-        ],
     }
+    if answer.policy_link:
+        out["links"] = [guideline_link(answer.policy, answer.policy_link)]
     if order.id:
         out["extension"] = {
             "davinci-crd.associated-resource": [{"reference": f"{order.type}/{order.id}"}]
         }
     return out
+
+
+def guideline_link(policy: t.Policy, url: str) -> dict[str, str]:
+    return {"label": f"{policy.meta.id} {policy.meta.title}", "url": url, "type": "absolute"}
 
 
 def check_invariants(extension: Mapping[str, Any]) -> list[str]:

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from html import escape
 from typing import Any
 
 from medpolicy.adapters.fhir import prefill
 from medpolicy.adapters.fhir.answers import choice_coding, indication_system
+from medpolicy.adapters.fhir.bundles import BundleBuilder
 from medpolicy.adapters.fhir.codes import System
+from medpolicy.adapters.fhir.operation_outcome import OutcomeIssue, operation_outcome
 from medpolicy.adapters.fhir.records import record_items
 from medpolicy.definitions.icd10 import description
 from medpolicy.engine.checks import CHECKS
@@ -29,11 +32,16 @@ __all__ = [
     "fact_uses",
     "generate_questionnaire",
     "questionnaire_canonical",
+    "questionnaire_id",
+    "questionnaire_package",
     "questionnaire_url",
     "questionnaire_version",
 ]
 
-DTR_PROFILE = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/dtr-std-questionnaire"
+_DTR = "http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/"
+DTR_PROFILE = f"{_DTR}dtr-std-questionnaire"
+PACKAGE_PROFILE = f"{_DTR}DTR-QPackageBundle"
+OUTPUT_PROFILE = f"{_DTR}dtr-qpackage-output-parameters"
 _UNIT_OPTION = "http://hl7.org/fhir/StructureDefinition/questionnaire-unitOption"
 _UNIT = "http://hl7.org/fhir/StructureDefinition/questionnaire-unit"
 _MIN_VALUE = "http://hl7.org/fhir/StructureDefinition/minValue"
@@ -72,23 +80,32 @@ def questionnaire_canonical(policy_id: str, version: str, content_hash: str) -> 
 class FactUse:
     fact: str
     pathways: tuple[t.Pathway, ...]
-    criteria: tuple[str, ...]  # one line per criterion reading the fact, with its test
+    criteria: tuple[str, ...]  # each criterion reading the fact once, worded for a clinician
 
 
 def fact_uses(policy: t.Policy) -> dict[str, FactUse]:
     """Every fact the criteria read, in the catalogue's order, with who reads it and how."""
     reads = {name: check.reads for name, check in CHECKS.items()}
-    found: dict[str, tuple[list[t.Pathway], list[str]]] = {}
+    found: dict[str, tuple[list[t.Pathway], dict[tuple[str, str], list[str]]]] = {}
     for pathway in policy.pathways:
         for node in t.walk(pathway.criteria):
             for fact in t.facts_read(node, reads):
-                users, lines = found.setdefault(fact, ([], []))
+                users, criteria = found.setdefault(fact, ([], {}))
                 if pathway not in users:
                     users.append(pathway)
-                line = _criterion_line(node, fact, policy)
-                if line not in lines:
-                    lines.append(line)
-    return {f: FactUse(f, tuple(found[f][0]), tuple(found[f][1])) for f in FACTS if f in found}
+                key = (node.citation.text.strip(), _test(node, policy))
+                sections = criteria.setdefault(key, [])
+                if node.citation.section not in sections:
+                    sections.append(node.citation.section)
+    return {
+        f: FactUse(
+            f,
+            tuple(found[f][0]),
+            tuple(_criterion_line(sections, *key) for key, sections in found[f][1].items()),
+        )
+        for f in FACTS
+        if f in found
+    }
 
 
 _OPS = {
@@ -105,28 +122,43 @@ _OPS = {
 }
 
 
-def _condition(cond: t.Condition) -> str:
+def _shown(fact: str | None, value: object) -> str:
+    """A value as a provider's office reads it: a choice by its display, yes / no."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    spec = FACTS.get(fact or "")
+    if spec is not None and spec.kind in ("choice", "choices") and str(value) in spec.choices:
+        return choice_coding(fact or "", str(value))["display"]
+    return str(value)
+
+
+def _condition(cond: t.Condition, fact: str | None = None) -> str:
     if cond.op == "is_empty":
         return "none" if cond.value else "at least one"
     value = cond.value
     shown = (
-        ", ".join(str(v) for v in value)
+        ", ".join(_shown(fact, v) for v in value)
         if isinstance(value, tuple)
-        else str(value).lower()
-        if isinstance(value, bool)
-        else str(value)
+        else _shown(fact, value)
     )
-    unknown = f" ({', '.join(cond.unknown_if)} is asked about)" if cond.unknown_if else ""
+    unknown = (
+        f" ({', '.join(_shown(fact, u) for u in cond.unknown_if)} is asked about)"
+        if cond.unknown_if
+        else ""
+    )
     return f"{_OPS[cond.op]} {shown}{unknown}"
 
 
 def _test(node: t.Node, policy: t.Policy) -> str:
+    """What the criterion asks of the answer, without the engine's fact names."""
     if isinstance(node, t.Compare):
-        return _condition(node.condition)
+        return _condition(node.condition, node.fact)
     if isinstance(node, t.InValueSet):
         return "a code in " + "; ".join(policy.value_sets[node.value_set].entries)
     if isinstance(node, t.Exists):
-        return "a record with " + ", ".join(f"{k} {_condition(v)}" for k, v in node.where)
+        return "a record with " + ", ".join(
+            f"{k.replace('_', ' ')} {_condition(v)}" for k, v in node.where
+        )
     if isinstance(node, t.Check):
         text = CHECKS[node.definition].description
         for name, value in node.params.items():
@@ -135,8 +167,18 @@ def _test(node: t.Node, policy: t.Policy) -> str:
     raise TypeError(f"no questionnaire rendering for {type(node).__name__}")  # loud, not silent
 
 
-def _criterion_line(node: t.Node, fact: str, policy: t.Policy) -> str:
-    return f"{node.citation.section}: {node.citation.text.strip()} [{fact} {_test(node, policy)}]"
+def _criterion_line(sections: list[str], words: str, test: str) -> str:
+    """``Position Statement > Initiation > 1.e, 2.c, 3.d: “guideline words” (met by: test)``:
+    one line for a criterion however many pathways repeat it."""
+    grouped: dict[str, list[str]] = {}
+    for section in sections:
+        head, _, clause = section.rpartition(" > ")
+        grouped.setdefault(head, []).append(clause)
+    where = "; ".join(
+        f"{head} > {', '.join(clauses)}" if head else ", ".join(clauses)
+        for head, clauses in grouped.items()
+    )
+    return f"{where}: “{words}” (met by: {test})"
 
 
 # -- placing questions: by phase, enabled by indication ----------------------------------------
@@ -334,18 +376,40 @@ def _groups(policy: t.Policy) -> list[dict[str, Any]]:
     return out
 
 
+def _narrative(policy: t.Policy, title: str, groups: list[dict[str, Any]]) -> dict[str, str]:
+    """The human-readable summary DTR requires (``Questionnaire.text`` 1..1): what the form is
+    for and what each part asks."""
+    rows = "".join(
+        f"<li>{escape(g['text'])}: {len(g['item'])} questions</li>"
+        for g in groups
+        if g.get("type") == "group"
+    )
+    div = (
+        '<div xmlns="http://www.w3.org/1999/xhtml">'
+        f"<p><b>{escape(title)}</b></p>"
+        f"<p>The documentation {escape(policy.meta.payer)} needs to decide prior authorization of "
+        f"{escape(policy.drug.brand)} ({escape(policy.drug.hcpcs)}) under guideline "
+        f"{escape(policy.meta.id)} version {escape(policy.meta.version)}.</p>"
+        f"<ul>{rows}</ul></div>"
+    )
+    return {"status": "generated", "div": div}
+
+
 def generate_questionnaire(policy: t.Policy) -> dict[str, Any]:
     meta = policy.meta
+    title = f"{meta.payer} {meta.id} {meta.title}: prior authorization documentation"
+    items = [_request_group(policy), *_groups(policy)]
     return {
         "resourceType": "Questionnaire",
-        "id": f"medpolicy-{meta.id}",
+        "id": questionnaire_id(policy),
         "meta": {"profile": [DTR_PROFILE]},
+        "text": _narrative(policy, title, items),
         "extension": prefill.root_extensions(),
         "url": questionnaire_url(policy),
         "identifier": [{"system": f"{System.MEDPOLICY}/policy", "value": meta.id}],
         "version": questionnaire_version(policy),
         "name": "".join(ch for ch in f"{policy.drug.brand}Coverage{meta.id}" if ch.isalnum()),
-        "title": f"{meta.payer} {meta.id} {meta.title}: prior authorization documentation",
+        "title": title,
         "status": "active",
         "subjectType": ["Patient"],
         "date": meta.effective_date.isoformat(),
@@ -359,5 +423,35 @@ def generate_questionnaire(policy: t.Policy) -> dict[str, Any]:
                 "display": policy.drug.hcpcs_description,
             }
         ],
-        "item": [_request_group(policy), *_groups(policy)],
+        "item": items,
+    }
+
+
+def questionnaire_id(policy: t.Policy) -> str:
+    return f"medpolicy-{policy.meta.id}"
+
+
+def questionnaire_package(
+    policies: list[t.Policy], base_url: str, notes: list[OutcomeIssue]
+) -> dict[str, Any]:
+    """DTR ``$questionnaire-package`` output: a PackageBundle per Questionnaire (its fullUrl the
+    RESTful URL this service answers a read at), and what was noted as an operationOutcome."""
+    parameters: list[dict[str, Any]] = []
+    for policy in policies:
+        questionnaire = generate_questionnaire(policy)
+        builder = BundleBuilder(f"package-{policy.meta.id}")
+        builder.add(questionnaire, f"{base_url}/Questionnaire/{questionnaire['id']}")
+        bundle = builder.bundle(
+            questionnaire,
+            id=f"package-{policy.meta.id}",
+            meta={"profile": [PACKAGE_PROFILE]},
+            type="collection",
+        )
+        parameters.append({"name": "PackageBundle", "resource": bundle})
+    if notes:
+        parameters.append({"name": "operationOutcome", "resource": operation_outcome(notes)})
+    return {
+        "resourceType": "Parameters",
+        "meta": {"profile": [OUTPUT_PROFILE]},
+        "parameter": parameters,
     }

@@ -7,15 +7,26 @@ path; the caller fixes them all in one round trip.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import ValidationError
 
-__all__ = ["OutcomeIssue", "fhirpath", "operation_outcome", "validation_issues"]
+__all__ = ["OutcomeIssue", "fhirpath", "is_fhirpath", "operation_outcome", "validation_issues"]
 
 Severity = Literal["fatal", "error", "warning", "information"]
+
+
+# The FHIRPath this service writes: a resource type (or a CDS Hooks request field) and element
+# names, each optionally indexed. A location that is not an element (the HTTP body, a header, a
+# URL) is said in the diagnostics instead.
+_FHIRPATH = re.compile(r"^[A-Za-z][A-Za-z0-9]*(\[\d+\])?(\.[A-Za-z][A-Za-z0-9_]*(\[\d+\])?)*$")
+
+
+def is_fhirpath(expression: str) -> bool:
+    return bool(_FHIRPATH.match(expression))
 
 
 @dataclass(frozen=True)
@@ -31,7 +42,7 @@ class OutcomeIssue:
             "code": self.code,
             "diagnostics": self.diagnostics,
         }
-        if self.expression:
+        if self.expression and is_fhirpath(self.expression):
             out["expression"] = [self.expression]
         return out
 

@@ -13,6 +13,7 @@ from typing import Any
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
+from medpolicy.adapters.fhir.bindings import code_problems
 from medpolicy.adapters.fhir.operation_outcome import OutcomeIssue, validation_issues
 from medpolicy.adapters.fhir.resources import Located, ResourceIndex, as_list, parse_datetime
 
@@ -96,7 +97,8 @@ def _bundle_issues(bundle: dict[str, Any]) -> list[OutcomeIssue]:
 
 
 def resource_issues(resource: Any, path: str) -> list[OutcomeIssue]:
-    """Problems with one resource's R4 structure (element names, types, cardinality)."""
+    """Problems with one resource's R4 structure (element names, types, cardinality) and its
+    codes in required bindings."""
     if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
         return [OutcomeIssue("error", "structure", "expected a resource with a resourceType", path)]
     try:
@@ -111,12 +113,12 @@ def resource_issues(resource: Any, path: str) -> list[OutcomeIssue]:
             )
         ]
     try:
-        model.model_validate(resource)
+        parsed = model.model_validate(resource)
     except ValidationError as exc:
         return validation_issues(exc, path)
     except (KeyError, TypeError, ValueError) as exc:  # fhir.resources raises these on bad types
         return [OutcomeIssue("error", "structure", f"not a valid resource: {exc}", path)]
-    return []
+    return [OutcomeIssue("error", "code-invalid", p, e) for e, p in code_problems(parsed, path)]
 
 
 def _references(node: Any, path: str) -> Iterator[tuple[str, str]]:

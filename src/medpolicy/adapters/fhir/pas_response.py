@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from medpolicy.adapters.fhir.codes import System
+from medpolicy.adapters.fhir.bundles import BundleBuilder
+from medpolicy.adapters.fhir.codes import X12_REPORT_TYPE, System
 from medpolicy.adapters.fhir.draft import AdapterIssue
 from medpolicy.adapters.fhir.dtr import questionnaire_canonical
 from medpolicy.adapters.fhir.pas import EXT, PasItem
@@ -240,13 +241,32 @@ def _item(state: ItemState, notes: list[int]) -> dict[str, Any]:
         item["extension"] = extensions
     if notes:
         item["noteNumber"] = notes
-    item["adjudication"] = [
-        {
-            "extension": [_review_extension(action, _authorization_number(state))],
-            "category": {"coding": [{"system": System.ADJUDICATION, "code": "submitted"}]},
-        }
-    ]
+    adjudication: dict[str, Any] = {
+        "extension": [_review_extension(action, _authorization_number(state))],
+        "category": {"coding": [{"system": System.ADJUDICATION, "code": "submitted"}]},
+    }
+    reason = _denial_reason(state) if action == "A3" else None
+    if reason is not None:
+        adjudication["reason"] = reason
+    item["adjudication"] = [adjudication]
     return item
+
+
+def _denial_reason(state: ItemState) -> dict[str, Any] | None:
+    """Why a reviewer did not certify, coded: each guideline clause the denial rests on (the
+    reviewer's, else the criteria the engine found not met), in the policy's clause system, with
+    the reviewer's words as text. (PAS's reviewAction.reasonCode is bound to X12's licensed
+    code list 886, none of whose codes could be verified here: it is left out rather than
+    guessed.)"""
+    d, r = state.decision, state.review
+    if d is None or r is None:
+        return None
+    clauses = list(r.clauses) or list(dict.fromkeys(reason.clause for reason in d.reasons))
+    system = f"{System.MEDPOLICY}/CodeSystem/{d.policy.id}-clauses"
+    return {
+        "coding": [{"system": system, "code": clause} for clause in clauses],
+        "text": r.reason,
+    }
 
 
 # -- the Bundle --------------------------------------------------------------------------------
@@ -265,46 +285,80 @@ class ResponseContext:
     inquiry: bool = False
 
 
-def _communication_request(ctx: ResponseContext, state: ItemState) -> dict[str, Any] | None:
+def _communication_request(
+    ctx: ResponseContext, state: ItemState, refs: _Parties
+) -> dict[str, Any] | None:
+    """What the provider is asked to send for one pended item, in the PAS 2.0.1 shape: an X12
+    PWK01 report type as the category, and one payload per missing fact, each naming the service
+    line it is for (``payload.extension:serviceLineNumber``), so a provider system can turn it
+    into PWK segments."""
     d = state.decision
     if d is None or not d.missing_information or state.status != "pending_information":
         return None
-    claim = ctx.claim.resource
+    line = {"url": f"{EXT}serviceLineNumber", "valuePositiveInt": max(state.item.sequence, 1)}
     payload = [
-        {"contentString": f"{m.label}" + (f" (for {'; '.join(m.clauses)})" if m.clauses else "")}
+        {
+            "extension": [line],
+            "contentString": f"{m.label}" + (f" (for {'; '.join(m.clauses)})" if m.clauses else ""),
+        }
         for m in d.missing_information
     ]
     payload.append(
         {
+            "extension": [line],
             "contentString": f"Answer with the questionnaire {_questionnaire(d)} "
-            "(Questionnaire/$questionnaire-package)"
+            "(Questionnaire/$questionnaire-package)",
         }
     )
+    ident = f"{ctx.response_id}-info-{state.item.sequence}"
     return {
         "resourceType": "CommunicationRequest",
-        "id": f"{ctx.response_id}-info-{state.item.sequence}",
+        "id": ident,
         "meta": {"profile": [f"{_PROFILE}profile-communicationrequest"]},
-        "extension": [
-            {"url": f"{EXT}serviceLineNumber", "valuePositiveInt": max(state.item.sequence, 1)}
-        ],
+        "identifier": [{"system": f"{System.MEDPOLICY}/communication-request", "value": ident}],
         "status": "active",
-        "category": [{"text": "Additional information needed for prior authorization"}],
-        "subject": claim["patient"],
-        "about": [_claim_reference(ctx)],
+        "category": [{"coding": [dict(X12_REPORT_TYPE)]}],
+        "subject": refs.patient,
+        "about": [refs.claim],
         "authoredOn": ctx.now.isoformat(),
-        "requester": claim["insurer"],
-        "recipient": [claim["provider"]],
+        "requester": refs.insurer,
+        "recipient": [refs.provider],
         "payload": payload,
     }
 
 
-def _claim_reference(ctx: ResponseContext) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Parties:
+    """The references the emitted resources carry, as the Bundle names them."""
+
+    patient: dict[str, Any]
+    insurer: dict[str, Any]
+    provider: dict[str, Any]
+    claim: dict[str, Any]  # logical: the provider's Claim, by its identifier
+
+
+def _parties(ctx: ResponseContext, builder: BundleBuilder) -> _Parties:
     claim = ctx.claim
-    return {"reference": f"Claim/{claim.id}"} if claim.id else {"display": "the submitted Claim"}
+    identifiers = [i for i in claim.resource.get("identifier") or [] if isinstance(i, dict)]
+    logical: dict[str, Any] = {"type": "Claim"}
+    if identifiers:
+        logical["identifier"] = identifiers[0]
+    else:
+        logical["display"] = f"the submitted Claim {claim.id or ''}".strip()
+    return _Parties(
+        builder.echo(claim.resource.get("patient"), claim),
+        builder.echo(claim.resource.get("insurer"), claim),
+        builder.echo(claim.resource.get("provider"), claim),
+        logical,
+    )
 
 
 def _claim_response(
-    ctx: ResponseContext, states: list[ItemState], info: list[dict[str, Any]]
+    ctx: ResponseContext,
+    states: list[ItemState],
+    info: list[dict[str, Any]],
+    refs: _Parties,
+    builder: BundleBuilder,
 ) -> dict[str, Any]:
     claim = ctx.claim.resource
     notes: list[dict[str, Any]] = []
@@ -325,11 +379,11 @@ def _claim_response(
         "status": "active",
         "type": claim["type"],
         "use": "preauthorization",
-        "patient": claim["patient"],
+        "patient": refs.patient,
         "created": ctx.now.isoformat(),
-        "insurer": claim["insurer"],
-        "requestor": claim["provider"],
-        "request": _claim_reference(ctx),
+        "insurer": refs.insurer,
+        "requestor": refs.provider,
+        "request": refs.claim,
         "outcome": "complete",
         "disposition": _disposition(states),
         "item": items,
@@ -340,7 +394,7 @@ def _claim_response(
         response["preAuthRef"] = _authorization_number(approved[0])
     if info:
         response["communicationRequest"] = [
-            {"reference": f"CommunicationRequest/{c['id']}"} for c in info
+            builder.reference_to_new("CommunicationRequest", c["id"]) for c in info
         ]
     return {k: v for k, v in response.items() if v != []}
 
@@ -350,54 +404,24 @@ def _disposition(states: list[ItemState]) -> str:
     return "; ".join(f"item {s.item.sequence} {words[review_action(s.status)]}" for s in states)
 
 
-def _copied(ctx: ResponseContext, reference: Any) -> list[dict[str, Any]]:
-    target = ctx.index.resolve(reference, ctx.claim)
-    if target is None:
-        return []
-    for entry in ctx.bundle.get("entry") or []:
-        if isinstance(entry, dict) and entry.get("resource") is target.resource:
-            return [
-                {
-                    "fullUrl": entry.get("fullUrl") or _url(ctx, target.resource),
-                    "resource": target.resource,
-                }
-            ]
-    return []
-
-
-def _url(ctx: ResponseContext, resource: dict[str, Any]) -> str:
-    return f"{ctx.base_url}/{resource['resourceType']}/{resource.get('id', '')}"
-
-
 def response_bundle(ctx: ResponseContext, states: list[ItemState]) -> dict[str, Any]:
-    """The PAS response Bundle: the ClaimResponse, then every resource it references."""
-    info = [cr for cr in (_communication_request(ctx, s) for s in states) if cr is not None]
-    claim_response = _claim_response(ctx, states, info)
-    claim = ctx.claim.resource
-    entries = [{"fullUrl": _url(ctx, claim_response), "resource": claim_response}]
-    seen: set[int] = set()
-    for ref in (
-        claim.get("patient"),
-        claim.get("insurer"),
-        claim.get("provider"),
-        {"reference": f"Claim/{ctx.claim.id}"},
-    ):
-        for entry in _copied(ctx, ref):
-            if id(entry["resource"]) not in seen:
-                seen.add(id(entry["resource"]))
-                entries.append(entry)
-    entries += [{"fullUrl": _url(ctx, cr), "resource": cr} for cr in info]
+    """The PAS response Bundle: the ClaimResponse, the CommunicationRequests it points to, and
+    the request's patient, insurer and requestor echoed with what they reference."""
+    builder = BundleBuilder(ctx.response_id, ctx.bundle)
+    refs = _parties(ctx, builder)
+    info = [cr for cr in (_communication_request(ctx, s, refs) for s in states) if cr is not None]
+    claim_response = _claim_response(ctx, states, info, refs, builder)
+    builder.add(claim_response)
+    for request in info:
+        builder.add(request)
     bundle_profile = (
         "profile-pas-inquiry-response-bundle" if ctx.inquiry else "profile-pas-response-bundle"
     )
-    bundle: dict[str, Any] = {
-        "resourceType": "Bundle",
+    fields: dict[str, Any] = {
         "id": ctx.response_id,
         "meta": {"profile": [f"{_PROFILE}{bundle_profile}"]},
-        "type": "collection",
-        "timestamp": ctx.now.isoformat(),
-        "entry": entries,
     }
     if isinstance(ctx.bundle.get("identifier"), dict):
-        bundle["identifier"] = ctx.bundle["identifier"]
-    return bundle
+        fields["identifier"] = ctx.bundle["identifier"]
+    fields.update(type="collection", timestamp=ctx.now.isoformat())
+    return builder.bundle(claim_response, **fields)

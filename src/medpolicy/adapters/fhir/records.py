@@ -92,6 +92,13 @@ def _field_item(
     return item
 
 
+# The repeated group's heading, one per list fact, so that a form shows which list it is adding to.
+_RECORD_TEXT = {
+    "prior_therapies": "One record for each prior therapy",
+    "prior_authorizations": "One record for each prior authorization",
+}
+
+
 def record_items(fact: str, policy: t.Policy) -> list[dict[str, Any]]:
     any_item = {"linkId": f"{fact}.any", "type": "boolean", "text": _ANY_TEXT[fact]}
     when = {"enableWhen": [{"question": f"{fact}.any", "operator": "=", "answerBoolean": True}]}
@@ -115,7 +122,7 @@ def record_items(fact: str, policy: t.Policy) -> list[dict[str, Any]]:
             "linkId": f"{fact}.record",
             "type": "group",
             "repeats": True,
-            "text": "One record each",
+            "text": _RECORD_TEXT.get(fact, "One record each"),
             "item": fields,
             **when,
         },
