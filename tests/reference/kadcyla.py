@@ -289,6 +289,7 @@ OUT_OF_SCOPE = {"fep", "state_account_organization", "medicare_part_d"}
 
 
 def decide(r: Request) -> Reference:
+    r = r.model_copy(update={"diagnoses": _diagnoses(r)})
     today = r.submitted_at.date()
     why: list[str] = []
     lob = r.member.line_of_business
@@ -379,6 +380,20 @@ def decide(r: Request) -> Reference:
     if not pathways and r.indications is None and r.diagnoses is None:
         return Reference("missing_information", why=[*why, "diagnosis"])
     return Reference("not_met", why=why)
+
+
+def _diagnoses(r: Request) -> list[str] | None:
+    """The member's diagnosis codes: those reported, then any a finding says it is about (a
+    finding about a condition is a diagnosis of it); none at all is "not reported"."""
+    codes = list(r.diagnoses or [])
+    findings: list[object] = [*(r.her2.ihc if r.her2 else []), *(r.her2.ish if r.her2 else [])]
+    if r.erbb2_mutation is not None:
+        findings.append(r.erbb2_mutation)
+    for f in findings:
+        code = getattr(f, "condition", None)
+        if code is not None and code not in codes:
+            codes.append(code)
+    return codes or None
 
 
 def _days_after(day: date, days: int) -> date:

@@ -34,9 +34,10 @@ from medpolicy.engine.explain import describe_failure, failing, lacking
 from medpolicy.engine.leaves import accepted_by_text_flags, code_matches
 from medpolicy.engine.screen import Gate, screen
 from medpolicy.errors import FieldError, RequestError
-from medpolicy.facts import FACTS, Facts, extract_facts
+from medpolicy.facts import FACTS, Facts, as_record, extract_facts
 from medpolicy.logic import BY_RANK, MET, RANK, UNKNOWN, Truth
 from medpolicy.policy import tree as t
+from medpolicy.record.model import ClinicalRecord
 from medpolicy.request import Request
 
 __all__ = ["criteria_facts", "decide", "pathway_trace", "run_pathway"]
@@ -44,10 +45,11 @@ __all__ = ["criteria_facts", "decide", "pathway_trace", "run_pathway"]
 _SCOPE_FACT = "member.line_of_business"
 
 
-def decide(policy: t.Policy, request: Request) -> Determination:
-    _check_fits(policy, request)
+def decide(policy: t.Policy, request: Request | ClinicalRecord) -> Determination:
+    record = as_record(request)
+    _check_fits(policy, record, legacy=record is not request)
     parts = _policy_parts(policy)
-    screened = screen(policy, request, extract_facts(request))
+    screened = screen(policy, record, extract_facts(record))
     facts = screened.facts
     scope = _scope(policy, parts, facts)
     indications = screened.indications
@@ -74,7 +76,7 @@ def decide(policy: t.Policy, request: Request) -> Determination:
     else:
         outcome, missing, reasons = _not_approved(policy, facts, scope, applicable, gates)
         if not reasons and outcome is Outcome.not_met:
-            reasons = [_no_pathway_reason(policy, request, indications)]
+            reasons = [_no_pathway_reason(policy, record.request_type, facts, indications)]
         if outcome is Outcome.not_met:
             flags += [g.note for g in gates]
         summary = _summary(outcome, policy, scope, reasons, missing)
@@ -114,9 +116,10 @@ def decide(policy: t.Policy, request: Request) -> Determination:
     )
 
 
-def criteria_facts(policy: t.Policy, request: Request) -> Facts:
+def criteria_facts(policy: t.Policy, request: Request | ClinicalRecord) -> Facts:
     """The facts the criteria read: the request's, screened (see ``screen``)."""
-    return screen(policy, request, extract_facts(request)).facts
+    record = as_record(request)
+    return screen(policy, record, extract_facts(record)).facts
 
 
 def run_pathway(
@@ -205,7 +208,7 @@ class _PolicyParts:
     by_phase: dict[str, tuple[tuple[t.Pathway, CompiledCriteria], ...]]
     no_results: dict[str, tuple[int, ...] | None]  # every pathway id, in order: None (not run)
     approvals: dict[str, str]  # pathway id -> the summary of an approval under it
-    identify: Callable[[Request], str]  # a request's decision id under this policy
+    identify: Callable[[Request | ClinicalRecord], str]  # a request's decision id
     code_set: str  # the ICD-10-CM release in use (one per process)
 
 
@@ -284,21 +287,24 @@ def _outlines(policy: t.Policy, p: t.Pathway) -> _Outlines:
     )
 
 
-def _check_fits(policy: t.Policy, request: Request) -> None:
+def _check_fits(policy: t.Policy, record: ClinicalRecord, legacy: bool) -> None:
+    """The request is for the policy's drug, and names only indications the policy has (field
+    paths as the sender wrote them: the earlier format's, or the record's)."""
     errors = []
-    if request.medication.hcpcs != policy.drug.hcpcs:
+    order = record.order
+    if order.drug.hcpcs != policy.drug.hcpcs:
         errors.append(
             FieldError(
-                "medication.hcpcs",
-                f"{request.medication.hcpcs} is not covered by "
+                "medication.hcpcs" if legacy else "order.drug.hcpcs",
+                f"{order.drug.hcpcs} is not covered by "
                 f"policy {policy.meta.id} (which covers {policy.drug.hcpcs})",
             )
         )
-    for i, name in enumerate(request.indications or []):
+    for i, name in enumerate(order.indications or []):
         if name not in policy.indications:
             errors.append(
                 FieldError(
-                    f"indications[{i}]",
+                    f"indications[{i}]" if legacy else f"order.indications[{i}]",
                     f"unknown indication '{name}'; expected one of {', '.join(policy.indications)}",
                 )
             )
@@ -395,19 +401,21 @@ def _reasons(traces: dict[str, Trace]) -> list[Reason]:
     ]
 
 
-def _no_pathway_reason(policy: t.Policy, request: Request, indications: frozenset[str]) -> Reason:
-    phase = request.request_type
+def _no_pathway_reason(
+    policy: t.Policy, phase: str, facts: Facts, indications: frozenset[str]
+) -> Reason:
     stated = ", ".join(sorted(indications)) or "none"
     covered = ", ".join(
         sorted({p.indication or "any" for p in policy.pathways if p.phase == phase})
     )
+    codes = ", ".join(facts.get("diagnoses") or []) or "none"
     return Reason(
         pathway="",
         criterion="applicable_indication",
         clause=f"Position Statement > {phase.capitalize()}",
         text="members diagnosed with ANY of the following conditions",
         detail=f"the request's diagnoses and indications ({stated}; codes: "
-        f"{', '.join(request.diagnoses or []) or 'none'}) match no {phase} pathway "
+        f"{codes}) match no {phase} pathway "
         f"of this guideline ({covered})",
     )
 
@@ -440,7 +448,7 @@ def _worded(
     ]
 
 
-def _decision_id(content_hash: str, request: Request) -> str:
+def _decision_id(content_hash: str, request: Request | ClinicalRecord) -> str:
     """A digest of the policy content and the request's JSON: ``model_dump_json()``'s bytes,
     taken from its serializer without the round trip through ``str``."""
     request_json = request.__pydantic_serializer__.to_json(request)

@@ -30,14 +30,16 @@ from datetime import date
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+from medpolicy.catalogue import shared_catalogue
+from medpolicy.catalogue.derive import Conflict, Reading, Scope
 from medpolicy.definitions.drugs import CODE_SYSTEMS, CodeSystem, Identity
 from medpolicy.engine.evaluate import Context, evaluate
 from medpolicy.engine.leaves import predicate
-from medpolicy.facts import FACTS, Facts, her2_facts
+from medpolicy.facts import FACTS, Facts
 from medpolicy.logic import MET, Truth
 from medpolicy.policy import tree as t
 from medpolicy.policy.load import IDENTITY_FIELD
-from medpolicy.request import Erbb2Mutation, Her2Ihc, Her2Ish, Request
+from medpolicy.record.model import ClinicalRecord
 
 __all__ = ["Gate", "Screened", "screen"]
 
@@ -76,7 +78,8 @@ class _Reading:
 _READINGS: dict[str, _Reading] = {}
 
 
-def screen(policy: t.Policy, request: Request, facts: Facts) -> Screened:
+def screen(policy: t.Policy, record: ClinicalRecord, facts: Facts) -> Screened:
+    """``facts``: the record's facts as read before its condition is known (every finding)."""
     reading = _READINGS.get(policy.content_hash)
     if reading is None:
         reading = _READINGS[policy.content_hash] = _read(policy)
@@ -85,9 +88,17 @@ def screen(policy: t.Policy, request: Request, facts: Facts) -> Screened:
     notes: dict[str, str] = {}
     gates: list[Gate] = []
     condition, indications, in_play = _resolve(policy, reading, values, gates)
-    _identify_drugs(policy, request, values, notes, gates)
-    if _attributable(request, in_play):
-        _attribute_findings(policy, reading, request, condition, in_play, values, conflicts)
+    _identify_drugs(policy, record, values, notes, gates)
+    if _attributable(record, in_play):
+        scoped = Reading(record, _Requested(policy, reading, condition, in_play))
+        for path, derive in shared_catalogue().about_requested:
+            values.pop(path, None)
+            conflicts.pop(path, None)
+            value = derive(scoped)
+            if isinstance(value, Conflict):
+                conflicts[path] = value.description
+            elif value is not None:
+                values[path] = value
     today: date = values["request.date"]
     for rule in policy.fact_rules:
         _apply_rule(rule, today, values, conflicts, gates)
@@ -237,7 +248,7 @@ _DRUG_RECORDS = ("prior_therapies", "medication.concurrent_anticancer_drugs")
 
 def _identify_drugs(
     policy: t.Policy,
-    request: Request,
+    record: ClinicalRecord,
     values: dict[str, Any],
     notes: dict[str, str],
     gates: list[Gate],
@@ -249,31 +260,32 @@ def _identify_drugs(
             continue
         problems = []
         identified = []
-        for record in records:
-            get = record.get
+        for item in records:
+            get = item.get
             if get("hcpcs") is None and get("rxnorm") is None and get("ndc") is None:
                 found = identify(get("drug"))  # most records: a name alone
             else:
-                found = identify(get("drug"), _codes(record))
-            identified.append({**record, IDENTITY_FIELD: found.id})
+                found = identify(get("drug"), _codes(item))
+            identified.append({**item, IDENTITY_FIELD: found.id})
             if found.id is None:
-                problems.append(f"{_shown(record)} {found.problem}")
+                problems.append(f"{_shown(item)} {found.problem}")
         values[fact] = identified
         if problems:
             notes[fact] = (
                 "; ".join(problems) + ": confirm the drug (its name, HCPCS, RxNorm or NDC)"
             )
-    m = request.medication
-    if m.drug is None and m.rxnorm is None and m.ndc is None:
+    drug = record.order.drug
+    if drug.name is None and drug.rxnorm is None and drug.ndc is None:
         return  # identified by its HCPCS code alone, which the policy's drug has
     # its HCPCS code is the policy drug's (or the request is refused): the name and the other
     # codes must name that drug too
-    if m.rxnorm is None and m.ndc is None:
-        ordered = identify(m.drug)
+    if drug.rxnorm is None and drug.ndc is None:
+        ordered = identify(drug.name)
     else:
-        ordered = identify(m.drug, tuple((s, c) for s, c in _codes(m.__dict__) if s != "hcpcs"))
+        codes = tuple((s, c) for s, c in _codes(drug.__dict__) if s != "hcpcs")
+        ordered = identify(drug.name, codes)
     if ordered.id != policy.drug.id:
-        gates.append(Gate("medication.drug", _not_this_drug(policy, m.drug, ordered)))
+        gates.append(Gate("medication.drug", _not_this_drug(policy, drug.name, ordered)))
 
 
 def _codes(record: Mapping[str, Any]) -> tuple[tuple[CodeSystem, str], ...]:
@@ -309,88 +321,55 @@ def _not_this_drug(policy: t.Policy, named: str | None, found: Identity) -> str:
 
 # -- findings about the request's condition ------------------------------------------------------
 
-_HER2_FACTS = ("her2.ihc_score", "her2.ish_ratio", "her2.ish_copy_number", "her2.concurrent")
 
-
-def _attributable(request: Request, in_play: frozenset[str]) -> bool:
-    """Whether a finding may be about another condition: several are in play, or one names its
-    own (most requests: neither, and nothing is to be done)."""
-    her2, erbb2 = request.her2, request.erbb2_mutation
-    if her2 is None and erbb2 is None:
-        return False
-    if len(in_play) > 1 or (erbb2 is not None and erbb2.condition is not None):
+def _attributable(record: ClinicalRecord, in_play: frozenset[str]) -> bool:
+    """Whether some finding or extent may be about another condition than the one requested:
+    several are in play, or a condition with a code carries its own (most requests: neither,
+    and what was read before the condition was known stands)."""
+    if len(in_play) > 1:
         return True
-    if her2 is not None:
-        for ihc in her2.ihc:  # loops: one or two reports, no generator
-            if ihc.condition is not None:
-                return True
-        for ish in her2.ish:
-            if ish.condition is not None:
-                return True
+    for c in record.conditions or ():  # a loop: a few conditions, no generator
+        if c.code is not None and (c.findings or c.extent is not None):
+            return True
     return False
 
 
-def _attribute_findings(
-    policy: t.Policy,
-    reading: _Reading,
-    request: Request,
-    condition: str | None,
-    in_play: frozenset[str],
-    values: dict[str, Any],
-    conflicts: dict[str, str],
-) -> None:
-    """Findings about another condition than the request's are not used: HER2 reports and an
-    ERBB2 result that name another condition, or that name none while several are in play."""
+class _Requested(Scope):
+    """Findings about the condition requested: those of a condition whose code names it; those
+    whose condition is not said (or names no condition, e.g. a site of spread) only while the
+    request concerns a single condition."""
 
-    def unusable(finding: Her2Ihc | Her2Ish | Erbb2Mutation) -> str | None:
-        about = finding.condition
-        named = None if about is None else _condition_of(policy, reading, about)
-        if named is None:  # names no condition (or a site of spread): about whichever is treated
-            if len(in_play) <= 1:
+    def __init__(
+        self,
+        policy: t.Policy,
+        reading: _Reading,
+        condition: str | None,
+        in_play: frozenset[str],
+    ) -> None:
+        self.policy, self.reading = policy, reading
+        self.condition, self.in_play = condition, in_play
+
+    def _named(self, code: str | None) -> str | None:
+        return None if code is None else _condition_of(self.policy, self.reading, code)
+
+    def why_not(self, code: str | None) -> str | None:
+        named = self._named(code)
+        if named is None:
+            if len(self.in_play) <= 1:
                 return None
-            shown = "; ".join(_label(reading, c) for c in sorted(in_play))
+            shown = "; ".join(_label(self.reading, c) for c in sorted(self.in_play))
             return (
-                f"does not say which condition it is about, and the request concerns several "
+                "does not say which condition it is about, and the request concerns several "
                 f"({shown})"
             )
+        condition = self.condition
         if named == condition or (condition == t.NOT_LISTED and named.startswith(_UNLISTED)):
             return None
-        return f"is about {about} ({_label(reading, named)}), not the condition requested"
+        return f"is about {code} ({_label(self.reading, named)}), not the condition requested"
 
-    her2 = request.her2
-    if her2 is not None:
-        ihc = [(r, unusable(r)) for r in her2.ihc]
-        ish = [(r, unusable(r)) for r in her2.ish]
-        dropped = [f"HER2 {_finding(r)} {why}" for r, why in ihc if why]
-        dropped += [f"HER2 {_finding(r)} {why}" for r, why in ish if why]
-        if dropped:
-            kept, kept_conflicts = her2_facts(
-                [r for r, why in ihc if not why], [r for r, why in ish if not why]
-            )
-            note = "; ".join(dropped)
-            for fact in _HER2_FACTS:
-                values.pop(fact, None)
-                conflicts.pop(fact, None)
-                if fact in kept:
-                    values[fact] = kept[fact]
-                elif fact in kept_conflicts:
-                    conflicts[fact] = f"{kept_conflicts[fact]}; {note}"
-                else:
-                    conflicts[fact] = note
-    erbb2 = request.erbb2_mutation
-    if erbb2 is not None and (why := unusable(erbb2)):
-        values.pop("erbb2_mutation.status", None)
-        conflicts["erbb2_mutation.status"] = f"the ERBB2 result ({erbb2.status}) {why}"
-
-
-def _finding(report: Her2Ihc | Her2Ish) -> str:
-    if isinstance(report, Her2Ihc):
-        return f"IHC {report.score}" + (f" ({report.date})" if report.date else "")
-    parts = [
-        f"ratio {report.ratio}" if report.ratio is not None else "",
-        f"copy number {report.copy_number}" if report.copy_number is not None else "",
-    ]
-    return "ISH " + ", ".join(p for p in parts if p) + (f" ({report.date})" if report.date else "")
+    def requested(self, code: str | None) -> bool:
+        named = self._named(code)
+        return named is not None and self.why_not(code) is None
 
 
 # -- facts have an age ---------------------------------------------------------------------------

@@ -1,0 +1,119 @@
+"""The fact catalogue, as data: every fact the criteria read, declared once.
+
+The shared catalogue (``oncology.yaml`` beside this module) declares each fact's words, kind,
+values, unit and where in the clinical record it comes from; a policy may declare facts of its
+own in the same form (its ``facts:`` section), merged over the shared ones for that policy. The
+engine, the reason wording, the missing-information list and the questionnaire read the
+catalogue; no fact is written in engine code.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+import yaml
+
+from medpolicy.catalogue.derive import Derivation, compile_derivation
+
+__all__ = ["KINDS", "Catalogue", "FactKind", "FactSpec", "build_catalogue", "shared_catalogue"]
+
+FactKind = Literal[
+    "code", "codes", "decimal", "integer", "boolean", "date", "choice", "choices", "records"
+]
+KINDS: tuple[str, ...] = (
+    "code",
+    "codes",
+    "decimal",
+    "integer",
+    "boolean",
+    "date",
+    "choice",
+    "choices",
+    "records",
+)
+SHARED = Path(__file__).with_name("oncology.yaml")
+
+
+@dataclass(frozen=True)
+class FactSpec:
+    path: str
+    label: str  # the words a provider's office reads in "missing information"
+    kind: FactKind
+    choices: tuple[str, ...] = ()
+    request_field: str = ""  # where a provider supplies it in the earlier request format
+    unit: str | None = None
+    name: str = ""  # a short name for quoting a reported value
+    derive: Derivation | None = field(default=None, repr=False, compare=False)
+    about_requested: bool = False  # read only from findings about the condition requested
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    facts: Mapping[str, FactSpec]
+    # (path, how it is read) in the catalogue's order; the facts about the condition requested
+    # apart, since they are read again once that condition is known
+    derivations: tuple[tuple[str, Derivation], ...]
+    about_requested: tuple[tuple[str, Derivation], ...]
+
+    def __getitem__(self, path: str) -> FactSpec:
+        return self.facts[path]
+
+    def __contains__(self, path: object) -> bool:
+        return path in self.facts
+
+
+def build_catalogue(entries: Mapping[str, Any], base: Catalogue | None = None) -> Catalogue:
+    """A catalogue from ``facts:`` entries (over ``base``'s, when given). ValueError lists every
+    problem, each with its fact's path."""
+    problems: list[str] = []
+    specs: dict[str, FactSpec] = dict(base.facts) if base else {}
+    for path, raw in entries.items():
+        try:
+            specs[str(path)] = _spec(str(path), raw)
+        except (KeyError, TypeError, ValueError) as exc:
+            problems.append(f"facts.{path}: {exc}")
+    if problems:
+        raise ValueError("; ".join(problems))
+    derivations = tuple((p, s.derive) for p, s in specs.items() if s.derive is not None)
+    return Catalogue(
+        MappingProxyType(specs),
+        derivations,
+        tuple((p, d) for p, d in derivations if specs[p].about_requested),
+    )
+
+
+def _spec(path: str, raw: Any) -> FactSpec:
+    if not isinstance(raw, Mapping):
+        raise ValueError("a fact is a mapping of label, name, kind, from")
+    unknown = set(raw) - {"label", "name", "kind", "choices", "unit", "field", "from"}
+    if unknown:
+        raise ValueError(f"unknown key(s): {', '.join(sorted(unknown))}")
+    kind = raw.get("kind")
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}")
+    source = raw.get("from")
+    if not isinstance(source, Mapping):
+        raise ValueError("'from' says where in the clinical record the fact comes from")
+    return FactSpec(
+        path=path,
+        label=" ".join(str(raw["label"]).split()),
+        kind=kind,
+        choices=tuple(str(c) for c in raw.get("choices") or ()),
+        request_field=str(raw.get("field", "")),
+        unit=raw.get("unit"),
+        name=str(raw.get("name", path)),
+        derive=compile_derivation(path, source),
+        about_requested=source.get("about") == "requested",
+    )
+
+
+@functools.cache
+def shared_catalogue() -> Catalogue:
+    """The shared catalogue every policy reads (and may add to)."""
+    document = yaml.safe_load(SHARED.read_text(encoding="utf-8"))
+    return build_catalogue(document["facts"])

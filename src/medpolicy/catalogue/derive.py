@@ -1,0 +1,340 @@
+"""How a fact is read from the clinical record: the catalogue's ``from:`` forms, each compiled
+once into a small function of the record.
+
+A form names where in the record a fact comes from, never what the fact is about:
+
+- ``{request: submitted_at, as: date}``, ``{member: line_of_business}``,
+  ``{order: drug.hcpcs}``: a field of the request, the member or the order (``as: dose`` for a
+  dose as value and unit; ``as: drugs`` for drugs as records of what was reported);
+- ``{observation: [codes], take: value | date, unit: kg}``: the latest dated observation with one
+  of the codes (its value in the unit asked for, or its date);
+- ``{codes: conditions}``: the ICD-10-CM codes of the member's conditions;
+- ``{extent: conditions}``: the extent of the condition requested (or of the one whose code was
+  not said);
+- ``{finding: [codes], take: result | value, agree: "what"}``: the one value every finding with
+  one of the codes reports (reports that disagree are a conflict, named, and no value);
+- ``{concurrent: {first: [codes], second: [codes]}}``: whether two kinds of finding were made on
+  the same specimen (or, without specimen ids, the same day);
+- ``{records: medication_history | prior_authorizations, fields: [...], optional: [...]}``: a
+  list as records of the fields named (optional ones only when reported);
+- ``{compendium: field}``, ``{attestation: statement}``.
+
+A finding-based fact may be ``about: requested``: only findings about the condition the request
+is for are read (see ``Scope``); one about another condition, or one whose condition is not said
+while the request concerns several, is left out and named.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from medpolicy.definitions.units import weight_in_kg
+from medpolicy.record.model import ClinicalRecord, Finding
+
+__all__ = ["EVERYTHING", "Conflict", "Derivation", "Reading", "Scope", "compile_derivation"]
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A fact reported more than once with different values, or only by findings that are not
+    about the condition requested: no value, and this description of why."""
+
+    description: str
+
+
+class Scope:
+    """Which conditions' findings a fact about "the condition requested" reads. ``why_not``
+    gives, for a condition's code (None: not said), why its findings may not be used, or None
+    when they may. The default reads every finding (before the condition is known)."""
+
+    def why_not(self, code: str | None) -> str | None:
+        return None
+
+    def requested(self, code: str | None) -> bool:
+        """Whether a condition's code is the one the request is for (for extents)."""
+        return False
+
+
+EVERYTHING = Scope()
+
+
+class Reading:
+    """One record being read, with what several facts share worked out once: every finding with
+    the code of the condition it is about, and whether each condition's findings may be used."""
+
+    __slots__ = ("_findings", "_why_not", "record", "scope")
+
+    def __init__(self, record: ClinicalRecord, scope: Scope = EVERYTHING) -> None:
+        self.record, self.scope = record, scope
+        self._findings: list[tuple[Finding, str | None]] | None = None
+        self._why_not: dict[str | None, str | None] = {}
+
+    def findings(self) -> list[tuple[Finding, str | None]]:
+        found = self._findings
+        if found is None:
+            found = self._findings = [
+                (f, c.code) for c in self.record.conditions or () for f in c.findings
+            ]
+        return found
+
+    def why_not(self, code: str | None) -> str | None:
+        if code in self._why_not:
+            return self._why_not[code]
+        why = self._why_not[code] = self.scope.why_not(code)
+        return why
+
+
+Value = Any  # a fact's value, a Conflict, or None (not reported)
+Derivation = Callable[[Reading], Value]
+
+
+def compile_derivation(path: str, spec: Mapping[str, Any]) -> Derivation:
+    """The function reading one fact, from its catalogue ``from:`` form. ValueError names what
+    is wrong with the form."""
+    forms = [k for k in _FORMS if k in spec]
+    if len(forms) != 1:
+        raise ValueError(f"needs exactly one of {', '.join(_FORMS)}")
+    return _FORMS[forms[0]](spec)
+
+
+# -- fields of the request ------------------------------------------------------------------------
+
+
+def _getter(dotted: str) -> Callable[[Any], Any]:
+    """A dotted path's value, None where a part on the way is absent."""
+    attributes = operator.attrgetter(dotted)
+
+    def get(obj: Any) -> Any:
+        try:
+            return attributes(obj)
+        except AttributeError:  # an absent part on the way (None has no such attribute)
+            return None
+
+    return get
+
+
+_AS: dict[str, Callable[[Any], Any]] = {
+    "date": lambda v: v.date(),
+    "value": lambda v: v._value_,  # an enumeration's value, a plain str
+    "dose": lambda d: {"value": d.value, "unit": d.unit},
+    "drugs": lambda ds: [
+        {"drug": d}
+        if isinstance(d, str)
+        else {k: v for k, v in d.__dict__.items() if v is not None}
+        for d in ds
+    ],
+}
+
+
+def _field(section: str) -> Callable[[Mapping[str, Any]], Derivation]:
+    def form(spec: Mapping[str, Any]) -> Derivation:
+        get = _getter(f"{section}.{spec[section]}" if section else str(spec["request"]))
+        convert = _AS[spec["as"]] if "as" in spec else None
+
+        def derive(reading: Reading) -> Value:
+            value = get(reading.record)
+            return value if value is None or convert is None else convert(value)
+
+        return derive
+
+    return form
+
+
+# -- observations ---------------------------------------------------------------------------------
+
+_UNITS: dict[str, Callable[[Decimal, str], Decimal | None]] = {
+    "kg": lambda value, unit: weight_in_kg(value, unit) if unit in ("kg", "lb") else None,
+}
+
+
+def _observation(spec: Mapping[str, Any]) -> Derivation:
+    codes = frozenset(str(c) for c in spec["observation"])
+    take, unit = spec.get("take", "value"), spec.get("unit")
+    convert = _UNITS[unit] if unit is not None else None
+
+    def derive(reading: Reading) -> Value:
+        latest = None
+        for o in reading.record.observations or ():
+            if o.code in codes and (latest is None or _later(o.date, latest.date)):
+                latest = o
+        if latest is None:
+            return None
+        if take == "date":
+            return latest.date
+        if convert is None:
+            return latest.value
+        if latest.unit == unit:  # most observations are in the unit asked for
+            return latest.value
+        return convert(latest.value, latest.unit)
+
+    return derive
+
+
+def _later(a: date | None, b: date | None) -> bool:
+    return a is not None and (b is None or a > b)
+
+
+# -- conditions and findings ----------------------------------------------------------------------
+
+
+def _codes(spec: Mapping[str, Any]) -> Derivation:
+    def derive(reading: Reading) -> Value:
+        conditions = reading.record.conditions
+        if conditions is None:
+            return None
+        codes = [c.code for c in conditions if c.code is not None]
+        return codes or None  # conditions whose codes were not said report no code
+
+    return derive
+
+
+def _extent(spec: Mapping[str, Any]) -> Derivation:
+    def derive(reading: Reading) -> Value:
+        unsaid = None
+        for c in reading.record.conditions or ():
+            if c.extent is not None and reading.scope.requested(c.code):
+                return c.extent
+            if c.extent is not None and c.code is None and unsaid is None:
+                unsaid = c.extent
+        return unsaid
+
+    return derive
+
+
+def _finding(spec: Mapping[str, Any]) -> Derivation:
+    codes = frozenset(str(c) for c in spec["finding"])
+    read = operator.attrgetter(spec.get("take", "result"))
+    label = str(spec.get("agree", spec["finding"][0]))
+    scoped = spec.get("about") == "requested"
+
+    def derive(reading: Reading) -> Value:
+        reported: list[tuple[Any, date | None]] = []
+        dropped: list[str] = []
+        for f, about in reading.findings():
+            if f.code in codes and (value := read(f)) is not None:
+                why_not = reading.why_not(about) if scoped else None
+                if why_not is None:
+                    reported.append((value, f.date))
+                else:
+                    dropped.append(f"{_shown(value, f.date)} {why_not}")
+        if not reported:
+            return Conflict(f"{label}: {'; '.join(dropped)}") if dropped else None
+        return _agreeing(reported, label)
+
+    return derive
+
+
+def _shown(value: Any, day: date | None) -> str:
+    return f"{value} ({day.isoformat() if day else 'undated'})"
+
+
+def _agreeing(reported: list[tuple[Any, date | None]], label: str) -> Value:
+    """One value when every report agrees (compared as text); a conflict naming each when not."""
+    if len(reported) == 1 or len({str(v) for v, _ in reported}) == 1:
+        return reported[0][0]
+    listed = "; ".join(_shown(v, d) for v, d in reported)
+    return Conflict(f"conflicting {label} reported: {listed}")
+
+
+def _concurrent(spec: Mapping[str, Any]) -> Derivation:
+    first = frozenset(str(c) for c in spec["concurrent"]["first"])
+    second = frozenset(str(c) for c in spec["concurrent"]["second"])
+    scoped = spec.get("about") == "requested"
+
+    def derive(reading: Reading) -> Value:
+        a: list[Finding] = []
+        b: list[Finding] = []
+        for f, about in reading.findings():
+            if (f.code in first or f.code in second) and (
+                not scoped or reading.why_not(about) is None
+            ):
+                (a if f.code in first else b).append(f)
+        found = {_same_time(x, y) for x in a for y in b}
+        if True in found:
+            return True
+        return False if found == {False} else None
+
+    return derive
+
+
+def _same_time(a: Finding, b: Finding) -> bool | None:
+    """Concurrent: the same specimen; else, when not both have specimen ids, the same date. Not
+    concurrent when their specimen ids or their dates tell them apart; otherwise unknown."""
+    both_have_specimens = a.specimen_id is not None and b.specimen_id is not None
+    if both_have_specimens and a.specimen_id == b.specimen_id:
+        return True
+    both_dated = a.date is not None and b.date is not None
+    if both_dated and a.date == b.date and not both_have_specimens:
+        return True
+    if both_have_specimens or both_dated:
+        return False
+    return None
+
+
+# -- lists, the compendium and attestations -------------------------------------------------------
+
+
+def _records(spec: Mapping[str, Any]) -> Derivation:
+    get = _getter(str(spec["records"]))
+    fields = tuple(str(f) for f in spec.get("fields") or ())
+    optional = tuple(str(f) for f in spec.get("optional") or ())
+
+    def derive(reading: Reading) -> Value:
+        items: Sequence[Any] | None = get(reading.record)
+        if items is None:
+            return None
+        out = []
+        for item in items:
+            d = item.__dict__
+            row = {f: d[f] for f in fields}
+            for f in optional:
+                if d[f] is not None:
+                    row[f] = d[f]
+            out.append(row)
+        return out
+
+    return derive
+
+
+def _compendium(spec: Mapping[str, Any]) -> Derivation:
+    name = str(spec["compendium"])
+
+    def derive(reading: Reading) -> Value:
+        c = reading.record.compendium
+        return None if c is None else getattr(c, name)
+
+    return derive
+
+
+def _attestation(spec: Mapping[str, Any]) -> Derivation:
+    statement = str(spec["attestation"])
+
+    def derive(reading: Reading) -> Value:
+        said = [a.value for a in reading.record.attestations or () if a.statement == statement]
+        if not said:
+            return None
+        if len(set(said)) > 1:
+            return Conflict(f"the prescriber's statement {statement!r} is given both ways")
+        return said[0]
+
+    return derive
+
+
+_FORMS: dict[str, Callable[[Mapping[str, Any]], Derivation]] = {
+    "request": _field(""),
+    "member": _field("member"),
+    "order": _field("order"),
+    "observation": _observation,
+    "codes": _codes,
+    "extent": _extent,
+    "finding": _finding,
+    "concurrent": _concurrent,
+    "records": _records,
+    "compendium": _compendium,
+    "attestation": _attestation,
+}
