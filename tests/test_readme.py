@@ -98,3 +98,18 @@ def test_every_documented_command_runs(tmp_path: Path) -> None:
             env=env,
         )
         assert out.returncode == 0, f"{command}: {out.stderr[-1000:]}"
+
+
+def test_every_request_the_readme_shows_is_read_and_decided() -> None:
+    """Each JSON request in the README (the clinical record, and any in the earlier format) is a
+    valid request, decided without error."""
+    from medpolicy.adapters.native import parse_any
+    from medpolicy.policy.registry import PolicyRegistry
+    from medpolicy.service import evaluate_request
+
+    registry = PolicyRegistry.load_dir(REPO / "policies")
+    blocks = re.findall(r"```json\n(.*?)```", README, flags=re.S)
+    requests = [json.loads(b) for b in blocks if '"request_id"' in b]
+    assert requests
+    for data in requests:
+        assert evaluate_request(registry, parse_any(data)).outcome.value == "approved"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from medpolicy.adapters.native import parse_request, request_schema
+from medpolicy.adapters.native import parse_any, record_schema, request_schema
 from medpolicy.engine.decision import Decision
 from medpolicy.errors import RequestError
 from medpolicy.policy.diagnostics import PolicyError
@@ -58,7 +58,7 @@ def evaluate(files: tuple[str, ...], as_json: bool, policies: Path | None) -> No
             failed = True
             continue
         try:
-            decision = evaluate_request(registry, parse_request(text))
+            decision = evaluate_request(registry, parse_any(text))
         except RequestError as exc:
             click.echo(f"{name}: the request cannot be evaluated:", err=True)
             for error in exc.errors:
@@ -80,9 +80,15 @@ def schema() -> None:
     """Publish JSON Schemas."""
 
 
+@schema.command("record")
+def schema_record() -> None:
+    """The JSON Schema of a request as a clinical record (the current format)."""
+    click.echo(json.dumps(record_schema(), indent=2, sort_keys=True))
+
+
 @schema.command("request")
 def schema_request() -> None:
-    """The JSON Schema of a prior-authorization request."""
+    """The JSON Schema of a request in the earlier format (still read, into a record)."""
     click.echo(json.dumps(request_schema(), indent=2, sort_keys=True))
 
 

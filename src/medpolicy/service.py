@@ -8,9 +8,10 @@ from medpolicy.adapters.native import parse_request
 from medpolicy.engine.authorize import authorize
 from medpolicy.engine.decide import decide
 from medpolicy.engine.decision import Authorization, Decision, Determination
-from medpolicy.facts import extract_facts
+from medpolicy.facts import as_record, extract_facts
 from medpolicy.policy import tree as t
 from medpolicy.policy.registry import PolicyRegistry
+from medpolicy.record.model import ClinicalRecord
 from medpolicy.request import Request
 
 __all__ = [
@@ -24,13 +25,15 @@ __all__ = [
 _DOSE_FACTS = ("medication.dose", "body_weight.kg", "medication.interval_days")
 
 
-def evaluate_request(registry: PolicyRegistry, request: Request) -> Determination:
-    """The request decided under the one policy for its drug, date, payer, plan and line of
-    business (``RequestError`` when none is, or several are: see ``PolicyRegistry.select``)."""
-    member = request.member
+def evaluate_request(registry: PolicyRegistry, request: Request | ClinicalRecord) -> Determination:
+    """The request (in either format) decided under the one policy for its drug, date, payer,
+    plan and line of business (``RequestError`` when none is, or several are: see
+    ``PolicyRegistry.select``)."""
+    record = as_record(request)
+    member = record.member
     policy = registry.select(
-        request.medication.hcpcs,
-        request.submitted_at.date(),
+        record.order.drug.hcpcs,
+        record.submitted_at.date(),
         member.payer,
         member.plan,
         member.line_of_business and member.line_of_business.value,

@@ -9,9 +9,18 @@ from pydantic import ValidationError
 
 from medpolicy.definitions import icd10
 from medpolicy.errors import FieldError, RequestError
+from medpolicy.record.model import ClinicalRecord
 from medpolicy.request import Request
 
-__all__ = ["decode_json", "field_path", "parse_request", "request_schema"]
+__all__ = [
+    "decode_json",
+    "field_path",
+    "parse_any",
+    "parse_record",
+    "parse_request",
+    "record_schema",
+    "request_schema",
+]
 
 MAX_BODY_BYTES = 1_000_000
 
@@ -44,6 +53,34 @@ def parse_request(data: bytes | str | dict[str, Any]) -> Request:
     if errors:
         raise RequestError(errors)
     return request
+
+
+def parse_record(data: bytes | str | dict[str, Any]) -> ClinicalRecord:
+    """A clinical record (the current request format), checked like a request: every bad field
+    named, codes that exist, dates no later than the request, plausible weights."""
+    if isinstance(data, bytes | str):
+        data = decode_json(data)
+    if not isinstance(data, dict):
+        raise RequestError([FieldError("(body)", "a request must be a JSON object")])
+    try:
+        record = ClinicalRecord.model_validate(data)
+    except ValidationError as exc:
+        raise RequestError(
+            [FieldError(field_path(e["loc"]), _problem(e)) for e in exc.errors()]
+        ) from None
+    errors = _record_errors(record)
+    if errors:
+        raise RequestError(errors)
+    return record
+
+
+def parse_any(data: bytes | str | dict[str, Any]) -> Request | ClinicalRecord:
+    """A request in either format: a clinical record (it has an ``order``) or the earlier one."""
+    if isinstance(data, bytes | str):
+        data = decode_json(data)
+    if isinstance(data, dict) and "order" in data:
+        return parse_record(data)
+    return parse_request(data)
 
 
 def field_path(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -121,6 +158,48 @@ def _semantic_errors(r: Request) -> list[FieldError]:
             if t.ratio is None and t.copy_number is None:
                 errors.append(FieldError(f"her2.ish[{i}]", "needs a ratio, a copy number, or both"))
     return errors
+
+
+def _record_errors(r: ClinicalRecord) -> list[FieldError]:
+    """The checks no schema can express, for a clinical record."""
+    errors = []
+    coded = [("order.condition", r.order.condition)]
+    coded += [(f"conditions[{i}].code", c.code) for i, c in enumerate(r.conditions or [])]
+    for name, code in coded:
+        if code is not None and not icd10.is_valid(code):
+            errors.append(
+                FieldError(
+                    name,
+                    f"'{code}' is not an ICD-10-CM code in the {icd10.code_set_version()} code set",
+                )
+            )
+    today = r.submitted_at.date()
+    dated: list[tuple[str, Any]] = [("member.birth_date", r.member.birth_date)]
+    for i, c in enumerate(r.conditions or []):
+        dated += [(f"conditions[{i}].findings[{j}].date", f.date) for j, f in enumerate(c.findings)]
+        dated.append((f"conditions[{i}].recurrence_date", c.recurrence_date))
+    dated += [(f"observations[{i}].date", o.date) for i, o in enumerate(r.observations or [])]
+    for i, use in enumerate(r.medication_history or []):
+        dated.append((f"medication_history[{i}].start_date", use.start_date))
+        if use.start_date and use.end_date and use.end_date < use.start_date:
+            errors.append(FieldError(f"medication_history[{i}].end_date", "is before start_date"))
+    for i, p in enumerate(r.prior_authorizations or []):
+        dated.append((f"prior_authorizations[{i}].approved_on", p.approved_on))
+    for name, value in dated:
+        if value is not None and value > today:
+            errors.append(
+                FieldError(
+                    name, f"{value.isoformat()} is after the request date {today.isoformat()}"
+                )
+            )
+    return errors
+
+
+def record_schema() -> dict[str, Any]:
+    schema = ClinicalRecord.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://medpolicy.dev/schemas/record.json"
+    return schema
 
 
 def request_schema() -> dict[str, Any]:

@@ -1,0 +1,100 @@
+"""The clinical record: the earlier format read into it without loss, decided alike, and checked
+like a request when sent as it is."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+
+from medpolicy.adapters.native import parse_any, parse_record, parse_request, record_schema
+from medpolicy.engine.decide import decide
+from medpolicy.errors import RequestError
+from medpolicy.policy.cases import build_request, load_cases
+from medpolicy.policy.tree import Policy
+from medpolicy.record.legacy import to_record
+from medpolicy.record.model import ClinicalRecord
+from medpolicy.request import Request
+from tests.engine.test_properties import SETTINGS, requests
+from tests.support import EXAMPLES, KADCYLA, REPO
+
+RECORDS = REPO / "examples" / "records"
+BASES, ALL_CASES = load_cases(KADCYLA)
+CASES = [c for c in ALL_CASES if "error" not in c["expect"]]
+
+
+def _decided_alike(policy: Policy, request: Request) -> None:
+    record = to_record(request)
+    # what the adapter builds without validating is what validation builds
+    assert ClinicalRecord.model_validate(record.model_dump()) == record
+    from_request, from_record = decide(policy, request), decide(policy, record)
+    a, b = from_request.record().model_dump(), from_record.record().model_dump()
+    a.pop("decision_id"), b.pop("decision_id")  # a digest of what was sent, in its own format
+    assert a == b
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+def test_every_case_is_decided_alike_from_its_record(kadcyla: Policy, case: dict[str, Any]) -> None:
+    _decided_alike(kadcyla, parse_request(build_request(BASES, case)))
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.json")), ids=lambda p: p.name)
+def test_every_example_is_decided_alike_from_its_record(kadcyla: Policy, path: Path) -> None:
+    _decided_alike(kadcyla, parse_request(path.read_bytes()))
+
+
+@SETTINGS
+@given(requests())
+def test_generated_requests_are_decided_alike_from_their_records(
+    kadcyla: Policy, data: dict[str, Any]
+) -> None:
+    _decided_alike(kadcyla, parse_request(data))
+
+
+@pytest.mark.parametrize("path", sorted(RECORDS.glob("*.json")), ids=lambda p: p.name)
+def test_each_example_record_is_decided_as_the_same_request_in_the_earlier_format(
+    kadcyla: Policy, path: Path
+) -> None:
+    """The published records put each finding under the condition it is about, with LOINC codes:
+    the same decision as the earlier format's request."""
+    record = parse_any(path.read_bytes())
+    assert isinstance(record, ClinicalRecord)
+    earlier = parse_request((EXAMPLES / path.name).read_bytes())
+    assert decide(kadcyla, record).outcome is decide(kadcyla, earlier).outcome
+    assert decide(kadcyla, record).results == decide(kadcyla, earlier).results
+
+
+def test_a_record_is_checked_like_a_request() -> None:
+    data = json.loads((RECORDS / "breast-metastatic-approved.json").read_bytes())
+    data["conditions"][0]["code"] = "C99.99"
+    data["observations"][0]["date"] = "2027-01-01"
+    data["order"]["dose"]["unit"] = "mg/dL"
+    data["order"]["drug"]["hcpcs"] = "J9354"
+    with pytest.raises(RequestError) as refused:
+        parse_record(data)
+    fields = {e.field for e in refused.value.errors}
+    assert "order.dose.unit" in fields
+    del data["order"]["dose"]
+    with pytest.raises(RequestError) as refused:
+        parse_record(data)
+    fields = {e.field for e in refused.value.errors}
+    assert fields == {"conditions[0].code", "observations[0].date"}
+
+
+def test_a_misspelt_record_field_is_not_dropped() -> None:
+    data = json.loads((RECORDS / "breast-metastatic-approved.json").read_bytes())
+    data["conditions"][0]["findngs"] = []
+    with pytest.raises(RequestError) as refused:
+        parse_record(data)
+    assert [e.field for e in refused.value.errors] == ["conditions[0].findngs"]
+
+
+def test_the_record_schema_is_published() -> None:
+    schema = record_schema()
+    assert schema["$id"].endswith("/record.json")
+    assert {"member", "order", "conditions", "observations", "medication_history"} <= set(
+        schema["properties"]
+    )
