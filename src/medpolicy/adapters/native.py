@@ -3,30 +3,28 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
+from medpolicy import strict_json
 from medpolicy.definitions import icd10
 from medpolicy.errors import FieldError, RequestError
 from medpolicy.request import Request
 
-__all__ = ["decode_json", "field_path", "parse_request", "request_schema"]
+__all__ = ["decode_json", "field_path", "parse_request", "request_schema", "validate_model"]
+
+Model = TypeVar("Model", bound=BaseModel)
 
 MAX_BODY_BYTES = 1_000_000
 
 
 def decode_json(data: bytes | str) -> Any:
-    """JSON text to values, or a ``RequestError`` on ``(body)`` saying what is wrong and where."""
+    """JSON text to values (strictly: ``medpolicy.strict_json``), or a ``BodyError`` on
+    ``(body)`` saying what is wrong and where."""
     if len(data) > MAX_BODY_BYTES:
         raise RequestError([FieldError("(body)", f"larger than {MAX_BODY_BYTES} bytes")])
-    try:
-        return json.loads(data)
-    except json.JSONDecodeError as exc:
-        problem = f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-    except UnicodeDecodeError:
-        problem = "malformed JSON: not UTF-8 text"
-    raise RequestError([FieldError("(body)", problem)])
+    return strict_json.decode(data)
 
 
 def parse_request(data: bytes | str | dict[str, Any]) -> Request:
@@ -34,16 +32,23 @@ def parse_request(data: bytes | str | dict[str, Any]) -> Request:
         data = decode_json(data)
     if not isinstance(data, dict):
         raise RequestError([FieldError("(body)", "a request must be a JSON object")])
-    try:
-        request = Request.model_validate(data)
-    except ValidationError as exc:
-        raise RequestError(
-            [FieldError(field_path(e["loc"]), _problem(e)) for e in exc.errors()]
-        ) from None
+    request = validate_model(Request, data)
     errors = _semantic_errors(request)
     if errors:
         raise RequestError(errors)
     return request
+
+
+def validate_model(model: type[Model], data: Any) -> Model:
+    """``model`` validated from ``data``, or a ``RequestError`` naming every bad field."""
+    if not isinstance(data, dict):
+        raise RequestError([FieldError("(body)", "expected a JSON object")])
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise RequestError(
+            [FieldError(field_path(e["loc"]), _problem(e)) for e in exc.errors()]
+        ) from None
 
 
 def field_path(loc: tuple[Any, ...] | list[Any]) -> str:

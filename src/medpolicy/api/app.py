@@ -14,12 +14,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from medpolicy import __version__
 from medpolicy.api import fhir_routes
 from medpolicy.api.direct import DirectRoutes
-from medpolicy.api.errors import ApiError, install_error_handlers
+from medpolicy.api.errors import ApiError, install_error_handlers, surface_error_response
 from medpolicy.api.metrics import CONTENT_TYPE, Metrics
 from medpolicy.api.routes import DIRECT_ENDPOINTS, router
 from medpolicy.api.schemas import request_components
 from medpolicy.api.settings import Settings
 from medpolicy.api.state import Services
+from medpolicy.errors import FieldError
 from medpolicy.policy.registry import PolicyRegistry
 from medpolicy.store import TokenStore, open_store
 
@@ -134,7 +135,9 @@ class BodyLimit:
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await _too_large(send, self.limit)
+            problem = FieldError("(body)", f"larger than {self.limit} bytes")
+            response = surface_error_response(scope.get("path", ""), 413, [problem])
+            await response(scope, receive, send)
             return
         received = 0
 
@@ -149,20 +152,3 @@ class BodyLimit:
             return message
 
         await self.app(scope, limited_receive, send)
-
-
-async def _too_large(send: Send, limit: int) -> None:
-    body = (
-        f'{{"errors": [{{"field": "(body)", "problem": "larger than {limit} bytes"}}]}}'
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
