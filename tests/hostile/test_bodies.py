@@ -27,8 +27,8 @@ JSON_ROUTES = [
     ("/fhir/Claim/$submit", FHIR_JSON, "provider"),
     ("/fhir/Claim/$inquire", FHIR_JSON, "provider"),
     ("/fhir/Questionnaire/$questionnaire-package", FHIR_JSON, "provider"),
-    ("/cds-services/order-sign", "application/json", "provider"),
-    ("/cds-services/order-select", "application/json", "provider"),
+    ("/cds-services/medpolicy-order-sign", "application/json", "provider"),
+    ("/cds-services/medpolicy-order-select", "application/json", "provider"),
 ]
 ROUTE_IDS = [path.rsplit("/", 1)[-1] for path, _, _ in JSON_ROUTES]
 
@@ -174,7 +174,10 @@ def test_an_empty_idempotency_key_is_a_400(hostile: Hostile) -> None:
 
 @pytest.mark.parametrize(
     ("path", "media_type"),
-    [("/fhir/Claim/$submit", FHIR_JSON), ("/cds-services/order-sign", "application/json")],
+    [
+        ("/fhir/Claim/$submit", FHIR_JSON),
+        ("/cds-services/medpolicy-order-sign", "application/json"),
+    ],
 )
 def test_a_413_on_a_fhir_route_is_an_operation_outcome(
     hostile: Hostile, path: str, media_type: str

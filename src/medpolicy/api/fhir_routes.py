@@ -9,6 +9,7 @@ information to that case (the PAS way to answer a request for more information).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import uuid
@@ -188,7 +189,8 @@ class StoreRecorder:
             authorization = reviews[-1].authorization if reviews else None
             if authorization is None:
                 request = parse_request(case.request_data())
-                authorization = reviewer_authorization(self.registry, request, decision)
+                with contextlib.suppress(RequestError):  # its period cannot exist: none stated
+                    authorization = reviewer_authorization(self.registry, request, decision)
         return CaseRecord(case.id, _STATUS[case.status.value], decision, review, authorization)
 
 

@@ -65,7 +65,8 @@ _PATCH_BODY = {
     "requestBody": {
         "required": True,
         "description": "A JSON Merge Patch (RFC 7396) of the request: the facts to add or correct "
-        "(null removes a fact). request_id, member.id and member.organization cannot change.",
+        "(null removes a fact). request_id, member.id, member.organization and "
+        "member.birth_date cannot change (a birth date may be added).",
         "content": {
             "application/merge-patch+json": {"schema": {"type": "object"}},
             "application/json": {"schema": {"type": "object"}},
@@ -359,9 +360,7 @@ async def resubmit(case_id: str, request: Request, caller: Caller, svc: Svc) -> 
     def work() -> tuple[bytes, Case]:
         case = _load(svc, caller, case_id)
         current = case.request_data()
-        merged = merge_patch(current, patch)
-        _check_identity(current, merged)
-        parsed = parse_request(merged)
+        parsed = parse_request(merge_patch(current, patch))
         decision = evaluate_request(svc.registry, parsed)
         updated = svc.store.resubmit(
             case_id, parsed, decision, actor=caller.actor(), seen_decisions=case.decision_count
@@ -386,19 +385,6 @@ def merge_patch(target: Any, patch: Any) -> Any:
         else:
             result[key] = merge_patch(result.get(key), value)
     return result
-
-
-def _check_identity(before: dict[str, Any], after: Any) -> None:
-    if not isinstance(after, dict):
-        return
-    for path in (("request_id",), ("member", "id"), ("member", "organization")):
-        old: Any = before
-        new: Any = after
-        for part in path:
-            old = old.get(part) if isinstance(old, dict) else None
-            new = new.get(part) if isinstance(new, dict) else None
-        if old != new:
-            raise RequestError([FieldError(".".join(path), "cannot change on a resubmission")])
 
 
 @router.get(

@@ -6,6 +6,7 @@ and commits before it returns: a caller that got a result back may acknowledge i
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -266,7 +267,8 @@ class CaseStore:
         seen_decisions: int | None = None,
     ) -> Case:
         """Record the provider's added information: the merged ``request`` and the engine's new
-        ``decision`` on the same case. The case must be open; the request id cannot change.
+        ``decision`` on the same case. The case must be open, and the request must be for the same
+        patient (``identity_problems``: else a ``RequestError``), whichever surface sent it.
 
         ``seen_decisions``: the case's ``decision_count`` when the caller read the request it
         merged into; if another resubmission landed since, ``CaseConflict`` (merge again)."""
@@ -275,10 +277,9 @@ class CaseStore:
         with self.transaction() as conn:
             row = self._locked_case(conn, case_id)
             _open_case(row, seen_decisions)
-            if request.request_id != row.request_id:
-                raise RequestError(
-                    [FieldError("request_id", f"must stay {row.request_id!r} on a resubmission")]
-                )
+            problems = identity_problems(json.loads(row.request_json), request)
+            if problems:
+                raise RequestError(problems)
             now = self._clock()
             number = int(row.decision_count) + 1
             status = ENGINE_STATUS[decision.outcome]
@@ -324,14 +325,25 @@ class CaseStore:
 
         A denial must state its clauses; when none are given they default to the clauses the
         engine's reasons cite. Approve and deny close the case; request_information pends it.
-        ``seen_decisions``: the ``decision_count`` the reviewer looked at; if the provider has
-        resubmitted since, ``CaseConflict`` (the reviewer must look at the new decision).
+        ``seen_decisions``: the ``decision_count`` the reviewer looked at, required to approve or
+        deny (a ``RequestError`` without it); if the provider has resubmitted since,
+        ``CaseConflict`` (the reviewer must look at the new decision).
         ``authorize``: on an approval, what it authorizes, computed from the case's request and
         decision as locked; recorded in the audit event (``authorization``, null when unknown).
         """
         reason = reason.strip()
         if not reason:
             raise RequestError([FieldError("reason", "required: state the reason for the action")])
+        if action in _FINAL_ACTIONS and seen_decisions is None:
+            raise RequestError(
+                [
+                    FieldError(
+                        "decision_count",
+                        f"required to {action.value}: the case's decision_count as you read it, "
+                        "so that the action rests on the decision you saw",
+                    )
+                ]
+            )
         if actor.role not in ("reviewer", "admin"):
             raise PermissionError("only a reviewer can decide a case")
         with self.transaction() as conn:
@@ -496,6 +508,9 @@ class CaseStore:
         return latest_decision_json(conn, case_id)
 
 
+# Actions that close a case: each must name the decision it was made on.
+_FINAL_ACTIONS = (ReviewerAction.approve, ReviewerAction.deny)
+
 _BY_IDEMPOTENCY_KEY = select(cases).where(
     cases.c.idempotency_scope == bindparam("scope"), cases.c.idempotency_key == bindparam("key")
 )
@@ -598,6 +613,31 @@ def _decision_row(
         "engine_version": decision.engine_version,
     }
     return row, stored
+
+
+# What makes a case one patient's request: none of it may change once the case is open (a
+# birth date may be added where none was given). Checked for every surface that adds to a case:
+# a REST resubmission, a PAS $submit under an open case's Claim identifier, DTR answers.
+_IDENTITY = (("request_id",), ("member", "id"), ("member", "organization"))
+_ADDABLE_IDENTITY = (("member", "birth_date"),)
+
+
+def identity_problems(stored: dict[str, Any], request: Request) -> list[FieldError]:
+    """Why ``request`` cannot be added to the case whose request is ``stored``: one problem for
+    each identifying fact that differs (none when it is the same patient's request)."""
+    sent = json.loads(request_json(request))
+    problems = []
+    for path in (*_IDENTITY, *_ADDABLE_IDENTITY):
+        before, after = _at(stored, path), _at(sent, path)
+        if before != after and not (path in _ADDABLE_IDENTITY and before is None):
+            problems.append(FieldError(".".join(path), "cannot change on a resubmission"))
+    return problems
+
+
+def _at(data: Any, path: tuple[str, ...]) -> Any:
+    for part in path:
+        data = data.get(part) if isinstance(data, dict) else None
+    return data
 
 
 def _open_case(row: Any, seen_decisions: int | None) -> CaseSummary:

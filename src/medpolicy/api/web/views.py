@@ -22,7 +22,7 @@ from fastapi.templating import Jinja2Templates
 from medpolicy.api.auth import COOKIE
 from medpolicy.api.schemas import service_level
 from medpolicy.api.state import Services, app_services
-from medpolicy.errors import RequestError
+from medpolicy.errors import FieldError, RequestError
 from medpolicy.service import reviewer_authorization
 from medpolicy.store import (
     CaseConflict,
@@ -244,23 +244,22 @@ async def decide(request: Request, case_id: str) -> Response:
     if extra:
         clauses.append(extra)
     try:
+        if raw_action not in ReviewerAction.__members__:
+            raise RequestError(
+                [FieldError("action", "Choose an action: approve, deny or request information.")]
+            )
         action = ReviewerAction(raw_action)
-        seen = _first(form, "decision_count")
         svc.store.record_reviewer_action(
             case_id,
             action,
             reason,
             actor=info.actor(),
             clauses=clauses,
-            seen_decisions=int(seen) if seen.isdigit() else None,
+            seen_decisions=_decision_count(_first(form, "decision_count")),
             authorize=partial(reviewer_authorization, svc.registry),
         )
-    except ValueError as exc:  # an unknown action, or a RequestError naming the field
-        problems = (
-            [f"{e.field}: {e.problem}" for e in exc.errors]
-            if isinstance(exc, RequestError)
-            else ["Choose an action: approve, deny or request information."]
-        )
+    except RequestError as exc:
+        problems = [f"{e.field}: {e.problem}" for e in exc.errors]
         return _case_page(
             request, svc, info, token, case_id, errors=problems, form=form, status_code=422
         )
@@ -268,6 +267,16 @@ async def decide(request: Request, case_id: str) -> Response:
         return _case_page(request, svc, info, token, case_id, errors=[str(exc)], status_code=409)
     svc.metrics.reviewer_actions.labels(action.value).inc()
     return RedirectResponse(f"/review/cases/{case_id}?done={action.value}", status_code=303)
+
+
+def _decision_count(value: str) -> int | None:
+    """The form's decision_count: None when absent (the store requires it to approve or deny),
+    else a whole number; anything else is an error, never ignored."""
+    if not value:
+        return None
+    if not (value.isascii() and value.isdigit() and len(value) <= 6):
+        raise RequestError([FieldError("decision_count", "must be a whole number")])
+    return int(value)
 
 
 def due_text(due: datetime, now: datetime) -> str:
