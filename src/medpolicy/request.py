@@ -12,7 +12,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from medpolicy.definitions.icd10 import normalize
 
@@ -61,6 +61,8 @@ DiseaseStatus = Literal["progressed", "stable", "improved", "undetermined"]
 
 class _Model(BaseModel):
     # Unknown fields are an error: a misspelt fact silently dropped would read as "not reported".
+    # Numbers and booleans are strict (``interval_days: true`` is not 1, ``"yes"`` is not true);
+    # every list has a length limit.
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
@@ -93,15 +95,16 @@ class Medication(_Model):
     )
     drug: NonEmpty | None = None
     dose: Dose | None = None
-    interval_days: Annotated[int, Field(gt=0, le=365)] | None = Field(
+    interval_days: Annotated[int, Field(gt=0, le=365, strict=True)] | None = Field(
         default=None, description="Days between doses (21 for every three weeks)."
     )
     start_date: date | None = None
-    line_of_therapy: Annotated[int, Field(ge=1, le=20)] | None = Field(
+    line_of_therapy: Annotated[int, Field(ge=1, le=20, strict=True)] | None = Field(
         default=None, description="1 = first line; 2 or more = subsequent therapy."
     )
     concurrent_anticancer_drugs: list[NonEmpty] | None = Field(
         default=None,
+        max_length=20,
         description="Other anticancer drugs given with this one; [] = none (monotherapy).",
     )
 
@@ -113,7 +116,7 @@ class BodyWeight(_Model):
 
 
 class BrainMetastases(_Model):
-    present: bool
+    present: StrictBool
     extent: Literal["limited", "extensive"] | None = None
 
 
@@ -149,18 +152,18 @@ class PriorTherapy(_Model):
     drug: NonEmpty
     start_date: date | None = None
     end_date: date | None = None
-    line: Annotated[int, Field(ge=1, le=20)] | None = None
+    line: Annotated[int, Field(ge=1, le=20, strict=True)] | None = None
     reason_stopped: Literal["progression", "toxicity", "completion", "other", "ongoing"] | None = (
         None
     )
 
 
 class Compendium(_Model):
-    fda_labeled_indication: bool | None = Field(
+    fda_labeled_indication: StrictBool | None = Field(
         default=None,
         description="The condition is an indication in the FDA prescribing information.",
     )
-    fda_label_requirements_met: bool | None = Field(
+    fda_label_requirements_met: StrictBool | None = Field(
         default=None,
         description="The member meets the label's additional Indications and Usage requirements.",
     )
@@ -186,10 +189,12 @@ class Request(_Model):
     member: Member
     medication: Medication
     indications: list[NonEmpty] | None = Field(
-        default=None, description="What the drug is requested for, in the policy's indication ids."
+        default=None,
+        max_length=20,
+        description="What the drug is requested for, in the policy's indication ids.",
     )
     diagnoses: list[Icd10Code] | None = Field(default=None, max_length=50)
-    disease_extent: list[DiseaseExtent] | None = None
+    disease_extent: list[DiseaseExtent] | None = Field(default=None, max_length=20)
     body_weight: BodyWeight | None = None
     brain_metastases: BrainMetastases | None = None
     her2: Her2Results | None = None
@@ -197,7 +202,7 @@ class Request(_Model):
     prior_therapies: list[PriorTherapy] | None = Field(default=None, max_length=50)
     compendium: Compendium | None = None
     prior_authorizations: list[PriorAuthorization] | None = Field(default=None, max_length=50)
-    initiation_criteria_previously_met: bool | None = None
+    initiation_criteria_previously_met: StrictBool | None = None
     disease_status_on_treatment: DiseaseStatus | None = Field(
         default=None, description="Disease course during treatment with the requested drug."
     )
