@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Response
 from fastapi.openapi.utils import get_openapi
@@ -81,6 +82,7 @@ def create_app(
     # Added first, so it sits inside the body limit (middleware added later wraps it).
     app.add_middleware(DirectRoutes, fastapi=app, router=router, endpoints=DIRECT_ENDPOINTS)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(NoNulCharacters)
     return app
 
 
@@ -120,6 +122,37 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     schema["security"] = [{"bearer": []}]
     app.openapi_schema = schema
     return schema
+
+
+class NoNulCharacters:
+    """Refuse a path or query parameter holding a NUL character with 400, before any route.
+
+    No identifier, case id or parameter value has one, and PostgreSQL cannot even compare text
+    holding one (bodies are refused by ``strict_json``, forms by the web app's reader)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            field = _nul_field(scope.get("path", ""), scope.get("query_string", b""))
+            if field is not None:
+                problem = FieldError(field, "a NUL character is not allowed")
+                response = surface_error_response(scope.get("path", ""), 400, [problem])
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _nul_field(path: str, query: bytes) -> str | None:
+    if "\x00" in path:
+        return "(path)"
+    if b"%00" not in query.lower() and b"\x00" not in query:
+        return None
+    for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+        if "\x00" in name or "\x00" in value:
+            return name.replace("\x00", "") or "(query)"
+    return "(query)"
 
 
 class BodyLimit:

@@ -17,7 +17,7 @@ import orjson
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from medpolicy.adapters.fhir.operation_outcome import OutcomeIssue, operation_outcome
@@ -195,6 +195,14 @@ def install_error_handlers(app: FastAPI) -> None:
         log.error("case store unavailable: %s", type(exc.orig).__name__)
         problem = "the case store is unavailable; retry (with the same Idempotency-Key)"
         return answer(request, 503, [FieldError("(service)", problem)], {"Retry-After": "5"})
+
+    @app.exception_handler(DataError)
+    async def _unstorable(request: Request, exc: DataError) -> Response:
+        # A value the database refuses (PostgreSQL cannot hold a NUL character in text): what
+        # the service's own checks did not catch is still the caller's input, not a fault.
+        log.warning("a value the case store refuses: %s", type(exc.orig).__name__)
+        problem = "a value cannot be stored (e.g. text holding a NUL character)"
+        return answer(request, 400, [FieldError("(request)", problem)])
 
     @app.exception_handler(IdempotencyConflict)
     async def _idempotency(request: Request, exc: IdempotencyConflict) -> Response:

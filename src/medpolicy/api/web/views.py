@@ -20,6 +20,8 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from medpolicy.api.auth import COOKIE
+from medpolicy.api.body import FORM_TYPES, check_media_type
+from medpolicy.api.errors import ApiError
 from medpolicy.api.schemas import service_level
 from medpolicy.api.state import Services, app_services
 from medpolicy.errors import FieldError, RequestError
@@ -79,10 +81,17 @@ def _reviewer(request: Request) -> tuple[TokenInfo, str]:
 
 
 async def _form(request: Request) -> dict[str, list[str]]:
+    """The posted form (only ``application/x-www-form-urlencoded`` is read: else a 415); a
+    value holding a NUL character is a 400 (no text in the store may hold one)."""
+    check_media_type(request, FORM_TYPES)
     body = await request.body()
     if len(body) > MAX_FORM_BYTES:
         return {}
-    return parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
+    form = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
+    for name, values in form.items():
+        if "\x00" in name or any("\x00" in v for v in values):
+            raise ApiError(400, name.replace("\x00", ""), "a NUL character is not allowed")
+    return form
 
 
 def _first(form: dict[str, list[str]], name: str) -> str:
