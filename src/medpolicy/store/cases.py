@@ -29,7 +29,6 @@ from medpolicy.store.audit import (
     append_event,
     append_events,
     sha256_text,
-    verify_chain,
 )
 from medpolicy.store.database import WalCheckpointer, is_sqlite
 from medpolicy.store.group_commit import GroupCommit
@@ -61,6 +60,7 @@ from medpolicy.store.queries import (
 )
 from medpolicy.store.review import cited_clauses, insert_action
 from medpolicy.store.schema import cases
+from medpolicy.store.verify import verify_chain
 
 __all__ = ["CaseStore"]
 
@@ -305,6 +305,7 @@ class CaseStore:
                     **stored,
                     "request_sha256": changes["request_sha256"],
                     "status": status.value,
+                    "pathways": changes["pathways"],
                 },
             )
             merged = {**row._asdict(), **changes}
@@ -493,7 +494,7 @@ class CaseStore:
             return int(conn.execute(select(func.count()).select_from(cases)).scalar_one())
 
     def verify_audit(self) -> Verification:
-        """Check the hash chain and the records it covers (see ``medpolicy.store.audit``)."""
+        """Check the hash chain and the records it covers (see ``medpolicy.store.verify``)."""
         return verify_chain(self.engine)
 
     @staticmethod
@@ -544,6 +545,12 @@ class _NewCase:
                 "status": case_row["status"],
                 "due_at": case_row["due_at"].isoformat(),
                 "idempotency_key": case_row["idempotency_key"],
+                # What the case's rights rest on, under the chain (``store.verify``).
+                "request_id": case_row["request_id"],
+                "organization": case_row["organization"],
+                "urgency": case_row["urgency"],
+                "request_type": case_row["request_type"],
+                "pathways": case_row["pathways"],
             },
         )
         return case_row, decision_row, event

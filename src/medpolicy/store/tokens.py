@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, select, update
 
-from medpolicy.store.audit import SYSTEM, Actor
+from medpolicy.store.audit import SYSTEM, Actor, append_event
 from medpolicy.store.cases import CaseStore
 from medpolicy.store.model import utc
 from medpolicy.store.schema import tokens
@@ -77,11 +77,12 @@ class TokenStore:
             raise ValueError("a provider token needs an organization")
         token = PREFIX + secrets.token_urlsafe(32)
         now = datetime.now(UTC)
+        digest = hash_token(token)
         with self._store.transaction() as conn:
             token_id = conn.execute(
                 tokens.insert()
                 .values(
-                    token_sha256=hash_token(token),
+                    token_sha256=digest,
                     role=role.value,
                     organization=organization,
                     name=name,
@@ -90,18 +91,23 @@ class TokenStore:
                 )
                 .returning(tokens.c.id)
             ).scalar_one()
-        info = TokenInfo(int(token_id), role, organization, name, now, False)
-        self._store.record_event(
-            "token.created",
-            actor=actor,
-            data={
-                "token_id": info.id,
-                "role": role.value,
-                "organization": organization,
-                "name": name,
-            },
-        )
-        return token, info
+            # In the same transaction: a token never exists without its event, which records
+            # everything its holder's rights rest on (``store.verify`` holds the row to it).
+            append_event(
+                conn,
+                case_id=None,
+                event_type="token.created",
+                actor=actor,
+                at=now,
+                data={
+                    "token_id": int(token_id),
+                    "role": role.value,
+                    "organization": organization,
+                    "name": name,
+                    "token_sha256": digest,
+                },
+            )
+        return token, TokenInfo(int(token_id), role, organization, name, now, False)
 
     def authenticate(self, token: str) -> TokenInfo | None:
         """The live token this bearer value names, or None."""
@@ -134,9 +140,16 @@ class TokenStore:
                 .where(tokens.c.id == token_id, tokens.c.revoked.is_(False))
                 .values(revoked=True)
             ).rowcount
+            if done:
+                append_event(
+                    conn,
+                    case_id=None,
+                    event_type="token.revoked",
+                    actor=actor,
+                    at=datetime.now(UTC),
+                    data={"token_id": token_id},
+                )
         self._cache.clear()
-        if done:
-            self._store.record_event("token.revoked", actor=actor, data={"token_id": token_id})
         return bool(done)
 
 
