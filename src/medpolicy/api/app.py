@@ -9,7 +9,9 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from medpolicy import __version__
@@ -51,6 +53,8 @@ def create_app(
         sqlite_synchronous=settings.sqlite_synchronous,
         # While serving, SQLite checkpoints in the background rather than inside a request.
         sqlite_checkpoint_pages=16_000,
+        lock_timeout=settings.lock_timeout,
+        statement_timeout=settings.statement_timeout,
     )
     svc = Services(settings, registry, store, TokenStore(store), Metrics(store))
 
@@ -97,14 +101,41 @@ def _add_operational_routes(app: FastAPI, svc: Services) -> None:
     def metrics() -> Response:
         return Response(svc.metrics.render(), media_type=CONTENT_TYPE)
 
-    @app.get("/health", tags=["operations"], summary="Liveness and readiness")
-    def health() -> dict[str, Any]:
-        return {
-            "status": "ok",
-            "version": __version__,
-            "database": svc.store.engine.dialect.name,
-            "policies": [f"{p.meta.id} {p.meta.version}" for p in svc.registry.all()],
-        }
+    @app.get("/health/live", tags=["operations"], summary="Liveness: the process answers")
+    def live() -> dict[str, Any]:
+        """Always 200 while the server answers at all (it touches nothing)."""
+        return {"live": True, "version": __version__}
+
+    @app.get(
+        "/health",
+        tags=["operations"],
+        summary="Liveness and readiness: can this server commit a decision now?",
+        responses={503: {"description": "Not ready: the store cannot take writes now."}},
+    )
+    async def health() -> Response:
+        """Live (the process answers) and ready (the store can commit a write now: on SQLite
+        its write lock can be taken and its files are usable, on PostgreSQL the server takes
+        writes). 503 with Retry-After when not ready, so a load balancer sends work elsewhere.
+        ``/health/ready`` is the same answer, ``/health/live`` liveness alone."""
+        return await _readiness(svc)
+
+    @app.get("/health/ready", tags=["operations"], summary="Readiness alone (as /health)")
+    async def ready() -> Response:
+        return await _readiness(svc)
+
+
+async def _readiness(svc: Services) -> Response:
+    ready, state = await run_in_threadpool(svc.store.readiness)
+    body = {
+        "status": "ok" if ready else "unavailable",
+        "live": True,
+        "ready": ready,
+        "store": {"database": svc.store.engine.dialect.name, "state": state},
+        "version": __version__,
+        "policies": [f"{p.meta.id} {p.meta.version}" for p in svc.registry.all()],
+    }
+    headers = None if ready else {"Retry-After": "5"}
+    return JSONResponse(body, status_code=200 if ready else 503, headers=headers)
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

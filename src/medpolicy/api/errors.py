@@ -18,12 +18,13 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from medpolicy.adapters.fhir.operation_outcome import OutcomeIssue, operation_outcome
 from medpolicy.adapters.native import field_path
 from medpolicy.errors import BodyError, FieldError, RequestError
-from medpolicy.store import CaseConflict, CaseNotFound, IdempotencyConflict
+from medpolicy.store import CaseConflict, CaseNotFound, IdempotencyConflict, StoreUnavailable
 
 __all__ = [
     "MAX_ERRORS",
@@ -194,6 +195,18 @@ def install_error_handlers(app: FastAPI) -> None:
         # The driver's message can quote SQL parameters (member data): log only its class.
         log.error("case store unavailable: %s", type(exc.orig).__name__)
         problem = "the case store is unavailable; retry (with the same Idempotency-Key)"
+        return answer(request, 503, [FieldError("(service)", problem)], {"Retry-After": "5"})
+
+    @app.exception_handler(StoreUnavailable)
+    async def _store_busy(request: Request, exc: StoreUnavailable) -> Response:
+        log.error("case store unavailable: %s", exc)
+        problem = f"the case store cannot take this now ({exc}); retry"
+        return answer(request, 503, [FieldError("(service)", problem)], {"Retry-After": "5"})
+
+    @app.exception_handler(PoolTimeout)
+    async def _no_connection(request: Request, _: PoolTimeout) -> Response:
+        log.error("case store unavailable: no database connection became free in time")
+        problem = "the case store is overloaded; retry (with the same Idempotency-Key)"
         return answer(request, 503, [FieldError("(service)", problem)], {"Retry-After": "5"})
 
     @app.exception_handler(DataError)

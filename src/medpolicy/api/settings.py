@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from medpolicy.store import ServiceLevels
+from medpolicy.store import LOCK_TIMEOUT, STATEMENT_TIMEOUT, ServiceLevels
 
 __all__ = ["Settings"]
 
@@ -18,3 +18,5 @@ class Settings:
     max_body_bytes: int = 1_000_000
     secure_cookies: bool = False  # set True behind HTTPS so the reviewer cookie is Secure
     sqlite_synchronous: str = "NORMAL"  # or FULL: fsync the WAL on every commit
+    lock_timeout: float = LOCK_TIMEOUT  # seconds a write waits for the write lock, then 503
+    statement_timeout: float = STATEMENT_TIMEOUT  # seconds a PostgreSQL statement may run

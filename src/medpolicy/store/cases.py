@@ -6,7 +6,9 @@ and commits before it returns: a caller that got a result back may acknowledge i
 
 from __future__ import annotations
 
+import ctypes
 import json
+import logging
 import os
 import threading
 import time
@@ -17,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, func, select, update
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from medpolicy.engine.decision import Authorization, Decision, DecisionLike
 from medpolicy.errors import FieldError, RequestError
@@ -30,7 +33,8 @@ from medpolicy.store.audit import (
     append_events,
     sha256_text,
 )
-from medpolicy.store.database import WalCheckpointer, is_sqlite
+from medpolicy.store.availability import StoreBusy, StoreUnavailable
+from medpolicy.store.database import LOCK_TIMEOUT, WalCheckpointer, is_sqlite, shm_guard
 from medpolicy.store.group_commit import GroupCommit
 from medpolicy.store.model import (
     ENGINE_STATUS,
@@ -59,10 +63,12 @@ from medpolicy.store.queries import (
     reviewer_decisions_of,
 )
 from medpolicy.store.review import cited_clauses, insert_action
-from medpolicy.store.schema import cases
+from medpolicy.store.schema import audit_head, cases
 from medpolicy.store.verify import verify_chain
 
 __all__ = ["CaseStore"]
+
+log = logging.getLogger("medpolicy.store")
 
 Clock = Callable[[], datetime]
 # What a reviewer's approval of the request, under the engine's decision on it, authorizes
@@ -105,25 +111,43 @@ class CaseStore:
         engine: Engine,
         service_levels: ServiceLevels | None = None,
         clock: Clock = _now,
+        lock_timeout: float = LOCK_TIMEOUT,
     ) -> None:
         self.engine = engine
         self.service_levels = service_levels or ServiceLevels()
+        self.lock_timeout = lock_timeout
         self._clock = clock
         # Held by every write transaction on SQLite (one writer at a time): see ``transaction``.
         self._writer_lock = threading.Lock()
         self._wal: WalCheckpointer | None = None
+        self._guard = shm_guard(engine)
+        # Since when writes have been failing for want of the store (None: the last one worked).
+        self._failing_since: float | None = None
         self._group_commit: GroupCommit[_NewCase, AuditEvent | SubmitResult] = GroupCommit(
             self.transaction,
             self._write_new_cases,
             inline_async=is_sqlite(engine),
             writable=lambda: not self._writer_lock.locked(),
+            busy=StoreBusy,
+            wait_limit=lock_timeout,
         )
 
     def close(self) -> None:
-        """Stop the background threads and close the database connections."""
+        """Stop the background threads and close the database connections.
+
+        Not while the SQLite -shm file is unusable: closing the last connection writes to it
+        (a SIGBUS that would kill the process on its way out), so the connections are left open
+        for the process's exit (``ShmGuard``)."""
         self._group_commit.close()
         if self._wal is not None:
             self._wal.stop()
+        if self._guard is not None:
+            try:
+                self._guard.check()
+            except StoreUnavailable:
+                log.error("case store left open: closing it would write to %s", self._guard.path)
+                _keep_open(self.engine)
+                return
         self.engine.dispose()
 
     def checkpoint_in_background(
@@ -137,25 +161,121 @@ class CaseStore:
             self._wal.start()
         return self._wal
 
+    # -- availability ------------------------------------------------------------------------
+
+    def connect(self) -> Connection:
+        """A connection to the store; every use of the store takes one here. On SQLite, first
+        the -shm guard: ``StoreUnavailable`` while that file is unusable, so that no connection
+        touches it (``medpolicy.store.availability``)."""
+        if self._guard is not None:
+            self._guard.check()
+        return self.engine.connect()
+
+    def readiness(self) -> tuple[bool, str]:
+        """Can this store commit a write now? (ready, what is wrong or "ready"). Never waits
+        for a lock: on SQLite it tries the write lock without waiting (and lets it go at once),
+        on PostgreSQL it asks the server whether it takes writes (within the statement
+        timeout)."""
+        try:
+            if is_sqlite(self.engine):
+                return self._sqlite_readiness()
+            return self._postgresql_readiness()
+        except StoreUnavailable as exc:
+            return False, str(exc)
+        except SQLAlchemyError as exc:
+            return False, f"the database cannot be reached ({type(exc).__name__})"
+
+    def _postgresql_readiness(self) -> tuple[bool, str]:
+        """Can the lock every write takes (the audit chain's head row) be had within a moment?"""
+        with self.connect() as conn, conn.begin() as trans:
+            if conn.exec_driver_sql("SHOW transaction_read_only").scalar() == "on":
+                return False, "the database takes no writes (read-only)"
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = {_PROBE_MS}")
+            try:
+                conn.execute(_PROBE_HEAD).all()
+            except OperationalError:
+                return False, "another session holds the lock every write needs"
+            finally:
+                trans.rollback()
+        return True, "ready"
+
+    def _sqlite_readiness(self) -> tuple[bool, str]:
+        if not self._writer_lock.acquire(blocking=False):
+            # A writer here holds the lock: ready unless writes have been failing.
+            if self._failing_since is None:
+                return True, "ready"
+            return False, "writes are failing: the database's write lock is held elsewhere"
+        try:
+            with self.connect() as conn:
+                options = {"sqlite_begin": "IMMEDIATE", "sqlite_busy_ms": _PROBE_MS}
+                try:
+                    with conn.execution_options(**options).begin() as trans:
+                        trans.rollback()
+                except OperationalError as exc:
+                    if not _busy(exc):
+                        raise
+                    return False, "another process holds the database's write lock"
+        finally:
+            self._writer_lock.release()
+        return True, "ready"
+
+    def writes_held_back(self) -> int:
+        """Submissions waiting on the event loop because the store could not take them yet."""
+        return self._group_commit.held_back
+
+    def _write_failed(self) -> None:
+        if self._failing_since is None:
+            self._failing_since = time.monotonic()
+
     # -- writing -----------------------------------------------------------------------------
 
     @contextmanager
-    def transaction(self) -> Iterator[Connection]:
-        """One write transaction. On SQLite, writers in this process queue on a lock (SQLite has
-        one writer at a time, and its busy handler sleeps in steps of up to 100 ms), then take the
-        database's write lock up front (BEGIN IMMEDIATE) in case another process writes too.
-        After the commit, still holding the lock, a writer finishes a long WAL when the background
-        checkpointer asks (``WalCheckpointer.finish``)."""
+    def transaction(self, wait: bool = True) -> Iterator[Connection]:
+        """One write transaction, waiting at most ``lock_timeout`` for the write lock (not at all
+        when ``wait`` is False, e.g. on the event loop): else ``StoreBusy``, nothing written.
+
+        On SQLite, writers in this process queue on a lock (SQLite has one writer at a time, and
+        its busy handler sleeps in steps of up to 100 ms), then take the database's write lock up
+        front (BEGIN IMMEDIATE) in case another process writes too. After the commit, still
+        holding the lock, a writer finishes a long WAL when the background checkpointer asks
+        (``WalCheckpointer.finish``). On PostgreSQL, the server's ``lock_timeout`` bounds the
+        waits."""
         if not is_sqlite(self.engine):
-            with self.engine.connect() as conn, conn.begin():
-                yield conn
+            try:
+                with self.connect() as conn, conn.begin():
+                    yield conn
+            except OperationalError:  # a lock or statement timeout, or the server gone
+                self._write_failed()
+                raise
+            self._failing_since = None
             return
-        with self._writer_lock, self.engine.connect() as conn:
-            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
-            with conn.begin():
-                yield conn
-            if self._wal is not None:
-                self._wal.finish(conn)
+        deadline = time.monotonic() + self.lock_timeout
+        acquired = (
+            self._writer_lock.acquire(timeout=self.lock_timeout)
+            if wait
+            else self._writer_lock.acquire(blocking=False)
+        )
+        if not acquired:
+            self._write_failed()
+            raise StoreBusy("another write here held the store's write lock too long")
+        try:
+            with self.connect() as conn:
+                busy_ms = max(0, int((deadline - time.monotonic()) * 1000)) if wait else 0
+                conn = conn.execution_options(sqlite_begin="IMMEDIATE", sqlite_busy_ms=busy_ms)
+                try:
+                    transaction = conn.begin()
+                except OperationalError as exc:
+                    if not _busy(exc):
+                        raise
+                    self._write_failed()
+                    raise StoreBusy("another process holds the database's write lock") from None
+                with transaction:
+                    yield conn
+                self._failing_since = None
+                if self._wal is not None:
+                    self._wal.finish(conn)
+        finally:
+            self._writer_lock.release()
 
     def submit(
         self,
@@ -410,7 +530,7 @@ class CaseStore:
 
     def get(self, case_id: str) -> Case | None:
         """The case with its request and latest decision, or None."""
-        with self.engine.connect() as conn:
+        with self.connect() as conn:
             row = conn.execute(select(cases).where(cases.c.id == case_id)).first()
             if row is None:
                 return None
@@ -421,7 +541,7 @@ class CaseStore:
         query = select(cases).where(cases.c.request_id == request_id)
         if organization is not None:
             query = query.where(cases.c.organization == organization)
-        with self.engine.connect() as conn:
+        with self.connect() as conn:
             rows = conn.execute(query.order_by(cases.c.received_at.desc())).all()
             return [Case.from_rows(r, self._latest_decision_json(conn, r.id)) for r in rows]
 
@@ -440,7 +560,7 @@ class CaseStore:
         if statuses:
             query = query.where(cases.c.status.in_([s.value for s in statuses]))
         query = query.order_by(cases.c.received_at.desc(), cases.c.id).limit(limit).offset(offset)
-        with self.engine.connect() as conn:
+        with self.connect() as conn:
             return [CaseSummary.from_row(r) for r in conn.execute(query)]
 
     def queue(self, *, limit: int = 200, offset: int = 0) -> list[CaseSummary]:
@@ -452,7 +572,7 @@ class CaseStore:
             .limit(limit)
             .offset(offset)
         )
-        with self.engine.connect() as conn:
+        with self.connect() as conn:
             return [CaseSummary.from_row(r) for r in conn.execute(query)]
 
     def queue_stats(self) -> tuple[int, datetime | None]:
@@ -460,29 +580,29 @@ class CaseStore:
         query = select(func.count(), func.min(cases.c.received_at)).where(
             cases.c.status.in_([s.value for s in OPEN_STATUSES])
         )
-        with self.engine.connect() as conn:
+        with self.connect() as conn:
             count, oldest = conn.execute(query).one()
         return int(count), utc(oldest) if oldest is not None else None
 
     def history(self, case_id: str) -> list[AuditEvent]:
         """The case's audit events, oldest first."""
-        with self.engine.connect() as conn:
+        with self.connect() as conn:
             return history_of(conn, case_id)
 
     def decisions(self, case_id: str) -> list[StoredDecision]:
         """Every engine decision on the case, first to last, with its JSON."""
-        with self.engine.connect() as conn:
+        with self.connect() as conn:
             return decisions_of(conn, case_id, with_json=True)
 
     def reviewer_decisions(self, case_id: str) -> list[ReviewerDecision]:
         """Every reviewer action on the case, first to last."""
-        with self.engine.connect() as conn:
+        with self.connect() as conn:
             return reviewer_decisions_of(conn, case_id)
 
     def records(self, case_id: str) -> CaseRecords:
         """What a case view shows beside the case, in one round trip: its history, its reviewer
         actions and its decisions (their provenance only: ``decision_json`` is None)."""
-        with self.engine.connect() as conn:
+        with self.connect() as conn:
             return CaseRecords(
                 history=history_of(conn, case_id),
                 reviewer_decisions=reviewer_decisions_of(conn, case_id),
@@ -490,7 +610,7 @@ class CaseStore:
             )
 
     def count(self) -> int:
-        with self.engine.connect() as conn:
+        with self.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(cases)).scalar_one())
 
     def verify_audit(self) -> Verification:
@@ -576,6 +696,27 @@ class _NewCase:
             created=True,
             records=CaseRecords(history=[written], reviewer_decisions=[], decisions=[stored]),
         )
+
+
+# A readiness probe waits this long (ms) for the write lock: a write in progress is not an outage.
+_PROBE_MS = 250
+_PROBE_HEAD = select(audit_head.c.seq).where(audit_head.c.id == 1).with_for_update()
+
+
+def _busy(exc: OperationalError) -> bool:
+    """SQLite's "database is locked": another connection holds the lock this one needs."""
+    return getattr(exc.orig, "sqlite_errorname", "") in ("SQLITE_BUSY", "SQLITE_BUSY_SNAPSHOT")
+
+
+# Engines whose connections must never be closed (``CaseStore.close``): kept alive to the end.
+_NEVER_CLOSED: list[Engine] = []
+
+
+def _keep_open(engine: Engine) -> None:
+    _NEVER_CLOSED.append(engine)
+    # Count one more reference than anything holds, so that the interpreter's exit never
+    # deallocates the engine (and closes its connections) either.
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(engine))
 
 
 def _replay(conn: Connection, existing: Case, body_sha: str) -> SubmitResult:

@@ -118,7 +118,7 @@ class TokenStore:
         cached = self._cache.get(digest)
         if cached is not None and now - cached[0] < self._cache_seconds:
             return cached[1]
-        with self._store.engine.connect() as conn:
+        with self._store.connect() as conn:
             row = conn.execute(_BY_HASH, {"digest": digest}).first()
         if row is None or row.revoked:
             self._cache.pop(digest, None)
@@ -130,7 +130,7 @@ class TokenStore:
         return info
 
     def list(self) -> list[TokenInfo]:
-        with self._store.engine.connect() as conn:
+        with self._store.connect() as conn:
             return [_info(r) for r in conn.execute(select(tokens).order_by(tokens.c.id))]
 
     def revoke(self, token_id: int, *, actor: Actor = SYSTEM) -> bool:
