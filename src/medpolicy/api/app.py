@@ -26,6 +26,7 @@ from medpolicy.api.state import Services
 from medpolicy.errors import FieldError
 from medpolicy.policy.registry import PolicyRegistry
 from medpolicy.store import TokenStore, open_store
+from medpolicy.store.sessions import SessionStore, SessionTimeouts
 
 __all__ = ["create_app"]
 
@@ -56,7 +57,8 @@ def create_app(
         lock_timeout=settings.lock_timeout,
         statement_timeout=settings.statement_timeout,
     )
-    svc = Services(settings, registry, store, TokenStore(store), Metrics(store))
+    sessions = SessionStore(store, SessionTimeouts(settings.session_idle, settings.session_max))
+    svc = Services(settings, registry, store, TokenStore(store), Metrics(store), sessions)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

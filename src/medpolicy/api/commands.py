@@ -103,6 +103,26 @@ def register(group: click.Group) -> None:
     show_default=True,
     help="Seconds a PostgreSQL statement may run before it is cancelled (a 503).",
 )
+@click.option(
+    "--secure-cookies",
+    is_flag=True,
+    help="Mark the reviewer app's session cookie Secure (behind HTTPS). Requests that arrive "
+    "over HTTPS, or through a trusted proxy's X-Forwarded-Proto: https, get it anyway.",
+)
+@click.option(
+    "--session-idle-minutes",
+    type=click.IntRange(1, 24 * 60),
+    default=30,
+    show_default=True,
+    help="A reviewer's web session ends after this long without a request.",
+)
+@click.option(
+    "--session-max-hours",
+    type=click.IntRange(1, 24 * 30),
+    default=12,
+    show_default=True,
+    help="A reviewer's web session ends this long after sign-in, however active.",
+)
 @click.option("--log-level", default="info", show_default=True)
 def serve(
     host: str,
@@ -115,6 +135,9 @@ def serve(
     sqlite_synchronous: str,
     lock_timeout: float,
     statement_timeout: float,
+    secure_cookies: bool,
+    session_idle_minutes: int,
+    session_max_hours: int,
     log_level: str,
 ) -> None:
     """Run the prior-authorization service: REST API, reviewer web app and metrics."""
@@ -133,6 +156,9 @@ def serve(
         sqlite_synchronous=sqlite_synchronous,
         lock_timeout=lock_timeout,
         statement_timeout=statement_timeout,
+        secure_cookies=secure_cookies,
+        session_idle=timedelta(minutes=session_idle_minutes),
+        session_max=timedelta(hours=session_max_hours),
     )
     # A fatal signal (SIGSEGV, SIGBUS...) in a C library writes every thread's Python traceback
     # to the log before the process dies, never a silent exit.

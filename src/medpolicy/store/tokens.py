@@ -14,14 +14,14 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, delete, select, update
 
 from medpolicy.store.audit import SYSTEM, Actor, append_event
 from medpolicy.store.cases import CaseStore
 from medpolicy.store.model import utc
-from medpolicy.store.schema import tokens
+from medpolicy.store.schema import sessions, tokens
 
-__all__ = ["Role", "TokenInfo", "TokenStore", "hash_token"]
+__all__ = ["Role", "TokenInfo", "TokenStore", "hash_token", "token_info"]
 
 PREFIX = "mp_"
 
@@ -125,13 +125,13 @@ class TokenStore:
             return None
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
-        info = _info(row)
+        info = token_info(row)
         self._cache[digest] = (now, info)
         return info
 
     def list(self) -> list[TokenInfo]:
         with self._store.connect() as conn:
-            return [_info(r) for r in conn.execute(select(tokens).order_by(tokens.c.id))]
+            return [token_info(r) for r in conn.execute(select(tokens).order_by(tokens.c.id))]
 
     def revoke(self, token_id: int, *, actor: Actor = SYSTEM) -> bool:
         with self._store.transaction() as conn:
@@ -141,6 +141,8 @@ class TokenStore:
                 .values(revoked=True)
             ).rowcount
             if done:
+                # Its holder's web sessions end with it, at once.
+                conn.execute(delete(sessions).where(sessions.c.token_id == token_id))
                 append_event(
                     conn,
                     case_id=None,
@@ -153,7 +155,8 @@ class TokenStore:
         return bool(done)
 
 
-def _info(r: Any) -> TokenInfo:
+def token_info(r: Any) -> TokenInfo:
+    """A token row (or a row with its columns) as ``TokenInfo``."""
     return TokenInfo(
         id=int(r.id),
         role=Role(r.role),
