@@ -9,7 +9,8 @@ each refusal below holds everywhere:
 - no ``NaN`` or ``Infinity`` (not JSON), no integer longer than ``MAX_INTEGER_DIGITS`` digits
   (Python refuses to convert one of more than 4,300 digits, with a ValueError);
 - nesting at most ``MAX_DEPTH`` deep (Python's parser recurses, and so do the walkers after it);
-- no NUL character in any string or key (PostgreSQL cannot store one, SQLite would).
+- no NUL character in any string or key (PostgreSQL cannot store one, SQLite would), and no lone
+  surrogate (``"\\ud800"``: Python reads it, but it is not text and cannot be written as UTF-8).
 
 A refusal is a ``BodyError`` on ``(body)`` (or on the path of the string at fault), which the
 service answers with a 400.
@@ -23,7 +24,7 @@ from typing import Any
 
 from medpolicy.errors import BodyError, FieldError
 
-__all__ = ["MAX_DEPTH", "MAX_INTEGER_DIGITS", "decode", "find_nul"]
+__all__ = ["MAX_DEPTH", "MAX_INTEGER_DIGITS", "decode", "unstorable_text"]
 
 # A request nests 4 deep, a PAS Bundle about 12 (entry, resource, extension, coding...).
 MAX_DEPTH = 40
@@ -99,8 +100,8 @@ def decode(data: bytes | str) -> Any:
         # no walk at all; a walk finds the real depth.
         if text.count("[") + text.count("{") > MAX_DEPTH and _too_deep(value):
             problem = f"nested more than {MAX_DEPTH} deep"
-        elif "\\u0000" in text and (where := find_nul(value)) is not None:
-            raise BodyError([FieldError(where, "a NUL character (\\u0000) is not allowed")])
+        elif _escapes(text) and (found := unstorable_text(value)) is not None:
+            raise BodyError([FieldError(*found)])
         else:
             return value
     raise BodyError([FieldError("(body)", f"malformed JSON: {problem}")])
@@ -118,11 +119,23 @@ def _too_deep(value: Any) -> bool:
     return False
 
 
-def find_nul(value: Any) -> str | None:
-    """The path of the first string or key holding a NUL character, or None."""
+def _escapes(text: str) -> bool:
+    """Could ``text`` hold an escaped NUL or a lone surrogate? (A quick look at the raw text:
+    only then are the decoded strings walked.)"""
+    return "\\u0000" in text or "\\ud" in text or "\\uD" in text
+
+
+def unstorable_text(value: Any) -> tuple[str, str] | None:
+    """(path, problem) of the first string or key that is not storable text: one holding a NUL
+    character, or a lone surrogate; None when there is none."""
     for path, text in _strings(value, ""):
+        shown = path.encode("utf-8", "backslashreplace").decode("utf-8") or "(body)"
         if "\x00" in text:
-            return path or "(body)"
+            return shown, "a NUL character (\\u0000) is not allowed"
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return shown, "not valid Unicode text (a lone surrogate, e.g. \\ud800)"
     return None
 
 

@@ -159,6 +159,34 @@ def test_a_nul_character_in_a_body_is_refused_naming_the_field(hostile: Hostile)
     assert hostile.app.state.services.store.count() == 0
 
 
+def test_a_lone_surrogate_is_refused_naming_the_field(hostile: Hostile) -> None:
+    """Not text: it cannot be stored or even written back in an error as UTF-8."""
+    for body, field in (
+        (b'{"request_id": "PA-\\ud800"}', "request_id"),
+        (b'{"member": {"id": "M\\udfff"}}', "member.id"),
+        (b'{"x\\ud800": 1}', "x\\ud800"),
+    ):
+        for path in ("/api/v1/cases", "/fhir/Claim/$submit"):
+            response = hostile.post(
+                path,
+                hostile.tokens.provider,
+                content=body,
+                headers={"Content-Type": "application/json"},
+            )
+            assert response.status_code == 400, response.text
+            assert problems(response)[0] == (
+                field,
+                "not valid Unicode text (a lone surrogate, e.g. \\ud800)",
+            )
+    ok = hostile.post(
+        "/api/v1/evaluate",
+        hostile.tokens.provider,
+        content=json.dumps({**approved_request(), "request_id": "PA-\U0001f600"}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    assert ok.status_code == 200, "a surrogate pair (an emoji, escaped) is text"
+
+
 def test_an_empty_idempotency_key_is_a_400(hostile: Hostile) -> None:
     for key in ("", "   "):
         response = hostile.post(

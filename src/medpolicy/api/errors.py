@@ -56,7 +56,10 @@ class ApiError(HTTPException):
 
 
 def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """``text`` at most ``limit`` characters long, and writable as UTF-8 (a lone surrogate
+    echoed from the input is shown escaped)."""
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def bounded(errors: Sequence[FieldError]) -> list[FieldError]:
