@@ -6,20 +6,15 @@ and commits before it returns: a caller that got a result back may acknowledge i
 
 from __future__ import annotations
 
-import ctypes
 import json
-import logging
 import os
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, func, select, update
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from medpolicy.engine.decision import Authorization, Decision, DecisionLike
 from medpolicy.errors import FieldError, RequestError
@@ -33,9 +28,10 @@ from medpolicy.store.audit import (
     append_events,
     sha256_text,
 )
-from medpolicy.store.availability import StoreBusy, StoreUnavailable
-from medpolicy.store.database import LOCK_TIMEOUT, WalCheckpointer, is_sqlite, shm_guard
+from medpolicy.store.availability import StoreBusy
+from medpolicy.store.database import LOCK_TIMEOUT, is_sqlite
 from medpolicy.store.group_commit import GroupCommit
+from medpolicy.store.identity import identity_problems
 from medpolicy.store.model import (
     ENGINE_STATUS,
     OPEN_STATUSES,
@@ -63,12 +59,11 @@ from medpolicy.store.queries import (
     reviewer_decisions_of,
 )
 from medpolicy.store.review import cited_clauses, insert_action
-from medpolicy.store.schema import audit_head, cases
+from medpolicy.store.schema import cases
+from medpolicy.store.transactions import StoreConnection
 from medpolicy.store.verify import verify_chain
 
 __all__ = ["CaseStore"]
-
-log = logging.getLogger("medpolicy.store")
 
 Clock = Callable[[], datetime]
 # What a reviewer's approval of the request, under the engine's decision on it, authorizes
@@ -103,7 +98,7 @@ def request_json(request: Request) -> str:
     return request.model_dump_json(exclude_none=True)
 
 
-class CaseStore:
+class CaseStore(StoreConnection):
     """Cases, their engine decisions, reviewer actions and the audit trail, in one database."""
 
     def __init__(
@@ -113,16 +108,9 @@ class CaseStore:
         clock: Clock = _now,
         lock_timeout: float = LOCK_TIMEOUT,
     ) -> None:
-        self.engine = engine
+        super().__init__(engine, lock_timeout)
         self.service_levels = service_levels or ServiceLevels()
-        self.lock_timeout = lock_timeout
         self._clock = clock
-        # Held by every write transaction on SQLite (one writer at a time): see ``transaction``.
-        self._writer_lock = threading.Lock()
-        self._wal: WalCheckpointer | None = None
-        self._guard = shm_guard(engine)
-        # Since when writes have been failing for want of the store (None: the last one worked).
-        self._failing_since: float | None = None
         self._group_commit: GroupCommit[_NewCase, AuditEvent | SubmitResult] = GroupCommit(
             self.transaction,
             self._write_new_cases,
@@ -133,149 +121,13 @@ class CaseStore:
         )
 
     def close(self) -> None:
-        """Stop the background threads and close the database connections.
-
-        Not while the SQLite -shm file is unusable: closing the last connection writes to it
-        (a SIGBUS that would kill the process on its way out), so the connections are left open
-        for the process's exit (``ShmGuard``)."""
+        """Stop the background threads and close the database connections."""
         self._group_commit.close()
-        if self._wal is not None:
-            self._wal.stop()
-        if self._guard is not None:
-            try:
-                self._guard.check()
-            except StoreUnavailable:
-                log.error("case store left open: closing it would write to %s", self._guard.path)
-                _keep_open(self.engine)
-                return
-        self.engine.dispose()
-
-    def checkpoint_in_background(
-        self, checkpointer: WalCheckpointer | None = None
-    ) -> WalCheckpointer:
-        """On SQLite, checkpoint the WAL from a background thread (with the writers' help to
-        start it over), until ``close``; what a long-running service does. ``checkpointer``:
-        one with other settings than ``WalCheckpointer``'s own (tests)."""
-        if self._wal is None:
-            self._wal = checkpointer or WalCheckpointer(self.engine)
-            self._wal.start()
-        return self._wal
-
-    # -- availability ------------------------------------------------------------------------
-
-    def connect(self) -> Connection:
-        """A connection to the store; every use of the store takes one here. On SQLite, first
-        the -shm guard: ``StoreUnavailable`` while that file is unusable, so that no connection
-        touches it (``medpolicy.store.availability``)."""
-        if self._guard is not None:
-            self._guard.check()
-        return self.engine.connect()
-
-    def readiness(self) -> tuple[bool, str]:
-        """Can this store commit a write now? (ready, what is wrong or "ready"). Never waits
-        for a lock: on SQLite it tries the write lock without waiting (and lets it go at once),
-        on PostgreSQL it asks the server whether it takes writes (within the statement
-        timeout)."""
-        try:
-            if is_sqlite(self.engine):
-                return self._sqlite_readiness()
-            return self._postgresql_readiness()
-        except StoreUnavailable as exc:
-            return False, str(exc)
-        except SQLAlchemyError as exc:
-            return False, f"the database cannot be reached ({type(exc).__name__})"
-
-    def _postgresql_readiness(self) -> tuple[bool, str]:
-        """Can the lock every write takes (the audit chain's head row) be had within a moment?"""
-        with self.connect() as conn, conn.begin() as trans:
-            if conn.exec_driver_sql("SHOW transaction_read_only").scalar() == "on":
-                return False, "the database takes no writes (read-only)"
-            conn.exec_driver_sql(f"SET LOCAL lock_timeout = {_PROBE_MS}")
-            try:
-                conn.execute(_PROBE_HEAD).all()
-            except OperationalError:
-                return False, "another session holds the lock every write needs"
-            finally:
-                trans.rollback()
-        return True, "ready"
-
-    def _sqlite_readiness(self) -> tuple[bool, str]:
-        if not self._writer_lock.acquire(blocking=False):
-            # A writer here holds the lock: ready unless writes have been failing.
-            if self._failing_since is None:
-                return True, "ready"
-            return False, "writes are failing: the database's write lock is held elsewhere"
-        try:
-            with self.connect() as conn:
-                options = {"sqlite_begin": "IMMEDIATE", "sqlite_busy_ms": _PROBE_MS}
-                try:
-                    with conn.execution_options(**options).begin() as trans:
-                        trans.rollback()
-                except OperationalError as exc:
-                    if not _busy(exc):
-                        raise
-                    return False, "another process holds the database's write lock"
-        finally:
-            self._writer_lock.release()
-        return True, "ready"
+        super().close()
 
     def writes_held_back(self) -> int:
         """Submissions waiting on the event loop because the store could not take them yet."""
         return self._group_commit.held_back
-
-    def _write_failed(self) -> None:
-        if self._failing_since is None:
-            self._failing_since = time.monotonic()
-
-    # -- writing -----------------------------------------------------------------------------
-
-    @contextmanager
-    def transaction(self, wait: bool = True) -> Iterator[Connection]:
-        """One write transaction, waiting at most ``lock_timeout`` for the write lock (not at all
-        when ``wait`` is False, e.g. on the event loop): else ``StoreBusy``, nothing written.
-
-        On SQLite, writers in this process queue on a lock (SQLite has one writer at a time, and
-        its busy handler sleeps in steps of up to 100 ms), then take the database's write lock up
-        front (BEGIN IMMEDIATE) in case another process writes too. After the commit, still
-        holding the lock, a writer finishes a long WAL when the background checkpointer asks
-        (``WalCheckpointer.finish``). On PostgreSQL, the server's ``lock_timeout`` bounds the
-        waits."""
-        if not is_sqlite(self.engine):
-            try:
-                with self.connect() as conn, conn.begin():
-                    yield conn
-            except OperationalError:  # a lock or statement timeout, or the server gone
-                self._write_failed()
-                raise
-            self._failing_since = None
-            return
-        deadline = time.monotonic() + self.lock_timeout
-        acquired = (
-            self._writer_lock.acquire(timeout=self.lock_timeout)
-            if wait
-            else self._writer_lock.acquire(blocking=False)
-        )
-        if not acquired:
-            self._write_failed()
-            raise StoreBusy("another write here held the store's write lock too long")
-        try:
-            with self.connect() as conn:
-                busy_ms = max(0, int((deadline - time.monotonic()) * 1000)) if wait else 0
-                conn = conn.execution_options(sqlite_begin="IMMEDIATE", sqlite_busy_ms=busy_ms)
-                try:
-                    transaction = conn.begin()
-                except OperationalError as exc:
-                    if not _busy(exc):
-                        raise
-                    self._write_failed()
-                    raise StoreBusy("another process holds the database's write lock") from None
-                with transaction:
-                    yield conn
-                self._failing_since = None
-                if self._wal is not None:
-                    self._wal.finish(conn)
-        finally:
-            self._writer_lock.release()
 
     def submit(
         self,
@@ -698,27 +550,6 @@ class _NewCase:
         )
 
 
-# A readiness probe waits this long (ms) for the write lock: a write in progress is not an outage.
-_PROBE_MS = 250
-_PROBE_HEAD = select(audit_head.c.seq).where(audit_head.c.id == 1).with_for_update()
-
-
-def _busy(exc: OperationalError) -> bool:
-    """SQLite's "database is locked": another connection holds the lock this one needs."""
-    return getattr(exc.orig, "sqlite_errorname", "") in ("SQLITE_BUSY", "SQLITE_BUSY_SNAPSHOT")
-
-
-# Engines whose connections must never be closed (``CaseStore.close``): kept alive to the end.
-_NEVER_CLOSED: list[Engine] = []
-
-
-def _keep_open(engine: Engine) -> None:
-    _NEVER_CLOSED.append(engine)
-    # Count one more reference than anything holds, so that the interpreter's exit never
-    # deallocates the engine (and closes its connections) either.
-    ctypes.pythonapi.Py_IncRef(ctypes.py_object(engine))
-
-
 def _replay(conn: Connection, existing: Case, body_sha: str) -> SubmitResult:
     """An idempotent retry: the case the key first opened, if the request is the same one.
 
@@ -761,31 +592,6 @@ def _decision_row(
         "engine_version": decision.engine_version,
     }
     return row, stored
-
-
-# What makes a case one patient's request: none of it may change once the case is open (a
-# birth date may be added where none was given). Checked for every surface that adds to a case:
-# a REST resubmission, a PAS $submit under an open case's Claim identifier, DTR answers.
-_IDENTITY = (("request_id",), ("member", "id"), ("member", "organization"))
-_ADDABLE_IDENTITY = (("member", "birth_date"),)
-
-
-def identity_problems(stored: dict[str, Any], request: Request) -> list[FieldError]:
-    """Why ``request`` cannot be added to the case whose request is ``stored``: one problem for
-    each identifying fact that differs (none when it is the same patient's request)."""
-    sent = json.loads(request_json(request))
-    problems = []
-    for path in (*_IDENTITY, *_ADDABLE_IDENTITY):
-        before, after = _at(stored, path), _at(sent, path)
-        if before != after and not (path in _ADDABLE_IDENTITY and before is None):
-            problems.append(FieldError(".".join(path), "cannot change on a resubmission"))
-    return problems
-
-
-def _at(data: Any, path: tuple[str, ...]) -> Any:
-    for part in path:
-        data = data.get(part) if isinstance(data, dict) else None
-    return data
 
 
 def _open_case(row: Any, seen_decisions: int | None) -> CaseSummary:
