@@ -53,6 +53,8 @@ class ShmGuard:
         self._lock = threading.Lock()
         self._inode: int | None = None
         self._largest = 0
+        self._fd: int | None = None  # kept open on the file, to read its inode flags
+        self._fd_inode: int | None = None
         self.problem: str | None = None  # the last check's finding, None when usable
 
     def check(self, *, record_size: bool = True) -> None:
@@ -85,7 +87,7 @@ class ShmGuard:
             return f"cannot be read ({exc.strerror})"
         if not stat.S_ISREG(st.st_mode):
             return "is not a regular file"
-        flags = _inode_flags(self.path)
+        flags = self._flags(st.st_ino)
         if flags & _FS_IMMUTABLE_FL:
             return "was made immutable (chattr +i)"
         if flags & _FS_APPEND_FL:
@@ -100,19 +102,24 @@ class ShmGuard:
         return None
 
 
-def _inode_flags(path: str) -> int:
-    """The file's inode flags (``lsattr``), 0 where the file system keeps none."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
-    except OSError:
-        return 0
-    try:
-        packed = fcntl.ioctl(fd, _FS_IOC_GETFLAGS, bytes(8))
-    except OSError as exc:
-        if exc.errno not in (errno.ENOTTY, errno.EINVAL, errno.EOPNOTSUPP):
-            log.debug("reading the inode flags of %s failed: %s", path, exc)
-        return 0
-    finally:
-        with contextlib.suppress(OSError):
-            os.close(fd)
-    return int(struct.unpack("l", packed)[0])
+    def _flags(self, inode: int) -> int:
+        """The file's inode flags (``lsattr``), 0 where the file system keeps none. Read
+        through a descriptor kept open on the file (opened again when the file is replaced)."""
+        with self._lock:
+            if self._fd is None or self._fd_inode != inode:
+                if self._fd is not None:
+                    with contextlib.suppress(OSError):
+                        os.close(self._fd)
+                    self._fd = None
+                try:
+                    self._fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+                except OSError:
+                    return 0
+                self._fd_inode = inode
+            try:
+                packed = fcntl.ioctl(self._fd, _FS_IOC_GETFLAGS, bytes(8))
+            except OSError as exc:
+                if exc.errno not in (errno.ENOTTY, errno.EINVAL, errno.EOPNOTSUPP):
+                    log.debug("reading the inode flags of %s failed: %s", self.path, exc)
+                return 0
+        return int(struct.unpack("l", packed)[0])
