@@ -11,30 +11,27 @@ unwritable); nothing was read or written.
 maps that file into memory and writes the WAL index through the mapping: if the file has been
 made unwritable (``chattr +i``) or truncated under a running process, the next write through the
 mapping is a SIGBUS, and the process dies at once, with no exception and no log line (exit 135).
-A Python program cannot catch that signal and carry on, so the guard looks first: it is run when
-a connection is opened and each time one is taken from the pool, and while the file is unusable
+A Python program cannot catch that signal and carry on, so the guard looks first (with ``statx``,
+never opening the file): it is run when a connection is opened and each time the store takes one
+(``StoreConnection.connect``), and while the file is unusable
 every use of the store raises ``StoreUnavailable`` (a logged 503) instead of touching it. When
 the file is usable again, so is the store.
 """
 
 from __future__ import annotations
 
-import contextlib
+import ctypes
 import errno
-import fcntl
 import logging
 import os
 import stat
 import struct
 import threading
+from typing import Any, NamedTuple
 
 __all__ = ["ShmGuard", "StoreBusy", "StoreUnavailable"]
 
 log = logging.getLogger("medpolicy.store")
-
-_FS_IOC_GETFLAGS = 0x80086601  # _IOR('f', 1, long)
-_FS_IMMUTABLE_FL = 0x10
-_FS_APPEND_FL = 0x20
 
 
 class StoreUnavailable(Exception):
@@ -53,8 +50,6 @@ class ShmGuard:
         self._lock = threading.Lock()
         self._inode: int | None = None
         self._largest = 0
-        self._fd: int | None = None  # kept open on the file, to read its inode flags
-        self._fd_inode: int | None = None
         self.problem: str | None = None  # the last check's finding, None when usable
 
     def check(self, *, record_size: bool = True) -> None:
@@ -80,46 +75,58 @@ class ShmGuard:
 
     def _inspect(self, record_size: bool) -> str | None:
         try:
-            st = os.stat(self.path)
+            found = _statx(self.path)
         except FileNotFoundError:
             return None  # SQLite creates it
         except OSError as exc:
             return f"cannot be read ({exc.strerror})"
-        if not stat.S_ISREG(st.st_mode):
+        if not stat.S_ISREG(found.mode):
             return "is not a regular file"
-        flags = self._flags(st.st_ino)
-        if flags & _FS_IMMUTABLE_FL:
+        if found.attributes & _STATX_ATTR_IMMUTABLE:
             return "was made immutable (chattr +i)"
-        if flags & _FS_APPEND_FL:
+        if found.attributes & _STATX_ATTR_APPEND:
             return "was made append-only (chattr +a)"
         with self._lock:
-            if st.st_ino != self._inode:
-                self._inode, self._largest = st.st_ino, 0
-            if st.st_size < self._largest:
-                return f"was truncated to {st.st_size} bytes (it had {self._largest})"
+            if found.inode != self._inode:
+                self._inode, self._largest = found.inode, 0
+            if found.size < self._largest:
+                return f"was truncated to {found.size} bytes (it had {self._largest})"
             if record_size:
-                self._largest = max(self._largest, st.st_size)
+                self._largest = max(self._largest, found.size)
         return None
 
 
-    def _flags(self, inode: int) -> int:
-        """The file's inode flags (``lsattr``), 0 where the file system keeps none. Read
-        through a descriptor kept open on the file (opened again when the file is replaced)."""
-        with self._lock:
-            if self._fd is None or self._fd_inode != inode:
-                if self._fd is not None:
-                    with contextlib.suppress(OSError):
-                        os.close(self._fd)
-                    self._fd = None
-                try:
-                    self._fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
-                except OSError:
-                    return 0
-                self._fd_inode = inode
-            try:
-                packed = fcntl.ioctl(self._fd, _FS_IOC_GETFLAGS, bytes(8))
-            except OSError as exc:
-                if exc.errno not in (errno.ENOTTY, errno.EINVAL, errno.EOPNOTSUPP):
-                    log.debug("reading the inode flags of %s failed: %s", self.path, exc)
-                return 0
-        return int(struct.unpack("l", packed)[0])
+class _Found(NamedTuple):
+    mode: int
+    inode: int
+    size: int
+    attributes: int  # STATX_ATTR_* (0 where the kernel or file system reports none)
+
+
+# Read without opening the file: SQLite holds POSIX locks on it, and closing any descriptor of a
+# file releases every such lock the process holds on it.
+_STATX_ATTR_IMMUTABLE = 0x10
+_STATX_ATTR_APPEND = 0x20
+_AT_FDCWD = -100
+_STATX_BASIC_STATS = 0x7FF
+try:
+    _LIBC_STATX: Any = ctypes.CDLL(None, use_errno=True).statx
+except (AttributeError, OSError):  # no statx in this C library: attributes are not read
+    _LIBC_STATX = None
+
+
+def _statx(path: str) -> _Found:
+    if _LIBC_STATX is not None:
+        buffer = ctypes.create_string_buffer(256)
+        if _LIBC_STATX(_AT_FDCWD, os.fsencode(path), 0, _STATX_BASIC_STATS, buffer) == 0:
+            attributes = struct.unpack_from("<Q", buffer, 8)[0]
+            mode = struct.unpack_from("<H", buffer, 28)[0]
+            inode, size = struct.unpack_from("<QQ", buffer, 32)
+            return _Found(mode, inode, size, attributes)
+        code = ctypes.get_errno()
+        if code == errno.ENOENT:
+            raise FileNotFoundError(code, os.strerror(code), path)
+        if code != errno.ENOSYS:  # ENOSYS: no statx in this kernel, as below
+            raise OSError(code, os.strerror(code), path)
+    st = os.stat(path)
+    return _Found(st.st_mode, st.st_ino, st.st_size, 0)
