@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from medpolicy.store import Role, TokenStore, open_store
 from tests.api.support import approved_request, not_met_request, pg_available, pg_database
@@ -216,3 +217,22 @@ def test_postgresql_lock_held_by_another_session(tmp_path: Path) -> None:
             lambda _: _waiting_in_postgres(url),
         )
     record("lock_freeze_postgres", figures)
+
+
+@pytest.mark.postgres
+def test_postgresql_statements_have_a_timeout() -> None:
+    if not pg_available():
+        unavailable("PostgreSQL is not reachable at 127.0.0.1:5432")
+    with pg_database() as url:
+        store = open_store(url, statement_timeout=1, lock_timeout=1)
+        try:
+            with store.connect() as conn:
+                timeouts = {
+                    name: conn.exec_driver_sql(f"SHOW {name}").scalar()
+                    for name in ("statement_timeout", "lock_timeout")
+                }
+                assert timeouts == {"statement_timeout": "1s", "lock_timeout": "1s"}
+                with pytest.raises(OperationalError, match="statement timeout"):
+                    conn.exec_driver_sql("SELECT pg_sleep(30)")
+        finally:
+            store.close()
