@@ -145,8 +145,12 @@ class StoreConnection:
             try:
                 with self.connect() as conn, conn.begin():
                     yield conn
-            except OperationalError:  # a lock or statement timeout, or the server gone
+            except OperationalError as exc:  # a lock or statement timeout, or the server gone
                 self._write_failed()
+                if getattr(exc.orig, "sqlstate", None) in _PG_TIMED_OUT:
+                    # Nothing was committed; a batch must not be retried item by item, each
+                    # waiting its own lock timeout.
+                    raise StoreBusy("a lock the write needs was held elsewhere too long") from exc
                 raise
             self._failing_since = None
             return
@@ -179,6 +183,8 @@ class StoreConnection:
             self._writer_lock.release()
 
 
+# PostgreSQL's lock_not_available (lock_timeout) and query_canceled (statement_timeout).
+_PG_TIMED_OUT = frozenset({"55P03", "57014"})
 # A readiness probe waits this long (ms) for the write lock: a write in progress is not an outage.
 _PROBE_MS = 250
 _PROBE_HEAD = select(audit_head.c.seq).where(audit_head.c.id == 1).with_for_update()
