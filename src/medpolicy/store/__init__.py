@@ -97,12 +97,13 @@ def open_store(
     sqlite_synchronous: str = "NORMAL",
     sqlite_checkpoint_pages: int = 1000,
     lock_timeout: float = LOCK_TIMEOUT,
-    statement_timeout: float = STATEMENT_TIMEOUT,
+    statement_timeout: float | None = None,
 ) -> CaseStore:
     """Connect to the store at ``url`` (default: the SQLite file in the user's data directory)
     and, unless ``migrate`` is False, bring its tables up to date. ``lock_timeout``: the longest
     a write waits for the database's write lock before ``StoreBusy``; ``statement_timeout``: the
-    longest a PostgreSQL statement runs."""
+    longest a PostgreSQL statement runs (None: no limit, for the command line's long reads; the
+    service sets ``STATEMENT_TIMEOUT``)."""
     engine: Engine = connect(
         url or default_database_url(),
         sqlite_synchronous=sqlite_synchronous,

@@ -80,7 +80,7 @@ def connect(
     sqlite_synchronous: str = "NORMAL",
     sqlite_checkpoint_pages: int = 1000,
     lock_timeout: float = LOCK_TIMEOUT,
-    statement_timeout: float = STATEMENT_TIMEOUT,
+    statement_timeout: float | None = None,
 ) -> Engine:
     """An engine for the store at ``url``. SQLite files get WAL, a busy timeout and foreign keys.
 
@@ -90,7 +90,7 @@ def connect(
     checkpoints; the service raises it and checkpoints in the background (``WalCheckpointer``).
     ``lock_timeout``: the longest a statement waits for a lock (SQLite's busy timeout,
     PostgreSQL's ``lock_timeout``), and for a pooled connection; ``statement_timeout``: the
-    longest a PostgreSQL statement runs.
+    longest a PostgreSQL statement runs (None: no limit).
     """
     url = normalize_url(url)
     parsed = make_url(url)
@@ -119,12 +119,15 @@ def shm_guard(engine: Engine) -> ShmGuard | None:
     return _GUARDS.get(engine)
 
 
-def _configure_postgresql(engine: Engine, lock_timeout: float, statement_timeout: float) -> None:
-    settings = (
-        f"SET lock_timeout = {int(lock_timeout * 1000)}; "
-        f"SET statement_timeout = {int(statement_timeout * 1000)}; "
-        f"SET idle_in_transaction_session_timeout = {int(statement_timeout * 1000)}"
-    )
+def _configure_postgresql(
+    engine: Engine, lock_timeout: float, statement_timeout: float | None
+) -> None:
+    settings = f"SET lock_timeout = {int(lock_timeout * 1000)}"
+    if statement_timeout is not None:
+        ms = int(statement_timeout * 1000)
+        settings += (
+            f"; SET statement_timeout = {ms}; SET idle_in_transaction_session_timeout = {ms}"
+        )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
