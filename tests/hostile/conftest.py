@@ -35,7 +35,7 @@ def backend_of(url: str) -> str:
 def count(backend: str, status: int, *, by_design_503: bool = False) -> None:
     """Tally one answer. ``by_design_503``: a 503 the test provoked on purpose (the store held
     by another process), counted apart from the 5xx the suite must never see."""
-    tally = _TALLY.setdefault(backend, Counter())
+    tally = _TALLY.setdefault(backend, Counter({"5xx": 0}))
     tally["requests"] += 1
     if status == 503 and by_design_503:
         tally["503 by design (store held)"] += 1
@@ -92,5 +92,8 @@ def _summary() -> Iterator[None]:
     if not _TALLY and not _RESULTS:
         return
     SUMMARY.parent.mkdir(exist_ok=True)
-    figures = {"requests": {k: dict(v) for k, v in sorted(_TALLY.items())}, **_RESULTS}
+    figures = {
+        "requests": {k: {**{"5xx": 0}, **dict(v)} for k, v in sorted(_TALLY.items())},
+        **_RESULTS,
+    }
     SUMMARY.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n", encoding="utf-8")

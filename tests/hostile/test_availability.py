@@ -124,7 +124,8 @@ def _lock_freeze(
     figures: dict[str, Any] = {}
     # 1. A long lock timeout: a write waits as long as the lock is held, and the server keeps
     #    answering everything else meanwhile.
-    with _running_server(url, tmp_path / "server-1.log", "--lock-timeout", "600") as server:
+    long_waits = ("--lock-timeout", "600", "--statement-timeout", "600")
+    with _running_server(url, tmp_path / "server-1.log", *long_waits) as server:
         call = Counted(server.base_url, backend)
         case = call("POST", "/api/v1/cases", json=not_met_request(), headers=as_provider).json()
         web = httpx.Client(base_url=server.base_url, timeout=120)
