@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["FieldError", "RequestError"]
+__all__ = ["BodyError", "FieldError", "RequestError"]
 
 
 @dataclass(frozen=True, order=True)
@@ -22,3 +22,8 @@ class RequestError(ValueError):
     def __init__(self, errors: list[FieldError]) -> None:
         self.errors = sorted(errors)
         super().__init__("; ".join(str(e) for e in self.errors))
+
+
+class BodyError(RequestError):
+    """A body that cannot be read as JSON at all (malformed, ambiguous or not UTF-8): the
+    service answers 400, where a readable request with bad fields is a 422."""

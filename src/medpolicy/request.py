@@ -17,6 +17,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     model_validator,
 )
@@ -85,6 +86,8 @@ DiseaseStatus = Literal["progressed", "stable", "improved", "undetermined"]
 
 class _Model(BaseModel):
     # Unknown fields are an error: a misspelt fact silently dropped would read as "not reported".
+    # Numbers and booleans are strict (``interval_days: true`` is not 1, ``"yes"`` is not true);
+    # every list has a length limit.
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
@@ -140,11 +143,11 @@ class Medication(_Model):
     rxnorm: RxNorm | None = Field(default=None, description="RxNorm code of the ordered drug.")
     ndc: Ndc | None = Field(default=None, description="NDC of the ordered product.")
     dose: Dose | None = None
-    interval_days: Annotated[int, Field(gt=0, le=365)] | None = Field(
+    interval_days: Annotated[int, Field(gt=0, le=365, strict=True)] | None = Field(
         default=None, description="Days between doses (21 for every three weeks)."
     )
     start_date: date | None = None
-    line_of_therapy: Annotated[int, Field(ge=1, le=20)] | None = Field(
+    line_of_therapy: Annotated[int, Field(ge=1, le=20, strict=True)] | None = Field(
         default=None, description="1 = first line; 2 or more = subsequent therapy."
     )
     concurrent_anticancer_drugs: list[NonEmpty | DrugRef] | None = Field(
@@ -162,7 +165,7 @@ class BodyWeight(_Model):
 
 
 class BrainMetastases(_Model):
-    present: bool
+    present: StrictBool
     extent: Literal["limited", "extensive"] | None = None
 
 
@@ -204,7 +207,7 @@ class PriorTherapy(_Model):
     ndc: Ndc | None = None
     start_date: date | None = None
     end_date: date | None = None
-    line: Annotated[int, Field(ge=1, le=20)] | None = None
+    line: Annotated[int, Field(ge=1, le=20, strict=True)] | None = None
     reason_stopped: Literal["progression", "toxicity", "completion", "other", "ongoing"] | None = (
         None
     )
@@ -217,11 +220,11 @@ class PriorTherapy(_Model):
 
 
 class Compendium(_Model):
-    fda_labeled_indication: bool | None = Field(
+    fda_labeled_indication: StrictBool | None = Field(
         default=None,
         description="The condition is an indication in the FDA prescribing information.",
     )
-    fda_label_requirements_met: bool | None = Field(
+    fda_label_requirements_met: StrictBool | None = Field(
         default=None,
         description="The member meets the label's additional Indications and Usage requirements.",
     )
@@ -247,10 +250,12 @@ class Request(_Model):
     member: Member
     medication: Medication
     indications: list[NonEmpty] | None = Field(
-        default=None, description="What the drug is requested for, in the policy's indication ids."
+        default=None,
+        max_length=20,
+        description="What the drug is requested for, in the policy's indication ids.",
     )
     diagnoses: list[Icd10Code] | None = Field(default=None, max_length=50)
-    disease_extent: list[DiseaseExtent] | None = None
+    disease_extent: list[DiseaseExtent] | None = Field(default=None, max_length=20)
     body_weight: BodyWeight | None = None
     brain_metastases: BrainMetastases | None = None
     her2: Her2Results | None = None
@@ -258,7 +263,7 @@ class Request(_Model):
     prior_therapies: list[PriorTherapy] | None = Field(default=None, max_length=50)
     compendium: Compendium | None = None
     prior_authorizations: list[PriorAuthorization] | None = Field(default=None, max_length=50)
-    initiation_criteria_previously_met: bool | None = None
+    initiation_criteria_previously_met: StrictBool | None = None
     disease_status_on_treatment: DiseaseStatus | None = Field(
         default=None, description="Disease course during treatment with the requested drug."
     )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from medpolicy.adapters.native import parse_request
 from medpolicy.engine.authorize import authorize
 from medpolicy.engine.decide import decide
 from medpolicy.engine.decision import Authorization, Decision, Determination
+from medpolicy.errors import FieldError, RequestError
 from medpolicy.facts import as_record, extract_facts
 from medpolicy.policy import tree as t
 from medpolicy.policy.registry import PolicyRegistry
@@ -16,6 +18,7 @@ from medpolicy.request import Request
 
 __all__ = [
     "authorize_as_submitted",
+    "check_period_fits",
     "evaluate_json",
     "evaluate_request",
     "reviewer_authorization",
@@ -38,7 +41,33 @@ def evaluate_request(registry: PolicyRegistry, request: Request | ClinicalRecord
         member.plan,
         member.line_of_business and member.line_of_business.value,
     )
+    check_period_fits(policy, record)
     return decide(policy, request)
+
+
+def check_period_fits(policy: t.Policy, request: Request | ClinicalRecord) -> None:
+    """A ``RequestError`` when an approval's period, from the request's start date (or its date,
+    when it gives none), would run past the last date there is (9999-12-31): an approval's dates
+    could not be computed, by the engine or for a reviewer, so the request is impossible as sent.
+    (Start dates far ahead but within the calendar are the policy's to judge.)"""
+    months = max((p.approval_months for p in policy.pathways), default=0)
+    record = as_record(request)
+    legacy = record is not request
+    start = record.order.start_date
+    field = "medication.start_date" if legacy else "order.start_date"
+    if start is None:
+        start, field = record.submitted_at.date(), "submitted_at"
+    # The period ends the day before the same day ``months`` later (``engine.authorize``).
+    if (start.year * 12 + start.month - 1 + months) // 12 > date.max.year:
+        raise RequestError(
+            [
+                FieldError(
+                    field,
+                    f"{start.isoformat()}: a {months}-month authorization period from this date "
+                    f"would end after {date.max.isoformat()}, the last date there is",
+                )
+            ]
+        )
 
 
 def evaluate_json(registry: PolicyRegistry, data: bytes | str | dict[str, Any]) -> Determination:
@@ -49,7 +78,9 @@ def evaluate_json(registry: PolicyRegistry, data: bytes | str | dict[str, Any]) 
 def authorize_as_submitted(policy: t.Policy, request: Request) -> Authorization | None:
     """What approving ``request`` as submitted authorizes: its dose, at its interval, billed as
     the engine bills an approval. None when the dose, body weight or interval is not known, or
-    when the policy has no pathway of the request's phase."""
+    when the policy has no pathway of the request's phase; a ``RequestError`` when its period
+    cannot exist (``check_period_fits``)."""
+    check_period_fits(policy, request)
     facts = extract_facts(request)
     if not all(facts.has(f) for f in _DOSE_FACTS):
         return None

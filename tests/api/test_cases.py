@@ -112,7 +112,11 @@ def test_reviewer_denial_carries_reason_and_defaults_the_clauses(
     engine_clauses = [r["clause"] for r in case["decision"]["reasons"]]
     response = client.post(
         f"/api/v1/cases/{case['id']}/actions",
-        json={"action": "deny", "reason": "HER2-negative by IHC 1+ and ISH ratio 1.2."},
+        json={
+            "action": "deny",
+            "decision_count": 1,
+            "reason": "HER2-negative by IHC 1+ and ISH ratio 1.2.",
+        },
         headers=Tokens.auth(tokens.reviewer),
     )
     assert response.status_code == 200, response.text
@@ -127,7 +131,7 @@ def test_reviewer_denial_carries_reason_and_defaults_the_clauses(
 
     again = client.post(
         f"/api/v1/cases/{case['id']}/actions",
-        json={"action": "approve", "reason": "changed my mind"},
+        json={"action": "approve", "decision_count": 1, "reason": "changed my mind"},
         headers=Tokens.auth(tokens.reviewer),
     )
     assert again.status_code == 409
@@ -148,6 +152,7 @@ def test_reviewer_can_approve_with_cited_clause_or_request_information(
         f"/api/v1/cases/{case['id']}/actions",
         json={
             "action": "approve",
+            "decision_count": 1,
             "reason": "Peer-to-peer: outside lab confirms HER2 3+.",
             "clauses": ["Position Statement > Initiation > 1.b"],
         },
@@ -169,7 +174,11 @@ def test_a_reviewer_approval_states_what_it_authorizes(
     url = f"/api/v1/cases/{case['id']}/actions"
     approve = client.post(
         url,
-        json={"action": "approve", "reason": "Peer-to-peer: outside lab confirms HER2 3+."},
+        json={
+            "action": "approve",
+            "decision_count": 1,
+            "reason": "Peer-to-peer: outside lab confirms HER2 3+.",
+        },
         headers=Tokens.auth(tokens.reviewer),
     )
     assert approve.status_code == 200, approve.text
@@ -195,7 +204,7 @@ def test_a_reviewer_approval_states_what_it_authorizes(
     for target, action_name in ((other, "approve"), (denied, "deny")):
         response = client.post(
             f"/api/v1/cases/{target['id']}/actions",
-            json={"action": action_name, "reason": "Reviewed."},
+            json={"action": action_name, "reason": "Reviewed.", "decision_count": 1},
             headers=Tokens.auth(tokens.reviewer),
         )
         assert response.status_code == 200, response.text
@@ -207,11 +216,15 @@ def test_only_reviewers_decide_and_a_reason_is_required(client: TestClient, toke
     case = submit(client, tokens.provider, not_met_request())
     url = f"/api/v1/cases/{case['id']}/actions"
     by_provider = client.post(
-        url, json={"action": "deny", "reason": "x"}, headers=Tokens.auth(tokens.provider)
+        url,
+        json={"action": "deny", "decision_count": 1, "reason": "x"},
+        headers=Tokens.auth(tokens.provider),
     )
     assert by_provider.status_code == 403
     no_reason = client.post(
-        url, json={"action": "deny", "reason": "   "}, headers=Tokens.auth(tokens.reviewer)
+        url,
+        json={"action": "deny", "decision_count": 1, "reason": "   "},
+        headers=Tokens.auth(tokens.reviewer),
     )
     assert no_reason.status_code == 422
     assert [e["field"] for e in no_reason.json()["errors"]] == ["reason"]

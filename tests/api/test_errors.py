@@ -29,10 +29,8 @@ def test_malformed_json_is_400_naming_the_body(client: TestClient, tokens: Token
     assert response.status_code == 400
     assert fields(response) == ["(body)"]
     assert "malformed JSON" in response.json()["errors"][0]["problem"]
-    binary = client.post(
-        "/api/v1/cases", content=b"\xff\xfe\x00", headers=Tokens.auth(tokens.provider)
-    )
-    assert binary.status_code == 400
+    binary = post_raw(client, tokens.provider, b"\xff\xfe\x00")
+    assert binary.status_code == 400  # type: ignore[attr-defined]
 
 
 def test_wrong_types_and_values_name_each_field(client: TestClient, tokens: Tokens) -> None:
@@ -91,8 +89,8 @@ def test_oversized_bodies_are_413(client: TestClient, tokens: Tokens) -> None:
 
     streamed = client.post(
         "/api/v1/cases",
-        content=chunks(),
-        headers=Tokens.auth(tokens.provider),  # type: ignore[arg-type]
+        content=chunks(),  # type: ignore[arg-type]
+        headers={**Tokens.auth(tokens.provider), "Content-Type": "application/json"},
     )
     assert streamed.status_code == 413
 
@@ -106,7 +104,7 @@ def test_bad_query_parameters_and_unknown_cases(client: TestClient, tokens: Toke
     assert missing.status_code == 404 and fields(missing) == ["case_id"]
     action = client.post(
         "/api/v1/cases/case_nope/actions",
-        json={"action": "approve", "reason": "ok"},
+        json={"action": "approve", "decision_count": 1, "reason": "ok"},
         headers=Tokens.auth(tokens.reviewer),
     )
     assert action.status_code == 404
@@ -125,7 +123,7 @@ def test_reviewer_action_body_is_validated(client: TestClient, tokens: Tokens) -
     assert response.status_code == 400 and fields(response) == ["(body)"]
     extra = client.post(
         "/api/v1/cases/case_x/actions",
-        json={"action": "deny", "reason": "r", "clauses": [1], "why": "x"},
+        json={"action": "deny", "decision_count": 1, "reason": "r", "clauses": [1], "why": "x"},
         headers=Tokens.auth(tokens.reviewer),
     )
     assert extra.status_code == 422

@@ -63,7 +63,7 @@ def test_logs_never_carry_member_identifiers_or_clinical_values(
     ).json()
     client.post(
         f"/api/v1/cases/{created['id']}/actions",
-        json={"action": "deny", "reason": "HER2 negative"},
+        json={"action": "deny", "decision_count": 1, "reason": "HER2 negative"},
         headers=Tokens.auth(tokens.reviewer),
     )
     bad = approved_request()

@@ -51,7 +51,12 @@ def test_decide_needs_the_forms_csrf_value(client: TestClient, tokens: Tokens) -
     sign_in(client, tokens.reviewer)
     page = client.get(f"/review/cases/{case['id']}")
     assert page.status_code == 200
-    form = {"action": "deny", "reason": "HER2 negative", "clauses": "Position Statement > X"}
+    form = {
+        "action": "deny",
+        "reason": "HER2 negative",
+        "clauses": "Position Statement > X",
+        "decision_count": "1",
+    }
     forged = client.post(f"/review/cases/{case['id']}/decide", data={**form, "csrf": "0" * 32})
     assert forged.status_code == 403
     assert (
@@ -110,7 +115,12 @@ def test_the_case_page_shows_what_a_reviewer_approval_authorizes(
     assert "Authorization" not in page.text
     done = client.post(
         f"/review/cases/{case['id']}/decide",
-        data={"action": "approve", "reason": "Peer to peer", "csrf": csrf_of(page.text)},
+        data={
+            "action": "approve",
+            "reason": "Peer to peer",
+            "decision_count": "1",
+            "csrf": csrf_of(page.text),
+        },
     )
     assert done.status_code == 200 and "Recorded: approve" in done.text
     assert "approved by Dr Rivera, as submitted" in done.text
@@ -125,6 +135,6 @@ def test_the_case_page_shows_what_a_reviewer_approval_authorizes(
     csrf = csrf_of(client.get(f"/review/cases/{other_id}").text)
     done = client.post(
         f"/review/cases/{other_id}/decide",
-        data={"action": "approve", "reason": "Peer to peer", "csrf": csrf},
+        data={"action": "approve", "reason": "Peer to peer", "decision_count": "1", "csrf": csrf},
     )
     assert done.status_code == 200 and "The approval records no period or units" in done.text

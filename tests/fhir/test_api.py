@@ -47,7 +47,11 @@ def test_a_reviewers_denial_is_visible_through_inquire(service: Service) -> None
     denied = service.client.post(
         f"/api/v1/cases/{case_id}/actions",
         headers=service.auth(service.reviewer),
-        json={"action": "deny", "reason": "HER2-negative by IHC 1+ and ISH ratio 1.2"},
+        json={
+            "action": "deny",
+            "decision_count": 1,
+            "reason": "HER2-negative by IHC 1+ and ISH ratio 1.2",
+        },
     )
     assert denied.status_code == 200, denied.text
     inquiry = post(
@@ -133,7 +137,9 @@ def test_errors_are_operation_outcomes_pointing_at_the_element(service: Service)
     assert unauthenticated.status_code == 401
     assert unauthenticated.headers["content-type"] == FHIR_JSON
     malformed = service.client.post(
-        "/fhir/Claim/$submit", content=b"{nope", headers=service.auth(service.provider)
+        "/fhir/Claim/$submit",
+        content=b"{nope",
+        headers={**service.auth(service.provider), "Content-Type": FHIR_JSON},
     )
     assert malformed.status_code == 400
     # The HTTP body is not an element: said in the diagnostics, with no FHIRPath expression.
@@ -231,7 +237,11 @@ def test_a_reviewers_approval_authorizes_the_request_as_submitted(service: Servi
     approved = service.client.post(
         f"/api/v1/cases/{case_id}/actions",
         headers=service.auth(service.reviewer),
-        json={"action": "approve", "reason": "4.2 mg/kg is the dose agreed after tumor board"},
+        json={
+            "action": "approve",
+            "decision_count": 1,
+            "reason": "4.2 mg/kg is the dose agreed after tumor board",
+        },
     )
     assert approved.status_code == 200, approved.text
     inquiry = post(service, "/fhir/Claim/$inquire", bundle).json()

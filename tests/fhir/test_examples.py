@@ -66,11 +66,15 @@ def test_every_pas_example_gets_its_review_action_from_medpolicy_serve(tmp_path:
         httpx.Client(base_url=server.base_url, timeout=30) as client,
     ):
         case_id = submit_examples(client, provider, expected)
+        seen = client.get(
+            f"/api/v1/cases/{case_id}", headers={"Authorization": f"Bearer {reviewer}"}
+        ).json()["decision_count"]
         denied = client.post(
             f"/api/v1/cases/{case_id}/actions",
             headers={"Authorization": f"Bearer {reviewer}"},
             json={
                 "action": "deny",
+                "decision_count": seen,
                 "reason": "HER2-negative (IHC 1+, ISH ratio 1.2, copy number 2.1)",
             },
         )

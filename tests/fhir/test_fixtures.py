@@ -108,7 +108,7 @@ def test_dtr_package_requests_for_other_services_get_an_outcome(
     answer = service.client.post(
         "/fhir/Questionnaire/$questionnaire-package",
         content=body,
-        headers=service.auth(service.provider),
+        headers={**service.auth(service.provider), "Content-Type": "application/fhir+json"},
     )
     # DTR 2.0.1's output carries at least one PackageBundle: with none, an OperationOutcome.
     assert answer.status_code == 404, answer.text
@@ -127,7 +127,7 @@ def test_the_non_conformant_dtr_request_is_refused(service: Service, fixtures_di
     answer = service.client.post(
         "/fhir/Questionnaire/$questionnaire-package",
         content=body,
-        headers=service.auth(service.provider),
+        headers={**service.auth(service.provider), "Content-Type": "application/fhir+json"},
     )
     assert answer.status_code == 400
     assert answer.json()["issue"][0]["expression"] == ["Parameters"]

@@ -30,7 +30,9 @@ def fill(store: CaseStore, registry: PolicyRegistry) -> None:
         pended.id, ReviewerAction.request_information, "ISH?", actor=REVIEWER
     )
     other = submit(store, registry, not_met_request("PA-AU-2")).case
-    store.record_reviewer_action(other.id, ReviewerAction.deny, "HER2 negative", actor=REVIEWER)
+    store.record_reviewer_action(
+        other.id, ReviewerAction.deny, "HER2 negative", actor=REVIEWER, seen_decisions=1
+    )
 
 
 def verify_cli(url: str) -> tuple[int, str]:
@@ -144,7 +146,12 @@ def test_a_reviewer_approval_records_what_it_authorizes_under_the_chain(
     case = submit(store, registry, body).case
     assert case.decision().outcome.value == "not_met" and case.decision().authorization is None
     approved = store.record_reviewer_action(
-        case.id, ReviewerAction.approve, "Peer to peer", actor=REVIEWER, authorize=authorize
+        case.id,
+        ReviewerAction.approve,
+        "Peer to peer",
+        actor=REVIEWER,
+        authorize=authorize,
+        seen_decisions=1,
     )
     assert approved.status is CaseStatus.approved
     [decision] = store.reviewer_decisions(case.id)
@@ -163,7 +170,12 @@ def test_a_reviewer_approval_records_what_it_authorizes_under_the_chain(
     weightless = {k: v for k, v in body.items() if k != "body_weight"} | {"request_id": "PA-W"}
     other = submit(store, registry, weightless).case
     store.record_reviewer_action(
-        other.id, ReviewerAction.approve, "Peer to peer", actor=REVIEWER, authorize=authorize
+        other.id,
+        ReviewerAction.approve,
+        "Peer to peer",
+        actor=REVIEWER,
+        authorize=authorize,
+        seen_decisions=1,
     )
     [decision] = store.reviewer_decisions(other.id)
     assert decision.action is ReviewerAction.approve and decision.authorization is None

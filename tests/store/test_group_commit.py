@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import Connection, text
@@ -14,7 +15,7 @@ from medpolicy.adapters.native import parse_request
 from medpolicy.policy.registry import PolicyRegistry
 from medpolicy.request import Request
 from medpolicy.service import evaluate_request
-from medpolicy.store import CaseStore, IdempotencyConflict, SubmitResult
+from medpolicy.store import CaseStore, IdempotencyConflict, StoreBusy, SubmitResult
 from medpolicy.store.group_commit import GroupCommit
 from tests.api.support import approved_request, not_met_request
 from tests.store.helpers import PROVIDER, submit
@@ -200,3 +201,74 @@ def test_inline_flush_waits_without_blocking_while_the_store_is_busy(store: Case
 
     assert asyncio.run(scenario()) == ["A", "B"]
     assert [b for _, b in batches] == [["a", "b"]]
+
+
+def test_a_batch_that_cannot_begin_fails_whole_not_item_by_item() -> None:
+    """A busy store (a lock held elsewhere past the lock timeout) fails the batch at once: retrying
+    each item would make each wait its own timeout."""
+    attempts: list[bool] = []
+    release = threading.Event()
+
+    @contextmanager
+    def busy(wait: bool = True) -> Iterator[Connection]:
+        attempts.append(wait)
+        release.wait(timeout=30)  # the batch gathers while the first attempt "waits"
+        raise StoreBusy("held elsewhere")
+        yield  # pragma: no cover
+
+    group: GroupCommit[str, str] = GroupCommit(
+        busy, lambda conn, items: list(items), busy=StoreBusy
+    )
+    first = group.submit("first")
+    while not attempts:
+        threading.Event().wait(0.01)
+    rest = [group.submit(f"item{i}") for i in range(5)]
+    release.set()
+    for future in [first, *rest]:
+        with pytest.raises(StoreBusy):
+            future.result(timeout=30)
+    group.close()
+    assert len(attempts) == 2, "one attempt per batch, none per item"
+
+
+def test_the_event_loop_holds_submissions_back_while_the_store_is_busy(store: CaseStore) -> None:
+    """Inline (SQLite) batches never wait on the loop: a busy store keeps them and retries, and
+    fails them once they have waited the limit."""
+    busy_until = [3]
+    attempts: list[bool] = []
+
+    @contextmanager
+    def sometimes_busy(wait: bool = True) -> Iterator[Connection]:
+        attempts.append(wait)
+        if len(attempts) <= busy_until[0]:
+            raise StoreBusy("held elsewhere")
+        with store.transaction(wait) as conn:
+            yield conn
+
+    group: GroupCommit[str, str] = GroupCommit(
+        sometimes_busy,
+        lambda conn, items: [item.upper() for item in items],
+        inline_async=True,
+        busy=StoreBusy,
+        wait_limit=60,
+    )
+
+    async def submit_all() -> list[str]:
+        return await asyncio.gather(*(group.submit_async(f"item{i}") for i in range(4)))
+
+    assert asyncio.run(submit_all()) == ["ITEM0", "ITEM1", "ITEM2", "ITEM3"]
+    assert attempts == [False] * 4, "never waiting on the loop; retried until it could begin"
+    busy_until[0] = 10**6
+    expiring: GroupCommit[str, str] = GroupCommit(
+        sometimes_busy,
+        lambda conn, items: list(items),
+        inline_async=True,
+        busy=StoreBusy,
+        wait_limit=0,
+    )
+
+    async def submit_one() -> str:
+        return await expiring.submit_async("late")
+
+    with pytest.raises(StoreBusy):
+        asyncio.run(submit_one())

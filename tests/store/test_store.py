@@ -63,12 +63,19 @@ def test_lifecycle_transitions(store: CaseStore, registry: PolicyRegistry) -> No
     routed = resubmit(store, registry, case, not_met_request("PA-S-2"))
     assert routed.status is CaseStatus.in_review and routed.decision_count == 2
     with pytest.raises(PermissionError):
-        store.record_reviewer_action(case.id, ReviewerAction.deny, "no", actor=PROVIDER)
+        store.record_reviewer_action(
+            case.id, ReviewerAction.deny, "no", actor=PROVIDER, seen_decisions=2
+        )
     with pytest.raises(RequestError) as blank:
-        store.record_reviewer_action(case.id, ReviewerAction.deny, "  ", actor=REVIEWER)
+        store.record_reviewer_action(
+            case.id, ReviewerAction.deny, "  ", actor=REVIEWER, seen_decisions=2
+        )
     assert blank.value.errors[0].field == "reason"
+    with pytest.raises(RequestError) as unseen:
+        store.record_reviewer_action(case.id, ReviewerAction.deny, "HER2-negative", actor=REVIEWER)
+    assert unseen.value.errors[0].field == "decision_count"
     denied = store.record_reviewer_action(
-        case.id, ReviewerAction.deny, "HER2-negative", actor=REVIEWER
+        case.id, ReviewerAction.deny, "HER2-negative", actor=REVIEWER, seen_decisions=2
     )
     assert denied.status is CaseStatus.denied and denied.closed_at is not None
     [action] = store.reviewer_decisions(case.id)
@@ -76,7 +83,9 @@ def test_lifecycle_transitions(store: CaseStore, registry: PolicyRegistry) -> No
     with pytest.raises(CaseConflict):
         resubmit(store, registry, case, approved_request("PA-S-2"))
     with pytest.raises(CaseNotFound):
-        store.record_reviewer_action("case_nope", ReviewerAction.approve, "ok", actor=REVIEWER)
+        store.record_reviewer_action(
+            "case_nope", ReviewerAction.approve, "ok", actor=REVIEWER, seen_decisions=1
+        )
     assert [e.event_type for e in store.history(case.id)] == [
         "case.submitted",
         "case.resubmitted",
@@ -89,13 +98,16 @@ def test_a_denial_without_any_unmet_clause_must_cite_one(
 ) -> None:
     case = submit(store, registry, missing_information_request()).case
     with pytest.raises(RequestError) as missing:
-        store.record_reviewer_action(case.id, ReviewerAction.deny, "no HER2 test", actor=REVIEWER)
+        store.record_reviewer_action(
+            case.id, ReviewerAction.deny, "no HER2 test", actor=REVIEWER, seen_decisions=1
+        )
     assert missing.value.errors[0].field == "clauses"
     denied = store.record_reviewer_action(
         case.id,
         ReviewerAction.deny,
         "No HER2 result after two requests.",
         actor=REVIEWER,
+        seen_decisions=1,
         clauses=["Position Statement > Initiation > 1.b"],
     )
     assert denied.status is CaseStatus.denied
@@ -125,10 +137,14 @@ def test_report_counts_and_median_time(
     submit(store, registry, out_of_scope_request())
     pended = submit(store, registry, missing_information_request()).case
     review = submit(store, registry, not_met_request()).case
-    store.record_reviewer_action(review.id, ReviewerAction.deny, "HER2 negative", actor=REVIEWER)
+    store.record_reviewer_action(
+        review.id, ReviewerAction.deny, "HER2 negative", actor=REVIEWER, seen_decisions=1
+    )
     resubmit(store, registry, pended, approved_request(pended.request_id))
     other = submit(store, registry, not_met_request()).case
-    store.record_reviewer_action(other.id, ReviewerAction.approve, "peer to peer", actor=REVIEWER)
+    store.record_reviewer_action(
+        other.id, ReviewerAction.approve, "peer to peer", actor=REVIEWER, seen_decisions=1
+    )
 
     now = datetime.now(UTC)
     report = build_report(store, now - timedelta(days=1), now + timedelta(days=1), now)
@@ -151,7 +167,7 @@ def test_report_counts_and_median_time(
 
 def test_migrations_are_repeatable_and_at_head(store: CaseStore) -> None:
     upgrade(store.engine)  # a second run changes nothing
-    assert current_revision(store.engine) == "0001"
+    assert current_revision(store.engine) == "0002"
     tables = set(inspect(store.engine).get_table_names())
     assert {
         "cases",
@@ -160,13 +176,14 @@ def test_migrations_are_repeatable_and_at_head(store: CaseStore) -> None:
         "audit_events",
         "audit_head",
         "tokens",
+        "sessions",
     } <= tables
 
 
 def test_db_upgrade_and_token_verbs(database_url: str, store: CaseStore) -> None:
     runner = CliRunner()
     upgraded = runner.invoke(main, ["db", "upgrade", "--database", database_url])
-    assert upgraded.exit_code == 0 and "at revision 0001" in upgraded.output
+    assert upgraded.exit_code == 0 and "at revision 0002" in upgraded.output
     created = runner.invoke(
         main,
         [

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
+from medpolicy import strict_json
 from medpolicy.definitions import icd10
 from medpolicy.errors import FieldError, RequestError
 from medpolicy.record.model import ClinicalRecord
@@ -20,22 +21,20 @@ __all__ = [
     "parse_request",
     "record_schema",
     "request_schema",
+    "validate_model",
 ]
+
+Model = TypeVar("Model", bound=BaseModel)
 
 MAX_BODY_BYTES = 1_000_000
 
 
 def decode_json(data: bytes | str) -> Any:
-    """JSON text to values, or a ``RequestError`` on ``(body)`` saying what is wrong and where."""
+    """JSON text to values (strictly: ``medpolicy.strict_json``), or a ``BodyError`` on
+    ``(body)`` saying what is wrong and where."""
     if len(data) > MAX_BODY_BYTES:
         raise RequestError([FieldError("(body)", f"larger than {MAX_BODY_BYTES} bytes")])
-    try:
-        return json.loads(data)
-    except json.JSONDecodeError as exc:
-        problem = f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-    except UnicodeDecodeError:
-        problem = "malformed JSON: not UTF-8 text"
-    raise RequestError([FieldError("(body)", problem)])
+    return strict_json.decode(data)
 
 
 def parse_request(data: bytes | str | dict[str, Any]) -> Request:
@@ -43,12 +42,7 @@ def parse_request(data: bytes | str | dict[str, Any]) -> Request:
         data = decode_json(data)
     if not isinstance(data, dict):
         raise RequestError([FieldError("(body)", "a request must be a JSON object")])
-    try:
-        request = Request.model_validate(data)
-    except ValidationError as exc:
-        raise RequestError(
-            [FieldError(field_path(e["loc"]), _problem(e)) for e in exc.errors()]
-        ) from None
+    request = validate_model(Request, data)
     errors = _semantic_errors(request)
     if errors:
         raise RequestError(errors)
@@ -60,14 +54,7 @@ def parse_record(data: bytes | str | dict[str, Any]) -> ClinicalRecord:
     named, codes that exist, dates no later than the request, plausible weights."""
     if isinstance(data, bytes | str):
         data = decode_json(data)
-    if not isinstance(data, dict):
-        raise RequestError([FieldError("(body)", "a request must be a JSON object")])
-    try:
-        record = ClinicalRecord.model_validate(data)
-    except ValidationError as exc:
-        raise RequestError(
-            [FieldError(field_path(e["loc"]), _problem(e)) for e in exc.errors()]
-        ) from None
+    record = validate_model(ClinicalRecord, data)
     errors = _record_errors(record)
     if errors:
         raise RequestError(errors)
@@ -81,6 +68,18 @@ def parse_any(data: bytes | str | dict[str, Any]) -> Request | ClinicalRecord:
     if isinstance(data, dict) and "order" in data:
         return parse_record(data)
     return parse_request(data)
+
+
+def validate_model(model: type[Model], data: Any) -> Model:
+    """``model`` validated from ``data``, or a ``RequestError`` naming every bad field."""
+    if not isinstance(data, dict):
+        raise RequestError([FieldError("(body)", "expected a JSON object")])
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise RequestError(
+            [FieldError(field_path(e["loc"]), _problem(e)) for e in exc.errors()]
+        ) from None
 
 
 def field_path(loc: tuple[Any, ...] | list[Any]) -> str:

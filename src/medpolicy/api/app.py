@@ -6,22 +6,27 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from medpolicy import __version__
 from medpolicy.api import fhir_routes
 from medpolicy.api.direct import DirectRoutes
-from medpolicy.api.errors import ApiError, install_error_handlers
+from medpolicy.api.errors import ApiError, install_error_handlers, surface_error_response
 from medpolicy.api.metrics import CONTENT_TYPE, Metrics
 from medpolicy.api.routes import DIRECT_ENDPOINTS, router
 from medpolicy.api.schemas import request_components
 from medpolicy.api.settings import Settings
 from medpolicy.api.state import Services
+from medpolicy.errors import FieldError
 from medpolicy.policy.registry import PolicyRegistry
 from medpolicy.store import TokenStore, open_store
+from medpolicy.store.sessions import SessionStore, SessionTimeouts
 
 __all__ = ["create_app"]
 
@@ -49,8 +54,11 @@ def create_app(
         sqlite_synchronous=settings.sqlite_synchronous,
         # While serving, SQLite checkpoints in the background rather than inside a request.
         sqlite_checkpoint_pages=16_000,
+        lock_timeout=settings.lock_timeout,
+        statement_timeout=settings.statement_timeout,
     )
-    svc = Services(settings, registry, store, TokenStore(store), Metrics(store))
+    sessions = SessionStore(store, SessionTimeouts(settings.session_idle, settings.session_max))
+    svc = Services(settings, registry, store, TokenStore(store), Metrics(store), sessions)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -80,6 +88,7 @@ def create_app(
     # Added first, so it sits inside the body limit (middleware added later wraps it).
     app.add_middleware(DirectRoutes, fastapi=app, router=router, endpoints=DIRECT_ENDPOINTS)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(NoNulCharacters)
     return app
 
 
@@ -94,14 +103,41 @@ def _add_operational_routes(app: FastAPI, svc: Services) -> None:
     def metrics() -> Response:
         return Response(svc.metrics.render(), media_type=CONTENT_TYPE)
 
-    @app.get("/health", tags=["operations"], summary="Liveness and readiness")
-    def health() -> dict[str, Any]:
-        return {
-            "status": "ok",
-            "version": __version__,
-            "database": svc.store.engine.dialect.name,
-            "policies": [f"{p.meta.id} {p.meta.version}" for p in svc.registry.all()],
-        }
+    @app.get("/health/live", tags=["operations"], summary="Liveness: the process answers")
+    def live() -> dict[str, Any]:
+        """Always 200 while the server answers at all (it touches nothing)."""
+        return {"live": True, "version": __version__}
+
+    @app.get(
+        "/health",
+        tags=["operations"],
+        summary="Liveness and readiness: can this server commit a decision now?",
+        responses={503: {"description": "Not ready: the store cannot take writes now."}},
+    )
+    async def health() -> Response:
+        """Live (the process answers) and ready (the store can commit a write now: on SQLite
+        its write lock can be taken and its files are usable, on PostgreSQL the server takes
+        writes). 503 with Retry-After when not ready, so a load balancer sends work elsewhere.
+        ``/health/ready`` is the same answer, ``/health/live`` liveness alone."""
+        return await _readiness(svc)
+
+    @app.get("/health/ready", tags=["operations"], summary="Readiness alone (as /health)")
+    async def ready() -> Response:
+        return await _readiness(svc)
+
+
+async def _readiness(svc: Services) -> Response:
+    ready, state = await run_in_threadpool(svc.store.readiness)
+    body = {
+        "status": "ok" if ready else "unavailable",
+        "live": True,
+        "ready": ready,
+        "store": {"database": svc.store.engine.dialect.name, "state": state},
+        "version": __version__,
+        "policies": [f"{p.meta.id} {p.meta.version}" for p in svc.registry.all()],
+    }
+    headers = None if ready else {"Retry-After": "5"}
+    return JSONResponse(body, status_code=200 if ready else 503, headers=headers)
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
@@ -121,6 +157,37 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return schema
 
 
+class NoNulCharacters:
+    """Refuse a path or query parameter holding a NUL character with 400, before any route.
+
+    No identifier, case id or parameter value has one, and PostgreSQL cannot even compare text
+    holding one (bodies are refused by ``strict_json``, forms by the web app's reader)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            field = _nul_field(scope.get("path", ""), scope.get("query_string", b""))
+            if field is not None:
+                problem = FieldError(field, "a NUL character is not allowed")
+                response = surface_error_response(scope.get("path", ""), 400, [problem])
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _nul_field(path: str, query: bytes) -> str | None:
+    if "\x00" in path:
+        return "(path)"
+    if b"%00" not in query.lower() and b"\x00" not in query:
+        return None
+    for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+        if "\x00" in name or "\x00" in value:
+            return name.replace("\x00", "") or "(query)"
+    return "(query)"
+
+
 class BodyLimit:
     """Refuse bodies over ``limit`` bytes with 413, by Content-Length or while streaming."""
 
@@ -134,7 +201,9 @@ class BodyLimit:
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await _too_large(send, self.limit)
+            problem = FieldError("(body)", f"larger than {self.limit} bytes")
+            response = surface_error_response(scope.get("path", ""), 413, [problem])
+            await response(scope, receive, send)
             return
         received = 0
 
@@ -149,20 +218,3 @@ class BodyLimit:
             return message
 
         await self.app(scope, limited_receive, send)
-
-
-async def _too_large(send: Send, limit: int) -> None:
-    body = (
-        f'{{"errors": [{{"field": "(body)", "problem": "larger than {limit} bytes"}}]}}'
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

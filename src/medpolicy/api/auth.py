@@ -1,8 +1,8 @@
 """Bearer-token access control: who is calling, and may they see this case.
 
-API clients send ``Authorization: Bearer <token>``; the reviewer web app sends the same token in an
-HttpOnly cookie set by its login page. A provider token carries its organization and sees only that
-organization's cases.
+API clients send ``Authorization: Bearer <token>``; the reviewer web app signs in with a token and
+then sends only a server-side session's id, in an HttpOnly cookie (``medpolicy.store.sessions``).
+A provider token carries its organization and sees only that organization's cases.
 """
 
 from __future__ import annotations

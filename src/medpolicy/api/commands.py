@@ -88,6 +88,41 @@ def register(group: click.Group) -> None:
     show_default=True,
     help="SQLite durability: NORMAL survives a killed process, FULL also a power loss.",
 )
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(0.1, 600),
+    default=5.0,
+    show_default=True,
+    help="Seconds a write waits for the database's write lock (held by another process, or a "
+    "PostgreSQL row lock) before answering 503 with Retry-After.",
+)
+@click.option(
+    "--statement-timeout",
+    type=click.FloatRange(1, 3600),
+    default=30.0,
+    show_default=True,
+    help="Seconds a PostgreSQL statement may run before it is cancelled (a 503).",
+)
+@click.option(
+    "--secure-cookies",
+    is_flag=True,
+    help="Mark the reviewer app's session cookie Secure (behind HTTPS). Requests that arrive "
+    "over HTTPS, or through a trusted proxy's X-Forwarded-Proto: https, get it anyway.",
+)
+@click.option(
+    "--session-idle-minutes",
+    type=click.IntRange(1, 24 * 60),
+    default=30,
+    show_default=True,
+    help="A reviewer's web session ends after this long without a request.",
+)
+@click.option(
+    "--session-max-hours",
+    type=click.IntRange(1, 24 * 30),
+    default=12,
+    show_default=True,
+    help="A reviewer's web session ends this long after sign-in, however active.",
+)
 @click.option("--log-level", default="info", show_default=True)
 def serve(
     host: str,
@@ -98,9 +133,16 @@ def serve(
     expedited_hours: int,
     line_levels: tuple[str, ...],
     sqlite_synchronous: str,
+    lock_timeout: float,
+    statement_timeout: float,
+    secure_cookies: bool,
+    session_idle_minutes: int,
+    session_max_hours: int,
     log_level: str,
 ) -> None:
     """Run the prior-authorization service: REST API, reviewer web app and metrics."""
+    import faulthandler
+
     import uvicorn
 
     from medpolicy.api import logs
@@ -112,7 +154,15 @@ def serve(
         policies_dir=policies,
         service_levels=service_levels(standard_hours, expedited_hours, line_levels),
         sqlite_synchronous=sqlite_synchronous,
+        lock_timeout=lock_timeout,
+        statement_timeout=statement_timeout,
+        secure_cookies=secure_cookies,
+        session_idle=timedelta(minutes=session_idle_minutes),
+        session_max=timedelta(hours=session_max_hours),
     )
+    # A fatal signal (SIGSEGV, SIGBUS...) in a C library writes every thread's Python traceback
+    # to the log before the process dies, never a silent exit.
+    faulthandler.enable(all_threads=True)
     app = create_app(settings)
     # The policies and code sets loaded above are hundreds of thousands of long-lived objects:
     # keep the cyclic garbage collector from re-walking them (a full pass is a latency spike).

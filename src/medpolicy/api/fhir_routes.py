@@ -9,6 +9,7 @@ information to that case (the PAS way to answer a request for more information).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import uuid
@@ -39,8 +40,10 @@ from medpolicy.adapters.fhir.pas_flow import (
 )
 from medpolicy.adapters.fhir.pas_response import Review, Status
 from medpolicy.adapters.fhir.resources import Located
-from medpolicy.adapters.native import decode_json, parse_request
+from medpolicy.adapters.native import parse_request
 from medpolicy.api.auth import bearer_token
+from medpolicy.api.body import FHIR_TYPES, JSON_TYPES, json_body
+from medpolicy.api.errors import MAX_ERRORS
 from medpolicy.api.state import Services, services
 from medpolicy.engine.decision import DecisionLike
 from medpolicy.errors import RequestError
@@ -83,6 +86,12 @@ def _fhir(
 def _outcome(
     status: int, issues: list[OutcomeIssue], headers: dict[str, str] | None = None
 ) -> Response:
+    if len(issues) > MAX_ERRORS:  # bounded, as every error body is (``api.errors.bounded``)
+        more = len(issues) - MAX_ERRORS + 1
+        issues = [
+            *issues[: MAX_ERRORS - 1],
+            OutcomeIssue("error", issues[0].code, f"{more} more issues not listed"),
+        ]
     return _fhir(operation_outcome(issues), status, headers)
 
 
@@ -104,9 +113,9 @@ def _authenticated(request: Request, svc: Services, *roles: Role) -> TokenInfo:
     return info
 
 
-async def _body(request: Request) -> Any:
+async def _body(request: Request, accepted: tuple[str, ...] = FHIR_TYPES) -> Any:
     try:
-        return decode_json(await request.body())
+        return await json_body(request, accepted)
     except RequestError as exc:
         issues = [OutcomeIssue("error", "structure", e.problem, e.field) for e in exc.errors]
         raise _Refused(400, issues) from None
@@ -183,7 +192,8 @@ class StoreRecorder:
             authorization = reviews[-1].authorization if reviews else None
             if authorization is None:
                 request = parse_request(case.request_data())
-                authorization = reviewer_authorization(self.registry, request, decision)
+                with contextlib.suppress(RequestError):  # its period cannot exist: none stated
+                    authorization = reviewer_authorization(self.registry, request, decision)
         return CaseRecord(case.id, _STATUS[case.status.value], decision, review, authorization)
 
 
@@ -208,6 +218,12 @@ async def _pas(request: Request, svc: Services, operation: Any) -> Response:
         return _outcome(exc.status_code, exc.issues)
     except CaseConflict as exc:
         return _outcome(409, [OutcomeIssue("error", "conflict", str(exc), "Bundle")])
+    except RequestError as exc:  # e.g. another patient under an open case's Claim identifier
+        issues = [
+            OutcomeIssue("error", "business-rule", f"{e.field}: {e.problem}", "Claim.identifier")
+            for e in exc.errors
+        ]
+        return _outcome(422, issues)
     return _fhir(result.bundle)
 
 
@@ -413,8 +429,10 @@ async def cds_service(service_id: str, request: Request, svc: Svc) -> Response:
     """order-select / order-sign: cards and a coverage-information system action for each draft
     order of a drug these guidelines cover."""
     try:
-        caller = _authenticated(request, svc)
-        body = await _body(request)
+        # A hook can open a case (an order signed with the criteria met), so, like a PAS
+        # submission, it needs a provider's token: the case is that provider organization's.
+        caller = _authenticated(request, svc, Role.provider)
+        body = await _body(request, JSON_TYPES)
         settings = CrdSettings(
             _payer(svc),
             svc.settings.clock(),

@@ -38,6 +38,12 @@ class _QueueCollector(Collector):
             "Age of the oldest open case since receipt (0 when the queue is empty).",
             value=max(age, 0.0),
         )
+        yield GaugeMetricFamily(
+            "medpolicy_store_writes_held_back",
+            "Submissions waiting because the store cannot take writes now (e.g. another process "
+            "holds SQLite's write lock); each is answered 503 once it has waited --lock-timeout.",
+            value=self._store.writes_held_back(),
+        )
 
 
 class Metrics:

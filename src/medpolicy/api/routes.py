@@ -19,8 +19,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from medpolicy.adapters.native import decode_json, parse_request
+from medpolicy.adapters.native import parse_request, validate_model
 from medpolicy.api.auth import Caller, authenticate, check_case_access, require
+from medpolicy.api.body import JSON_TYPES, MERGE_PATCH_TYPES, json_body
 from medpolicy.api.errors import ApiError
 from medpolicy.api.schemas import (
     CaseList,
@@ -64,7 +65,8 @@ _PATCH_BODY = {
     "requestBody": {
         "required": True,
         "description": "A JSON Merge Patch (RFC 7396) of the request: the facts to add or correct "
-        "(null removes a fact). request_id, member.id and member.organization cannot change.",
+        "(null removes a fact). request_id, member.id, member.organization and "
+        "member.birth_date cannot change (a birth date may be added).",
         "content": {
             "application/merge-patch+json": {"schema": {"type": "object"}},
             "application/json": {"schema": {"type": "object"}},
@@ -102,6 +104,9 @@ async def _hot_route_caller(request: Request) -> tuple[Services, TokenInfo]:
 
 def _idempotency_key(request: Request) -> str | None:
     key = request.headers.get(_IDEMPOTENCY_KEY)
+    if key is not None and not key.strip():
+        # An empty key would be one key shared by every client that sends one.
+        raise ApiError(400, _IDEMPOTENCY_KEY, "empty: send a unique key, or no header at all")
     if key is not None and len(key) > _IDEMPOTENCY_MAX:
         raise ApiError(
             422, _IDEMPOTENCY_KEY, f"String should have at most {_IDEMPOTENCY_MAX} characters"
@@ -109,8 +114,10 @@ def _idempotency_key(request: Request) -> str | None:
     return key
 
 
-def _request_object(raw: bytes) -> dict[str, Any]:
-    data = decode_json(raw)
+async def _request_object(
+    request: Request, accepted: tuple[str, ...] = JSON_TYPES
+) -> dict[str, Any]:
+    data = await json_body(request, accepted)
     if not isinstance(data, dict):
         raise RequestError([FieldError("(body)", "a request must be a JSON object")])
     return data
@@ -149,7 +156,7 @@ def _json(content: bytes | str, status_code: int = 200, **headers: str) -> Respo
 async def evaluate(request: Request) -> Response:
     """The engine's decision for a request, as a what-if: nothing is stored or recorded."""
     svc, caller = await _hot_route_caller(request)
-    data = _request_object(await request.body())
+    data = await _request_object(request)
     _apply_organization(caller, data)
     return _json(evaluate_request(svc.registry, parse_request(data)).to_json())
 
@@ -188,7 +195,7 @@ async def submit_case(request: Request) -> Response:
     require(caller, Role.provider)
     idempotency_key = _idempotency_key(request)
     started = time.perf_counter()
-    data = _request_object(await request.body())
+    data = await _request_object(request)
     _apply_organization(caller, data)
     parsed = parse_request(data)
     result = await svc.store.submit_async(
@@ -291,30 +298,48 @@ def queue(
     return CaseList(cases=[summary_out(c) for c in svc.store.queue(limit=limit, offset=offset)])
 
 
+_ACTION_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/ReviewerActionIn"}}
+        },
+    }
+}
+
+
 @router.post(
     "/cases/{case_id}/actions",
     summary="A reviewer's decision: approve, deny or request information",
     response_model=CaseOut,
     responses=_ERRORS,
+    openapi_extra=_ACTION_BODY,
     tags=["review"],
 )
-def reviewer_action(case_id: str, action: ReviewerActionIn, caller: Caller, svc: Svc) -> Response:
+async def reviewer_action(case_id: str, request: Request, caller: Caller, svc: Svc) -> Response:
     """Only a reviewer decides, and always with a reason. A denial cites the clauses not met
-    (by default the clauses of the engine's reasons). Approve and deny close the case. An approval
+    (by default the clauses of the engine's reasons). Approve and deny close the case, and must
+    name the ``decision_count`` they were made on (a resubmission since is a 409). An approval
     authorizes the request as submitted: see ``reviewer_decisions[].authorization``."""
     require(caller, Role.reviewer)
-    case = svc.store.record_reviewer_action(
-        case_id,
-        action.action,
-        action.reason,
-        actor=caller.actor(),
-        clauses=action.clauses,
-        seen_decisions=action.decision_count,
-        authorize=partial(reviewer_authorization, svc.registry),
-    )
+    action = validate_model(ReviewerActionIn, await json_body(request))
+
+    def work() -> bytes:
+        case = svc.store.record_reviewer_action(
+            case_id,
+            action.action,
+            action.reason,
+            actor=caller.actor(),
+            clauses=action.clauses,
+            seen_decisions=action.decision_count,
+            authorize=partial(reviewer_authorization, svc.registry),
+        )
+        log.info("reviewer action case=%s action=%s", case.id, action.action.value)
+        return _case_body(svc, case)
+
+    body = await run_in_threadpool(work)
     svc.metrics.reviewer_actions.labels(action.action.value).inc()
-    log.info("reviewer action case=%s action=%s", case.id, action.action.value)
-    return _json(_case_body(svc, case))
+    return _json(body)
 
 
 @router.post(
@@ -330,14 +355,12 @@ async def resubmit(case_id: str, request: Request, caller: Caller, svc: Svc) -> 
     engine decides the same case again."""
     require(caller, Role.provider)
     started = time.perf_counter()
-    patch = _request_object(await request.body())
+    patch = await _request_object(request, MERGE_PATCH_TYPES)
 
     def work() -> tuple[bytes, Case]:
         case = _load(svc, caller, case_id)
         current = case.request_data()
-        merged = merge_patch(current, patch)
-        _check_identity(current, merged)
-        parsed = parse_request(merged)
+        parsed = parse_request(merge_patch(current, patch))
         decision = evaluate_request(svc.registry, parsed)
         updated = svc.store.resubmit(
             case_id, parsed, decision, actor=caller.actor(), seen_decisions=case.decision_count
@@ -362,19 +385,6 @@ def merge_patch(target: Any, patch: Any) -> Any:
         else:
             result[key] = merge_patch(result.get(key), value)
     return result
-
-
-def _check_identity(before: dict[str, Any], after: Any) -> None:
-    if not isinstance(after, dict):
-        return
-    for path in (("request_id",), ("member", "id"), ("member", "organization")):
-        old: Any = before
-        new: Any = after
-        for part in path:
-            old = old.get(part) if isinstance(old, dict) else None
-            new = new.get(part) if isinstance(new, dict) else None
-        if old != new:
-            raise RequestError([FieldError(".".join(path), "cannot change on a resubmission")])
 
 
 @router.get(

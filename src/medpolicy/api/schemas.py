@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 from medpolicy.engine.decision import Authorization, Decision, Outcome
 from medpolicy.request import Request
@@ -139,12 +139,13 @@ class ReviewerActionIn(BaseModel):
         description="Guideline clauses behind the action; a denial defaults to those of the "
         "engine's reasons.",
     )
-    decision_count: int | None = Field(
+    decision_count: StrictInt | None = Field(
         default=None,
         ge=1,
         le=10_000,
-        description="The case's decision_count when the reviewer read it; if the provider has "
-        "resubmitted since, the action is refused (409) so the new decision is seen first.",
+        description="The case's decision_count when the reviewer read it: required to approve or "
+        "deny. If the provider has resubmitted since, the action is refused (409) so the new "
+        "decision is seen first.",
     )
 
 
@@ -271,4 +272,7 @@ def request_components() -> dict[str, Any]:
     schema = Request.model_json_schema(ref_template="#/components/schemas/{model}")
     components: dict[str, Any] = schema.pop("$defs", {})
     components["PriorAuthorizationRequest"] = schema
+    action = ReviewerActionIn.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(action.pop("$defs", {}))
+    components["ReviewerActionIn"] = action
     return components

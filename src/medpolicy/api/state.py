@@ -1,4 +1,4 @@
-"""What the app holds for its lifetime: the policies, the store, the tokens, the metrics."""
+"""What the app holds for its lifetime: the policies, the store, tokens, metrics, web sessions."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from medpolicy.api.metrics import Metrics
 from medpolicy.api.settings import Settings
 from medpolicy.policy.registry import PolicyRegistry
 from medpolicy.store import CaseStore, TokenStore
+from medpolicy.store.sessions import SessionStore
 
 __all__ = ["Services", "app_services", "services"]
 
@@ -21,6 +22,7 @@ class Services:
     store: CaseStore
     tokens: TokenStore
     metrics: Metrics
+    sessions: SessionStore
 
 
 def app_services(request: Request) -> Services:

@@ -18,7 +18,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from medpolicy.definitions.icd10 import normalize
 from medpolicy.request import (
@@ -58,7 +58,9 @@ Quantity = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=4, allow
 
 class _Model(BaseModel):
     # Unknown fields are an error: a misspelt fact silently dropped would read as "not reported".
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, strict=False)
+    # Numbers and booleans are strict (``interval_days: true`` is not 1, ``"yes"`` is not true);
+    # every list has a length limit.
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
 class Member(_Model):
@@ -92,11 +94,11 @@ class Order(_Model):
 
     drug: OrderedDrug
     dose: Dose | None = None
-    interval_days: Annotated[int, Field(gt=0, le=365)] | None = Field(
+    interval_days: Annotated[int, Field(gt=0, le=365, strict=True)] | None = Field(
         default=None, description="Days between doses (21 for every three weeks)."
     )
     start_date: date | None = None
-    line_of_therapy: Annotated[int, Field(ge=1, le=20)] | None = Field(
+    line_of_therapy: Annotated[int, Field(ge=1, le=20, strict=True)] | None = Field(
         default=None, description="1 = first line; 2 or more = subsequent therapy."
     )
     setting: Literal["neoadjuvant", "adjuvant", "metastatic"] | None = None
@@ -165,9 +167,9 @@ class MedicationUse(_Model):
     ndc: Ndc | None = None
     start_date: date | None = None
     end_date: date | None = None
-    line: Annotated[int, Field(ge=1, le=20)] | None = None
+    line: Annotated[int, Field(ge=1, le=20, strict=True)] | None = None
     setting: Literal["neoadjuvant", "adjuvant", "metastatic"] | None = None
-    cycles: Annotated[int, Field(ge=0, le=200)] | None = None
+    cycles: Annotated[int, Field(ge=0, le=200, strict=True)] | None = None
     response: Literal["complete", "partial", "stable", "progression", "none"] | None = None
     reason_stopped: Literal["progression", "toxicity", "completion", "other", "ongoing"] | None = (
         None
@@ -179,14 +181,14 @@ class Attestation(_Model):
     defines), true or false, with who made it and when."""
 
     statement: Code
-    value: bool
+    value: StrictBool
     by: NonEmpty | None = None
     on: date | None = None
 
 
 class Compendium(_Model):
-    fda_labeled_indication: bool | None = None
-    fda_label_requirements_met: bool | None = None
+    fda_labeled_indication: StrictBool | None = None
+    fda_label_requirements_met: StrictBool | None = None
     nccn_category: Literal["1", "2A", "2B", "3", "none"] | None = None
 
 

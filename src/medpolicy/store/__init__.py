@@ -23,8 +23,16 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from medpolicy.store.audit import SYSTEM, Actor, AuditEvent, Verification
+from medpolicy.store.availability import StoreBusy, StoreUnavailable
 from medpolicy.store.cases import CaseStore
-from medpolicy.store.database import connect, default_database_url, normalize_url, upgrade
+from medpolicy.store.database import (
+    LOCK_TIMEOUT,
+    STATEMENT_TIMEOUT,
+    connect,
+    default_database_url,
+    normalize_url,
+    upgrade,
+)
 from medpolicy.store.model import (
     OPEN_STATUSES,
     Case,
@@ -45,7 +53,9 @@ from medpolicy.store.report import Report, build_report
 from medpolicy.store.tokens import Role, TokenInfo, TokenStore
 
 __all__ = [
+    "LOCK_TIMEOUT",
     "OPEN_STATUSES",
+    "STATEMENT_TIMEOUT",
     "SYSTEM",
     "Actor",
     "AuditEvent",
@@ -63,6 +73,8 @@ __all__ = [
     "Role",
     "ServiceLevel",
     "ServiceLevels",
+    "StoreBusy",
+    "StoreUnavailable",
     "StoredDecision",
     "SubmitResult",
     "TokenInfo",
@@ -84,14 +96,21 @@ def open_store(
     migrate: bool = True,
     sqlite_synchronous: str = "NORMAL",
     sqlite_checkpoint_pages: int = 1000,
+    lock_timeout: float = LOCK_TIMEOUT,
+    statement_timeout: float | None = None,
 ) -> CaseStore:
     """Connect to the store at ``url`` (default: the SQLite file in the user's data directory)
-    and, unless ``migrate`` is False, bring its tables up to date."""
+    and, unless ``migrate`` is False, bring its tables up to date. ``lock_timeout``: the longest
+    a write waits for the database's write lock before ``StoreBusy``; ``statement_timeout``: the
+    longest a PostgreSQL statement runs (None: no limit, for the command line's long reads; the
+    service sets ``STATEMENT_TIMEOUT``)."""
     engine: Engine = connect(
         url or default_database_url(),
         sqlite_synchronous=sqlite_synchronous,
         sqlite_checkpoint_pages=sqlite_checkpoint_pages,
+        lock_timeout=lock_timeout,
+        statement_timeout=statement_timeout,
     )
     if migrate:
         upgrade(engine)
-    return CaseStore(engine, service_levels=service_levels)
+    return CaseStore(engine, service_levels=service_levels, lock_timeout=lock_timeout)

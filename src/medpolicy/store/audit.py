@@ -4,10 +4,11 @@ Each event's hash is ``sha256(previous hash + canonical event JSON)``, where the
 JSON is the compact JSON array of the row's own columns
 ``[seq, case_id, event_type, actor_json, at, data_json]`` (``data_json`` with sorted keys).
 Editing any column of any row, deleting a row, or deleting the newest rows (the one-row
-``audit_head`` remembers the last sequence number and hash) breaks the chain, and ``verify_chain``
-names the first row where it breaks. Events that record an engine decision or a reviewer action
-carry the SHA-256 of the stored record too, so editing or deleting a decision or a reviewer action
-is caught as well, and each case's status must be the one its last event recorded.
+``audit_head`` remembers the last sequence number and hash) breaks the chain, and
+``medpolicy.store.verify.verify_chain`` names the first row where it breaks. Events record what
+they changed (the SHA-256 of a decision, a reviewer action and the request; a case's organization,
+urgency, due time, status and decision count; a token's hash and role), so that the same
+verification also catches an edit to any of those records.
 
 The chain detects tampering by anyone who cannot also rewrite every later hash; anchoring the head
 hash outside the database (e.g. printing it in a daily report) extends that to a database owner.
@@ -22,9 +23,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
-from medpolicy.store.schema import audit_events, audit_head, cases, decisions, reviewer_actions
+from medpolicy.store.schema import audit_events, audit_head
 
 __all__ = [
     "GENESIS_HASH",
@@ -32,9 +33,11 @@ __all__ = [
     "AuditEvent",
     "NewEvent",
     "Verification",
+    "action_sha256",
     "append_event",
     "append_events",
-    "verify_chain",
+    "check_row",
+    "events",
 ]
 
 GENESIS_HASH = "0" * 64
@@ -201,34 +204,8 @@ class Verification:
         return not self.problems
 
 
-def verify_chain(engine: Engine, batch: int = 1000) -> Verification:
-    """Check the whole trail; the first problem listed names the first bad row."""
-    result = Verification()
-    expected: dict[tuple[str, str], str] = {}  # ("decision", case#number) -> record sha256
-    last_status: dict[str, str] = {}
-    with engine.connect() as conn:
-        prev_hash, last_seq = GENESIS_HASH, 0
-        for row in _events(conn, batch):
-            problem = _check_row(row, last_seq + 1, prev_hash)
-            if problem:
-                result.problems.append(problem)
-                return result
-            result.events += 1
-            prev_hash, last_seq = row.hash, int(row.seq)
-            _remember(row, expected, last_status)
-        head = conn.execute(select(audit_head).where(audit_head.c.id == 1)).one_or_none()
-        if head is None or (int(head.seq), head.hash) != (last_seq, prev_hash):
-            result.problems.append(
-                f"audit_events after seq {last_seq}: the chain head records seq "
-                f"{head.seq if head else '(missing)'}; the newest events were deleted or the head "
-                "was edited"
-            )
-            return result
-        result.problems.extend(_check_records(conn, expected, last_status))
-    return result
-
-
-def _events(conn: Connection, batch: int) -> Iterator[Any]:
+def events(conn: Connection, batch: int) -> Iterator[Any]:
+    """Every event row, in order, read in batches."""
     after = 0
     while True:
         rows = conn.execute(
@@ -243,7 +220,8 @@ def _events(conn: Connection, batch: int) -> Iterator[Any]:
         after = int(rows[-1].seq)
 
 
-def _check_row(row: Any, want_seq: int, prev_hash: str) -> str | None:
+def check_row(row: Any, want_seq: int, prev_hash: str) -> str | None:
+    """Why the event ``row`` breaks the chain after ``prev_hash``, or None."""
     seq = int(row.seq)
     if seq != want_seq:
         return f"audit_events seq {want_seq}: missing (deleted); the next row is seq {seq}"
@@ -255,51 +233,6 @@ def _check_row(row: Any, want_seq: int, prev_hash: str) -> str | None:
     if digest != row.hash:
         return f"audit_events seq {seq}: its contents do not match its hash (the row was edited)"
     return None
-
-
-def _remember(row: Any, expected: dict[tuple[str, str], str], last_status: dict[str, str]) -> None:
-    data = json.loads(row.data_json)
-    if "decision_sha256" in data:
-        expected[("decision", f"{row.case_id}#{data['decision_number']}")] = data["decision_sha256"]
-    if "action_sha256" in data:
-        expected[("action", f"{row.case_id}#{data['action_id']}")] = data["action_sha256"]
-    if row.case_id is not None and "status" in data:
-        last_status[row.case_id] = data["status"]
-
-
-def _check_records(
-    conn: Connection, expected: dict[tuple[str, str], str], last_status: dict[str, str]
-) -> list[str]:
-    problems: list[str] = []
-    seen: set[tuple[str, str]] = set()
-    # Stream: decisions are tens of kilobytes each, and a store holds many.
-    streamed = conn.execution_options(yield_per=500)
-    for d in streamed.execute(
-        select(decisions.c.id, decisions.c.case_id, decisions.c.number, decisions.c.decision_json)
-    ):
-        key = ("decision", f"{d.case_id}#{d.number}")
-        seen.add(key)
-        if expected.get(key) != sha256_text(d.decision_json):
-            problems.append(f"decisions id {d.id}: does not match the decision the trail recorded")
-    for a in streamed.execute(select(reviewer_actions)):
-        key = ("action", f"{a.case_id}#{a.id}")
-        seen.add(key)
-        if expected.get(key) != action_sha256(a.action, a.reason, a.clauses_json, a.reviewer):
-            problems.append(
-                f"reviewer_actions id {a.id}: does not match the action the trail recorded"
-            )
-    for kind, ref in sorted(set(expected) - seen):
-        problems.append(f"{kind} {ref}: recorded in the trail but missing from its table (deleted)")
-    for c in streamed.execute(select(cases.c.id, cases.c.status)):
-        if last_status.get(c.id) != c.status:
-            problems.append(
-                f"cases id {c.id}: status {c.status!r} is not the status the trail recorded"
-            )
-        last_status.pop(c.id, None)
-    problems.extend(
-        f"cases id {cid}: in the trail but missing (deleted)" for cid in sorted(last_status)
-    )
-    return problems
 
 
 def action_sha256(action: str, reason: str, clauses_json: str, reviewer: str) -> str:

@@ -6,11 +6,10 @@ and commits before it returns: a caller that got a result back may acknowledge i
 
 from __future__ import annotations
 
+import json
 import os
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -28,10 +27,11 @@ from medpolicy.store.audit import (
     append_event,
     append_events,
     sha256_text,
-    verify_chain,
 )
-from medpolicy.store.database import WalCheckpointer, is_sqlite
+from medpolicy.store.availability import StoreBusy
+from medpolicy.store.database import LOCK_TIMEOUT, is_sqlite
 from medpolicy.store.group_commit import GroupCommit
+from medpolicy.store.identity import identity_problems
 from medpolicy.store.model import (
     ENGINE_STATUS,
     OPEN_STATUSES,
@@ -60,6 +60,8 @@ from medpolicy.store.queries import (
 )
 from medpolicy.store.review import cited_clauses, insert_action
 from medpolicy.store.schema import cases
+from medpolicy.store.transactions import StoreConnection
+from medpolicy.store.verify import verify_chain
 
 __all__ = ["CaseStore"]
 
@@ -96,7 +98,7 @@ def request_json(request: Request) -> str:
     return request.model_dump_json(exclude_none=True)
 
 
-class CaseStore:
+class CaseStore(StoreConnection):
     """Cases, their engine decisions, reviewer actions and the audit trail, in one database."""
 
     def __init__(
@@ -104,57 +106,28 @@ class CaseStore:
         engine: Engine,
         service_levels: ServiceLevels | None = None,
         clock: Clock = _now,
+        lock_timeout: float = LOCK_TIMEOUT,
     ) -> None:
-        self.engine = engine
+        super().__init__(engine, lock_timeout)
         self.service_levels = service_levels or ServiceLevels()
         self._clock = clock
-        # Held by every write transaction on SQLite (one writer at a time): see ``transaction``.
-        self._writer_lock = threading.Lock()
-        self._wal: WalCheckpointer | None = None
         self._group_commit: GroupCommit[_NewCase, AuditEvent | SubmitResult] = GroupCommit(
             self.transaction,
             self._write_new_cases,
             inline_async=is_sqlite(engine),
             writable=lambda: not self._writer_lock.locked(),
+            busy=StoreBusy,
+            wait_limit=lock_timeout,
         )
 
     def close(self) -> None:
         """Stop the background threads and close the database connections."""
         self._group_commit.close()
-        if self._wal is not None:
-            self._wal.stop()
-        self.engine.dispose()
+        super().close()
 
-    def checkpoint_in_background(
-        self, checkpointer: WalCheckpointer | None = None
-    ) -> WalCheckpointer:
-        """On SQLite, checkpoint the WAL from a background thread (with the writers' help to
-        start it over), until ``close``; what a long-running service does. ``checkpointer``:
-        one with other settings than ``WalCheckpointer``'s own (tests)."""
-        if self._wal is None:
-            self._wal = checkpointer or WalCheckpointer(self.engine)
-            self._wal.start()
-        return self._wal
-
-    # -- writing -----------------------------------------------------------------------------
-
-    @contextmanager
-    def transaction(self) -> Iterator[Connection]:
-        """One write transaction. On SQLite, writers in this process queue on a lock (SQLite has
-        one writer at a time, and its busy handler sleeps in steps of up to 100 ms), then take the
-        database's write lock up front (BEGIN IMMEDIATE) in case another process writes too.
-        After the commit, still holding the lock, a writer finishes a long WAL when the background
-        checkpointer asks (``WalCheckpointer.finish``)."""
-        if not is_sqlite(self.engine):
-            with self.engine.connect() as conn, conn.begin():
-                yield conn
-            return
-        with self._writer_lock, self.engine.connect() as conn:
-            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
-            with conn.begin():
-                yield conn
-            if self._wal is not None:
-                self._wal.finish(conn)
+    def writes_held_back(self) -> int:
+        """Submissions waiting on the event loop because the store could not take them yet."""
+        return self._group_commit.held_back
 
     def submit(
         self,
@@ -266,7 +239,8 @@ class CaseStore:
         seen_decisions: int | None = None,
     ) -> Case:
         """Record the provider's added information: the merged ``request`` and the engine's new
-        ``decision`` on the same case. The case must be open; the request id cannot change.
+        ``decision`` on the same case. The case must be open, and the request must be for the same
+        patient (``identity_problems``: else a ``RequestError``), whichever surface sent it.
 
         ``seen_decisions``: the case's ``decision_count`` when the caller read the request it
         merged into; if another resubmission landed since, ``CaseConflict`` (merge again)."""
@@ -275,10 +249,9 @@ class CaseStore:
         with self.transaction() as conn:
             row = self._locked_case(conn, case_id)
             _open_case(row, seen_decisions)
-            if request.request_id != row.request_id:
-                raise RequestError(
-                    [FieldError("request_id", f"must stay {row.request_id!r} on a resubmission")]
-                )
+            problems = identity_problems(json.loads(row.request_json), request)
+            if problems:
+                raise RequestError(problems)
             now = self._clock()
             number = int(row.decision_count) + 1
             status = ENGINE_STATUS[decision.outcome]
@@ -304,6 +277,7 @@ class CaseStore:
                     **stored,
                     "request_sha256": changes["request_sha256"],
                     "status": status.value,
+                    "pathways": changes["pathways"],
                 },
             )
             merged = {**row._asdict(), **changes}
@@ -324,14 +298,25 @@ class CaseStore:
 
         A denial must state its clauses; when none are given they default to the clauses the
         engine's reasons cite. Approve and deny close the case; request_information pends it.
-        ``seen_decisions``: the ``decision_count`` the reviewer looked at; if the provider has
-        resubmitted since, ``CaseConflict`` (the reviewer must look at the new decision).
+        ``seen_decisions``: the ``decision_count`` the reviewer looked at, required to approve or
+        deny (a ``RequestError`` without it); if the provider has resubmitted since,
+        ``CaseConflict`` (the reviewer must look at the new decision).
         ``authorize``: on an approval, what it authorizes, computed from the case's request and
         decision as locked; recorded in the audit event (``authorization``, null when unknown).
         """
         reason = reason.strip()
         if not reason:
             raise RequestError([FieldError("reason", "required: state the reason for the action")])
+        if action in _FINAL_ACTIONS and seen_decisions is None:
+            raise RequestError(
+                [
+                    FieldError(
+                        "decision_count",
+                        f"required to {action.value}: the case's decision_count as you read it, "
+                        "so that the action rests on the decision you saw",
+                    )
+                ]
+            )
         if actor.role not in ("reviewer", "admin"):
             raise PermissionError("only a reviewer can decide a case")
         with self.transaction() as conn:
@@ -397,7 +382,7 @@ class CaseStore:
 
     def get(self, case_id: str) -> Case | None:
         """The case with its request and latest decision, or None."""
-        with self.engine.connect() as conn:
+        with self.connect() as conn:
             row = conn.execute(select(cases).where(cases.c.id == case_id)).first()
             if row is None:
                 return None
@@ -408,7 +393,7 @@ class CaseStore:
         query = select(cases).where(cases.c.request_id == request_id)
         if organization is not None:
             query = query.where(cases.c.organization == organization)
-        with self.engine.connect() as conn:
+        with self.connect() as conn:
             rows = conn.execute(query.order_by(cases.c.received_at.desc())).all()
             return [Case.from_rows(r, self._latest_decision_json(conn, r.id)) for r in rows]
 
@@ -427,7 +412,7 @@ class CaseStore:
         if statuses:
             query = query.where(cases.c.status.in_([s.value for s in statuses]))
         query = query.order_by(cases.c.received_at.desc(), cases.c.id).limit(limit).offset(offset)
-        with self.engine.connect() as conn:
+        with self.connect() as conn:
             return [CaseSummary.from_row(r) for r in conn.execute(query)]
 
     def queue(self, *, limit: int = 200, offset: int = 0) -> list[CaseSummary]:
@@ -439,7 +424,7 @@ class CaseStore:
             .limit(limit)
             .offset(offset)
         )
-        with self.engine.connect() as conn:
+        with self.connect() as conn:
             return [CaseSummary.from_row(r) for r in conn.execute(query)]
 
     def queue_stats(self) -> tuple[int, datetime | None]:
@@ -447,29 +432,29 @@ class CaseStore:
         query = select(func.count(), func.min(cases.c.received_at)).where(
             cases.c.status.in_([s.value for s in OPEN_STATUSES])
         )
-        with self.engine.connect() as conn:
+        with self.connect() as conn:
             count, oldest = conn.execute(query).one()
         return int(count), utc(oldest) if oldest is not None else None
 
     def history(self, case_id: str) -> list[AuditEvent]:
         """The case's audit events, oldest first."""
-        with self.engine.connect() as conn:
+        with self.connect() as conn:
             return history_of(conn, case_id)
 
     def decisions(self, case_id: str) -> list[StoredDecision]:
         """Every engine decision on the case, first to last, with its JSON."""
-        with self.engine.connect() as conn:
+        with self.connect() as conn:
             return decisions_of(conn, case_id, with_json=True)
 
     def reviewer_decisions(self, case_id: str) -> list[ReviewerDecision]:
         """Every reviewer action on the case, first to last."""
-        with self.engine.connect() as conn:
+        with self.connect() as conn:
             return reviewer_decisions_of(conn, case_id)
 
     def records(self, case_id: str) -> CaseRecords:
         """What a case view shows beside the case, in one round trip: its history, its reviewer
         actions and its decisions (their provenance only: ``decision_json`` is None)."""
-        with self.engine.connect() as conn:
+        with self.connect() as conn:
             return CaseRecords(
                 history=history_of(conn, case_id),
                 reviewer_decisions=reviewer_decisions_of(conn, case_id),
@@ -477,11 +462,11 @@ class CaseStore:
             )
 
     def count(self) -> int:
-        with self.engine.connect() as conn:
+        with self.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(cases)).scalar_one())
 
     def verify_audit(self) -> Verification:
-        """Check the hash chain and the records it covers (see ``medpolicy.store.audit``)."""
+        """Check the hash chain and the records it covers (see ``medpolicy.store.verify``)."""
         return verify_chain(self.engine)
 
     @staticmethod
@@ -495,6 +480,9 @@ class CaseStore:
     def _latest_decision_json(conn: Connection, case_id: str) -> str:
         return latest_decision_json(conn, case_id)
 
+
+# Actions that close a case: each must name the decision it was made on.
+_FINAL_ACTIONS = (ReviewerAction.approve, ReviewerAction.deny)
 
 _BY_IDEMPOTENCY_KEY = select(cases).where(
     cases.c.idempotency_scope == bindparam("scope"), cases.c.idempotency_key == bindparam("key")
@@ -529,6 +517,12 @@ class _NewCase:
                 "status": case_row["status"],
                 "due_at": case_row["due_at"].isoformat(),
                 "idempotency_key": case_row["idempotency_key"],
+                # What the case's rights rest on, under the chain (``store.verify``).
+                "request_id": case_row["request_id"],
+                "organization": case_row["organization"],
+                "urgency": case_row["urgency"],
+                "request_type": case_row["request_type"],
+                "pathways": case_row["pathways"],
             },
         )
         return case_row, decision_row, event

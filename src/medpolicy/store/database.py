@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,17 @@ from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from medpolicy.store.availability import ShmGuard, StoreUnavailable
+
 __all__ = [
+    "LOCK_TIMEOUT",
     "MIGRATIONS_DIR",
+    "STATEMENT_TIMEOUT",
     "WalCheckpointer",
     "connect",
     "default_database_url",
     "normalize_url",
+    "shm_guard",
     "upgrade",
     "wal_checkpoint",
 ]
@@ -58,11 +64,23 @@ def normalize_url(url: str) -> str:
 
 # hide_parameters: a database error's message would otherwise quote the statement's parameters
 # (request JSON, member identifiers) into whatever logs it.
-_POOL = {"pool_size": 20, "max_overflow": 20, "pool_timeout": 60}
+_POOL = {"pool_size": 20, "max_overflow": 20}
+
+# Every wait on the database is bounded (seconds): a write waiting for a lock another process
+# holds gives up after ``lock_timeout`` (a 503 with Retry-After), a PostgreSQL statement after
+# ``statement_timeout``.
+LOCK_TIMEOUT = 5.0
+STATEMENT_TIMEOUT = 30.0
+_GUARDS: weakref.WeakKeyDictionary[Engine, ShmGuard] = weakref.WeakKeyDictionary()
 
 
 def connect(
-    url: str, *, sqlite_synchronous: str = "NORMAL", sqlite_checkpoint_pages: int = 1000
+    url: str,
+    *,
+    sqlite_synchronous: str = "NORMAL",
+    sqlite_checkpoint_pages: int = 1000,
+    lock_timeout: float = LOCK_TIMEOUT,
+    statement_timeout: float | None = None,
 ) -> Engine:
     """An engine for the store at ``url``. SQLite files get WAL, a busy timeout and foreign keys.
 
@@ -70,39 +88,93 @@ def connect(
     process being killed, the last ones may be lost on power failure) or ``FULL`` (fsync on every
     commit). ``sqlite_checkpoint_pages``: the WAL size (pages) at which a committing writer
     checkpoints; the service raises it and checkpoints in the background (``WalCheckpointer``).
+    ``lock_timeout``: the longest a statement waits for a lock (SQLite's busy timeout,
+    PostgreSQL's ``lock_timeout``), and for a pooled connection; ``statement_timeout``: the
+    longest a PostgreSQL statement runs (None: no limit).
     """
     url = normalize_url(url)
     parsed = make_url(url)
+    pool = {**_POOL, "pool_timeout": lock_timeout}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, hide_parameters=True, **_POOL)
-        _configure_sqlite(engine, sqlite_synchronous, sqlite_checkpoint_pages)
+        engine = create_engine(url, hide_parameters=True, **pool)
+        guard = ShmGuard(database) if database and database != ":memory:" else None
+        _configure_sqlite(engine, sqlite_synchronous, sqlite_checkpoint_pages, lock_timeout, guard)
         return engine
-    return create_engine(url, hide_parameters=True, pool_recycle=1800, **_POOL)
+    engine = create_engine(
+        url,
+        hide_parameters=True,
+        pool_recycle=1800,
+        connect_args={"connect_timeout": max(1, round(lock_timeout))},
+        **pool,
+    )
+    _configure_postgresql(engine, lock_timeout, statement_timeout)
+    return engine
 
 
-def _configure_sqlite(engine: Engine, synchronous: str, checkpoint_pages: int) -> None:
-    if synchronous not in ("NORMAL", "FULL"):
-        raise ValueError("sqlite_synchronous must be NORMAL or FULL")
+def shm_guard(engine: Engine) -> ShmGuard | None:
+    """The -shm guard of a SQLite file's engine (``medpolicy.store.availability``)."""
+    return _GUARDS.get(engine)
+
+
+def _configure_postgresql(
+    engine: Engine, lock_timeout: float, statement_timeout: float | None
+) -> None:
+    settings = f"SET lock_timeout = {int(lock_timeout * 1000)}"
+    if statement_timeout is not None:
+        ms = int(statement_timeout * 1000)
+        settings += (
+            f"; SET statement_timeout = {ms}; SET idle_in_transaction_session_timeout = {ms}"
+        )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(settings)
+        dbapi_connection.commit()
+
+
+def _configure_sqlite(
+    engine: Engine,
+    synchronous: str,
+    checkpoint_pages: int,
+    lock_timeout: float,
+    guard: ShmGuard | None,
+) -> None:
+    if synchronous not in ("NORMAL", "FULL"):
+        raise ValueError("sqlite_synchronous must be NORMAL or FULL")
+    busy_ms = int(lock_timeout * 1000)
+    if guard is not None:
+        _GUARDS[engine] = guard
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
+        if guard is not None:  # before the PRAGMAs below map the -shm file (``CaseStore.connect``
+            guard.check(record_size=False)  # checks it before every use of a connection)
         # The driver must not open transactions itself: ``_on_begin`` does, so that writers can
         # take the write lock up front (BEGIN IMMEDIATE) instead of failing to upgrade a read lock.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={synchronous}")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA wal_autocheckpoint={int(checkpoint_pages)}")
         cursor.close()
+        record.info["busy_ms"] = busy_ms
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        options = connection.get_execution_options()
+        # A writer that must not wait (the event loop's) begins with a busy timeout of 0.
+        wanted = int(options.get("sqlite_busy_ms", busy_ms))
+        info = connection.connection.info
+        if info.get("busy_ms") != wanted:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={wanted}")
+            info["busy_ms"] = wanted
+        mode = options.get("sqlite_begin", "DEFERRED")
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
@@ -181,11 +253,16 @@ class WalCheckpointer:
         while not self._stop.wait(self._interval):
             try:
                 self.checkpoint()
+            except StoreUnavailable:  # the guard has said why, once
+                continue
             except Exception:  # a busy or vanished database: the next round tries again
                 log.warning("WAL checkpoint failed", exc_info=True)
 
     def checkpoint(self) -> tuple[int, int]:
         """One background pass: (frames in the WAL, frames copied into the database)."""
+        guard = shm_guard(self._engine)
+        if guard is not None:  # a checkpoint writes to the -shm file
+            guard.check()
         with self._engine.connect() as conn:
             _, frames, copied = wal_checkpoint(conn)
         if frames >= self._restart_pages:

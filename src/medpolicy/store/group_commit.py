@@ -21,10 +21,15 @@ took 25 ms of wall time for 5.5 ms of work), so the loop writing is both faster 
 While ``writable()`` says a write would have to wait (another thread holds the store's writer
 lock, e.g. for a reviewer's action written from a worker thread), the loop does not block on it:
 it goes on serving requests and tries again a millisecond later, with whatever has been
-submitted meanwhile.
+submitted meanwhile. The loop never waits for the database's lock either: it begins its
+transaction with ``transaction(wait=False)``, and when that raises ``busy`` (another
+process holds the write lock) it keeps the batch and tries again, backing off from 1 to 50 ms,
+until a submission has waited ``wait_limit`` seconds: that one fails with the ``busy``
+error (the service answers 503). Reads, health checks and the web app go on meanwhile.
 
 If any write in a batch fails (e.g. a duplicate idempotency key racing in), the batch is rolled
-back and its items are retried one transaction each, so one failure never fails the others.
+back and its items are retried one transaction each, so one failure never fails the others; a
+batch that could not even begin (``busy``) fails as a whole, not item by item.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import asyncio
 import contextlib
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import AbstractContextManager
@@ -44,10 +50,17 @@ __all__ = ["GroupCommit"]
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
-Transaction = Callable[[], AbstractContextManager[Connection]]
+# ``transaction(wait)``: a write transaction; with ``wait=False`` it must not block on a lock.
+Transaction = Callable[[bool], AbstractContextManager[Connection]]
 
 _STOP = object()
 _RETRY_SECONDS = 0.001
+_MAX_RETRY_SECONDS = 0.05
+
+
+class _Never(Exception):
+    """The default ``busy``: never raised."""
+
 
 # Who waits for an item: a thread (concurrent future) or a coroutine (asyncio future).
 Waiter = Future[Any] | asyncio.Future[Any]
@@ -66,12 +79,20 @@ class GroupCommit(Generic[Item, Result]):
         *,
         inline_async: bool = False,
         writable: Callable[[], bool] = lambda: True,
+        busy: type[Exception] = _Never,
+        wait_limit: float = 5.0,
     ) -> None:
         self._transaction = transaction
         self._inline_async = inline_async
         self._writable = writable
-        # Submissions waiting for the event loop's next flush, by loop (``inline_async`` only).
-        self._pending: dict[asyncio.AbstractEventLoop, list[tuple[Item, Waiter]]] = {}
+        self._busy = busy
+        self._wait_limit = wait_limit
+        self._retry_delay = _RETRY_SECONDS
+        # How many submissions are held back because the store cannot take them now.
+        self.held_back = 0
+        # Submissions waiting for the event loop's next flush, by loop (``inline_async`` only),
+        # each with when it was submitted.
+        self._pending: dict[asyncio.AbstractEventLoop, list[tuple[Item, Waiter, float]]] = {}
         self._write_batch = write_batch
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -94,21 +115,47 @@ class GroupCommit(Generic[Item, Result]):
             if pending is None:
                 pending = self._pending[loop] = []
                 loop.call_soon(self._flush, loop)
-            pending.append((item, future))
+            pending.append((item, future, time.monotonic()))
             return future
         self._ensure_thread()
         self._queue.put((item, future))
         return future
 
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Write what the loop's last pass submitted (``inline_async``), in batches of at most
+        """Write what the loop's last passes submitted (``inline_async``), in batches of at most
         ``max_batch``, and resolve its futures; later, if a write would have to wait now."""
-        if not self._writable():
-            loop.call_later(_RETRY_SECONDS, self._flush, loop)
-            return
         pending = self._pending.pop(loop)
+        self.held_back = 0
+        if not self._writable():
+            self._later(loop, pending, _RETRY_SECONDS)
+            return
         for start in range(0, len(pending), self._max_batch):
-            self._write(pending[start : start + self._max_batch], _resolve_all)
+            batch = pending[start : start + self._max_batch]
+            try:
+                self._write([(item, waiter) for item, waiter, _ in batch], _resolve_all, False)
+            except self._busy:  # nothing written: keep them, and back off
+                self._retry_delay = min(self._retry_delay * 2, _MAX_RETRY_SECONDS)
+                self._later(loop, pending[start:], self._retry_delay)
+                return
+        self._retry_delay = _RETRY_SECONDS
+
+    def _later(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        waiting: list[tuple[Item, Waiter, float]],
+        delay: float,
+    ) -> None:
+        """Flush ``waiting`` again after ``delay``, but fail those that have waited too long."""
+        oldest_allowed = time.monotonic() - self._wait_limit
+        expired = [w for _, w, since in waiting if since <= oldest_allowed]
+        if expired:
+            error = self._busy(f"the store could not take the write in {self._wait_limit}s")
+            _resolve_all([(waiter, None, error) for waiter in expired])
+        kept = [entry for entry in waiting if entry[2] > oldest_allowed]
+        self.held_back = len(kept)
+        if kept:
+            self._pending[loop] = kept
+            loop.call_later(delay, self._flush, loop)
 
     def run(self, item: Item) -> Result:
         """Write ``item`` in a committed transaction (perhaps shared); return its result."""
@@ -139,13 +186,22 @@ class GroupCommit(Generic[Item, Result]):
         self,
         batch: list[tuple[Item, Waiter]],
         settle: Callable[[Sequence[tuple[Waiter, Any, BaseException | None]]], None],
+        wait: bool = True,
     ) -> None:
+        """Write ``batch`` in one transaction and settle its waiters. When the transaction
+        cannot begin (``busy``): raised if not ``wait`` (the caller keeps the batch),
+        else every waiter gets the error."""
         items = [item for item, _ in batch]
         try:
-            with self._transaction() as conn:
+            with self._transaction(wait) as conn:
                 results = self._write_batch(conn, items)
+        except self._busy as exc:
+            if not wait:
+                raise
+            settle([(waiter, None, exc) for _, waiter in batch])
+            return
         except Exception:
-            settle(self._one_by_one(batch))
+            settle(self._one_by_one(batch, wait))
             return
         settle([(waiter, result, None) for (_, waiter), result in zip(batch, results, strict=True)])
 
@@ -167,12 +223,12 @@ class GroupCommit(Generic[Item, Result]):
             yield batch
 
     def _one_by_one(
-        self, batch: list[tuple[Item, Waiter]]
+        self, batch: list[tuple[Item, Waiter]], wait: bool
     ) -> list[tuple[Waiter, Any, BaseException | None]]:
         outcomes: list[tuple[Waiter, Any, BaseException | None]] = []
         for item, waiter in batch:
             try:
-                with self._transaction() as conn:
+                with self._transaction(wait) as conn:
                     [result] = self._write_batch(conn, [item])
             except BaseException as exc:  # handed to the caller, who re-raises it
                 outcomes.append((waiter, None, exc))

@@ -62,7 +62,7 @@ class Report:
 
 def build_report(store: CaseStore, since: datetime, until: datetime, now: datetime) -> Report:
     window = (cases.c.received_at >= since) & (cases.c.received_at < until)
-    with store.engine.connect() as conn:
+    with store.connect() as conn:
         rows = conn.execute(
             select(
                 cases.c.id, cases.c.status, cases.c.received_at, cases.c.due_at, cases.c.closed_at

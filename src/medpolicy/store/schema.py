@@ -8,7 +8,8 @@ Four kinds of record:
 - ``reviewer_actions``: every reviewer's approve / deny / request-information with its reason;
 - ``audit_events`` and ``audit_head``: the append-only, hash-chained trail of every transition.
 
-``tokens`` holds API bearer tokens by their SHA-256 only.
+``tokens`` holds API bearer tokens by their SHA-256 only; ``sessions`` the reviewer web app's
+signed-in sessions, by the SHA-256 of their ids only.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = [
     "decisions",
     "metadata",
     "reviewer_actions",
+    "sessions",
     "tokens",
 ]
 
@@ -135,6 +137,17 @@ tokens = Table(
     Column("name", String(200), nullable=False),
     Column("created_at", Timestamp, nullable=False),
     Column("revoked", Boolean, nullable=False, default=False),
+)
+
+# A reviewer's web session: the cookie holds its id (never the API token); it ends after an
+# idle or an absolute timeout, on sign-out, and when its token is revoked.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id_sha256", String(64), primary_key=True),
+    Column("token_id", Integer, ForeignKey("tokens.id"), nullable=False, index=True),
+    Column("created_at", Timestamp, nullable=False),
+    Column("last_seen_at", Timestamp, nullable=False),
 )
 
 Index("ix_decisions_case_id", decisions.c.case_id)

@@ -14,14 +14,14 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, delete, select, update
 
-from medpolicy.store.audit import SYSTEM, Actor
+from medpolicy.store.audit import SYSTEM, Actor, append_event
 from medpolicy.store.cases import CaseStore
 from medpolicy.store.model import utc
-from medpolicy.store.schema import tokens
+from medpolicy.store.schema import sessions, tokens
 
-__all__ = ["Role", "TokenInfo", "TokenStore", "hash_token"]
+__all__ = ["Role", "TokenInfo", "TokenStore", "hash_token", "token_info"]
 
 PREFIX = "mp_"
 
@@ -77,11 +77,12 @@ class TokenStore:
             raise ValueError("a provider token needs an organization")
         token = PREFIX + secrets.token_urlsafe(32)
         now = datetime.now(UTC)
+        digest = hash_token(token)
         with self._store.transaction() as conn:
             token_id = conn.execute(
                 tokens.insert()
                 .values(
-                    token_sha256=hash_token(token),
+                    token_sha256=digest,
                     role=role.value,
                     organization=organization,
                     name=name,
@@ -90,18 +91,23 @@ class TokenStore:
                 )
                 .returning(tokens.c.id)
             ).scalar_one()
-        info = TokenInfo(int(token_id), role, organization, name, now, False)
-        self._store.record_event(
-            "token.created",
-            actor=actor,
-            data={
-                "token_id": info.id,
-                "role": role.value,
-                "organization": organization,
-                "name": name,
-            },
-        )
-        return token, info
+            # In the same transaction: a token never exists without its event, which records
+            # everything its holder's rights rest on (``store.verify`` holds the row to it).
+            append_event(
+                conn,
+                case_id=None,
+                event_type="token.created",
+                actor=actor,
+                at=now,
+                data={
+                    "token_id": int(token_id),
+                    "role": role.value,
+                    "organization": organization,
+                    "name": name,
+                    "token_sha256": digest,
+                },
+            )
+        return token, TokenInfo(int(token_id), role, organization, name, now, False)
 
     def authenticate(self, token: str) -> TokenInfo | None:
         """The live token this bearer value names, or None."""
@@ -112,20 +118,20 @@ class TokenStore:
         cached = self._cache.get(digest)
         if cached is not None and now - cached[0] < self._cache_seconds:
             return cached[1]
-        with self._store.engine.connect() as conn:
+        with self._store.connect() as conn:
             row = conn.execute(_BY_HASH, {"digest": digest}).first()
         if row is None or row.revoked:
             self._cache.pop(digest, None)
             return None
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
-        info = _info(row)
+        info = token_info(row)
         self._cache[digest] = (now, info)
         return info
 
     def list(self) -> list[TokenInfo]:
-        with self._store.engine.connect() as conn:
-            return [_info(r) for r in conn.execute(select(tokens).order_by(tokens.c.id))]
+        with self._store.connect() as conn:
+            return [token_info(r) for r in conn.execute(select(tokens).order_by(tokens.c.id))]
 
     def revoke(self, token_id: int, *, actor: Actor = SYSTEM) -> bool:
         with self._store.transaction() as conn:
@@ -134,13 +140,23 @@ class TokenStore:
                 .where(tokens.c.id == token_id, tokens.c.revoked.is_(False))
                 .values(revoked=True)
             ).rowcount
+            if done:
+                # Its holder's web sessions end with it, at once.
+                conn.execute(delete(sessions).where(sessions.c.token_id == token_id))
+                append_event(
+                    conn,
+                    case_id=None,
+                    event_type="token.revoked",
+                    actor=actor,
+                    at=datetime.now(UTC),
+                    data={"token_id": token_id},
+                )
         self._cache.clear()
-        if done:
-            self._store.record_event("token.revoked", actor=actor, data={"token_id": token_id})
         return bool(done)
 
 
-def _info(r: Any) -> TokenInfo:
+def token_info(r: Any) -> TokenInfo:
+    """A token row (or a row with its columns) as ``TokenInfo``."""
     return TokenInfo(
         id=int(r.id),
         role=Role(r.role),

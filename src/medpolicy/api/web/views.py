@@ -1,7 +1,10 @@
 """The reviewer web app: server-rendered pages over the same store and rules as the API.
 
-A reviewer signs in with a reviewer token (the login page sets it in an HttpOnly, SameSite=Strict
-cookie); every form also carries a CSRF value derived from the token.
+A reviewer signs in with a reviewer token, which opens a server-side session
+(``medpolicy.store.sessions``): the HttpOnly, SameSite=Strict cookie holds only the session's id
+(Secure with ``--secure-cookies`` or over HTTPS), never the token. The session ends after an idle
+or an absolute timeout, on sign-out, and when the token is revoked. Every form also carries a CSRF
+value derived from the session id.
 """
 
 from __future__ import annotations
@@ -15,14 +18,17 @@ from typing import Any
 from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from medpolicy.api.auth import COOKIE
+from medpolicy.api.body import FORM_TYPES, check_media_type
+from medpolicy.api.errors import ApiError
 from medpolicy.api.schemas import service_level
 from medpolicy.api.state import Services, app_services
-from medpolicy.errors import RequestError
+from medpolicy.errors import FieldError, RequestError
 from medpolicy.service import reviewer_authorization
 from medpolicy.store import (
     CaseConflict,
@@ -66,23 +72,31 @@ def install(app: FastAPI) -> None:
         return RedirectResponse("/review/", status_code=303)
 
 
-def _csrf(token: str) -> str:
-    return hmac.new(b"medpolicy-csrf", token.encode(), hashlib.sha256).hexdigest()[:32]
+def _csrf(session: str) -> str:
+    return hmac.new(b"medpolicy-csrf", session.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def _reviewer(request: Request) -> tuple[TokenInfo, str]:
-    token = request.cookies.get(COOKIE, "")
-    info = app_services(request).tokens.authenticate(token) if token else None
+    """The signed-in reviewer and their session id; else to the sign-in page."""
+    session = request.cookies.get(COOKIE, "")
+    info = app_services(request).sessions.holder(session) if session else None
     if info is None or info.role not in (Role.reviewer, Role.admin):
         raise _LoginRequired
-    return info, token
+    return info, session
 
 
 async def _form(request: Request) -> dict[str, list[str]]:
+    """The posted form (only ``application/x-www-form-urlencoded`` is read: else a 415); a
+    value holding a NUL character is a 400 (no text in the store may hold one)."""
+    check_media_type(request, FORM_TYPES)
     body = await request.body()
     if len(body) > MAX_FORM_BYTES:
         return {}
-    return parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
+    form = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
+    for name, values in form.items():
+        if "\x00" in name or any("\x00" in v for v in values):
+            raise ApiError(400, name.replace("\x00", ""), "a NUL character is not allowed")
+    return form
 
 
 def _first(form: dict[str, list[str]], name: str) -> str:
@@ -107,26 +121,35 @@ async def login(request: Request) -> Response:
     if info is None or info.role not in (Role.reviewer, Role.admin):
         problem = "That token is not a valid reviewer token." if token else "Paste your token."
         return _page(request, "login.html", 401, next=target, error=problem)
+    svc = app_services(request)
+    session = await run_in_threadpool(svc.sessions.open, info)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         COOKIE,
-        token,
+        session,
         httponly=True,
         samesite="strict",
-        secure=app_services(request).settings.secure_cookies,
-        max_age=12 * 3600,
+        secure=_secure(request),
+        max_age=int(svc.sessions.timeouts.absolute.total_seconds()),
         path="/",
     )
     return response
 
 
+def _secure(request: Request) -> bool:
+    """Secure cookies when configured, or when the request came over HTTPS (directly, or as a
+    trusted proxy's X-Forwarded-Proto has told uvicorn)."""
+    return app_services(request).settings.secure_cookies or request.url.scheme == "https"
+
+
 @router.post("/logout")
 async def logout(request: Request) -> Response:
-    _, token = _reviewer(request)
+    _, session = _reviewer(request)
     form = await _form(request)
     response = RedirectResponse("/review/login", status_code=303)
-    if hmac.compare_digest(_first(form, "csrf"), _csrf(token)):
-        response.delete_cookie(COOKIE, path="/")
+    if hmac.compare_digest(_first(form, "csrf"), _csrf(session)):
+        await run_in_threadpool(app_services(request).sessions.end, session)
+        response.delete_cookie(COOKIE, path="/", secure=_secure(request), httponly=True)
     return response
 
 
@@ -143,7 +166,7 @@ _FILTERS = {
 
 @router.get("/")
 def queue_page(request: Request, show: str = "all") -> HTMLResponse:
-    info, token = _reviewer(request)
+    info, session = _reviewer(request)
     svc = app_services(request)
     rows = svc.store.queue(limit=500)
     counts = {
@@ -158,7 +181,7 @@ def queue_page(request: Request, show: str = "all") -> HTMLResponse:
         request,
         "queue.html",
         reviewer=info,
-        csrf=_csrf(token),
+        csrf=_csrf(session),
         rows=chosen,
         counts=counts,
         show=show if show in _FILTERS else "all",
@@ -170,15 +193,15 @@ def queue_page(request: Request, show: str = "all") -> HTMLResponse:
 
 @router.get("/cases/{case_id}")
 def case_page(request: Request, case_id: str, done: str = "") -> HTMLResponse:
-    info, token = _reviewer(request)
-    return _case_page(request, app_services(request), info, token, case_id, notice=done)
+    info, session = _reviewer(request)
+    return _case_page(request, app_services(request), info, session, case_id, notice=done)
 
 
 def _case_page(
     request: Request,
     svc: Services,
     info: TokenInfo,
-    token: str,
+    session: str,
     case_id: str,
     *,
     notice: str = "",
@@ -189,7 +212,7 @@ def _case_page(
     case = svc.store.get(case_id)
     if case is None:
         return _page(
-            request, "missing.html", 404, reviewer=info, csrf=_csrf(token), case_id=case_id
+            request, "missing.html", 404, reviewer=info, csrf=_csrf(session), case_id=case_id
         )
     decision = case.decision()
     reason_clauses = list(dict.fromkeys(r.clause for r in decision.reasons))
@@ -199,7 +222,7 @@ def _case_page(
         "case.html",
         status_code,
         reviewer=info,
-        csrf=_csrf(token),
+        csrf=_csrf(session),
         case=case,
         decision=decision,
         request_data=case.request_data(),
@@ -224,15 +247,15 @@ def _case_page(
 
 @router.post("/cases/{case_id}/decide")
 async def decide(request: Request, case_id: str) -> Response:
-    info, token = _reviewer(request)
+    info, session = _reviewer(request)
     svc = app_services(request)
     form = await _form(request)
-    if not hmac.compare_digest(_first(form, "csrf"), _csrf(token)):
+    if not hmac.compare_digest(_first(form, "csrf"), _csrf(session)):
         return _case_page(
             request,
             svc,
             info,
-            token,
+            session,
             case_id,
             status_code=403,
             errors=["The form expired: reload the page and try again."],
@@ -244,30 +267,39 @@ async def decide(request: Request, case_id: str) -> Response:
     if extra:
         clauses.append(extra)
     try:
+        if raw_action not in ReviewerAction.__members__:
+            raise RequestError(
+                [FieldError("action", "Choose an action: approve, deny or request information.")]
+            )
         action = ReviewerAction(raw_action)
-        seen = _first(form, "decision_count")
         svc.store.record_reviewer_action(
             case_id,
             action,
             reason,
             actor=info.actor(),
             clauses=clauses,
-            seen_decisions=int(seen) if seen.isdigit() else None,
+            seen_decisions=_decision_count(_first(form, "decision_count")),
             authorize=partial(reviewer_authorization, svc.registry),
         )
-    except ValueError as exc:  # an unknown action, or a RequestError naming the field
-        problems = (
-            [f"{e.field}: {e.problem}" for e in exc.errors]
-            if isinstance(exc, RequestError)
-            else ["Choose an action: approve, deny or request information."]
-        )
+    except RequestError as exc:
+        problems = [f"{e.field}: {e.problem}" for e in exc.errors]
         return _case_page(
-            request, svc, info, token, case_id, errors=problems, form=form, status_code=422
+            request, svc, info, session, case_id, errors=problems, form=form, status_code=422
         )
     except CaseConflict as exc:
-        return _case_page(request, svc, info, token, case_id, errors=[str(exc)], status_code=409)
+        return _case_page(request, svc, info, session, case_id, errors=[str(exc)], status_code=409)
     svc.metrics.reviewer_actions.labels(action.value).inc()
     return RedirectResponse(f"/review/cases/{case_id}?done={action.value}", status_code=303)
+
+
+def _decision_count(value: str) -> int | None:
+    """The form's decision_count: None when absent (the store requires it to approve or deny),
+    else a whole number; anything else is an error, never ignored."""
+    if not value:
+        return None
+    if not (value.isascii() and value.isdigit() and len(value) <= 6):
+        raise RequestError([FieldError("decision_count", "must be a whole number")])
+    return int(value)
 
 
 def due_text(due: datetime, now: datetime) -> str:
