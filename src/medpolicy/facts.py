@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 from medpolicy.catalogue import Catalogue, FactKind, FactSpec, shared_catalogue
 from medpolicy.catalogue.derive import EVERYTHING, Conflict, Reading, Scope
-from medpolicy.record.legacy import to_record
+from medpolicy.record.legacy import RecordLike, RecordView
 from medpolicy.record.model import ClinicalRecord
 from medpolicy.request import Request
 
@@ -45,19 +45,21 @@ class Facts(NamedTuple):
         return self.values.get(path) is not None
 
 
-def as_record(request: Request | ClinicalRecord) -> ClinicalRecord:
-    """The clinical record of a request in either format."""
-    return request if isinstance(request, ClinicalRecord) else to_record(request)
+def as_record(request: Request | ClinicalRecord) -> RecordLike:
+    """The clinical record of a request in either format (one of the earlier format is read in
+    place: ``record.legacy.RecordView``)."""
+    return request if isinstance(request, ClinicalRecord) else RecordView(request)
 
 
 def extract_facts(
-    request: Request | ClinicalRecord,
+    request: Request | ClinicalRecord | RecordView,
     scope: Scope = EVERYTHING,
     catalogue: Catalogue | None = None,
 ) -> Facts:
     """The request's facts as the catalogue reads them from its clinical record, in the
     catalogue's order (absent facts are left out, conflicts named)."""
-    reading = Reading(as_record(request), scope)
+    record = request if isinstance(request, RecordView) else as_record(request)
+    reading = Reading(record, scope)
     values: dict[str, Any] = {}
     conflicts: dict[str, str] = {}
     for path, derive in (catalogue or shared_catalogue()).derivations:

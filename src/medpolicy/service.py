@@ -41,7 +41,7 @@ def evaluate_request(registry: PolicyRegistry, request: Request | ClinicalRecord
         member.plan,
         member.line_of_business and member.line_of_business.value,
     )
-    check_period_fits(policy, record)
+    check_period_fits(policy, request)
     return decide(policy, request)
 
 

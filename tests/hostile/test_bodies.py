@@ -42,7 +42,13 @@ def problems(response: Any) -> list[tuple[str, str]]:
     body = response.json()
     if body.get("resourceType") == "OperationOutcome":
         assert response.headers["content-type"].startswith(FHIR_JSON)
-        return [((i.get("expression") or [""])[0], i["diagnostics"]) for i in body["issue"]]
+        # an issue about no element of a resource (the body, a header) names it in its diagnostics
+        return [
+            (i["expression"][0], i["diagnostics"])
+            if "expression" in i
+            else tuple(i["diagnostics"].split(": ", 1))
+            for i in body["issue"]
+        ]
     return [(e["field"], e["problem"]) for e in body["errors"]]
 
 

@@ -12,7 +12,10 @@ from tests.hostile.conftest import Hostile
 def field_of(response: object) -> str:
     body = response.json()  # type: ignore[attr-defined]
     if body.get("resourceType") == "OperationOutcome":
-        return str(body["issue"][0]["expression"][0])
+        issue = body["issue"][0]
+        if "expression" in issue:
+            return str(issue["expression"][0])
+        return str(issue["diagnostics"]).split(": ", 1)[0]  # not an element: named there
     return str(body["errors"][0]["field"])
 
 

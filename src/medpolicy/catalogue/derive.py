@@ -34,7 +34,8 @@ from decimal import Decimal
 from typing import Any
 
 from medpolicy.definitions.units import weight_in_kg
-from medpolicy.record.model import ClinicalRecord, Finding
+from medpolicy.record.legacy import RecordLike
+from medpolicy.record.model import Finding
 
 __all__ = ["EVERYTHING", "Conflict", "Derivation", "Reading", "Scope", "compile_derivation"]
 
@@ -69,7 +70,7 @@ class Reading:
 
     __slots__ = ("_findings", "_why_not", "record", "scope")
 
-    def __init__(self, record: ClinicalRecord, scope: Scope = EVERYTHING) -> None:
+    def __init__(self, record: RecordLike, scope: Scope = EVERYTHING) -> None:
         self.record, self.scope = record, scope
         self._findings: list[tuple[Finding, str | None]] | None = None
         self._why_not: dict[str | None, str | None] = {}
@@ -292,8 +293,8 @@ def _records(spec: Mapping[str, Any]) -> Derivation:
         for item in items:
             d = item.__dict__
             row = {f: d[f] for f in fields}
-            for f in optional:
-                if d[f] is not None:
+            for f in optional:  # a field the sender's format may not have is not reported
+                if d.get(f) is not None:
                     row[f] = d[f]
             out.append(row)
         return out

@@ -37,6 +37,7 @@ from medpolicy.errors import FieldError, RequestError
 from medpolicy.facts import FACTS, Facts, as_record, extract_facts
 from medpolicy.logic import BY_RANK, MET, RANK, UNKNOWN, Truth
 from medpolicy.policy import tree as t
+from medpolicy.record.legacy import RecordLike
 from medpolicy.record.model import ClinicalRecord
 from medpolicy.request import Request
 
@@ -287,7 +288,7 @@ def _outlines(policy: t.Policy, p: t.Pathway) -> _Outlines:
     )
 
 
-def _check_fits(policy: t.Policy, record: ClinicalRecord, legacy: bool) -> None:
+def _check_fits(policy: t.Policy, record: RecordLike, legacy: bool) -> None:
     """The request is for the policy's drug, and names only indications the policy has (field
     paths as the sender wrote them: the earlier format's, or the record's)."""
     errors = []

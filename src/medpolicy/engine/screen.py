@@ -39,7 +39,7 @@ from medpolicy.facts import FACTS, Facts
 from medpolicy.logic import MET, Truth
 from medpolicy.policy import tree as t
 from medpolicy.policy.load import IDENTITY_FIELD
-from medpolicy.record.model import ClinicalRecord
+from medpolicy.record.legacy import RecordLike
 
 __all__ = ["Gate", "Screened", "screen"]
 
@@ -78,7 +78,7 @@ class _Reading:
 _READINGS: dict[str, _Reading] = {}
 
 
-def screen(policy: t.Policy, record: ClinicalRecord, facts: Facts) -> Screened:
+def screen(policy: t.Policy, record: RecordLike, facts: Facts) -> Screened:
     """``facts``: the record's facts as read before its condition is known (every finding)."""
     reading = _READINGS.get(policy.content_hash)
     if reading is None:
@@ -248,7 +248,7 @@ _DRUG_RECORDS = ("prior_therapies", "medication.concurrent_anticancer_drugs")
 
 def _identify_drugs(
     policy: t.Policy,
-    record: ClinicalRecord,
+    record: RecordLike,
     values: dict[str, Any],
     notes: dict[str, str],
     gates: list[Gate],
@@ -282,7 +282,7 @@ def _identify_drugs(
     if drug.rxnorm is None and drug.ndc is None:
         ordered = identify(drug.name)
     else:
-        codes = tuple((s, c) for s, c in _codes(drug.__dict__) if s != "hcpcs")
+        codes = _codes({"rxnorm": drug.rxnorm, "ndc": drug.ndc})
         ordered = identify(drug.name, codes)
     if ordered.id != policy.drug.id:
         gates.append(Gate("medication.drug", _not_this_drug(policy, drug.name, ordered)))
@@ -322,7 +322,7 @@ def _not_this_drug(policy: t.Policy, named: str | None, found: Identity) -> str:
 # -- findings about the request's condition ------------------------------------------------------
 
 
-def _attributable(record: ClinicalRecord, in_play: frozenset[str]) -> bool:
+def _attributable(record: RecordLike, in_play: frozenset[str]) -> bool:
     """Whether some finding or extent may be about another condition than the one requested:
     several are in play, or a condition with a code carries its own (most requests: neither,
     and what was read before the condition was known stands)."""

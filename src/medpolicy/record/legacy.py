@@ -29,6 +29,8 @@ __all__ = [
     "HER2_ISH_COPY_NUMBER",
     "HER2_ISH_RATIO",
     "INITIATION_CRITERIA_MET",
+    "RecordLike",
+    "RecordView",
     "to_record",
 ]
 
@@ -92,7 +94,7 @@ def to_record(r: Request) -> m.ClinicalRecord:
             condition=None,
             concurrent_drugs=med.concurrent_anticancer_drugs,
         ),
-        conditions=_conditions(r),
+        conditions=_conditions(r, _MODELS),
         observations=_observations(r),
         medication_history=None
         if r.prior_therapies is None
@@ -143,28 +145,52 @@ def _observations(r: Request) -> list[m.Observation] | None:
     return [_make(m.Observation, code=BODY_WEIGHT, value=w.value, unit=w.unit, date=w.date)]
 
 
-def _finding(code: str, **fields: Any) -> m.Finding:
-    values = {
-        "result": None,
-        "value": None,
-        "unit": None,
-        "method": None,
-        "specimen_id": None,
-        "date": None,
-        "test": None,
-        "variant": None,
-    }
-    values.update(fields)
-    return _make(m.Finding, code=code, **values)
+_NO_FINDING = {
+    "result": None,
+    "value": None,
+    "unit": None,
+    "method": None,
+    "specimen_id": None,
+    "date": None,
+    "test": None,
+    "variant": None,
+}
 
 
-def _conditions(r: Request) -> list[m.Condition] | None:
+class _Build:
+    """How a condition and a finding are made: as the record's models, or as the view's small
+    objects (the same attributes)."""
+
+    def __init__(self, models: bool) -> None:
+        self.models = models
+
+    def finding(self, code: str, **fields: Any) -> Any:
+        values = {**_NO_FINDING, **fields}
+        if self.models:
+            return _make(m.Finding, code=code, **values)
+        return _Finding(code, *values.values())
+
+    def condition(self, code: str | None, extent: Any, findings: list[Any]) -> Any:
+        if self.models:
+            return _make(
+                m.Condition,
+                code=code,
+                extent=extent,
+                stage=None,
+                recurrence_date=None,
+                findings=findings,
+            )
+        return _Condition(code, extent, None, None, findings)
+
+
+def _conditions(r: Request, build: _Build) -> list[Any] | None:
     """A condition per diagnosis code, in order; findings that name their condition under it
     (added when it is not among the codes); the rest under a condition whose code was not said."""
-    coded: list[tuple[str, list[m.Finding]]] = [(code, []) for code in r.diagnoses or ()]
-    unsaid: list[m.Finding] = []
+    coded: list[tuple[str, list[Any]]] = [(code, []) for code in r.diagnoses or ()]
+    unsaid: list[Any] = []
+    _finding = build.finding
 
-    def place(finding: m.Finding, about: str | None) -> None:
+    def place(finding: Any, about: str | None) -> None:
         if about is None:
             unsaid.append(finding)
             return
@@ -176,9 +202,9 @@ def _conditions(r: Request) -> list[m.Condition] | None:
 
     if r.her2 is not None:
         for ihc in r.her2.ihc:
-            place(_ihc(ihc), ihc.condition)
+            place(_ihc(ihc, build), ihc.condition)
         for ish in r.her2.ish:
-            for finding in _ish(ish):
+            for finding in _ish(ish, build):
                 place(finding, ish.condition)
     if (e := r.erbb2_mutation) is not None:
         place(
@@ -189,34 +215,25 @@ def _conditions(r: Request) -> list[m.Condition] | None:
         unsaid.append(_finding(BRAIN_METASTASES, result=result))
     if (status := r.disease_status_on_treatment) is not None:
         unsaid.append(_finding(DISEASE_STATUS, result=status))
-    conditions = [
-        _make(m.Condition, code=code, extent=None, stage=None, recurrence_date=None, findings=f)
-        for code, f in coded
-    ]
+    conditions = [build.condition(code, None, f) for code, f in coded]
     if unsaid or r.disease_extent is not None:
-        conditions.append(
-            _make(
-                m.Condition,
-                code=None,
-                extent=r.disease_extent,
-                stage=None,
-                recurrence_date=None,
-                findings=unsaid,
-            )
-        )
+        conditions.append(build.condition(None, r.disease_extent, unsaid))
     if not conditions and r.diagnoses is None:
         return None
     return conditions
 
 
-def _ihc(t: Her2Ihc) -> m.Finding:
-    return _finding(HER2_IHC, result=t.score, method="IHC", specimen_id=t.specimen_id, date=t.date)
+def _ihc(t: Her2Ihc, build: _Build) -> Any:
+    return build.finding(
+        HER2_IHC, result=t.score, method="IHC", specimen_id=t.specimen_id, date=t.date
+    )
 
 
-def _ish(t: Her2Ish) -> list[m.Finding]:
+def _ish(t: Her2Ish, build: _Build) -> list[Any]:
     """One dual-probe ISH report: its ratio and its copy number, each a finding on the same
     specimen and date."""
     out = []
+    _finding = build.finding
     if t.ratio is not None:
         out.append(
             _finding(
@@ -239,3 +256,179 @@ def _ish(t: Her2Ish) -> list[m.Finding]:
             )
         )
     return out
+
+
+# -- the earlier format read in place -------------------------------------------------------------
+#
+# ``to_record`` builds the record's models: what a sender of the earlier format receives back, and
+# what tests compare. The engine reads a request of the earlier format through ``RecordView``
+# instead: the same attributes as a ``ClinicalRecord``, read from the request where they lie (a
+# field of the same name and meaning is the request's own object; conditions, observations and
+# attestations are made on first read, as small slotted objects). Building a record's dozen
+# models cost more than a decision's criteria; tests hold every decision made through the view
+# equal to the one made from ``to_record``'s record.
+
+
+class _Slotted:
+    """A small object whose attributes are given in the order of its ``_fields``."""
+
+    __slots__: tuple[str, ...] = ()
+    _fields: tuple[str, ...] = ()
+
+    def __init__(self, *values: Any) -> None:
+        for name, value in zip(self._fields, values, strict=True):
+            object.__setattr__(self, name, value)
+
+
+class _Drug(_Slotted):
+    _fields = (
+        "hcpcs",
+        "name",
+        "rxnorm",
+        "ndc",
+    )  # in the order the maker gives them
+    __slots__ = _fields
+    hcpcs: str
+    name: str | None
+    rxnorm: str | None
+    ndc: str | None
+
+
+class _Order(_Slotted):
+    _fields = (
+        "drug",
+        "dose",
+        "interval_days",
+        "start_date",
+        "line_of_therapy",
+        "setting",
+        "indications",
+        "condition",
+        "concurrent_drugs",
+    )  # in the order the maker gives them
+    __slots__ = _fields
+    drug: _Drug
+    dose: Any
+    interval_days: int | None
+    start_date: Any
+    line_of_therapy: int | None
+    setting: str | None
+    indications: list[str] | None
+    condition: str | None
+    concurrent_drugs: list[Any] | None
+
+
+class _Condition(_Slotted):
+    _fields = (
+        "code",
+        "extent",
+        "stage",
+        "recurrence_date",
+        "findings",
+    )  # in the order the maker gives them
+    __slots__ = _fields
+
+
+class _Finding(_Slotted):
+    _fields = (
+        "code",
+        "result",
+        "value",
+        "unit",
+        "method",
+        "specimen_id",
+        "date",
+        "test",
+        "variant",
+    )  # in the order the maker gives them
+    __slots__ = _fields
+
+
+class _Observation(_Slotted):
+    _fields = (
+        "code",
+        "value",
+        "unit",
+        "date",
+    )  # in the order the maker gives them
+    __slots__ = _fields
+
+
+class _Attestation(_Slotted):
+    _fields = (
+        "statement",
+        "value",
+        "by",
+        "on",
+    )  # in the order the maker gives them
+    __slots__ = _fields
+
+
+_MODELS, _VIEW = _Build(models=True), _Build(models=False)
+
+
+class RecordView:
+    """A request of the earlier format, read as its clinical record (see above)."""
+
+    __slots__ = (
+        "_conditions",
+        "member",
+        "order",
+        "request",
+        "request_id",
+        "request_type",
+        "submitted_at",
+        "urgency",
+    )
+
+    def __init__(self, request: Request) -> None:
+        med = request.medication
+        self.request = request
+        self.request_id = request.request_id
+        self.submitted_at = request.submitted_at
+        self.request_type = request.request_type
+        self.urgency = request.urgency
+        self.member = request.member  # the same fields, but for sex (not in the earlier format)
+        self.order = _Order(
+            _Drug(med.hcpcs, med.drug, med.rxnorm, med.ndc),
+            med.dose,
+            med.interval_days,
+            med.start_date,
+            med.line_of_therapy,
+            None,
+            request.indications,
+            None,
+            med.concurrent_anticancer_drugs,
+        )
+        self._conditions: list[Any] | bool | None = False  # not read yet
+
+    @property
+    def conditions(self) -> list[Any] | None:
+        if self._conditions is False:
+            self._conditions = _conditions(self.request, _VIEW)
+        return self._conditions  # type: ignore[return-value]
+
+    @property
+    def observations(self) -> list[Any] | None:
+        w = self.request.body_weight
+        return None if w is None else [_Observation(BODY_WEIGHT, w.value, w.unit, w.date)]
+
+    @property
+    def medication_history(self) -> list[Any] | None:
+        return self.request.prior_therapies  # the same fields, but for setting, cycles, response
+
+    @property
+    def prior_authorizations(self) -> list[Any] | None:
+        return self.request.prior_authorizations
+
+    @property
+    def attestations(self) -> list[Any] | None:
+        met = self.request.initiation_criteria_previously_met
+        return None if met is None else [_Attestation(INITIATION_CRITERIA_MET, met, None, None)]
+
+    @property
+    def compendium(self) -> Any:
+        return self.request.compendium
+
+
+RecordLike = m.ClinicalRecord | RecordView  # what the engine reads a request as

@@ -44,6 +44,9 @@ class OutcomeIssue:
         }
         if self.expression and is_fhirpath(self.expression):
             out["expression"] = [self.expression]
+        elif self.expression and not self.diagnostics.startswith(self.expression):
+            # not an element (the body, a header): named in the diagnostics instead
+            out["diagnostics"] = f"{self.expression}: {self.diagnostics}"
         return out
 
 
