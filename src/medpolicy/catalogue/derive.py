@@ -285,6 +285,8 @@ def _records(spec: Mapping[str, Any]) -> Derivation:
     fields = tuple(str(f) for f in spec.get("fields") or ())
     optional = tuple(str(f) for f in spec.get("optional") or ())
 
+    exact: dict[type, bool] = {}  # item type -> whether its fields are exactly ``fields``
+
     def derive(reading: Reading) -> Value:
         items: Sequence[Any] | None = get(reading.record)
         if items is None:
@@ -292,6 +294,13 @@ def _records(spec: Mapping[str, Any]) -> Derivation:
         out = []
         for item in items:
             d = item.__dict__
+            kind = item.__class__
+            same = exact.get(kind)
+            if same is None:
+                same = exact[kind] = tuple(d) == fields
+            if same:  # the earlier format's records: a copy of its fields, in order
+                out.append(dict(d))
+                continue
             row = {f: d[f] for f in fields}
             for f in optional:  # a field the sender's format may not have is not reported
                 if d.get(f) is not None:

@@ -13,6 +13,7 @@ values the request's own validation has already checked, without validating them
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -165,10 +166,20 @@ class _Build:
         self.models = models
 
     def finding(self, code: str, **fields: Any) -> Any:
-        values = {**_NO_FINDING, **fields}
         if self.models:
-            return _make(m.Finding, code=code, **values)
-        return _Finding(code, *values.values())
+            return _make(m.Finding, code=code, **{**_NO_FINDING, **fields})
+        get = fields.get
+        return _Finding(
+            code,
+            get("result"),
+            get("value"),
+            get("unit"),
+            get("method"),
+            get("specimen_id"),
+            get("date"),
+            None,  # test: not in the earlier format
+            get("variant"),
+        )
 
     def condition(self, code: str | None, extent: Any, findings: list[Any]) -> Any:
         if self.models:
@@ -265,48 +276,21 @@ def _ish(t: Her2Ish, build: _Build) -> list[Any]:
 # instead: the same attributes as a ``ClinicalRecord``, read from the request where they lie (a
 # field of the same name and meaning is the request's own object; conditions, observations and
 # attestations are made on first read, as small slotted objects). Building a record's dozen
-# models cost more than a decision's criteria; tests hold every decision made through the view
+# models cost more than a decision's criteria (slotted dataclasses cost a fraction); tests hold
+# every decision made through the view
 # equal to the one made from ``to_record``'s record.
 
 
-class _Slotted:
-    """A small object whose attributes are given in the order of its ``_fields``."""
-
-    __slots__: tuple[str, ...] = ()
-    _fields: tuple[str, ...] = ()
-
-    def __init__(self, *values: Any) -> None:
-        for name, value in zip(self._fields, values, strict=True):
-            object.__setattr__(self, name, value)
-
-
-class _Drug(_Slotted):
-    _fields = (
-        "hcpcs",
-        "name",
-        "rxnorm",
-        "ndc",
-    )  # in the order the maker gives them
-    __slots__ = _fields
+@dataclass(slots=True)
+class _Drug:
     hcpcs: str
     name: str | None
     rxnorm: str | None
     ndc: str | None
 
 
-class _Order(_Slotted):
-    _fields = (
-        "drug",
-        "dose",
-        "interval_days",
-        "start_date",
-        "line_of_therapy",
-        "setting",
-        "indications",
-        "condition",
-        "concurrent_drugs",
-    )  # in the order the maker gives them
-    __slots__ = _fields
+@dataclass(slots=True)
+class _Order:
     drug: _Drug
     dose: Any
     interval_days: int | None
@@ -318,50 +302,42 @@ class _Order(_Slotted):
     concurrent_drugs: list[Any] | None
 
 
-class _Condition(_Slotted):
-    _fields = (
-        "code",
-        "extent",
-        "stage",
-        "recurrence_date",
-        "findings",
-    )  # in the order the maker gives them
-    __slots__ = _fields
+@dataclass(slots=True)
+class _Condition:
+    code: str | None
+    extent: list[str] | None
+    stage: str | None
+    recurrence_date: Any
+    findings: list[Any]
 
 
-class _Finding(_Slotted):
-    _fields = (
-        "code",
-        "result",
-        "value",
-        "unit",
-        "method",
-        "specimen_id",
-        "date",
-        "test",
-        "variant",
-    )  # in the order the maker gives them
-    __slots__ = _fields
+@dataclass(slots=True)
+class _Finding:
+    code: str
+    result: str | None
+    value: Any
+    unit: str | None
+    method: str | None
+    specimen_id: str | None
+    date: Any
+    test: str | None
+    variant: str | None
 
 
-class _Observation(_Slotted):
-    _fields = (
-        "code",
-        "value",
-        "unit",
-        "date",
-    )  # in the order the maker gives them
-    __slots__ = _fields
+@dataclass(slots=True)
+class _Observation:
+    code: str
+    value: Any
+    unit: str
+    date: Any
 
 
-class _Attestation(_Slotted):
-    _fields = (
-        "statement",
-        "value",
-        "by",
-        "on",
-    )  # in the order the maker gives them
-    __slots__ = _fields
+@dataclass(slots=True)
+class _Attestation:
+    statement: str
+    value: bool
+    by: str | None
+    on: Any
 
 
 _MODELS, _VIEW = _Build(models=True), _Build(models=False)
