@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from medpolicy.catalogue import Catalogue, FactKind, FactSpec, shared_catalogue
+from medpolicy.catalogue import KNOWN_FACTS, Catalogue, FactKind, FactSpec, shared_catalogue
 from medpolicy.catalogue.derive import EVERYTHING, Conflict, Reading, Scope
 from medpolicy.record.legacy import RecordLike, RecordView
 from medpolicy.record.model import ClinicalRecord
@@ -28,7 +28,9 @@ from medpolicy.request import Request
 
 __all__ = ["FACTS", "FactKind", "FactSpec", "Facts", "as_record", "extract_facts"]
 
-FACTS: Mapping[str, FactSpec] = shared_catalogue().facts
+shared_catalogue()  # its facts known before any policy's
+# every fact known: the shared catalogue's and each loaded policy's own (``catalogue.register``)
+FACTS: Mapping[str, FactSpec] = KNOWN_FACTS
 
 
 class Facts(NamedTuple):

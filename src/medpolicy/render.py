@@ -120,6 +120,15 @@ def _kind(node: t.Node) -> str:
     if isinstance(node, t.Check):
         params = ", ".join(f"{k}={v}" for k, v in sorted(node.params.items()))
         return f"[{node.definition}({params})]"
+    if isinstance(node, t.Count):
+        wanted = ", ".join(f"{f} {c.op} {_value(c.value)}" for f, c in node.where)
+        limit = f"{node.condition.op} {_value(node.condition.value)}"
+        return f"[count of {node.fact} with {wanted} {limit}]"
+    if isinstance(node, t.Within):
+        span = f"{node.months} months" if node.months else f"{node.days} days"
+        return f"[{node.fact} within {span} after {node.records}.{node.field}]"
+    if isinstance(node, t.Judgment):
+        return f"[reviewer's judgment: {node.question}]"
     return type(node).__name__
 
 

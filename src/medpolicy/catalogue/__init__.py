@@ -20,7 +20,17 @@ import yaml
 
 from medpolicy.catalogue.derive import Derivation, compile_derivation
 
-__all__ = ["KINDS", "Catalogue", "FactKind", "FactSpec", "build_catalogue", "shared_catalogue"]
+__all__ = [
+    "KINDS",
+    "KNOWN_FACTS",
+    "Catalogue",
+    "FactKind",
+    "FactSpec",
+    "build_catalogue",
+    "register",
+    "shared_catalogue",
+    "shared_drugs",
+]
 
 FactKind = Literal[
     "code", "codes", "decimal", "integer", "boolean", "date", "choice", "choices", "records"
@@ -37,6 +47,7 @@ KINDS: tuple[str, ...] = (
     "records",
 )
 SHARED = Path(__file__).with_name("oncology.yaml")
+SHARED_DRUGS = Path(__file__).with_name("drugs.yaml")
 
 
 @dataclass(frozen=True)
@@ -65,6 +76,29 @@ class Catalogue:
 
     def __contains__(self, path: object) -> bool:
         return path in self.facts
+
+    def extend(self, entries: Mapping[str, Any]) -> Catalogue:
+        """This catalogue with a policy's own facts added (ValueError: what is wrong)."""
+        return build_catalogue(entries, self) if entries else self
+
+
+# Every fact known to this process: the shared catalogue's, and each loaded policy's own. A fact's
+# path means one thing everywhere (its words, kind and values are read by wording, questions and
+# the reason text); ``register`` refuses a second, different meaning.
+_KNOWN: dict[str, FactSpec] = {}
+KNOWN_FACTS: Mapping[str, FactSpec] = MappingProxyType(_KNOWN)
+
+
+def register(catalogue: Catalogue) -> list[str]:
+    """Make a policy's facts known to the process; the paths already known otherwise."""
+    clashes = []
+    for path, spec in catalogue.facts.items():
+        known = _KNOWN.get(path)
+        if known is None:
+            _KNOWN[path] = spec
+        elif known != spec:
+            clashes.append(path)
+    return clashes
 
 
 def build_catalogue(entries: Mapping[str, Any], base: Catalogue | None = None) -> Catalogue:
@@ -116,4 +150,14 @@ def _spec(path: str, raw: Any) -> FactSpec:
 def shared_catalogue() -> Catalogue:
     """The shared catalogue every policy reads (and may add to)."""
     document = yaml.safe_load(SHARED.read_text(encoding="utf-8"))
-    return build_catalogue(document["facts"])
+    catalogue = build_catalogue(document["facts"])
+    register(catalogue)
+    return catalogue
+
+
+@functools.cache
+def shared_drugs() -> Mapping[str, Any]:
+    """The shared drug vocabulary's entries as written (the policy loader checks and builds
+    them, with a policy's own)."""
+    document = yaml.safe_load(SHARED_DRUGS.read_text(encoding="utf-8"))
+    return MappingProxyType(dict(document["drugs"]))

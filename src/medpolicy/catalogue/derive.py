@@ -8,7 +8,9 @@ A form names where in the record a fact comes from, never what the fact is about
   dose as value and unit; ``as: drugs`` for drugs as records of what was reported);
 - ``{observation: [codes], take: value | date, unit: kg}``: the latest dated observation with one
   of the codes (its value in the unit asked for, or its date);
+- ``{age: member.birth_date}``: whole years from that date to the request's;
 - ``{codes: conditions}``: the ICD-10-CM codes of the member's conditions;
+- ``{condition: recurrence_date}``: a field of the condition requested;
 - ``{extent: conditions}``: the extent of the condition requested (or of the one whose code was
   not said);
 - ``{finding: [codes], take: result | value, agree: "what"}``: the one value every finding with
@@ -194,6 +196,38 @@ def _codes(spec: Mapping[str, Any]) -> Derivation:
     return derive
 
 
+def _age(spec: Mapping[str, Any]) -> Derivation:
+    """Whole years from a date of the member (their birth date) to the request date."""
+    get = _getter(str(spec["age"]))
+
+    def derive(reading: Reading) -> Value:
+        born: date | None = get(reading.record)
+        if born is None:
+            return None
+        today = reading.record.submitted_at.date()
+        return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+    return derive
+
+
+def _condition_field(spec: Mapping[str, Any]) -> Derivation:
+    """A field of the condition requested (or, when none is said, of the one whose code was
+    not said): e.g. its recurrence date."""
+    name = str(spec["condition"])
+
+    def derive(reading: Reading) -> Value:
+        unsaid = None
+        for c in reading.record.conditions or ():
+            value = getattr(c, name, None)
+            if value is not None and reading.scope.requested(c.code):
+                return value
+            if value is not None and c.code is None and unsaid is None:
+                unsaid = value
+        return unsaid
+
+    return derive
+
+
 def _extent(spec: Mapping[str, Any]) -> Derivation:
     def derive(reading: Reading) -> Value:
         unsaid = None
@@ -340,6 +374,8 @@ _FORMS: dict[str, Callable[[Mapping[str, Any]], Derivation]] = {
     "member": _field("member"),
     "order": _field("order"),
     "observation": _observation,
+    "age": _age,
+    "condition": _condition_field,
     "codes": _codes,
     "extent": _extent,
     "finding": _finding,

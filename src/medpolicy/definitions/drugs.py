@@ -113,6 +113,7 @@ class DrugEntry:
     label: str  # how a reason or a question names it
     names: tuple[str, ...]
     codes: Mapping[CodeSystem, tuple[str, ...]] = field(default_factory=dict)
+    classes: tuple[str, ...] = ()  # e.g. taxane: what a policy may ask a prior therapy to be
 
 
 @dataclass(frozen=True)

@@ -42,12 +42,15 @@ from medpolicy.engine.evaluate import (
     Trace,
     check_trace,
     compare_wording,
+    count_trace,
     detail,
     exists_trace,
+    judgment_trace,
     show,
     value_set_trace,
+    within_trace,
 )
-from medpolicy.engine.leaves import diagnosis_rank, predicate, to_decimal
+from medpolicy.engine.leaves import count_rank, diagnosis_rank, predicate, to_decimal, within_rank
 from medpolicy.facts import Facts
 from medpolicy.jsonable import json_text
 from medpolicy.logic import BY_RANK, MET, NOT_MET, RANK, UNKNOWN
@@ -123,6 +126,15 @@ class _Emitter:
         elif isinstance(node, t.Exists):
             test = self.records_function(f"e{index}", node.where)
             self.lines.append(f"    {out} = {test}({self.facts.value(node.fact)}, today)")
+        elif isinstance(node, t.Count):
+            rank = self.constant(functools.partial(count_rank, node))
+            self.lines.append(f"    {out} = {rank}({self.facts.value(node.fact)}, today)")
+        elif isinstance(node, t.Within):
+            rank = self.constant(functools.partial(within_rank, node))
+            event, records = self.facts.value(node.fact), self.facts.value(node.records)
+            self.lines.append(f"    {out} = {rank}({event}, {records}, today)")
+        elif isinstance(node, t.Judgment):
+            self.lines.append(f"    {out} = {UNKNOWN}")  # always a clinical reviewer's
         elif isinstance(node, t.Check):
             run = self.constant(CHECKS[node.definition].bind(node.params))
             outcome = f"o{index}"
@@ -297,6 +309,9 @@ class _WordingEmitter:
 _EXPLAIN_RANK: dict[type[t.Node], Callable[[Any, int, Context], Trace]] = {
     t.InValueSet: value_set_trace,
     t.Exists: exists_trace,
+    t.Count: count_trace,
+    t.Within: within_trace,
+    t.Judgment: judgment_trace,
 }
 
 

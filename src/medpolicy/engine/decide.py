@@ -29,7 +29,7 @@ from medpolicy.engine.decision import (
     Scope,
     WordedPathway,
 )
-from medpolicy.engine.evaluate import NOT_REPORTED, Context, Trace, detail, evaluate
+from medpolicy.engine.evaluate import JUDGMENT, NOT_REPORTED, Context, Trace, detail, evaluate
 from medpolicy.engine.explain import describe_failure, failing, lacking
 from medpolicy.engine.leaves import accepted_by_text_flags, code_matches
 from medpolicy.engine.screen import Gate, screen
@@ -50,7 +50,7 @@ def decide(policy: t.Policy, request: Request | ClinicalRecord) -> Determination
     record = as_record(request)
     _check_fits(policy, record, legacy=record is not request)
     parts = _policy_parts(policy)
-    screened = screen(policy, record, extract_facts(record))
+    screened = screen(policy, record, extract_facts(record, catalogue=policy.catalogue))
     facts = screened.facts
     scope = _scope(policy, parts, facts)
     indications = screened.indications
@@ -120,7 +120,7 @@ def decide(policy: t.Policy, request: Request | ClinicalRecord) -> Determination
 def criteria_facts(policy: t.Policy, request: Request | ClinicalRecord) -> Facts:
     """The facts the criteria read: the request's, screened (see ``screen``)."""
     record = as_record(request)
-    return screen(policy, record, extract_facts(record)).facts
+    return screen(policy, record, extract_facts(record, catalogue=policy.catalogue)).facts
 
 
 def run_pathway(
@@ -356,6 +356,7 @@ def _missing(facts: Facts, unknown: list[Trace], gates: _Gates) -> list[MissingF
     for tr in unknown:
         for fact, leaf in lacking(tr):
             needed.setdefault(fact, []).append(leaf)
+    judged = needed.pop(JUDGMENT, [])
     out = [
         MissingFact(
             fact=f,
@@ -367,6 +368,18 @@ def _missing(facts: Facts, unknown: list[Trace], gates: _Gates) -> list[MissingF
         )
         for f, leaves in sorted(needed.items())
     ]
+    for leaf in judged:  # not the provider's to send: the clinical reviewer is asked
+        assert isinstance(leaf.node, t.Judgment)
+        out.append(
+            MissingFact(
+                fact=JUDGMENT,
+                label=f"a clinical reviewer's judgment: {leaf.node.question}",
+                request_field="",
+                needed_for=[leaf.node.id],
+                clauses=[leaf.node.citation.section],
+                note="it cannot be computed from the record: a clinical reviewer decides",
+            )
+        )
     for gate in gates:
         if gate.fact in needed:  # already asked for, with the reason its leaves give
             continue

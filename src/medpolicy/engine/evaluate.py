@@ -23,29 +23,36 @@ from medpolicy.engine.checks import CHECKS, CheckResult
 from medpolicy.engine.leaves import (
     accepted_by_text_flags,
     code_matches,
+    count_range,
+    count_rank,
     diagnosis_rank,
     is_incomplete_member,
     predicate,
     record_rank,
     record_tests,
     records_predicate,
+    within_rank,
 )
 from medpolicy.facts import FACTS, Facts
 from medpolicy.logic import BY_RANK, MET, NOT_MET, UNKNOWN, Truth, all_of, any_of, not_
 from medpolicy.policy import tree as t
 
 __all__ = [
+    "JUDGMENT",
     "NOT_REPORTED",
     "Context",
     "Trace",
     "check_trace",
     "compare_wording",
+    "count_trace",
     "describe",
     "detail",
     "evaluate",
     "exists_trace",
+    "judgment_trace",
     "show",
     "value_set_trace",
+    "within_trace",
 ]
 
 
@@ -207,6 +214,77 @@ def check_trace(node: t.Check, out: CheckResult, facts: Facts) -> Trace:
     return Trace(node, out.result, dict(out.used), out.missing, "; ".join((out.detail, *conflicts)))
 
 
+def _count(node: t.Count, ctx: Context) -> Trace:
+    rank = count_rank(node, ctx.facts.get(node.fact), ctx.facts.get(_TODAY))
+    return count_trace(node, rank, ctx)
+
+
+def count_trace(node: t.Count, rank: int, ctx: Context) -> Trace:
+    """A count's trace from its rank (``leaves.count_rank``): what explains it."""
+    records: list[dict[str, Any]] | None = ctx.facts.get(node.fact)
+    if records is None:
+        return _absent(node, node.fact, ctx)
+    low, high = count_range(node.where, records, ctx.facts.get(_TODAY))
+    counted = f"{low}" if low == high else f"{low} to {high} (some records lack what is needed)"
+    note = f"records with {_wanted_of(node.where)}: {counted}; required: {describe(node.condition)}"
+    missing = (node.fact,) if rank == UNKNOWN else ()
+    return Trace(node, BY_RANK[rank], {node.fact: records}, missing, note)
+
+
+def _within(node: t.Within, ctx: Context) -> Trace:
+    get = ctx.facts.get
+    return within_trace(
+        node, within_rank(node, get(node.fact), get(node.records), get(_TODAY)), ctx
+    )
+
+
+def within_trace(node: t.Within, rank: int, ctx: Context) -> Trace:
+    """A time window's trace from its rank (``leaves.within_rank``): what explains it."""
+    get = ctx.facts.get
+    event, records = get(node.fact), get(node.records)
+    if event is None:
+        return _absent(node, node.fact, ctx)
+    if records is None:
+        return _absent(node, node.records, ctx)
+    span = " and ".join(
+        p
+        for p in (
+            f"{node.months} months" if node.months else "",
+            f"{node.days} days" if node.days else "",
+        )
+        if p
+    )
+    wanted = (
+        f"{FACTS[node.fact].name} {show(event)} within {span} after the {node.field} of a record "
+        f"with {_wanted_of(node.where)}"
+    )
+    note = {MET: f"found: {wanted}", NOT_MET: f"not found: {wanted}"}.get(
+        rank, f"cannot tell whether {wanted}: a record lacks its dates or what is needed"
+    )
+    used = {node.fact: event, node.records: records}
+    missing = (node.records,) if rank == UNKNOWN else ()
+    return Trace(node, BY_RANK[rank], used, missing, note)
+
+
+def _judgment(node: t.Judgment, ctx: Context) -> Trace:
+    return judgment_trace(node, UNKNOWN, ctx)
+
+
+def judgment_trace(node: t.Judgment, rank: int, ctx: Context) -> Trace:
+    """A judgment is never computed: it is for a clinical reviewer, who is asked its question."""
+    return Trace(
+        node, Truth.unknown, missing=(JUDGMENT,), note=f"for a clinical reviewer: {node.question}"
+    )
+
+
+# What a judgment "lacks": not a fact a provider sends, but a clinical reviewer's judgment.
+JUDGMENT = "reviewer.judgment"
+
+
+def _wanted_of(where: tuple[tuple[str, t.Condition], ...]) -> str:
+    return ", ".join(f"{f} {describe(c)}" for f, c in where) or "any fields"
+
+
 _EVALUATORS: dict[type[t.Node], Callable[[Any, Context], Trace]] = {
     t.AllOf: _all,
     t.AnyOf: _any,
@@ -215,6 +293,9 @@ _EVALUATORS: dict[type[t.Node], Callable[[Any, Context], Trace]] = {
     t.InValueSet: _in_value_set,
     t.Exists: _exists,
     t.Check: _check,
+    t.Count: _count,
+    t.Within: _within,
+    t.Judgment: _judgment,
 }
 
 

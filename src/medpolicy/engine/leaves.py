@@ -10,6 +10,7 @@ default for met.
 
 from __future__ import annotations
 
+import calendar
 import functools
 import operator
 from collections.abc import Callable, Sequence
@@ -25,6 +26,7 @@ __all__ = [
     "Predicate",
     "accepted_by_text_flags",
     "code_matches",
+    "count_rank",
     "diagnosis_rank",
     "is_incomplete_member",
     "predicate",
@@ -33,6 +35,7 @@ __all__ = [
     "records_predicate",
     "to_decimal",
     "value_set_rank",
+    "within_rank",
     "years_before",
 ]
 
@@ -230,3 +233,74 @@ def only_sites_of_spread(policy: t.Policy, vs: ValueSet, codes: Sequence[str]) -
     if spread is None or vs.codes <= spread.codes:
         return False
     return all(spread.covers(c) for c in codes)
+
+
+def count_range(
+    where: tuple[tuple[str, t.Condition], ...],
+    records: Sequence[dict[str, Any]],
+    today: date | None,
+) -> tuple[int, int]:
+    """How many records surely meet the conditions, and how many may (the unknown ones too)."""
+    tests = record_tests(where)
+    ranks = [record_rank(tests, r, today) for r in records]
+    return ranks.count(MET), ranks.count(MET) + ranks.count(UNKNOWN)
+
+
+def count_rank(node: t.Count, records: Sequence[dict[str, Any]] | None, today: date | None) -> int:
+    """Met when every count the records could give meets the condition; not met when none
+    does; otherwise unknown."""
+    if records is None:
+        return UNKNOWN
+    low, high = count_range(node.where, records, today)
+    test = predicate(node.condition)
+    seen = {test(n, today) for n in range(low, high + 1)}  # every count the records could give
+    return seen.pop() if len(seen) == 1 else UNKNOWN
+
+
+def add_months(day: date, months: int) -> date:
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    if year > date.max.year:
+        return date.max
+    return day.replace(year=year, month=month, day=min(day.day, _days_in(year, month)))
+
+
+def _days_in(year: int, month: int) -> int:
+    return calendar.monthrange(year, month)[1]
+
+
+def within_rank(
+    node: t.Within,
+    event: date | None,
+    records: Sequence[dict[str, Any]] | None,
+    today: date | None,
+) -> int:
+    """Some record meeting the conditions has the event within the window after its date:
+    Kleene ANY over the records of (ALL of the conditions, and the event in the window)."""
+    if event is None or records is None:
+        return UNKNOWN
+    tests = record_tests(node.where)
+    best = NOT_MET
+    for record in records:
+        rank = record_rank(tests, record, today)
+        if rank == NOT_MET:
+            continue
+        rank = min(rank, _in_window(node, event, record))
+        best = max(best, rank)
+        if best == MET:
+            break
+    return best
+
+
+def _in_window(node: t.Within, event: date, record: dict[str, Any]) -> int:
+    opened: date | None = record.get(node.field)
+    if opened is None:
+        return UNKNOWN
+    since = record.get(node.since) if node.since else opened
+    if since is None:  # the window's start is not known: only its end can rule it out
+        since = date.min
+    closes = add_months(opened, node.months)
+    closes = date.max if closes.toordinal() + node.days > date.max.toordinal() else closes
+    if node.days:
+        closes = date.fromordinal(closes.toordinal() + node.days)
+    return MET if since <= event <= closes else NOT_MET

@@ -30,7 +30,6 @@ from datetime import date
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from medpolicy.catalogue import shared_catalogue
 from medpolicy.catalogue.derive import Conflict, Reading, Scope
 from medpolicy.definitions.drugs import CODE_SYSTEMS, CodeSystem, Identity
 from medpolicy.engine.evaluate import Context, evaluate
@@ -38,7 +37,7 @@ from medpolicy.engine.leaves import predicate
 from medpolicy.facts import FACTS, Facts
 from medpolicy.logic import MET, Truth
 from medpolicy.policy import tree as t
-from medpolicy.policy.load import IDENTITY_FIELD
+from medpolicy.policy.load import CLASSES_FIELD, IDENTITY_FIELD
 from medpolicy.record.legacy import RecordLike
 
 __all__ = ["Gate", "Screened", "screen"]
@@ -73,6 +72,7 @@ class _Reading:
     conditions: dict[str, str | None]  # normalized code -> the condition it names, once found
     by_fact: tuple[tuple[str, str, tuple[str, ...]], ...]  # (indication, fact, values implying it)
     condition_of: Mapping[str, str]  # indication -> its condition
+    reads_classes: bool  # whether a rule asks which class a drug is (drug records carry them)
 
 
 _READINGS: dict[str, _Reading] = {}
@@ -88,10 +88,10 @@ def screen(policy: t.Policy, record: RecordLike, facts: Facts) -> Screened:
     notes: dict[str, str] = {}
     gates: list[Gate] = []
     condition, indications, in_play = _resolve(policy, reading, values, gates)
-    _identify_drugs(policy, record, values, notes, gates)
+    _identify_drugs(policy, record, values, notes, gates, reading.reads_classes)
     if _attributable(record, in_play):
         scoped = Reading(record, _Requested(policy, reading, condition, in_play))
-        for path, derive in shared_catalogue().about_requested:
+        for path, derive in policy.catalogue.about_requested:
             values.pop(path, None)
             conflicts.pop(path, None)
             value = derive(scoped)
@@ -138,6 +138,16 @@ def _read(policy: t.Policy) -> _Reading:
             if ind.implied_by_fact is not None
         ),
         MappingProxyType({ind.id: ind.condition for ind in policy.indications.values()}),
+        any(
+            field == CLASSES_FIELD
+            for root in (
+                *(p.criteria for p in policy.pathways),
+                *(c.contradicted_by for c in policy.contradictions),
+            )
+            for node in t.walk(root)
+            if isinstance(node, t.Exists)
+            for field, _ in node.where
+        ),
     )
 
 
@@ -252,8 +262,10 @@ def _identify_drugs(
     values: dict[str, Any],
     notes: dict[str, str],
     gates: list[Gate],
+    with_classes: bool = False,
 ) -> None:
     identify = policy.drugs.identify
+    entries = policy.drugs.entries
     for fact in _DRUG_RECORDS:
         records: list[dict[str, Any]] | None = values.get(fact)
         if not records:
@@ -266,7 +278,11 @@ def _identify_drugs(
                 found = identify(get("drug"))  # most records: a name alone
             else:
                 found = identify(get("drug"), _codes(item))
-            identified.append({**item, IDENTITY_FIELD: found.id})
+            if with_classes:  # the classes of the drug it names (none when it names none)
+                classes = list(entries[found.id].classes) if found.id is not None else None
+                identified.append({**item, IDENTITY_FIELD: found.id, CLASSES_FIELD: classes})
+            else:
+                identified.append({**item, IDENTITY_FIELD: found.id})
             if found.id is None:
                 problems.append(f"{_shown(item)} {found.problem}")
         values[fact] = identified

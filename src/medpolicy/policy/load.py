@@ -17,6 +17,7 @@ from typing import Any, get_args
 
 import yaml
 
+from medpolicy.catalogue import Catalogue, register, shared_catalogue, shared_drugs
 from medpolicy.definitions.drugs import CODE_SYSTEMS, DrugEntry, DrugVocabulary
 from medpolicy.definitions.icd10 import ValueSet
 from medpolicy.engine.checks import CHECKS
@@ -24,7 +25,7 @@ from medpolicy.facts import FACTS
 from medpolicy.policy import tree as t
 from medpolicy.policy.diagnostics import Diagnostics, PolicyError
 
-__all__ = ["IDENTITY_FIELD", "check_policy", "load_policy"]
+__all__ = ["CLASSES_FIELD", "IDENTITY_FIELD", "check_policy", "load_policy"]
 
 _COMBINATORS = ("all", "any", "not", "use")
 # each code-set leaf key, and how it reads the diagnosis codes (``tree.DiagnosisMode``)
@@ -33,9 +34,11 @@ _DIAGNOSIS_LEAVES: dict[str, t.DiagnosisMode] = {
     "diagnosed_with": "diagnosed",
     "diagnosis_not_in": "not_in",
 }
-_LEAVES = ("fact", *_DIAGNOSIS_LEAVES, "check")
-# the field of a drug record (prior therapy, concurrent drug) holding the vocabulary's id for it
+_LEAVES = ("fact", *_DIAGNOSIS_LEAVES, "check", "count", "within", "judgment")
+# the fields of a drug record (prior therapy, concurrent drug) holding the vocabulary's id for
+# the drug it names, and the classes of that drug
 IDENTITY_FIELD = "identity"
+CLASSES_FIELD = "classes"
 _OPS: tuple[str, ...] = get_args(t.CompareOp)
 _NUMERIC_OPS = ("at_least", "at_most", "above", "below")
 _NODE_KEYS = {
@@ -91,6 +94,8 @@ class _Builder:
         self.value_sets: dict[str, ValueSet] = {}
         self.indications: dict[str, t.Indication] = {}
         self.current_fact: str | None = None
+        self.catalogue: Catalogue = shared_catalogue()
+        self.drug_classes: frozenset[str] = frozenset()
 
     # -- small typed readers that record a diagnostic instead of raising ----------------------
     def req(self, m: Mapping[str, Any], key: str, path: str, kind: type = str) -> Any:
@@ -133,6 +138,7 @@ class _Builder:
     def build(self) -> t.Policy | None:
         r = self.raw
         meta = self.meta(r)
+        self.catalogue = self.own_facts(r.get("facts") or {})
         drug, drugs = self.drug_vocabulary(r.get("drug") or {}, r.get("drugs") or {})
         self.drugs = drugs
         scope = self.scope(r.get("program_exceptions") or [], "program_exceptions")
@@ -176,6 +182,8 @@ class _Builder:
                 "precautions",
                 "fact_rules",
                 "contradictions",
+                "facts",
+                "universal",
             }:
                 self.d.add(key, "unknown-key", f"unknown top-level key '{key}'")
         if self.d:
@@ -191,6 +199,7 @@ class _Builder:
             content_hash(r),
             drugs,
             diagnoses,
+            self.catalogue,
             fact_rules,
             contradictions,
         )
@@ -258,31 +267,64 @@ class _Builder:
             vial_sizes_mg=tuple(sorted((s for s in sizes if isinstance(s, int)), reverse=True)),
         )
 
+    def own_facts(self, entries: Any) -> Catalogue:
+        """The shared catalogue with the policy's own facts (``facts:``, in the same form)."""
+        shared = shared_catalogue()
+        if not isinstance(entries, Mapping):
+            self.d.add("facts", "not-a-mapping", "'facts' maps each fact's path to its entry")
+            return shared
+        try:
+            catalogue = shared.extend(entries)
+        except ValueError as exc:
+            for problem in str(exc).split("; "):
+                self.d.add("facts", "bad-fact", problem)
+            return shared
+        for path in entries:
+            if path in shared:
+                self.d.add(f"facts.{path}", "duplicate-fact", f"'{path}' is a shared fact")
+        for path in register(catalogue):
+            self.d.add(
+                f"facts.{path}", "duplicate-fact", f"another policy gives '{path}' another meaning"
+            )
+        return catalogue
+
     def drug_vocabulary(
         self, m: Mapping[str, Any], others: Mapping[str, Any]
     ) -> tuple[t.Drug, DrugVocabulary]:
-        """The policy's drug, and the vocabulary of every drug it can tell apart: its own names
-        and codes (``drug``), and the other drugs a request may report (``drugs``)."""
+        """The policy's drug, and the vocabulary of every drug it can tell apart: the shared
+        vocabulary's, with any names and codes the policy adds to its drug, and the policy's own
+        other drugs (``drugs``)."""
         drug = self.drug(m, "drug")
-        codes = dict(m.get("codes") or {})
+        written = dict(shared_drugs())
+        own = dict(written.get(drug.id) or {"label": drug.name, "names": []})
+        own["names"] = [*(own.get("names") or []), *(m.get("names") or [])]
+        codes = {k: list(v) for k, v in (own.get("codes") or {}).items()}
+        for system, extra in (m.get("codes") or {}).items():
+            codes[system] = [*codes.get(system, []), *extra]
         codes["hcpcs"] = [drug.hcpcs, *[c for c in codes.get("hcpcs") or [] if c != drug.hcpcs]]
-        entries = [self.drug_entry(drug.id, {**m, "codes": codes}, "drug", drug.name)]
+        own["codes"] = codes
+        written[drug.id] = own
         if not isinstance(others, Mapping):
             self.d.add("drugs", "not-a-mapping", "'drugs' maps each drug's id to its names")
             others = {}
         for key, spec in others.items():
+            if key in written:
+                self.d.add(f"drugs.{key}", "duplicate-id", f"'{key}' is in the shared vocabulary")
+            written[str(key)] = spec
+        entries = []
+        for key, spec in written.items():
+            path = "drug" if key == drug.id else f"drugs.{key}"
             if not isinstance(spec, Mapping):
-                self.d.add(f"drugs.{key}", "not-a-mapping", "a drug needs a label and names")
+                self.d.add(path, "not-a-mapping", "a drug needs a label and names")
                 continue
-            entries.append(self.drug_entry(str(key), spec, f"drugs.{key}", None))
+            entries.append(self.drug_entry(str(key), spec, path))
         vocabulary, problems = DrugVocabulary.build(entries)
         for problem in problems:
             self.d.add("drugs", "ambiguous-drug", problem)
+        self.drug_classes = frozenset(c for e in entries for c in e.classes)
         return drug, vocabulary
 
-    def drug_entry(
-        self, drug_id: str, m: Mapping[str, Any], path: str, label: str | None
-    ) -> DrugEntry:
+    def drug_entry(self, drug_id: str, m: Mapping[str, Any], path: str) -> DrugEntry:
         names = m.get("names") or []
         if not isinstance(names, list) or not names:
             self.d.add(f"{path}.names", "missing", "a drug needs the names it is reported by")
@@ -292,9 +334,10 @@ class _Builder:
             self.d.add(f"{path}.codes.{system}", "unknown-key", f"unknown code system '{system}'")
         return DrugEntry(
             id=drug_id,
-            label=label or self.req(m, "label", path),
+            label=self.req(m, "label", path),
             names=tuple(str(n) for n in names),
             codes={s: tuple(str(c) for c in codes.get(s) or []) for s in CODE_SYSTEMS},
+            classes=tuple(str(c) for c in m.get("classes") or []),
         )
 
     def citation(self, m: Mapping[str, Any], path: str) -> t.Citation:
@@ -370,7 +413,7 @@ class _Builder:
             implied_fact = None
             if by_fact is not None:
                 fact = by_fact.get("fact")
-                if fact not in FACTS:
+                if fact not in self.catalogue:
                     self.d.add(
                         f"{p}.implied_by_fact.fact", "unknown-fact", f"unknown fact '{fact}'"
                     )
@@ -398,20 +441,51 @@ class _Builder:
                     "unknown-indication",
                     f"no indication '{indication}'",
                 )
-        months = m.get("approval_months")
-        if not isinstance(months, int) or months <= 0:
-            self.d.add(
-                f"{path}.approval_months", "wrong-type", "approval_months must be a whole number"
-            )
-            months = 0
+        months, weeks = m.get("approval_months"), m.get("approval_weeks")
+        if (months is None) == (weeks is None):
+            self.d.add(path, "approval", "a pathway needs approval_months or approval_weeks")
+        for key, value in (("approval_months", months), ("approval_weeks", weeks)):
+            if value is not None and (
+                not isinstance(value, int) or isinstance(value, bool) or value <= 0
+            ):
+                self.d.add(f"{path}.{key}", "wrong-type", f"{key} must be a whole number")
+        cycles = m.get("course_cycles")
+        if cycles is not None and (not isinstance(cycles, int) or cycles <= 0):
+            self.d.add(f"{path}.course_cycles", "wrong-type", "course_cycles is a whole number")
+            cycles = None
         root = {
             k: v
             for k, v in m.items()
-            if k not in ("phase", "indication", "indications", "approval_months")
+            if k
+            not in (
+                "phase",
+                "indication",
+                "indications",
+                "approval_months",
+                "approval_weeks",
+                "course_cycles",
+            )
         }
+        universal = self.raw.get("universal")
+        if isinstance(universal, dict) and phase in (universal.get("phases") or [phase]):
+            if not isinstance(root.get("all"), list):
+                self.d.add(
+                    path, "universal", "universal criteria join a pathway whose root is 'all'"
+                )
+            else:  # the policy-wide criteria, first, as this pathway's own
+                shared = {k: v for k, v in universal.items() if k != "phases"}
+                root["all"] = [shared, *root["all"]]
         criteria = self.node(root, path, parent_section="", parent_id="")
         chosen = tuple(str(i) for i in indications)
-        return t.Pathway(criteria.name, phase or "initiation", chosen, months, criteria)
+        return t.Pathway(
+            criteria.name,
+            phase or "initiation",
+            chosen,
+            months if isinstance(months, int) else 0,
+            criteria,
+            weeks if isinstance(weeks, int) else 0,
+            cycles,
+        )
 
     def precaution(self, m: Mapping[str, Any], path: str) -> t.Precaution:
         kind = m.get("kind")
@@ -475,7 +549,66 @@ class _Builder:
             return t.InValueSet(**base, fact="diagnoses", value_set=str(vs), mode=mode)
         if kind == "check":
             return self.check(m, path, base)
+        if kind == "count":
+            return self.count(m["count"], f"{path}.count", base)
+        if kind == "within":
+            return self.within(m["within"], f"{path}.within", base)
+        if kind == "judgment":
+            if not isinstance(m["judgment"], str) or not m["judgment"].strip():
+                self.d.add(
+                    f"{path}.judgment", "wrong-type", "a judgment is the reviewer's question"
+                )
+            return t.Judgment(**base, question=str(m["judgment"]))
         return self.fact_leaf(m, path, base)
+
+    def records_of(self, m: Any, path: str) -> tuple[str, tuple[tuple[str, t.Condition], ...]]:
+        """A list fact and the conditions on its records' fields (``fact``, ``where``)."""
+        fact = m.get("fact") if isinstance(m, dict) else None
+        if fact not in self.catalogue or self.catalogue[str(fact)].kind != "records":
+            self.d.add(f"{path}.fact", "unknown-fact", f"'{fact}' is not a list of records")
+        self.current_fact = None
+        where = m.get("where") or {} if isinstance(m, dict) else {}
+        conds = tuple(
+            (str(f), self.condition(c, f"{path}.where.{f}")) for f, c in sorted(where.items())
+        )
+        for f, cond in conds:
+            if f == IDENTITY_FIELD:
+                self.check_drugs(f"{path}.where.{f}", cond)
+            elif f == CLASSES_FIELD:
+                self.check_classes(f"{path}.where.{f}", cond)
+        return str(fact), conds
+
+    def count(self, m: Any, path: str, base: dict[str, Any]) -> t.Node:
+        fact, where = self.records_of(m, path)
+        on_count = {k: v for k, v in (m.items() if isinstance(m, dict) else []) if k in _OPS}
+        condition = self.condition(on_count, path)
+        if condition.op not in (*_NUMERIC_OPS, "equals"):
+            self.d.add(path, "condition-op", "a count is compared: at_least, at_most, above, below")
+        return t.Count(**base, fact=fact, where=where, condition=condition)
+
+    def within(self, m: Any, path: str, base: dict[str, Any]) -> t.Node:
+        if not isinstance(m, dict):
+            self.d.add(path, "not-a-mapping", "within: {fact, after: {fact, where, field}, months}")
+            m = {}
+        event = m.get("fact")
+        if event not in self.catalogue or self.catalogue[str(event)].kind != "date":
+            self.d.add(f"{path}.fact", "unknown-fact", f"'{event}' is not a date fact")
+        after = m.get("after") or {}
+        records, where = self.records_of(after, f"{path}.after")
+        months, days = m.get("months", 0), m.get("days", 0)
+        if not all(isinstance(v, int) and v >= 0 for v in (months, days)) or not (months or days):
+            self.d.add(path, "wrong-type", "a window of whole months or days")
+            months, days = 0, 0
+        return t.Within(
+            **base,
+            fact=str(event),
+            records=records,
+            where=where,
+            field=str(after.get("field", "end_date")),
+            months=int(months),
+            days=int(days),
+            since=after.get("since"),
+        )
 
     def section(self, m: Mapping[str, Any], path: str, parent_section: str) -> str:
         if "cite" in m:
@@ -546,14 +679,14 @@ class _Builder:
     def fact_leaf(self, m: Mapping[str, Any], path: str, base: dict[str, Any]) -> t.Node:
         fact = m["fact"]
         self.current_fact = None if "where" in m else fact
-        if fact not in FACTS:
+        if fact not in self.catalogue:
             self.d.add(f"{path}.fact", "unknown-fact", f"unknown fact '{fact}'")
         if "where" in m:
             where = m["where"]
             if not isinstance(where, dict) or not where:
                 self.d.add(f"{path}.where", "empty", "'where' needs field conditions")
                 where = {}
-            if fact in FACTS and FACTS[fact].kind != "records":
+            if fact in self.catalogue and self.catalogue[fact].kind != "records":
                 self.d.add(f"{path}.where", "wrong-kind", f"'{fact}' is not a list of records")
             conds = tuple(
                 (str(f), self.condition(c, f"{path}.where.{f}")) for f, c in sorted(where.items())
@@ -561,6 +694,8 @@ class _Builder:
             for f, cond in conds:
                 if f == IDENTITY_FIELD:
                     self.check_drugs(f"{path}.where.{f}", cond)
+                elif f == CLASSES_FIELD:
+                    self.check_classes(f"{path}.where.{f}", cond)
             return t.Exists(**base, fact=str(fact), where=conds)
         return t.Compare(**base, fact=str(fact), condition=self.condition(m, path))
 
@@ -600,6 +735,17 @@ class _Builder:
                     f"{path}.{cond.op}", "unknown-drug", f"'{v}' is not a drug of 'drug' or 'drugs'"
                 )
 
+    def check_classes(self, path: str, cond: t.Condition) -> None:
+        """A drug class a rule names must be one some drug of the vocabulary belongs to."""
+        values = cond.value if isinstance(cond.value, tuple) else (cond.value,)
+        for v in values:
+            if v not in self.drug_classes:
+                self.d.add(
+                    f"{path}.{cond.op}",
+                    "unknown-class",
+                    f"'{v}' is no drug's class ({', '.join(sorted(self.drug_classes))})",
+                )
+
     def fact_rule(self, m: Any, path: str) -> t.FactRule:
         if not isinstance(m, dict):
             self.d.add(path, "not-a-mapping", "a fact rule must be a mapping")
@@ -608,10 +754,12 @@ class _Builder:
         for key in set(m) - known:
             self.d.add(f"{path}.{key}", "unknown-key", f"unknown fact-rule key '{key}'")
         fact = self.req(m, "fact", path)
-        if fact and fact not in FACTS:
+        if fact and fact not in self.catalogue:
             self.d.add(f"{path}.fact", "unknown-fact", f"unknown fact '{fact}'")
         dated_by = m.get("dated_by")
-        if dated_by is not None and (dated_by not in FACTS or FACTS[dated_by].kind != "date"):
+        if dated_by is not None and (
+            dated_by not in self.catalogue or self.catalogue[dated_by].kind != "date"
+        ):
             self.d.add(f"{path}.dated_by", "unknown-fact", f"'{dated_by}' is not a date fact")
         window = m.get("window_days") or {}
         days = {
@@ -624,7 +772,7 @@ class _Builder:
                 days[key] = self.whole_days(window[key], f"{path}.window_days.{key}")
         if ("max_age_days" in days) != (dated_by is not None):
             self.d.add(path, "fact-rule", "'max_age_days' and 'dated_by' go together")
-        if window and (dated_by is not None or not fact or FACTS[fact].kind != "date"):
+        if window and (dated_by is not None or not fact or self.catalogue[fact].kind != "date"):
             self.d.add(f"{path}.window_days", "fact-rule", "a window is for a date fact itself")
         return t.FactRule(
             fact=str(fact),
@@ -658,7 +806,7 @@ class _Builder:
         for key in set(m) - known:
             self.d.add(f"{path}.{key}", "unknown-key", f"unknown contradiction key '{key}'")
         fact = self.req(m, "fact", path)
-        if fact and fact not in FACTS:
+        if fact and fact not in self.catalogue:
             self.d.add(f"{path}.fact", "unknown-fact", f"unknown fact '{fact}'")
         self.current_fact = fact
         when = self.condition(m.get("when"), f"{path}.when")
@@ -677,7 +825,7 @@ class _Builder:
     def check_choices(self, path: str, op: str, value: object) -> None:
         """A value a fact can never take is a typo that would silently never match."""
         fact = self.current_fact
-        spec = FACTS.get(fact) if fact else None
+        spec = self.catalogue.facts.get(fact) if fact else None
         if spec is None or not spec.choices or op not in ("equals", "in", "not_in", "contains_any"):
             return
         values = value if isinstance(value, tuple) else (value,)

@@ -13,6 +13,7 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Literal
 
+from medpolicy.catalogue import Catalogue
 from medpolicy.definitions.drugs import DrugVocabulary
 from medpolicy.definitions.icd10 import ValueSet
 
@@ -26,6 +27,7 @@ __all__ = [
     "Compare",
     "Condition",
     "Contradiction",
+    "Count",
     "Diagnoses",
     "DiagnosisMode",
     "Drug",
@@ -33,6 +35,7 @@ __all__ = [
     "FactRule",
     "InValueSet",
     "Indication",
+    "Judgment",
     "Node",
     "Not",
     "Pathway",
@@ -40,6 +43,7 @@ __all__ = [
     "PolicyMeta",
     "Precaution",
     "ScopeRule",
+    "Within",
     "facts_read",
     "walk",
 ]
@@ -135,6 +139,40 @@ class Exists(Node):
 
 
 @dataclass(frozen=True, eq=False)
+class Count(Node):
+    """How many records of a list fact satisfy every condition on their fields, compared: e.g.
+    at least two prior lines in the metastatic setting."""
+
+    fact: str
+    where: tuple[tuple[str, Condition], ...]
+    condition: Condition  # on the count: at_least, at_most, above, below, equals
+
+
+@dataclass(frozen=True, eq=False)
+class Within(Node):
+    """A date fact (an event) that falls within a time after a date of some record of a list
+    fact satisfying every condition on its fields: e.g. a recurrence during, or within 6 months
+    of completing, adjuvant therapy (``since``: the record's field from which the window opens,
+    when the event may also fall during the record's course)."""
+
+    fact: str  # the event's date
+    records: str  # the list fact
+    where: tuple[tuple[str, Condition], ...]
+    field: str  # the record's date the window runs from (e.g. end_date)
+    months: int
+    days: int
+    since: str | None  # the record's date from which the event may fall (e.g. start_date)
+
+
+@dataclass(frozen=True, eq=False)
+class Judgment(Node):
+    """A criterion no computation can settle: it is always for a clinical reviewer, who is asked
+    ``question`` (never approved, never failed by the engine)."""
+
+    question: str
+
+
+@dataclass(frozen=True, eq=False)
 class Check(Node):
     """A call to a reusable definition (e.g. the weight-based dose limit) with policy parameters."""
 
@@ -147,8 +185,10 @@ class Pathway:
     id: str
     phase: Literal["initiation", "continuation"]
     indications: tuple[str, ...]  # (): applies to every indication of the phase
-    approval_months: int
+    approval_months: int  # the approval's length: months, or (when 0) weeks
     criteria: Node
+    approval_weeks: int = 0
+    course_cycles: int | None = None  # a course capped at this many administrations
 
     @property
     def indication(self) -> str | None:
@@ -277,6 +317,7 @@ class Policy:
     content_hash: str
     drugs: DrugVocabulary
     diagnoses: Diagnoses
+    catalogue: Catalogue  # the facts it reads: the shared catalogue's and its own
     fact_rules: tuple[FactRule, ...] = ()
     contradictions: tuple[Contradiction, ...] = ()
 
@@ -296,8 +337,10 @@ def walk(node: Node) -> Iterator[Node]:
 
 def facts_read(node: Node, check_reads: Mapping[str, tuple[str, ...]]) -> tuple[str, ...]:
     """The fact paths a node reads directly (``check_reads``: what each definition reads)."""
-    if isinstance(node, Compare | InValueSet | Exists):
+    if isinstance(node, Compare | InValueSet | Exists | Count):
         return (node.fact,)
+    if isinstance(node, Within):
+        return (node.fact, node.records)
     if isinstance(node, Check):
         return check_reads.get(node.definition, ())
     return ()
