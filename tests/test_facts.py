@@ -45,6 +45,7 @@ def reference_facts(request: Request) -> Facts:
         "request.date": r.submitted_at.date(),
         "request.type": r.request_type,
         "member.line_of_business": lob and lob.value,
+        "member.age": _age(r),
         "medication.hcpcs": m.hcpcs,
         "medication.drug": m.drug,
         "medication.dose": m.dose and {"value": m.dose.value, "unit": m.dose.unit},
@@ -83,6 +84,13 @@ def _drugs(drugs: list[str | DrugRef] | None) -> list[dict[str, Any]] | None:
         {"drug": d} if isinstance(d, str) else d.model_dump(mode="python", exclude_none=True)
         for d in drugs
     ]
+
+
+def _age(r: Request) -> int | None:
+    born, today = r.member.birth_date, r.submitted_at.date()
+    if born is None:
+        return None
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
 def _diagnoses(r: Request) -> list[str] | None:

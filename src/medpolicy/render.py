@@ -31,11 +31,11 @@ def render_decision(d: DecisionLike) -> str:
             f"up to {a.administrations} administrations",
             f"  {a.hcpcs}: {a.units_per_administration} units per administration, "
             f"{a.total_units} units in all; vials "
-            + " + ".join(f"{v.count}×{v.size_mg} mg" for v in a.vials_per_administration)
+            + " + ".join(f"{v.count}×{v.size_mg} mg" for v in a.vials_per_administration or [])
             + "; bill "
             + ", ".join(
                 f"{c.hcpcs}{'-' + c.modifier if c.modifier else ''} × {c.units}"
-                for c in a.claim_lines_per_administration
+                for c in a.claim_lines_per_administration or []
             ),
         ]
     if d.missing_information:

@@ -205,7 +205,7 @@ def test_dose_check_agrees_when_facts_are_unknown(missing: dict[str, Any]) -> No
     [
         ("NaN", "mg/kg", D("70"), D("3.6"), ValueError),
         ("-1", "mg/kg", D("70"), D("3.6"), ValueError),
-        ("3.6", "mg/m2", D("70"), D("3.6"), ValueError),
+        ("3.6", "mg/dL", D("70"), D("3.6"), ValueError),
         ("3.6", "mg/kg", D("NaN"), D("3.6"), ValueError),
         ("3.6", "mg/kg", D("-70"), D("3.6"), ValueError),
         ("3.6", "mg/kg", D("0"), D("3.6"), ValueError),

@@ -10,7 +10,8 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 from medpolicy.definitions.billing import billing_units, least_waste_vials, lines_for
-from medpolicy.definitions.dose import dose_mg_and_per_kg
+from medpolicy.definitions.dose import dose_mg_and_per_kg, mg_per_kg
+from medpolicy.definitions.units import exact_product
 from medpolicy.engine.decision import Authorization, ClaimLineOut, VialCount
 from medpolicy.facts import Facts
 from medpolicy.policy import tree as t
@@ -67,36 +68,70 @@ def _billing(
     )
 
 
-def authorize(policy: t.Policy, facts: Facts, months: int) -> Authorization:
-    """Only called for an approved pathway, whose dose check guarantees a known dose and weight."""
-    return Authorization.assemble_from(authorization_fields(policy, facts, months))
+def authorize(
+    policy: t.Policy, facts: Facts, months: int, weeks: int = 0, cycles: int | None = None
+) -> Authorization:
+    """What an approval under a pathway (its length in months, or weeks, and its course cap)
+    authorizes."""
+    return Authorization.assemble_from(authorization_fields(policy, facts, months, weeks, cycles))
 
 
-def authorization_fields(policy: t.Policy, facts: Facts, months: int) -> dict[str, Any]:
-    """``authorize``'s record as a dict of its fields, in their order (what the record holds)."""
+def authorization_fields(
+    policy: t.Policy, facts: Facts, months: int, weeks: int = 0, cycles: int | None = None
+) -> dict[str, Any]:
+    """``authorize``'s record as a dict of its fields, in their order (what the record holds).
+
+    The dose in mg is the dose as ordered (mg; mg/kg times the weight; mg/m² times the body
+    surface area); what cannot be computed for want of a fact no criterion required (the weight
+    of a flat-dose policy's per-kg order) is left out (None), never guessed."""
     get: Callable[[str], Any] = facts.values.get  # None when absent
     dose, weight = get("medication.dose"), get("body_weight.kg")
-    interval: int = get("medication.interval_days")
-    assert weight is not None
-    dose_mg, per_kg = dose_mg_and_per_kg(dose["value"], dose["unit"], weight)
+    interval: int | None = get("medication.interval_days")
+    dose_mg, per_kg = _dose_mg(dose, weight, get("body_surface_area.m2"))
     start: date = get("medication.start_date") or get("request.date")
-    end = add_months(start, months) - _ONE_DAY  # the period is inclusive of both ends
-    administrations = (end - start).days // interval + 1
+    ends = add_months(start, months) if months else start + timedelta(weeks=weeks)
+    end = ends - _ONE_DAY  # the period is inclusive of both ends
+    administrations = None if interval is None else (end - start).days // interval + 1
+    if administrations is not None and cycles is not None:
+        administrations = min(administrations, cycles)
     drug = policy.drug
-    billing = _billing(drug.hcpcs, str(dose_mg), drug.vial_sizes_mg, drug.mg_per_unit)
+    billing = (
+        None
+        if dose_mg is None
+        else _billing(drug.hcpcs, str(dose_mg), drug.vial_sizes_mg, drug.mg_per_unit)
+    )
+    units = None if billing is None else billing.units
     return {
         "hcpcs": drug.hcpcs,
         "period_start": start,
         "period_end": end,
         "months": months,
-        "dose_mg": plain(dose_mg),
-        "mg_per_kg": str(per_kg),
-        "weight_kg": plain(weight),
+        "dose_mg": None if dose_mg is None else plain(dose_mg),
+        "mg_per_kg": None if per_kg is None else str(per_kg),
+        "weight_kg": None if weight is None else plain(weight),
         "interval_days": interval,
         "administrations": administrations,
-        "units_per_administration": billing.units,
-        "total_units": billing.units * administrations,
-        "vials_per_administration": list(billing.vials),
-        "waste_units_per_administration": billing.waste_units,
-        "claim_lines_per_administration": list(billing.claim_lines),
+        "units_per_administration": units,
+        "total_units": None
+        if units is None or administrations is None
+        else units * administrations,
+        "vials_per_administration": None if billing is None else list(billing.vials),
+        "waste_units_per_administration": None if billing is None else billing.waste_units,
+        "claim_lines_per_administration": None if billing is None else list(billing.claim_lines),
     }
+
+
+def _dose_mg(
+    dose: Any, weight: Decimal | None, bsa: Decimal | None
+) -> tuple[Decimal | None, Decimal | None]:
+    """The dose in mg and per kg (for display), each None when it cannot be computed."""
+    if dose is None:
+        return None, None
+    if weight is not None and dose["unit"] != "mg/m2":
+        return dose_mg_and_per_kg(dose["value"], dose["unit"], weight)
+    if dose["unit"] == "mg":
+        return dose["value"], None
+    if dose["unit"] == "mg/m2" and bsa is not None:
+        dose_mg = exact_product(dose["value"], bsa)
+        return dose_mg, None if weight is None else mg_per_kg(dose_mg, weight)
+    return None, None

@@ -72,7 +72,10 @@ def decide(policy: t.Policy, request: Request | ClinicalRecord) -> Determination
     # Approved: the guideline governs the member, a pathway is met and nothing else is unsettled.
     if scope.applies is not False and met and not gates:
         outcome = Outcome.approved
-        authorized = authorization_fields(policy, facts, met[0].approval_months)
+        chosen = met[0]
+        authorized = authorization_fields(
+            policy, facts, chosen.approval_months, chosen.approval_weeks, chosen.course_cycles
+        )
         summary = parts.approvals[met[0].id]
     else:
         outcome, missing, reasons = _not_approved(policy, facts, scope, applicable, gates)

@@ -125,20 +125,22 @@ class ClaimLineOut(_Out):
 
 
 class Authorization(_Out):
+    # What cannot be computed for want of a fact no criterion needed (e.g. the weight, for a
+    # flat-dose policy's order in mg) is None, never guessed.
     hcpcs: str
     period_start: date
     period_end: date
     months: int
-    dose_mg: str
-    mg_per_kg: str
-    weight_kg: str
-    interval_days: int
-    administrations: int
-    units_per_administration: int
-    total_units: int
-    vials_per_administration: list[VialCount]
-    waste_units_per_administration: int
-    claim_lines_per_administration: list[ClaimLineOut]
+    dose_mg: str | None
+    mg_per_kg: str | None
+    weight_kg: str | None
+    interval_days: int | None
+    administrations: int | None
+    units_per_administration: int | None
+    total_units: int | None
+    vials_per_administration: list[VialCount] | None
+    waste_units_per_administration: int | None
+    claim_lines_per_administration: list[ClaimLineOut] | None
 
 
 class PolicyRef(_Out):

@@ -661,9 +661,14 @@ class _Builder:
         else:
             for pname, ptype in definition.params.items():
                 if pname not in params_in:
-                    self.d.add(f"{path}.with.{pname}", "missing", f"check '{name}' needs '{pname}'")
+                    if ptype is not str:  # a text parameter is optional (empty)
+                        self.d.add(
+                            f"{path}.with.{pname}", "missing", f"check '{name}' needs '{pname}'"
+                        )
                 elif ptype is Decimal:
                     params[pname] = self.decimal(params_in[pname], f"{path}.with.{pname}")
+                elif ptype is str:
+                    params[pname] = str(params_in[pname])
                 elif not isinstance(params_in[pname], int):
                     self.d.add(
                         f"{path}.with.{pname}", "wrong-type", f"'{pname}' must be a whole number"

@@ -90,7 +90,7 @@ def _dose_limit(policy: t.Policy) -> Mapping[str, Any] | None:
 def _allowed_quantity(answer: OrderAnswer) -> dict[str, Any] | None:
     """Per dose interval: the authorized units when approved, else the policy's mg/kg limit."""
     a = answer.decision.authorization
-    if a is not None:
+    if a is not None and a.units_per_administration is not None:
         return _detail(
             "allowed-quantity",
             {

@@ -215,19 +215,22 @@ def _item_extensions(state: ItemState, action: ReviewAction) -> list[dict[str, A
                     "end": a.period_end.isoformat(),
                 },
             },
-            {
-                "url": f"{EXT}itemAuthorizedDetail",
-                "extension": [
-                    {
-                        "url": "quantity",
-                        "valueQuantity": {
-                            "value": a.total_units,
-                            "unit": f"{a.hcpcs} billing units",
-                        },
-                    }
-                ],
-            },
         ]
+        if a.total_units is not None:  # the units, when the dose in mg is known
+            out.append(
+                {
+                    "url": f"{EXT}itemAuthorizedDetail",
+                    "extension": [
+                        {
+                            "url": "quantity",
+                            "valueQuantity": {
+                                "value": a.total_units,
+                                "unit": f"{a.hcpcs} billing units",
+                            },
+                        }
+                    ],
+                }
+            )
     elif action != "A1" and state.case_id:
         out.append({"url": f"{EXT}administrationReferenceNumber", "valueString": state.case_id})
     return out
