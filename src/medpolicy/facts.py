@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from medpolicy.catalogue import KNOWN_FACTS, Catalogue, FactKind, FactSpec, shared_catalogue
-from medpolicy.catalogue.derive import EVERYTHING, Conflict, Reading, Scope
+from medpolicy.catalogue.derive import EVERYTHING, Reading, Scope
 from medpolicy.record.legacy import RecordLike, RecordView
 from medpolicy.record.model import ClinicalRecord
 from medpolicy.request import Request
@@ -61,17 +61,7 @@ def extract_facts(
     """The request's facts as the catalogue reads them from its clinical record, in the
     catalogue's order (absent facts are left out, conflicts named)."""
     record = request if isinstance(request, RecordView) else as_record(request)
-    reading = Reading(record, scope)
-    values: dict[str, Any] = {}
-    conflicts: dict[str, str] = {}
-    for path, derive in (catalogue or shared_catalogue()).derivations:
-        value = derive(reading)
-        if value is None:
-            continue
-        if value.__class__ is Conflict:
-            conflicts[path] = value.description
-        else:
-            values[path] = value
+    values, conflicts = (catalogue or shared_catalogue()).reader(Reading(record, scope))
     return _facts((values, conflicts, _NO_NOTES))
 
 

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import yaml
 
-from medpolicy.catalogue.derive import Derivation, compile_derivation
+from medpolicy.catalogue.derive import Derivation, Reader, compile_derivation, compile_reader
 
 __all__ = [
     "KINDS",
@@ -60,10 +60,11 @@ class FactSpec:
     unit: str | None = None
     name: str = ""  # a short name for quoting a reported value
     derive: Derivation | None = field(default=None, repr=False, compare=False)
+    source: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     about_requested: bool = False  # read only from findings about the condition requested
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Catalogue:
     facts: Mapping[str, FactSpec]
     # (path, how it is read) in the catalogue's order; the facts about the condition requested
@@ -76,6 +77,19 @@ class Catalogue:
 
     def __contains__(self, path: object) -> bool:
         return path in self.facts
+
+    @functools.cached_property
+    def reader(self) -> Reader:
+        """Every fact of ``derivations`` read by one generated function."""
+        return compile_reader([(p, self.facts[p].source, d) for p, d in self.derivations])
+
+    def only(self, paths: frozenset[str]) -> Catalogue:
+        """The same catalogue reading only these facts (what one policy's rules need)."""
+        return Catalogue(
+            self.facts,
+            tuple((p, d) for p, d in self.derivations if p in paths),
+            tuple((p, d) for p, d in self.about_requested if p in paths),
+        )
 
     def extend(self, entries: Mapping[str, Any]) -> Catalogue:
         """This catalogue with a policy's own facts added (ValueError: what is wrong)."""
@@ -142,6 +156,7 @@ def _spec(path: str, raw: Any) -> FactSpec:
         unit=raw.get("unit"),
         name=str(raw.get("name", path)),
         derive=compile_derivation(path, source),
+        source=source,
         about_requested=source.get("about") == "requested",
     )
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from medpolicy import __version__
+from medpolicy.catalogue import Catalogue
 from medpolicy.definitions.icd10 import code_set_version
 from medpolicy.engine.authorize import authorization_fields
 from medpolicy.engine.by_cases import Settled, settle, settled_trace, shape_of
@@ -50,7 +51,7 @@ def decide(policy: t.Policy, request: Request | ClinicalRecord) -> Determination
     record = as_record(request)
     _check_fits(policy, record, legacy=record is not request)
     parts = _policy_parts(policy)
-    screened = screen(policy, record, extract_facts(record, catalogue=policy.catalogue))
+    screened = screen(policy, record, extract_facts(record, catalogue=parts.reads))
     facts = screened.facts
     scope = _scope(policy, parts, facts)
     indications = screened.indications
@@ -123,7 +124,9 @@ def decide(policy: t.Policy, request: Request | ClinicalRecord) -> Determination
 def criteria_facts(policy: t.Policy, request: Request | ClinicalRecord) -> Facts:
     """The facts the criteria read: the request's, screened (see ``screen``)."""
     record = as_record(request)
-    return screen(policy, record, extract_facts(record, catalogue=policy.catalogue)).facts
+    return screen(
+        policy, record, extract_facts(record, catalogue=_policy_parts(policy).reads)
+    ).facts
 
 
 def run_pathway(
@@ -213,6 +216,7 @@ class _PolicyParts:
     no_results: dict[str, tuple[int, ...] | None]  # every pathway id, in order: None (not run)
     approvals: dict[str, str]  # pathway id -> the summary of an approval under it
     identify: Callable[[Request | ClinicalRecord], str]  # a request's decision id
+    reads: Catalogue  # the policy's catalogue, reading only the facts the policy uses
     code_set: str  # the ICD-10-CM release in use (one per process)
 
 
@@ -260,6 +264,7 @@ def _build_parts(policy: t.Policy) -> _PolicyParts:
             for phase in {p.phase: None for p in policy.pathways}
         },
         no_results=dict.fromkeys(p.id for p in policy.pathways),
+        reads=policy.catalogue.only(facts_used(policy)),
         identify=functools.partial(_decision_id, policy.content_hash),
         code_set=code_set_version(),
         approvals={
@@ -267,6 +272,45 @@ def _build_parts(policy: t.Policy) -> _PolicyParts:
             for p in policy.pathways
         },
     )
+
+
+# What every decision reads whatever its criteria: the request's date and phase, the member's line
+# of business (scope), the order (drug, dose, interval, start: screening and the authorization),
+# the weight and body surface area (the dose in mg), and what the request is for.
+_ALWAYS = frozenset(
+    {
+        "request.date",
+        "request.type",
+        "member.line_of_business",
+        "medication.hcpcs",
+        "medication.drug",
+        "medication.dose",
+        "medication.interval_days",
+        "medication.start_date",
+        "medication.concurrent_anticancer_drugs",
+        "body_weight.kg",
+        "body_surface_area.m2",
+        "indications",
+        "diagnoses",
+        "prior_therapies",
+    }
+)
+
+
+def facts_used(policy: t.Policy) -> frozenset[str]:
+    """Every fact a decision under the policy may read: its criteria's, its checks', its fact
+    rules' and contradictions', what implies its indications, and what every decision reads."""
+    used = set(_ALWAYS)
+    roots = [p.criteria for p in policy.pathways]
+    roots += [c.contradicted_by for c in policy.contradictions]
+    for root in roots:
+        for node in t.walk(root):
+            used.update(t.facts_read(node, CHECK_READS))
+    for rule in policy.fact_rules:
+        used.update(f for f in (rule.fact, rule.dated_by) if f is not None)
+    used.update(c.fact for c in policy.contradictions)
+    used.update(i.implied_by_fact[0] for i in policy.indications.values() if i.implied_by_fact)
+    return frozenset(used)
 
 
 def _outlines(policy: t.Policy, p: t.Pathway) -> _Outlines:

@@ -290,6 +290,17 @@ class _Drug:
 
 
 @dataclass(slots=True)
+class _Member:
+    id: str
+    birth_date: Any
+    sex: str | None  # not in the earlier format
+    payer: str | None
+    plan: str | None
+    line_of_business: Any
+    organization: str | None
+
+
+@dataclass(slots=True)
 class _Order:
     drug: _Drug
     dose: Any
@@ -348,6 +359,7 @@ class RecordView:
 
     __slots__ = (
         "_conditions",
+        "_observations",
         "member",
         "order",
         "request",
@@ -364,7 +376,10 @@ class RecordView:
         self.submitted_at = request.submitted_at
         self.request_type = request.request_type
         self.urgency = request.urgency
-        self.member = request.member  # the same fields, but for sex (not in the earlier format)
+        m = request.member
+        self.member = _Member(
+            m.id, m.birth_date, None, m.payer, m.plan, m.line_of_business, m.organization
+        )
         self.order = _Order(
             _Drug(med.hcpcs, med.drug, med.rxnorm, med.ndc),
             med.dose,
@@ -377,6 +392,7 @@ class RecordView:
             med.concurrent_anticancer_drugs,
         )
         self._conditions: list[Any] | bool | None = False  # not read yet
+        self._observations: list[Any] | bool | None = False
 
     @property
     def conditions(self) -> list[Any] | None:
@@ -386,8 +402,12 @@ class RecordView:
 
     @property
     def observations(self) -> list[Any] | None:
-        w = self.request.body_weight
-        return None if w is None else [_Observation(BODY_WEIGHT, w.value, w.unit, w.date)]
+        if self._observations is False:
+            w = self.request.body_weight
+            self._observations = (
+                None if w is None else [_Observation(BODY_WEIGHT, w.value, w.unit, w.date)]
+            )
+        return self._observations  # type: ignore[return-value]
 
     @property
     def medication_history(self) -> list[Any] | None:
