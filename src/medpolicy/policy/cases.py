@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from medpolicy.adapters.native import parse_request
+from medpolicy.adapters.native import parse_any
 from medpolicy.engine.decide import decide
 from medpolicy.engine.decision import Criterion, Determination
 from medpolicy.errors import RequestError
@@ -72,7 +72,7 @@ def run_case(policy: Policy, bases: dict[str, Any], case: dict[str, Any]) -> Cas
     name = str(case.get("name", "?"))
     expect = case.get("expect") or {}
     try:
-        decision = decide(policy, parse_request(build_request(bases, case)))
+        decision = decide(policy, parse_any(build_request(bases, case)))
     except RequestError as exc:
         fields = sorted({e.field for e in exc.errors})
         if "error" in expect and expect["error"] in fields:

@@ -125,7 +125,7 @@ def to_record(r: Request) -> m.ClinicalRecord:
                 statement=INITIATION_CRITERIA_MET,
                 value=r.initiation_criteria_previously_met,
                 by=None,
-                on=None,
+                date=None,
             )
         ],
         compendium=None
@@ -348,7 +348,7 @@ class _Attestation:
     statement: str
     value: bool
     by: str | None
-    on: Any
+    date: Any
 
 
 _MODELS, _VIEW = _Build(models=True), _Build(models=False)

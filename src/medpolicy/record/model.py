@@ -178,12 +178,12 @@ class MedicationUse(_Model):
 
 class Attestation(_Model):
     """A named statement by the prescriber (``statement``: an id the policy or catalogue
-    defines), true or false, with who made it and when."""
+    defines), true or false, with who made it (``by``) and when (``date``)."""
 
     statement: Code
     value: StrictBool
     by: NonEmpty | None = None
-    on: date | None = None
+    date: Date | None = None
 
 
 class Compendium(_Model):
