@@ -105,7 +105,7 @@ class Member(_Model):
     birth_date: date | None = None
     payer: NonEmpty | None = Field(
         default=None,
-        description="The payer's id (e.g. florida_blue); omitted: the deployment's payer.",
+        description="The payer's id, as the policies name it; omitted: the deployment's payer.payer.",
     )
     plan: NonEmpty | None = Field(default=None, description="The member's plan or program.")
     line_of_business: LineOfBusiness | None = None

@@ -11,17 +11,21 @@ from __future__ import annotations
 import os
 from datetime import date
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from medpolicy.errors import FieldError, RequestError
 from medpolicy.policy.load import load_policy
 from medpolicy.policy.tree import Policy
 
-__all__ = ["DEFAULT_PAYER", "PolicyRegistry", "default_policies_dir"]
+__all__ = ["DEPLOYMENT_FILE", "PolicyRegistry", "default_policies_dir"]
 
 POLICY_FILE = "policy.yaml"
-# The payer a deployment serves when a request names none ($MEDPOLICY_PAYER; medpolicy was first
-# deployed for Florida Blue).
-DEFAULT_PAYER = os.environ.get("MEDPOLICY_PAYER", "florida_blue")
+# Beside the policies: the deployment's settings, e.g. the payer a request is taken to be for when
+# it names none (``default_payer``; $MEDPOLICY_PAYER overrides it).
+DEPLOYMENT_FILE = "deployment.yaml"
+_FROM_FILE = object()  # load_dir's default: the deployment file's payer
 
 
 def default_policies_dir() -> Path:
@@ -33,16 +37,23 @@ def default_policies_dir() -> Path:
 
 
 class PolicyRegistry:
-    def __init__(self, policies: list[Policy], default_payer: str | None = DEFAULT_PAYER) -> None:
+    def __init__(self, policies: list[Policy], default_payer: str | None = None) -> None:
         self._policies = sorted(policies, key=lambda p: (p.meta.id, p.meta.effective_date))
         self.default_payer = default_payer
 
     @classmethod
     def load_dir(
-        cls, root: Path | None = None, default_payer: str | None = DEFAULT_PAYER
+        cls, root: Path | None = None, default_payer: str | object | None = _FROM_FILE
     ) -> PolicyRegistry:
+        """Every policy under ``root``; the default payer is the deployment file's (or
+        $MEDPOLICY_PAYER), unless one is given."""
         root = root or default_policies_dir()
-        return cls([load_policy(p) for p in sorted(root.rglob(POLICY_FILE))], default_payer)
+        if default_payer is _FROM_FILE:
+            default_payer = os.environ.get("MEDPOLICY_PAYER") or _deployment(root).get(
+                "default_payer"
+            )
+        payer = default_payer if isinstance(default_payer, str) else None
+        return cls([load_policy(p) for p in sorted(root.rglob(POLICY_FILE))], payer)
 
     def all(self) -> list[Policy]:
         return list(self._policies)
@@ -112,6 +123,14 @@ class PolicyRegistry:
             if p.drug.hcpcs == hcpcs and p.meta.effective_date <= on:
                 latest[p.meta.id] = p
         return list(latest.values())
+
+
+def _deployment(root: Path) -> dict[str, Any]:
+    path = root / DEPLOYMENT_FILE
+    if not path.is_file():
+        return {}
+    settings = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return settings if isinstance(settings, dict) else {}
 
 
 def _shown(p: Policy) -> str:

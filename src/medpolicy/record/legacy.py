@@ -116,7 +116,18 @@ def to_record(r: Request) -> m.ClinicalRecord:
             )
             for t in r.prior_therapies
         ],
-        prior_authorizations=r.prior_authorizations,
+        prior_authorizations=None
+        if r.prior_authorizations is None
+        else [
+            _make(
+                m.PriorAuthorization,
+                plan=a.plan,
+                approved_on=a.approved_on,
+                drug_hcpcs=a.drug_hcpcs,
+                indication=a.indication,
+            )
+            for a in r.prior_authorizations
+        ],
         attestations=None
         if r.initiation_criteria_previously_met is None
         else [

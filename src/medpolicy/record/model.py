@@ -29,7 +29,6 @@ from medpolicy.request import (
     Ndc,
     NonEmpty,
     PositiveDecimal,
-    PriorAuthorization,
     RequestType,
     RxNorm,
 )
@@ -46,6 +45,7 @@ __all__ = [
     "Observation",
     "Order",
     "OrderedDrug",
+    "PriorAuthorization",
 ]
 
 Date = date  # fields named "date" would shadow the type inside their class
@@ -68,7 +68,8 @@ class Member(_Model):
     birth_date: date | None = None
     sex: Literal["female", "male", "other", "unknown"] | None = None
     payer: NonEmpty | None = Field(
-        default=None, description="The payer's id (e.g. florida_blue); omitted: the deployment's."
+        default=None,
+        description="The payer's id, as the policies name it; omitted: the deployment's payer.",
     )
     plan: NonEmpty | None = Field(default=None, description="The member's plan or program.")
     line_of_business: LineOfBusiness | None = None
@@ -78,7 +79,7 @@ class Member(_Model):
 
 
 class OrderedDrug(_Model):
-    hcpcs: Hcpcs = Field(description="HCPCS Level II code of the requested drug, e.g. J9354.")
+    hcpcs: Hcpcs = Field(description="HCPCS Level II code of the requested drug.")
     name: NonEmpty | None = None
     rxnorm: RxNorm | None = None
     ndc: Ndc | None = None
@@ -174,6 +175,16 @@ class MedicationUse(_Model):
     reason_stopped: Literal["progression", "toxicity", "completion", "other", "ongoing"] | None = (
         None
     )
+
+
+class PriorAuthorization(_Model):
+    """An earlier approval of the drug: by which plan (this payer's id, or another's), when, for
+    which indication."""
+
+    plan: NonEmpty
+    approved_on: date
+    drug_hcpcs: Hcpcs
+    indication: NonEmpty | None = None
 
 
 class Attestation(_Model):

@@ -164,6 +164,13 @@ def _test(node: t.Node, policy: t.Policy) -> str:
         for name, value in node.params.items():
             text = text.replace(name, str(value))
         return text
+    if isinstance(node, t.Count):
+        wanted = ", ".join(f"{k.replace('_', ' ')} {_condition(v)}" for k, v in node.where)
+        return f"the number of records with {wanted} {_condition(node.condition)}"
+    if isinstance(node, t.Within):
+        span = f"{node.months} months" if node.months else f"{node.days} days"
+        wanted = ", ".join(f"{k.replace('_', ' ')} {_condition(v)}" for k, v in node.where)
+        return f"within {span} after the {node.field.replace('_', ' ')} of a record with {wanted}"
     raise TypeError(f"no questionnaire rendering for {type(node).__name__}")  # loud, not silent
 
 
