@@ -105,7 +105,7 @@ class Member(_Model):
     birth_date: date | None = None
     payer: NonEmpty | None = Field(
         default=None,
-        description="The payer's id, as the policies name it; omitted: the deployment's payer.payer.",
+        description="The payer's id, as the policies name it; omitted: the deployment's payer.",
     )
     plan: NonEmpty | None = Field(default=None, description="The member's plan or program.")
     line_of_business: LineOfBusiness | None = None

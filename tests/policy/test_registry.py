@@ -155,8 +155,9 @@ def _code_strings(path: Path) -> list[str]:
 def test_engine_and_record_code_names_no_drug_payer_or_code() -> None:
     """Drugs, payers and codes are data (policy files, the catalogue, the drug vocabulary): the
     generic code uses none of them."""
-    words = ("J9354", "J9355", "Kadcyla", "trastuzumab", "Florida Blue", "florida_blue", "aetna",
-             "C50.", "C34.", "C79", "18474-7", "85319-2", "29463-7", "1371041", "09-J1000")  # fmt: skip
+    words = ("J9354", "J9355", "Kadcyla", "trastuzumab", "Florida Blue", "florida_blue",
+             "aetna", "C50.", "C34.", "C79", "18474-7", "85319-2", "29463-7", "1371041",
+             "09-J1000")  # fmt: skip
     checked = 0
     for folder in ENGINE_AND_ADAPTERS:
         for path in (REPO / "src" / "medpolicy" / folder).rglob("*.py"):
