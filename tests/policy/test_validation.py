@@ -96,7 +96,15 @@ def test_a_new_drug_is_a_new_file_not_new_code(tmp_path: Path) -> None:
     its HCPCS code; nothing in the engine names either drug."""
     doc = _kadcyla_doc()
     doc.update(id="TEST-0001", title="Test drug", version="2026-01-01", effective_date="2026-01-01")
-    doc["drug"].update(id="testumab", hcpcs="J9999", name="testumab", brand="Testa", vial_sizes_mg=[50], names=["testumab", "Testa"])  # type: ignore[attr-defined]  # fmt: skip
+    drug = doc["drug"]
+    drug.update(
+        id="testumab",
+        hcpcs="J9999",
+        name="testumab",
+        brand="Testa",
+        vial_sizes_mg=[50],
+        names=["testumab", "Testa"],
+    )
     folder = tmp_path / "oncology" / "TEST-0001"
     folder.mkdir(parents=True)
     (folder / "policy.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
