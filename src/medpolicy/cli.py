@@ -168,3 +168,13 @@ def _register_service_commands() -> None:
 
 
 _register_service_commands()
+
+
+def _register_claims_commands() -> None:
+    # The claims audit's verbs (claims audit, claims generate) live with the batch package.
+    from medpolicy.batch.commands import claims
+
+    main.add_command(claims)
+
+
+_register_claims_commands()

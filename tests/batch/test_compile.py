@@ -1,0 +1,128 @@
+"""The compiled SQL: golden per dialect, refused loudly where a backend cannot run a node, and
+changed by a change of the policy (never by a code or a limit typed in the compiler)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from medpolicy.batch.audit import run_audit
+from medpolicy.batch.compile import compile_audit
+from medpolicy.batch.mapping import audit_plan
+from medpolicy.batch.plan import DoseLimit, Unsupported
+from medpolicy.policy import tree as t
+from medpolicy.policy.load import load_policy
+from medpolicy.policy.tree import Policy
+from tests.batch.conftest import CORPUS
+from tests.support import KADCYLA
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "spark"])
+def test_compiled_sql_matches_its_golden_file(kadcyla: Policy, dialect: str) -> None:
+    script = compile_audit(audit_plan(kadcyla), dialect).script()
+    golden = GOLDEN / f"audit.{dialect}.sql"
+    if os.environ.get("MEDPOLICY_UPDATE_GOLDEN") == "1":
+        golden.write_text(script, encoding="utf-8")
+    assert script == golden.read_text(encoding="utf-8")
+
+
+def test_the_spark_dialect_is_a_diff_of_the_same_tree(kadcyla: Policy) -> None:
+    plan = audit_plan(kadcyla)
+    duck, spark = compile_audit(plan, "duckdb"), compile_audit(plan, "spark")
+    assert [s.name for s in duck.steps] == [s.name for s in spark.steps]
+    assert "RLIKE" in spark.step("checked").sql and "REGEXP_MATCHES" in duck.step("checked").sql
+    assert "DATE_FORMAT" in spark.step("audited").sql and "STRFTIME" in duck.step("audited").sql
+
+
+def _with_check(policy: Policy, definition: str) -> Policy:
+    """The policy with every dose-limit check renamed to another definition."""
+
+    def swap(node: t.Node) -> t.Node:
+        if isinstance(node, t.Check):
+            return dataclasses.replace(node, definition=definition)
+        if isinstance(node, t.AllOf | t.AnyOf):
+            return dataclasses.replace(node, children=tuple(swap(c) for c in node.children))
+        if isinstance(node, t.Not):
+            return dataclasses.replace(node, child=swap(node.child))
+        return node
+
+    pathways = tuple(dataclasses.replace(p, criteria=swap(p.criteria)) for p in policy.pathways)
+    return dataclasses.replace(policy, pathways=pathways)
+
+
+def test_a_check_with_no_claim_line_form_is_refused_naming_the_node(kadcyla: Policy) -> None:
+    with pytest.raises(Unsupported) as refused:
+        audit_plan(_with_check(kadcyla, "body_surface_area_dose_limit"))
+    assert refused.value.node == "initiation_breast_cancer/dose_limit"
+    assert "body_surface_area_dose_limit" in str(refused.value)
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "spark"])
+def test_a_limit_beyond_the_backends_decimal_is_refused_when_compiling(
+    kadcyla: Policy, dialect: str
+) -> None:
+    plan = audit_plan(kadcyla)
+    huge = Decimal("3." + "6" * 40)
+    checks = tuple(
+        dataclasses.replace(c, max_mg_per_kg=huge) if isinstance(c, DoseLimit) else c
+        for c in plan.checks
+    )
+    with pytest.raises(Unsupported) as refused:
+        compile_audit(dataclasses.replace(plan, checks=checks), dialect)
+    assert refused.value.dialect == dialect
+    assert "initiation_breast_cancer/dose_limit" in refused.value.node
+    assert "41 digits" in refused.value.reason
+
+
+def test_a_fractional_billing_unit_is_refused_by_sql_and_run_by_python(kadcyla: Policy) -> None:
+    drug = dataclasses.replace(kadcyla.drug, mg_per_unit=Decimal("0.5"))
+    plan = audit_plan(dataclasses.replace(kadcyla, drug=drug))
+    with pytest.raises(Unsupported, match=r"billing unit of 0\.5 mg"):
+        compile_audit(plan, "duckdb")
+
+
+def test_a_policy_change_changes_the_audit(tmp_path: Path) -> None:
+    """Lower the dose limit and drop C79.31 from the brain-metastases list in a copy of the
+    policy file: the SQL and the flags follow."""
+    text = KADCYLA.read_text(encoding="utf-8")
+    assert 'max_mg_per_kg: "3.6"' in text and "- code: C79.31" in text
+    changed = text.replace('max_mg_per_kg: "3.6"', 'max_mg_per_kg: "3.0"').replace(
+        "- code: C79.31", "- code: C79.32"
+    )
+    folder = tmp_path / "policy"
+    folder.mkdir()
+    (folder / "policy.yaml").write_text(changed, encoding="utf-8")
+    (folder / "guideline.txt").write_text(
+        (KADCYLA.parent / "guideline.txt").read_text(encoding="utf-8")
+    )
+    before, after = load_policy(KADCYLA), load_policy(folder / "policy.yaml")
+    sql_before = compile_audit(audit_plan(before)).step("flags").sql
+    sql_after = compile_audit(audit_plan(after)).step("flags").sql
+    assert "'3.6'" in sql_before and "'3.0'" in sql_after and "'3.6'" not in sql_after
+
+    def flagged(policy: Policy, out: Path) -> set[tuple[str, str]]:
+        result = run_audit(
+            policy,
+            [CORPUS / "claims.csv"],
+            out,
+            authorizations=CORPUS / "authorizations.csv",
+            members=CORPUS / "members.csv",
+            report=False,
+        )
+        import pyarrow.parquet as pq
+
+        return {
+            (f["claim_id"], f["check"])
+            for f in pq.read_table(result.files["flags_parquet"]).to_pylist()
+        }
+
+    old, new = flagged(before, tmp_path / "before"), flagged(after, tmp_path / "after")
+    # 247 units at 68.5 kg is within 3.6 mg/kg but not 3.0; C79.31 no longer supports a line
+    assert ("A100", "units_within_dose_limit") in new - old
+    assert ("C100", "diagnosis_supports_indication") in new - old
