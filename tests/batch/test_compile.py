@@ -7,6 +7,7 @@ import dataclasses
 import os
 from decimal import Decimal
 from pathlib import Path
+from types import MappingProxyType
 
 import pytest
 
@@ -54,6 +55,28 @@ def _with_check(policy: Policy, definition: str) -> Policy:
 
     pathways = tuple(dataclasses.replace(p, criteria=swap(p.criteria)) for p in policy.pathways)
     return dataclasses.replace(policy, pathways=pathways)
+
+
+def _with_claims(policy: Policy, fact: str, claims: tuple[str, tuple[str, ...]] | None) -> Policy:
+    """The policy whose catalogue says ``claims`` of where a claims audit reads ``fact``."""
+    facts = dict(policy.catalogue.facts)
+    facts[fact] = dataclasses.replace(facts[fact], claims=claims)
+    return dataclasses.replace(
+        policy, catalogue=dataclasses.replace(policy.catalogue, facts=MappingProxyType(facts))
+    )
+
+
+def test_where_claims_hold_a_fact_is_catalogue_data(kadcyla: Policy) -> None:
+    # the catalogue, not the compiler, says which facts a claim audit can read
+    assert kadcyla.catalogue["diagnoses"].claims == ("claim lines", ("dx1", "dx2", "dx3", "dx4"))
+    with pytest.raises(Unsupported) as refused:
+        audit_plan(_with_claims(kadcyla, "diagnoses", None))
+    assert refused.value.node == "initiation_breast_cancer/diagnosis_code_supports_breast_cancer"
+    assert "'diagnoses', which no claim-audit input holds" in refused.value.reason
+    with pytest.raises(Unsupported, match="the members have no column weight_lb"):
+        audit_plan(_with_claims(kadcyla, "body_weight.kg", ("members", ("weight_lb",))))
+    with pytest.raises(Unsupported, match="no claims-audit input is named 'remits'"):
+        audit_plan(_with_claims(kadcyla, "medication.dose", ("remits", ("units",))))
 
 
 def test_a_check_with_no_claim_line_form_is_refused_naming_the_node(kadcyla: Policy) -> None:

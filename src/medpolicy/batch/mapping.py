@@ -2,10 +2,10 @@
 nodes a claim line can check, and which claim columns hold them.
 
 Everything a check needs (codes, limits, vial sizes, the look-alike products, every citation) is
-read from the policy tree here; nothing is typed in. The tables below are what a fact catalogue
-will replace: ``FACT_COLUMNS`` (a fact the policy reads -> where a claim audit finds it) and
-``CHECK_DEFINITIONS`` (a reusable policy check -> the audit checks it becomes). A policy node the
-audit must check but cannot express is refused here, with the node named.
+read from the policy tree here; nothing is typed in. Where a claims audit finds a fact is the
+fact catalogue's data (each fact's ``claims:`` input and columns); ``CHECK_DEFINITIONS`` says what
+claim-line checks a reusable policy check becomes (a check definition is code, so is its claim
+form). A policy node the audit must check but cannot express is refused here, with the node named.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Final
 
+from medpolicy.batch.layout import AUTHORIZATIONS, CLAIM_LINES, MEMBERS
 from medpolicy.batch.plan import (
     AuditPlan,
     AuthorizationOnFile,
@@ -36,17 +37,7 @@ from medpolicy.definitions.icd10 import code_set_version
 from medpolicy.engine.checks import CHECK_READS
 from medpolicy.policy import tree as t
 
-__all__ = ["CHECK_DEFINITIONS", "FACT_COLUMNS", "audit_plan", "code_set_start"]
-
-# A fact a policy reads -> the input (layout) and columns a claims audit reads it from.
-FACT_COLUMNS: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
-    "diagnoses": ("claim lines", ("dx1", "dx2", "dx3", "dx4")),
-    "medication.hcpcs": ("claim lines", ("hcpcs",)),
-    "medication.dose": ("claim lines", ("units", "modifiers")),  # administered: not JW
-    "medication.interval_days": ("claim lines", ("member_id", "service_date")),
-    "body_weight.kg": ("members", ("weight_kg",)),
-    "medication.start_date": ("authorizations", ("period_start", "period_end")),
-}
+__all__ = ["CHECK_DEFINITIONS", "audit_plan", "claim_columns", "code_set_start"]
 
 # A policy check definition -> the claim-line checks it becomes.
 CHECK_DEFINITIONS: Final[dict[str, tuple[str, ...]]] = {
@@ -105,9 +96,33 @@ def _family(policy: t.Policy) -> tuple[FamilyDrug, ...]:
     return tuple(sorted(found.values(), key=lambda f: f.hcpcs))
 
 
-def _reads_claims(node: t.Node, facts: Iterable[str]) -> None:
+_INPUTS: Final = {layout.name: layout for layout in (CLAIM_LINES, AUTHORIZATIONS, MEMBERS)}
+
+
+def claim_columns(policy: t.Policy, fact: str) -> tuple[str, tuple[str, ...]] | None:
+    """The claims-audit input and columns the policy's catalogue says hold ``fact`` (None: none
+    does). ValueError: the catalogue names an input or column the audit has not."""
+    spec = policy.catalogue.facts.get(fact)
+    if spec is None or spec.claims is None:
+        return None
+    name, columns = spec.claims
+    layout = _INPUTS.get(name)
+    if layout is None:
+        raise ValueError(f"facts.{fact}.claims: no claims-audit input is named {name!r}")
+    known = {c.name for c in layout.columns}
+    unknown = [c for c in columns if c not in known]
+    if unknown:
+        raise ValueError(f"facts.{fact}.claims: the {name} have no column {', '.join(unknown)}")
+    return spec.claims
+
+
+def _reads_claims(policy: t.Policy, node: t.Node, facts: Iterable[str]) -> None:
     for fact in facts:
-        if fact not in FACT_COLUMNS:
+        try:
+            held = claim_columns(policy, fact)
+        except ValueError as exc:
+            raise Unsupported(node.id, str(exc)) from None
+        if held is None:
             raise Unsupported(node.id, f"it reads {fact!r}, which no claim-audit input holds")
 
 
@@ -146,7 +161,7 @@ def _diagnosis(policy: t.Policy) -> SupportingDiagnosis:
                 pathway.criteria.id, "the pathway has no supporting-diagnosis criterion"
             )
         for leaf in leaves:
-            _reads_claims(leaf, (leaf.fact,))
+            _reads_claims(policy, leaf, (leaf.fact,))
             nodes.append(leaf)
             for code, valid_from in _leaf_codes(policy, leaf, start):
                 known = codes.get(code)
@@ -196,7 +211,7 @@ def _dose(policy: t.Policy) -> tuple[DoseLimit, DosingInterval]:
     for node in nodes:
         if node.definition not in CHECK_DEFINITIONS:
             raise Unsupported(node.id, f"check {node.definition!r} has no claim-line form")
-        _reads_claims(node, CHECK_READS.get(node.definition, ()))
+        _reads_claims(policy, node, CHECK_READS.get(node.definition, ()))
         if params is None:
             params = dict(node.params)
         elif dict(node.params) != params:

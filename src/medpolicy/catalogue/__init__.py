@@ -62,6 +62,8 @@ class FactSpec:
     derive: Derivation | None = field(default=None, repr=False, compare=False)
     source: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     about_requested: bool = False  # read only from findings about the condition requested
+    # where a claims audit reads it: (input, its columns); None when claims do not carry it
+    claims: tuple[str, tuple[str, ...]] | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -138,7 +140,7 @@ def build_catalogue(entries: Mapping[str, Any], base: Catalogue | None = None) -
 def _spec(path: str, raw: Any) -> FactSpec:
     if not isinstance(raw, Mapping):
         raise ValueError("a fact is a mapping of label, name, kind, from")
-    unknown = set(raw) - {"label", "name", "kind", "choices", "unit", "field", "from"}
+    unknown = set(raw) - {"label", "name", "kind", "choices", "unit", "field", "from", "claims"}
     if unknown:
         raise ValueError(f"unknown key(s): {', '.join(sorted(unknown))}")
     kind = raw.get("kind")
@@ -158,7 +160,24 @@ def _spec(path: str, raw: Any) -> FactSpec:
         derive=compile_derivation(path, source),
         source=source,
         about_requested=source.get("about") == "requested",
+        claims=_claims(raw.get("claims")),
     )
+
+
+def _claims(raw: Any) -> tuple[str, tuple[str, ...]] | None:
+    if raw is None:
+        return None
+    columns = raw.get("columns") if isinstance(raw, Mapping) else None
+    if (
+        not isinstance(raw, Mapping)
+        or set(raw) != {"input", "columns"}
+        or not isinstance(raw["input"], str)
+        or not isinstance(columns, list)
+        or not columns
+        or not all(isinstance(c, str) for c in columns)
+    ):
+        raise ValueError("'claims' is {input: <a claims-audit input>, columns: [<its columns>]}")
+    return raw["input"], tuple(columns)
 
 
 @functools.cache
