@@ -79,6 +79,21 @@ def test_where_claims_hold_a_fact_is_catalogue_data(kadcyla: Policy) -> None:
         audit_plan(_with_claims(kadcyla, "medication.dose", ("remits", ("units",))))
 
 
+def test_the_look_alike_check_comes_from_the_precaution_that_names_it(kadcyla: Policy) -> None:
+    [precaution] = [p for p in kadcyla.precautions if p.claims_check]
+    assert {c.name for c in audit_plan(kadcyla).checks} >= {"look_alike_product"}
+
+    def with_check(name: str | None) -> Policy:
+        others = tuple(p for p in kadcyla.precautions if p is not precaution)
+        changed = dataclasses.replace(precaution, claims_check=name)
+        return dataclasses.replace(kadcyla, precautions=(*others, changed))
+
+    assert "look_alike_product" not in {c.name for c in audit_plan(with_check(None)).checks}
+    with pytest.raises(Unsupported) as refused:
+        audit_plan(with_check("substitution"))
+    assert refused.value.node == f"precautions.{precaution.id}"
+
+
 def test_a_check_with_no_claim_line_form_is_refused_naming_the_node(kadcyla: Policy) -> None:
     with pytest.raises(Unsupported) as refused:
         audit_plan(_with_check(kadcyla, "body_surface_area_dose_limit"))

@@ -129,7 +129,7 @@ def test_a_questionnaire_is_generated_for_every_policy(
     assert questionnaire["resourceType"] == "Questionnaire" and questionnaire["item"]
 
 
-ENGINE_AND_ADAPTERS = ("engine", "policy", "definitions", "catalogue", "record")
+ENGINE_AND_ADAPTERS = ("engine", "policy", "definitions", "catalogue", "record", "batch")
 
 
 def _code_strings(path: Path) -> list[str]:

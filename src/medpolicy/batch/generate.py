@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from medpolicy.batch import plan as p
 from medpolicy.batch.mapping import audit_plan, code_set_start
 from medpolicy.definitions.billing import least_waste_vials
+from medpolicy.definitions.icd10 import expand_range, is_billable
 from medpolicy.engine.authorize import add_months
 from medpolicy.policy.tree import Policy
 
@@ -45,7 +46,6 @@ INJECTIONS: Final = (
     "duplicate",
 )
 _RATES_MG_PER_KG_TENTHS: Final = (36, 30, 24)  # 3.6, 3.0, 2.4 mg/kg: the label's dose levels
-_UNSUPPORTING: Final = ("Z51.11", "C79.51", "C50.91", "D05.11")  # no indication's code
 _PRICE_CENTS_PER_UNIT: Final = 2957
 _START: Final = date(2025, 4, 1)
 _SPAN_DAYS: Final = 540
@@ -197,6 +197,7 @@ class _World:
     codes: np.ndarray  # supporting codes in effect on every date, of a listed indication
     other_codes: np.ndarray  # ... of a condition no indication lists (5: other FDA or NCCN use)
     new_codes: np.ndarray  # supporting only from ``new_from``
+    unsupporting: np.ndarray  # billable codes near the supporting ones that support no indication
     new_from: int  # days since the epoch
     waste: np.ndarray  # units -> units discarded (least-waste vials)
     others: np.ndarray  # the family's other products' HCPCS codes
@@ -229,11 +230,26 @@ class _World:
                 [c.code for c in diagnosis.codes if c.valid_from is not None] or [""]
             ),
             new_from=(start - _EPOCH).days,
+            unsupporting=_unsupporting(diagnosis.codes),
             waste=waste,
             others=np.array([f.hcpcs for f in plan.family if f.drug != plan.drug]),
             min_days=interval.min_days,
             vial_sizes=drug.vial_sizes_mg,
         )
+
+
+def _unsupporting(codes: tuple[p.SupportingCode, ...], most: int = 16) -> np.ndarray:
+    """Near misses, read from the code set rather than typed: billable codes in the span of the
+    supporting codes' categories (a benign or in-situ neoplasm beside the cancers) that support no
+    indication, evenly spaced over that span."""
+    supporting = {c.code for c in codes}
+    categories = sorted({c.code[:3] for c in codes})
+    span = expand_range(categories[0], categories[-1])
+    near = [c for c in span if c not in supporting and is_billable(c)]
+    if not near:
+        raise ValueError("the supporting codes leave no code of their span unsupported")
+    step = max(1, len(near) // most)
+    return np.array(near[::step][:most])
 
 
 def _text(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
@@ -385,9 +401,7 @@ class _Build:
         adm_dx = dx[adm_member].copy()
         bad_dx = last & self._is("diagnosis")[adm_member]
         not_yet = bad_dx & (day < w.new_from) & (w.new_codes[0] != "")
-        adm_dx[bad_dx] = np.array(_UNSUPPORTING)[
-            rng.integers(0, len(_UNSUPPORTING), int(bad_dx.sum()))
-        ]
+        adm_dx[bad_dx] = w.unsupporting[rng.integers(0, len(w.unsupporting), int(bad_dx.sum()))]
         adm_dx[not_yet] = w.new_codes[0]
         adm_dx2 = dx2[adm_member].copy()
         adm_dx2[bad_dx] = None

@@ -46,7 +46,6 @@ CHECK_DEFINITIONS: Final[dict[str, tuple[str, ...]]] = {
 
 # The policy parts the other checks cite (by the policy's own ids and fact names).
 AUTHORIZED_PERIOD_FACT: Final = "medication.start_date"  # its fact rule: "Approval duration"
-NOT_SUBSTITUTED_PRECAUTION: Final = "do_not_substitute_trastuzumab"
 # the columns that make two lines the same service
 DUPLICATE_KEY: Final = ("member_id", "service_date", "hcpcs", "modifiers", "units", "rendering_npi")
 
@@ -58,8 +57,14 @@ def audit_plan(policy: t.Policy) -> AuditPlan:
         AuthorizationOnFile(_authorized_period(policy)),
         AuthorizedUnits(_authorized_period(policy)),
     ]
-    precaution = next((p for p in policy.precautions if p.id == NOT_SUBSTITUTED_PRECAUTION), None)
-    if precaution is not None:
+    for precaution in policy.precautions:
+        if precaution.claims_check is None:
+            continue
+        if precaution.claims_check != LookAlike.name:
+            raise Unsupported(
+                f"precautions.{precaution.id}",
+                f"no claims check is named {precaution.claims_check!r}",
+            )
         checks.append(
             LookAlike(
                 Clause(precaution.citation.section, precaution.citation.text, (precaution.id,))

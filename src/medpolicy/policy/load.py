@@ -495,7 +495,13 @@ class _Builder:
                 "unknown-choice",
                 "kind must be boxed_warning, warning or administration",
             )
-        return t.Precaution(self.req(m, "id", path), kind or "warning", self.citation(m, path))
+        claims_check = m.get("claims_check")
+        if claims_check is not None and not isinstance(claims_check, str):
+            self.d.add(f"{path}.claims_check", "wrong-type", "claims_check names a claims check")
+            claims_check = None
+        return t.Precaution(
+            self.req(m, "id", path), kind or "warning", self.citation(m, path), claims_check
+        )
 
     # -- the criteria tree ---------------------------------------------------------------------
     def node(self, m: Any, path: str, parent_section: str, parent_id: str) -> t.Node:

@@ -260,6 +260,9 @@ class Precaution:
     id: str
     kind: Literal["boxed_warning", "warning", "administration"]
     citation: Citation
+    # the claims-audit check that enforces it on paid claims (e.g. "look_alike_product" for a
+    # drug that must not be substituted for or with its look-alikes); None: none does
+    claims_check: str | None = None
 
 
 @dataclass(frozen=True)
