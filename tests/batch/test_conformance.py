@@ -120,6 +120,30 @@ def test_every_injected_violation_is_flagged_and_nothing_else(
     print({c: Counter(k[2] for k in truth)[c] for c in plan.check_names})
 
 
+def test_an_audit_in_passes_over_groups_of_members_is_the_audit_in_one(
+    kadcyla: Policy, generated: GeneratedFiles, tmp_path: Path
+) -> None:
+    """A large input is audited a group of members at a time: the same flags, values,
+    summaries, totals and rejects as one pass, and every injected violation still found (a
+    member's lines never split across passes, or duplicates and intervals would be missed)."""
+    inputs = ([generated.claims], generated.authorizations, generated.members)
+    one = _audit(kadcyla, tmp_path / "one", *inputs)
+    seven = _audit(kadcyla, tmp_path / "seven", *inputs, lines_per_pass=600)
+    assert "(7 of 7)" in " ".join(_labels(kadcyla, tmp_path / "labels", inputs, 600))
+    assert sorted(map(str, _flags(seven))) == sorted(map(str, _flags(one)))
+    assert _key(_flags(seven)) == _truth(generated)
+    assert {k: v.to_pylist() for k, v in seven.summaries.items()} == {
+        k: v.to_pylist() for k, v in one.summaries.items()
+    }
+    assert seven.totals == one.totals and seven.rejects.equals(one.rejects)
+
+
+def _labels(policy: Policy, out: Path, inputs: tuple[Any, ...], lines: int) -> list[str]:
+    told: list[str] = []
+    _audit(policy, out, *inputs, lines_per_pass=lines, progress=told.append)
+    return told
+
+
 def test_generated_csv_is_audited_like_parquet(kadcyla: Policy, tmp_path: Path) -> None:
     from medpolicy.batch.generate import generate_claims
 

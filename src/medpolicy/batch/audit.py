@@ -3,6 +3,7 @@ analyst reads (flagged lines, summaries, rejects, an HTML report, the run's reco
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import time
@@ -17,7 +18,7 @@ import pyarrow.parquet as pq
 
 from medpolicy.batch import plan as p
 from medpolicy.batch.compile import CompiledAudit, compile_audit
-from medpolicy.batch.engines import Engine, open_engine
+from medpolicy.batch.engines import DuckDBEngine, Engine, open_engine
 from medpolicy.batch.layout import AUTHORIZATIONS, MEMBERS
 from medpolicy.batch.mapping import audit_plan
 from medpolicy.batch.sources import (
@@ -96,6 +97,13 @@ SUMMARY_SCHEMAS = {
 
 Progress = Callable[[str], None]
 
+# DuckDB audits a large input a group of members at a time (see DuckDBEngine.restrict): about
+# this many lines a pass keeps a pass's sorts and joins in memory on a small machine.
+LINES_PER_PASS = 4_000_000
+# what each pass leaves for the summaries (they are computed once, over every pass's rows)
+_KEPT = ("flags", "rejected", "audited")
+_SUMMARIES = frozenset(SUMMARY_SCHEMAS)
+
 
 @dataclass
 class AuditResult:
@@ -131,6 +139,7 @@ def run_audit(
     memory_limit: str | None = None,
     progress: Progress | None = None,
     report: bool = True,
+    lines_per_pass: int = LINES_PER_PASS,
 ) -> AuditResult:
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
@@ -150,7 +159,11 @@ def run_audit(
     runner = open_engine(engine, work, spark_master, memory_limit)
     try:
         _register(runner, compiled, files, auth_table, member_table)
-        _run(runner, compiled, tell)
+        passes = -(-_lines_in(files) // max(1, lines_per_pass))
+        if isinstance(runner, DuckDBEngine) and passes > 1:
+            _run_in_passes(runner, compiled, tell, passes)
+        else:
+            _run(runner, compiled, tell)
         tell("writing results")
         result = _write(runner, compiled, out, rejects, engine, started)
     finally:
@@ -162,6 +175,10 @@ def run_audit(
         result.files["report"] = write_report(result)
     _write_record(result, claims)
     return result
+
+
+def _lines_in(files: list[Any]) -> int:
+    return sum(pq.ParquetFile(f.parquet).metadata.num_rows for f in files)
 
 
 def _authorizations(path: Path | None, database: str | None) -> tuple[pa.Table, list[Reject]]:
@@ -182,9 +199,13 @@ def _register(
     runner.register("family", family(compiled.plan))
 
 
-def _run(runner: Engine, compiled: CompiledAudit, tell: Progress) -> None:
+def _run(
+    runner: Engine, compiled: CompiledAudit, tell: Progress, only: frozenset[str] | None = None
+) -> None:
     vials = next(c for c in compiled.plan.checks if isinstance(c, p.VialWaste))
     for step in compiled.steps:
+        if only is not None and step.name not in only:
+            continue
         if step.name in STEP_LABELS:
             tell(STEP_LABELS[step.name])
         runner.run(step)
@@ -195,6 +216,24 @@ def _run(runner: Engine, compiled: CompiledAudit, tell: Progress) -> None:
             runner.register(
                 "vial_plans", vial_plans(vials, (int(a) for a in amounts if a is not None))
             )
+
+
+def _run_in_passes(
+    runner: DuckDBEngine, compiled: CompiledAudit, tell: Progress, passes: int
+) -> None:
+    """Every check over one group of members a pass; the summaries once, over every pass."""
+    checks = frozenset(s.name for s in compiled.steps) - _SUMMARIES
+    for group in range(passes):
+        runner.restrict(group, passes)
+        tell_pass = functools.partial(_tell_pass, tell, f"({group + 1} of {passes})")
+        _run(runner, compiled, tell_pass, checks)
+        runner.keep(_KEPT)
+    runner.use_kept(_KEPT)
+    _run(runner, compiled, tell, _SUMMARIES)
+
+
+def _tell_pass(tell: Progress, which: str, label: str) -> None:
+    tell(f"{label} {which}")
 
 
 def _write(

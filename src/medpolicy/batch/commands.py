@@ -111,6 +111,13 @@ class _Progress:
     help="DuckDB's memory limit (e.g. 4GB); past it, it spills to disk.",
 )
 @click.option(
+    "--lines-per-pass",
+    type=click.IntRange(min=1),
+    default=None,
+    help="DuckDB audits a larger input a group of members at a time, about this many lines a "
+    "pass (default 4,000,000), so peak memory follows the pass, not the input.",
+)
+@click.option(
     "--progress/--no-progress",
     default=None,
     help="Show a progress bar (default: when standard error is a terminal).",
@@ -129,6 +136,7 @@ def claims_audit(
     engine: str,
     spark_master: str | None,
     memory_limit: str | None,
+    lines_per_pass: int | None,
     progress: bool | None,
     no_report: bool,
     policy_file: Path | None,
@@ -136,7 +144,7 @@ def claims_audit(
 ) -> None:
     """Check claim-line FILES (CSV or Parquet) against the policy; write flags, summaries, rejects
     and a report to --out."""
-    from medpolicy.batch.audit import STEP_LABELS, run_audit
+    from medpolicy.batch.audit import LINES_PER_PASS, STEP_LABELS, run_audit
     from medpolicy.batch.plan import Unsupported
 
     if authorizations is not None and database is not None:
@@ -154,6 +162,7 @@ def claims_audit(
             members=members,
             spark_master=spark_master,
             memory_limit=memory_limit,
+            lines_per_pass=lines_per_pass or LINES_PER_PASS,
             progress=bar,
             report=not no_report,
         )

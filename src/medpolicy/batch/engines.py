@@ -91,9 +91,40 @@ class DuckDBEngine:
                 f"SELECT {cols}, CAST(NULL AS VARCHAR) AS source_file, "
                 "CAST(NULL AS BIGINT) AS source_row WHERE FALSE"
             )
+        self.con.execute("CREATE OR REPLACE TEMP VIEW claims_all AS " + " UNION ALL ".join(selects))
+        self.con.execute("CREATE OR REPLACE TEMP VIEW claims_source AS SELECT * FROM claims_all")
+
+    # -- passes over groups of members ---------------------------------------------------------
+    # Every check reads one member's lines only (duplicates, intervals, authorizations, weights,
+    # look-alikes are all per member), so a large input is audited a group of members at a time:
+    # each pass sorts and joins a fraction of the lines, and peak memory follows the pass, not
+    # the input. A member's group is the hash of the id as the checks read it (trimmed).
+
+    def restrict(self, group: int, groups: int) -> None:
+        """``claims_source`` becomes the lines of the members in ``group`` of ``groups``."""
         self.con.execute(
-            "CREATE OR REPLACE TEMP VIEW claims_source AS " + " UNION ALL ".join(selects)
+            "CREATE OR REPLACE TEMP VIEW claims_source AS SELECT * FROM claims_all "
+            "WHERE HASH(COALESCE(NULLIF(TRIM(CAST(member_id AS VARCHAR)), ''), '')) "
+            f"% {int(groups)} = {int(group)}"
         )
+
+    def keep(self, relations: tuple[str, ...]) -> None:
+        """Add this pass's rows of each relation to its ``<name>_kept`` table."""
+        for name in relations:
+            exists = self.con.execute(
+                "SELECT COUNT(*) FROM duckdb_tables() WHERE table_name = ?", [f"{name}_kept"]
+            ).fetchone()
+            if exists and exists[0]:
+                self.con.execute(f"INSERT INTO {name}_kept SELECT * FROM {name}")
+            else:
+                self.con.execute(f"CREATE TEMP TABLE {name}_kept AS SELECT * FROM {name}")
+
+    def use_kept(self, relations: tuple[str, ...]) -> None:
+        """Each relation is now every pass's rows; ``claims_source`` every line again."""
+        for name in relations:
+            self.con.execute(f"DROP TABLE IF EXISTS {name}")
+            self.con.execute(f"CREATE TEMP VIEW {name} AS SELECT * FROM {name}_kept")
+        self.con.execute("CREATE OR REPLACE TEMP VIEW claims_source AS SELECT * FROM claims_all")
 
     def run(self, step: Step) -> None:
         kind = "TABLE" if step.materialize else "VIEW"
