@@ -115,7 +115,7 @@ class _Progress:
     type=click.IntRange(min=1),
     default=None,
     help="DuckDB audits a larger input a group of members at a time, about this many lines a "
-    "pass (default 4,000,000), so peak memory follows the pass, not the input.",
+    "pass (default 10,000,000), so peak memory follows the pass, not the input.",
 )
 @click.option(
     "--progress/--no-progress",
