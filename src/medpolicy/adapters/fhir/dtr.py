@@ -226,9 +226,9 @@ def _question(use: FactUse, policy: t.Policy) -> dict[str, Any]:
     spec = FACTS[use.fact]
     item: dict[str, Any] = {"linkId": use.fact, "text": spec.label[0].upper() + spec.label[1:]}
     item.update(_answer_shape(use.fact, policy))
-    code = prefill.LOINC_FOR_FACT.get(use.fact)
+    code = prefill.question_code(use.fact)
     if code:
-        item["code"] = [{"system": System.LOINC, "code": code[0], "display": code[1]}]
+        item["code"] = [{"system": code.system, "code": code.code, "display": code.display}]
     expression = prefill.initial_expression(use.fact)
     if expression:
         item.setdefault("extension", []).append(expression)
