@@ -215,7 +215,7 @@ def _answer(
     if adapted.request is None:
         return _unreadable(policy, order, adapted, settings, body["hookInstance"])
     try:
-        decision = evaluate_request(registry, adapted.request)
+        decision = evaluate_request(registry, adapted.for_engine or adapted.request)
     except RequestError as exc:
         return _unreadable(
             policy, order, adapted, settings, body["hookInstance"], adapted.problems_for(exc)

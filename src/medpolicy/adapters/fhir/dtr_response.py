@@ -16,6 +16,7 @@ from medpolicy.adapters.fhir import codes as c
 from medpolicy.adapters.fhir.answers import choice_from_coding
 from medpolicy.adapters.fhir.codes import System, is_system
 from medpolicy.adapters.fhir.draft import Draft
+from medpolicy.adapters.fhir.record_facts import answer_value, is_record_only
 from medpolicy.adapters.fhir.records import read_record
 from medpolicy.adapters.fhir.resources import Located, as_list, to_decimal
 
@@ -248,6 +249,19 @@ def _list(fact: str, field_name: str) -> Callable[[_Answers, Draft], None]:
     return apply
 
 
+def _record_only(a: _Answers, draft: Draft) -> None:
+    """Answers to the questions of facts only the clinical record holds (the earlier request
+    format has no field for them): kept for the record, where the catalogue reads each."""
+    for fact, values in a.values.items():
+        if fact in READ_FACTS or not values or not is_record_only(fact):
+            continue
+        value = answer_value(fact, values[0])
+        if value is None:
+            draft.report(a.paths[fact], "not-usable", f"answer for {fact} is not one it takes")
+        elif fact not in draft.record_facts:
+            draft.record_facts[fact] = (value, a.paths[fact])
+
+
 _APPLY: tuple[Callable[[_Answers, Draft], None], ...] = (
     _set_choice("request.type", "request_type"),
     _indications,
@@ -270,10 +284,12 @@ _APPLY: tuple[Callable[[_Answers, Draft], None], ...] = (
     _set_choice("compendium.nccn_category", "compendium.nccn_category"),
     _set_plain("initiation_criteria_previously_met", "initiation_criteria_previously_met", bool),
     _set_choice("disease_status_on_treatment", "disease_status_on_treatment"),
+    _record_only,
 )
 
-# Every fact the Questionnaire can ask, with the writer above that reads it back; a test checks
-# this list against the generated Questionnaire so a new fact cannot be asked and then ignored.
+# Every fact of the earlier request format the Questionnaire can ask, with the writer above that
+# reads it back; a test checks this list against the generated Questionnaire so a new fact cannot
+# be asked and then ignored. Facts only the clinical record holds are read by ``_record_only``.
 READ_FACTS = frozenset(
     {
         "request.type",

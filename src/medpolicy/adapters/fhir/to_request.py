@@ -26,10 +26,12 @@ from medpolicy.adapters.fhir.draft import AdapterIssue, Draft, expression_for
 from medpolicy.adapters.fhir.dtr_response import read_questionnaire_response
 from medpolicy.adapters.fhir.medications import read_dosage, read_prior_therapies
 from medpolicy.adapters.fhir.observations import read_observations
+from medpolicy.adapters.fhir.record_facts import with_record_facts
 from medpolicy.adapters.fhir.resources import Located, ResourceIndex, as_list, codings, parse_date
 from medpolicy.adapters.fhir.vocabulary import fhir_mapping
 from medpolicy.adapters.native import parse_request
 from medpolicy.errors import RequestError
+from medpolicy.record.model import ClinicalRecord
 from medpolicy.request import Request
 
 __all__ = ["AdaptedRequest", "FieldProblem", "OrderContext", "to_request"]
@@ -81,6 +83,14 @@ class AdaptedRequest:
     data: dict[str, Any]  # the native request JSON as assembled (for audit and debugging)
     sources: dict[str, str]  # native field -> the FHIR element it was read from
     root: str = "Bundle"
+    # the request as the clinical record, with the facts only the record holds (answered in a
+    # DTR QuestionnaireResponse); None when there are none
+    record: ClinicalRecord | None = None
+
+    @property
+    def for_engine(self) -> Request | ClinicalRecord | None:
+        """What the engine decides: the record when it holds more than the request."""
+        return self.record or self.request
 
     def expression_for(self, native_field: str) -> str:
         return expression_for(self.sources, native_field, self.root)
@@ -188,4 +198,14 @@ def _validated(draft: Draft) -> AdaptedRequest:
         request = parse_request(draft.data)
     except RequestError as exc:
         return replace(adapted, problems=adapted.problems_for(exc))
-    return replace(adapted, request=request)
+    if not draft.record_facts:
+        return replace(adapted, request=request)
+    # A refused answer refuses the request, as a refused field of the native request does.
+    record, refused = with_record_facts(request, draft.record_facts, draft)
+    return replace(
+        adapted,
+        request=None if refused else request,
+        record=record,
+        problems=tuple(FieldProblem(*p) for p in refused),
+        issues=tuple(draft.issues),
+    )

@@ -1,0 +1,119 @@
+"""DTR answers to the questions of facts only the clinical record holds (no field in the earlier
+request format) are put where the catalogue reads each, and read back as those facts."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from medpolicy.adapters.fhir.answers import choice_coding
+from medpolicy.adapters.fhir.to_request import AdaptedRequest
+from medpolicy.facts import extract_facts
+from medpolicy.policy.registry import PolicyRegistry
+from tests.fhir.test_to_request import PATIENT, adapt
+
+POLICIES = Path(__file__).parents[2] / "policies"
+
+
+def qr(*answers: tuple[str, dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "resourceType": "QuestionnaireResponse",
+        "id": "qr",
+        "status": "completed",
+        "questionnaire": "https://medpolicy.dev/fhir/Questionnaire/MA08.066g",
+        "item": [
+            {"linkId": "every", "item": [{"linkId": link, "answer": [a]} for link, a in answers]}
+        ],
+    }
+
+
+def choice(fact: str, value: str) -> tuple[str, dict[str, Any]]:
+    return fact, {"valueCoding": choice_coding(fact, value)}
+
+
+def test_record_only_answers_are_read_as_the_facts_the_catalogue_reads() -> None:
+    adapted = adapt(
+        PATIENT,
+        qr(
+            choice("her2.status", "positive"),
+            choice("her2.test", "fda_approved"),
+            ("lvef.percent", {"valueDecimal": 55}),
+            ("lvef.date", {"valueDate": "2026-10-01"}),
+            ("body_surface_area.m2", {"valueDecimal": 1.8}),
+            choice("medication.setting", "metastatic"),
+            choice("residual_invasive_disease", "present"),
+            ("recurrence_date", {"valueDate": "2025-06-01"}),
+        ),
+    )
+    assert adapted.request is not None and adapted.record is not None
+    assert adapted.for_engine is adapted.record
+    facts = extract_facts(adapted.record).values
+    assert {k: facts.get(k) for k in _RECORD_ONLY} == {
+        "her2.status": "positive",
+        "her2.test": "fda_approved",
+        "lvef.percent": Decimal("55"),
+        "lvef.date": date(2026, 10, 1),
+        "body_surface_area.m2": Decimal("1.8"),
+        "medication.setting": "metastatic",
+        "residual_invasive_disease": "present",
+        "recurrence_date": date(2025, 6, 1),
+    }
+    # what the earlier format carries is the same either way
+    before = extract_facts(adapted.request).values
+    assert not set(_RECORD_ONLY) & set(before)
+    assert {k: v for k, v in facts.items() if k not in _RECORD_ONLY} == dict(before)
+
+
+_RECORD_ONLY = (
+    "her2.status",
+    "her2.test",
+    "lvef.percent",
+    "lvef.date",
+    "body_surface_area.m2",
+    "medication.setting",
+    "residual_invasive_disease",
+    "recurrence_date",
+)
+
+
+def test_a_policys_own_attested_fact_is_read_as_the_prescribers_statement() -> None:
+    policy = PolicyRegistry.load_dir(POLICIES).get("CPB-0974")
+    assert policy is not None
+    adapted = adapt(
+        PATIENT, qr(("aetna.no_unacceptable_toxicity_attested", {"valueBoolean": True}))
+    )
+    assert adapted.record is not None
+    facts = extract_facts(adapted.record, catalogue=policy.catalogue).values
+    assert facts["aetna.no_unacceptable_toxicity_attested"] is True
+
+
+def test_without_record_only_answers_there_is_no_record() -> None:
+    adapted = adapt(PATIENT, qr(("medication.interval_days", {"valueInteger": 21})))
+    assert adapted.record is None and adapted.for_engine is adapted.request
+
+
+@pytest.mark.parametrize(
+    ("answers", "message"),
+    [
+        ((("lvef.date", {"valueDate": "2026-10-01"}),), "a date without its measurement"),
+        ((("her2.status", {"valueCoding": {"code": "maybe"}}),), "is not one it takes"),
+    ],
+)
+def test_an_answer_the_record_cannot_take_is_reported(
+    answers: tuple[tuple[str, dict[str, Any]], ...], message: str
+) -> None:
+    adapted: AdaptedRequest = adapt(PATIENT, qr(*answers))
+    assert any(message in i.message and i.kind == "not-usable" for i in adapted.issues)
+    assert adapted.request is not None
+
+
+def test_a_value_the_record_refuses_refuses_the_request_at_its_answer() -> None:
+    adapted = adapt(PATIENT, qr(("lvef.percent", {"valueDecimal": -5})))
+    assert adapted.request is None and adapted.record is None
+    assert [p.expression for p in adapted.problems] == [
+        "Bundle.entry[1].resource.item[0].item[0].answer"
+    ]
