@@ -3,6 +3,7 @@ request format) are put where the catalogue reads each, and read back as those f
 
 from __future__ import annotations
 
+import copy
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -11,9 +12,12 @@ from typing import Any
 import pytest
 
 from medpolicy.adapters.fhir.answers import choice_coding
+from medpolicy.adapters.fhir.pas import read_submission
 from medpolicy.adapters.fhir.to_request import AdaptedRequest
 from medpolicy.facts import extract_facts
 from medpolicy.policy.registry import PolicyRegistry
+from medpolicy.service import evaluate_request
+from tests.fhir.support import example
 from tests.fhir.test_to_request import PATIENT, adapt
 
 POLICIES = Path(__file__).parents[2] / "policies"
@@ -117,3 +121,37 @@ def test_a_value_the_record_refuses_refuses_the_request_at_its_answer() -> None:
     assert [p.expression for p in adapted.problems] == [
         "Bundle.entry[1].resource.item[0].item[0].answer"
     ]
+
+
+def test_a_pas_submission_is_decided_on_the_record_with_the_answers() -> None:
+    """A plan whose guideline reads the laboratory's overall HER2 result (a fact the earlier
+    format has no field for): missing without the DTR answer, met with it."""
+    registry = PolicyRegistry.load_dir(POLICIES, default_payer="aetna")
+    bundle = example("pas-breast-metastatic-ihc3-approved")
+    patient = next(
+        e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient"
+    )
+
+    def decide(*answers: tuple[str, dict[str, Any]]) -> Any:
+        data = copy.deepcopy(bundle)
+        if answers:
+            response = {
+                **qr(*answers),
+                "questionnaire": "https://medpolicy.dev/fhir/Questionnaire/CPB-0974",
+            }
+            response["subject"] = {"reference": f"Patient/{patient['id']}"}
+            data["entry"].append(
+                {"fullUrl": "urn:uuid:8f0a3c1e-0000-4000-8000-000000000001", "resource": response}
+            )
+        adapted = read_submission(data, lambda hcpcs, day: True).items[0].adapted
+        assert adapted is not None and adapted.for_engine is not None
+        return evaluate_request(registry, adapted.for_engine)
+
+    without = decide()
+    assert without.policy.id == "CPB-0974"
+    assert "her2.status" in [m.fact for m in without.missing_information]
+    answered = decide(
+        choice("her2.status", "positive"), ("medication.line_of_therapy", {"valueInteger": 2})
+    )
+    assert "her2.status" not in [m.fact for m in answered.missing_information]
+    assert answered.outcome.value == "approved", answered.missing_information
