@@ -14,10 +14,8 @@ from typing import Final, Literal
 
 __all__ = [
     "CERTIFICATION_TYPE",
-    "DOSE_UNITS",
     "PERIOD_DAYS",
     "SOURCES",
-    "WEIGHT_UNITS",
     "X12_REPORT_TYPE",
     "System",
     "hcpcs_system",
@@ -163,8 +161,6 @@ def hcpcs_system(given: str | None) -> bool:
 
 # -- units -------------------------------------------------------------------------------------
 
-WEIGHT_UNITS: Mapping[str, Literal["kg", "lb"]] = {"kg": "kg", "[lb_av]": "lb"}
-DOSE_UNITS: Mapping[str, Literal["mg", "mg/kg"]] = {"mg": "mg", "mg/kg": "mg/kg"}
 PERIOD_DAYS: Mapping[str, int] = {"d": 1, "wk": 7}
 
 # -- X12 certification type ---------------------------------------------------------------------

@@ -12,13 +12,13 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from medpolicy.adapters.fhir import codes as c
 from medpolicy.adapters.fhir.answers import choice_from_coding
 from medpolicy.adapters.fhir.codes import System, is_system
 from medpolicy.adapters.fhir.draft import Draft
 from medpolicy.adapters.fhir.record_facts import answer_value, is_record_only
 from medpolicy.adapters.fhir.records import read_record
 from medpolicy.adapters.fhir.resources import Located, as_list, to_decimal
+from medpolicy.adapters.fhir.vocabulary import fhir_mapping
 
 __all__ = ["is_medpolicy_response", "read_questionnaire_response"]
 
@@ -145,10 +145,11 @@ def _indications(a: _Answers, draft: Draft) -> None:
             draft.append("indications", code, a.paths["indications"])
 
 
-def _quantity(
-    fact: str, field_name: str, units: Mapping[str, str]
-) -> Callable[[_Answers, Draft], None]:
+def _quantity(fact: str, field_name: str) -> Callable[[_Answers, Draft], None]:
+    """A quantity in one of the fact's units (``catalogue/fhir.yaml``), as the request's."""
+
     def apply(a: _Answers, draft: Draft) -> None:
+        units = fhir_mapping().units[fact]
         q = a.first(fact)
         if not isinstance(q, dict):
             return
@@ -265,8 +266,8 @@ def _record_only(a: _Answers, draft: Draft) -> None:
 _APPLY: tuple[Callable[[_Answers, Draft], None], ...] = (
     _set_choice("request.type", "request_type"),
     _indications,
-    _quantity("medication.dose", "medication.dose", c.DOSE_UNITS),
-    _quantity("body_weight.kg", "body_weight", c.WEIGHT_UNITS),
+    _quantity("medication.dose", "medication.dose"),
+    _quantity("body_weight.kg", "body_weight"),
     _set_plain("medication.interval_days", "medication.interval_days", int),
     _set_plain("medication.line_of_therapy", "medication.line_of_therapy", int),
     _list("medication.concurrent_anticancer_drugs", "medication.concurrent_anticancer_drugs"),

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from medpolicy.adapters.fhir.codes import DOSE_UNITS, PERIOD_DAYS, System, hcpcs_system, is_system
+from medpolicy.adapters.fhir.codes import PERIOD_DAYS, System, hcpcs_system, is_system
 from medpolicy.adapters.fhir.draft import Draft
 from medpolicy.adapters.fhir.resources import (
     Coding,
@@ -25,7 +25,7 @@ from medpolicy.adapters.fhir.resources import (
     parse_date,
     to_decimal,
 )
-from medpolicy.adapters.fhir.vocabulary import drug_by_code
+from medpolicy.adapters.fhir.vocabulary import drug_by_code, fhir_mapping
 from medpolicy.definitions.drugs import CodeSystem
 
 __all__ = ["DrugMatch", "identify", "medication_concept", "read_dosage", "read_prior_therapies"]
@@ -111,9 +111,10 @@ def read_dosage(order: Located, draft: Draft) -> None:
 
 def _dose(q: dict[str, Any], path: str, draft: Draft) -> None:
     value, code = to_decimal(q.get("value")), q.get("code")
-    if code is None and q.get("unit") in DOSE_UNITS:
+    units = fhir_mapping().units["medication.dose"]
+    if code is None and q.get("unit") in units:
         code = q["unit"]  # the unit written out without its UCUM code
-    unit = DOSE_UNITS.get(code) if isinstance(code, str) else None
+    unit = units.get(code) if isinstance(code, str) else None
     if (
         value is None
         or unit is None

@@ -18,7 +18,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from medpolicy.adapters.fhir.codes import WEIGHT_UNITS, System, is_system
+from medpolicy.adapters.fhir.codes import System, is_system
 from medpolicy.adapters.fhir.draft import Draft
 from medpolicy.adapters.fhir.resources import (
     Coding,
@@ -277,7 +277,7 @@ def _body_weight(m: _Measured, draft: Draft) -> bool:
     if not isinstance(q, dict):
         return False
     value, code = to_decimal(q.get("value")), q.get("code")
-    unit = WEIGHT_UNITS.get(code) if isinstance(code, str) else None
+    unit = fhir_mapping().units["body_weight.kg"].get(code) if isinstance(code, str) else None
     if unit is None and code is None and q.get("unit") in ("kg", "lb", "lbs"):
         unit = "kg" if q["unit"] == "kg" else "lb"  # a unit written out, with no UCUM code
     if unit is None or value is None:

@@ -107,6 +107,9 @@ class FhirMapping:
     indications: Mapping[tuple[str, str], str]  # (system, code) -> the indication it states
     line_of_business: Mapping[str, Mapping[str, str]]  # Coverage.type system -> code -> line
     variant_of: Mapping[str, tuple[Coded, ...]]  # fact -> the gene a variant must be of
+    units: Mapping[str, Mapping[str, str]]  # fact -> UCUM unit -> the unit the request names
+    any_question: Mapping[str, str]  # list fact -> its "any?" question
+    record_heading: Mapping[str, str]  # list fact -> its repeated record group's heading
 
     @functools.cached_property
     def observation_codes(self) -> tuple[str, ...]:
@@ -272,6 +275,17 @@ def fhir_mapping() -> FhirMapping:
             }
         ),
         line_of_business=_frozen(_line_of_business(facts)),
+        units=_frozen(
+            {
+                f: {str(u): str(v) for u, v in m["units"].items()}
+                for f, m in facts.items()
+                if "units" in m
+            }
+        ),
+        any_question=MappingProxyType({f: str(m["any"]) for f, m in facts.items() if "any" in m}),
+        record_heading=MappingProxyType(
+            {f: str(m["record"]) for f, m in facts.items() if "record" in m}
+        ),
         variant_of=MappingProxyType(
             {
                 f: tuple(
