@@ -57,7 +57,7 @@ def read_observations(index: ResourceIndex, draft: Draft) -> None:
             continue
         for m in _measured(obs, skip):
             found.setdefault(m.code, []).append(m)
-        _report_unknown_her2_marker(obs, draft, voc)
+        _report_unknown_marker(obs, draft, voc)
 
     def of(name: str) -> list[_Measured]:
         return [m for code in sorted(voc.codes(name)) for m in found.get(code, [])]
@@ -237,9 +237,10 @@ def _qualitative(m: _Measured, draft: Draft) -> str | None:
     return text if isinstance(text, str) else None
 
 
-def _report_unknown_her2_marker(obs: Located, draft: Draft, voc: FhirMapping) -> None:
-    """A tumor-marker observation that names HER2 but carries no HER2 code this adapter knows
-    (e.g. a LOINC code that does not exist) is reported rather than silently skipped."""
+def _report_unknown_marker(obs: Located, draft: Draft, voc: FhirMapping) -> None:
+    """An observation whose words name a marker the data lists (``unknown_markers``) but that
+    carries no code the adapters read (e.g. a LOINC code that does not exist) is reported rather
+    than silently skipped."""
     known = voc.observation_codes
     found = codings(obs.resource.get("code"), obs.at("code"))
     if any(cd.code in known and is_system(cd.system, System.LOINC) for cd in found):
@@ -247,9 +248,11 @@ def _report_unknown_her2_marker(obs: Located, draft: Draft, voc: FhirMapping) ->
     words = " ".join(
         filter(None, [concept_text(obs.resource.get("code")), *(cd.display for cd in found)])
     ).upper()
-    if "HER2" in words or "ERBB2" in words:
-        for cd in found or [Coding(None, None, None, obs.at("code"))]:
-            draft.unrecognized(cd, "HER2 test code")
+    for what, names in voc.unknown_markers.items():
+        if any(name.upper() in words for name in names):
+            for cd in found or [Coding(None, None, None, obs.at("code"))]:
+                draft.unrecognized(cd, what)
+            return
 
 
 # -- latest-wins observations -------------------------------------------------------------------

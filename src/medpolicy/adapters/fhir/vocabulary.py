@@ -108,6 +108,7 @@ class FhirMapping:
     line_of_business: Mapping[str, Mapping[str, str]]  # Coverage.type system -> code -> line
     variant_of: Mapping[str, tuple[Coded, ...]]  # fact -> the gene a variant must be of
     units: Mapping[str, Mapping[str, str]]  # fact -> UCUM unit -> the unit the request names
+    unknown_markers: Mapping[str, tuple[str, ...]]  # what is reported -> the words naming it
     any_question: Mapping[str, str]  # list fact -> its "any?" question
     record_heading: Mapping[str, str]  # list fact -> its repeated record group's heading
 
@@ -281,6 +282,9 @@ def fhir_mapping() -> FhirMapping:
                 for f, m in facts.items()
                 if "units" in m
             }
+        ),
+        unknown_markers=MappingProxyType(
+            {str(k): tuple(str(w) for w in v) for k, v in doc["unknown_markers"].items()}
         ),
         any_question=MappingProxyType({f: str(m["any"]) for f, m in facts.items() if "any" in m}),
         record_heading=MappingProxyType(
