@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -93,9 +93,8 @@ class Drug:
 @dataclass(frozen=True, eq=False)
 class FhirMapping:
     facts: tuple[str, ...]  # the facts with a FHIR side, in the file's order
-    questions: Mapping[
-        str, Coded
-    ]  # fact -> the code its question carries (Questionnaire.item.code)
+    # fact -> the code of the concept its question asks about (Questionnaire.item.code)
+    questions: Mapping[str, Coded]
     answers: Mapping[str, Mapping[str, Coded]]  # fact -> choice -> its standard coding
     reads: Mapping[str, Mapping[tuple[str, str], str]]  # fact -> (system, code) -> choice read
     choice_displays: Mapping[str, str]  # choice -> the words it is shown with
@@ -121,12 +120,7 @@ class FhirMapping:
 
     def codes(self, name: str) -> frozenset[str]:
         """The LOINC codes of an ``observations:`` entry, or of a catalogue fact."""
-        entry = self.observations.get(name)
-        if entry is None:
-            return loinc_codes(name)
-        if "fact" in entry:
-            return loinc_codes(str(entry["fact"]))
-        return frozenset(str(c) for c in entry["codes"])
+        return _codes(self.observations, name)
 
     def choice(self, fact: str, system: str | None, code: str | None) -> str | None:
         """The fact's choice a coding stands for, by its standard or read-only codes."""
@@ -147,6 +141,15 @@ def loinc_codes(fact: str) -> frozenset[str]:
     for part in (source.get("concurrent") or {}).values():
         found += part
     return frozenset(str(c) for c in found if _LOINC.match(str(c)))
+
+
+def _codes(observations: Mapping[str, Mapping[str, Any]], name: str) -> frozenset[str]:
+    entry = observations.get(name)
+    if entry is None:
+        return loinc_codes(name)
+    if "fact" in entry:
+        return loinc_codes(str(entry["fact"]))
+    return frozenset(str(c) for c in entry["codes"])
 
 
 def _coded(raw: Mapping[str, Any]) -> Coded:
@@ -195,10 +198,11 @@ def _expression(template: str, reads: Mapping[tuple[str, str], str]) -> str:
 _PATIENT = "patient={{%patient.id}}"
 
 
-def _query(spec: Mapping[str, Any], mapping: FhirMapping) -> str:
+def _query(spec: Mapping[str, Any], observations: Mapping[str, Mapping[str, Any]]) -> str:
     if "query" in spec:
         return str(spec["query"]).replace("{patient}", _PATIENT)
-    codes = ",".join(f"{System.LOINC}|{c}" for c in sorted(mapping.codes(str(spec["observation"]))))
+    found = sorted(_codes(observations, str(spec["observation"])))
+    codes = ",".join(f"{System.LOINC}|{c}" for c in found)
     latest = "&_sort=-date&_count=1" if spec.get("latest") else ""
     return f"Observation?{_PATIENT}&code={codes}{latest}"
 
@@ -235,22 +239,31 @@ def _line_of_business(facts: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[
     return table
 
 
+def _per_fact(
+    facts: Mapping[str, Mapping[str, Any]], key: str, convert: Callable[[Any], Any]
+) -> Mapping[str, Any]:
+    """Each fact's ``key`` entry, converted; facts without one left out."""
+    return MappingProxyType({f: convert(m[key]) for f, m in facts.items() if key in m})
+
+
+def _strings(raw: Mapping[Any, Any]) -> Mapping[str, str]:
+    return MappingProxyType({str(k): str(v) for k, v in raw.items()})
+
+
 @functools.cache
 def fhir_mapping() -> FhirMapping:
     """The FHIR side of the catalogue, read once (KeyError: the file lacks a section)."""
     doc = yaml.safe_load(FHIR_YAML.read_text(encoding="utf-8"))
     facts: Mapping[str, Mapping[str, Any]] = doc["facts"]
+    observations: Mapping[str, Mapping[str, Any]] = MappingProxyType(dict(doc["observations"]))
     answers = _answers(facts)
     reads = _reads(facts, answers)
-    variables: dict[str, str] = {}
-    mapping = FhirMapping(
+    return FhirMapping(
         facts=tuple(facts),
-        questions={f: _coded(m["question"]) for f, m in facts.items() if "question" in m},
+        questions=_per_fact(facts, "question", _coded),
         answers=_frozen(answers),
         reads=_frozen(reads),
-        choice_displays=MappingProxyType(
-            {str(k): str(v) for k, v in doc["choice_displays"].items()}
-        ),
+        choice_displays=_strings(doc["choice_displays"]),
         prefill=MappingProxyType(
             {
                 f: _expression(str(m["prefill"]["expression"]), reads[f])
@@ -258,8 +271,10 @@ def fhir_mapping() -> FhirMapping:
                 if "expression" in (m.get("prefill") or {})
             }
         ),
-        variables=MappingProxyType(variables),
-        observations=MappingProxyType(dict(doc["observations"])),
+        variables=MappingProxyType(
+            {name: _query(spec, observations) for name, spec in doc["variables"].items()}
+        ),
+        observations=observations,
         qualitative=MappingProxyType(
             {
                 (_SYSTEMS[str(c["system"])], str(c["code"])): str(result)
@@ -276,33 +291,18 @@ def fhir_mapping() -> FhirMapping:
             }
         ),
         line_of_business=_frozen(_line_of_business(facts)),
-        units=_frozen(
-            {
-                f: {str(u): str(v) for u, v in m["units"].items()}
-                for f, m in facts.items()
-                if "units" in m
-            }
+        variant_of=_per_fact(
+            facts,
+            "variant_of",
+            lambda v: tuple(Coded(_SYSTEMS[str(v["system"])], str(c)) for c in v["codes"]),
         ),
+        units=_per_fact(facts, "units", _strings),
         unknown_markers=MappingProxyType(
             {str(k): tuple(str(w) for w in v) for k, v in doc["unknown_markers"].items()}
         ),
-        any_question=MappingProxyType({f: str(m["any"]) for f, m in facts.items() if "any" in m}),
-        record_heading=MappingProxyType(
-            {f: str(m["record"]) for f, m in facts.items() if "record" in m}
-        ),
-        variant_of=MappingProxyType(
-            {
-                f: tuple(
-                    Coded(_SYSTEMS[str(m["variant_of"]["system"])], str(c))
-                    for c in m["variant_of"]["codes"]
-                )
-                for f, m in facts.items()
-                if "variant_of" in m
-            }
-        ),
+        any_question=_per_fact(facts, "any", str),
+        record_heading=_per_fact(facts, "record", str),
     )
-    variables.update((name, _query(spec, mapping)) for name, spec in doc["variables"].items())
-    return mapping
 
 
 # -- drugs ------------------------------------------------------------------------------------
