@@ -18,7 +18,7 @@ from medpolicy.facts import extract_facts
 from medpolicy.policy.registry import PolicyRegistry
 from medpolicy.service import evaluate_request
 from tests.fhir.support import example
-from tests.fhir.test_to_request import PATIENT, adapt
+from tests.fhir.test_to_request import PATIENT, adapt, kinds, obs
 
 POLICIES = Path(__file__).parents[2] / "policies"
 
@@ -155,3 +155,30 @@ def test_a_pas_submission_is_decided_on_the_record_with_the_answers() -> None:
     )
     assert "her2.status" not in [m.fact for m in answered.missing_information]
     assert answered.outcome.value == "approved", answered.missing_information
+
+
+def lvef(oid: str, value: Any, unit: str, when: str) -> dict[str, Any]:
+    return obs(oid, "10230-1", when, valueQuantity={"value": value, "code": unit})
+
+
+def test_a_record_only_fact_is_read_from_its_observation_before_an_answer() -> None:
+    adapted = adapt(
+        PATIENT,
+        lvef("old", 48, "%", "2026-01-05"),
+        lvef("new", 61, "%", "2026-09-30"),
+        qr(("lvef.percent", {"valueDecimal": 50})),
+    )
+    assert adapted.record is not None
+    facts = extract_facts(adapted.record).values
+    assert (facts["lvef.percent"], facts["lvef.date"]) == (Decimal("61"), date(2026, 9, 30))
+    assert ("superseded", "Bundle.entry[3].resource.item[0].item[0].answer") in kinds(adapted)
+
+
+def test_an_observation_in_another_unit_is_reported_and_an_older_one_used() -> None:
+    adapted = adapt(
+        PATIENT, lvef("old", 58, "%", "2026-01-05"), lvef("new", 0.6, "1", "2026-09-30")
+    )
+    assert adapted.record is not None
+    facts = extract_facts(adapted.record).values
+    assert (facts["lvef.percent"], facts["lvef.date"]) == (Decimal("58"), date(2026, 1, 5))
+    assert ("not-usable", "Bundle.entry[2].resource.valueQuantity") in kinds(adapted)

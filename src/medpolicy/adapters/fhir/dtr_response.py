@@ -257,10 +257,18 @@ def _record_only(a: _Answers, draft: Draft) -> None:
         if fact in READ_FACTS or not values or not is_record_only(fact):
             continue
         value = answer_value(fact, values[0])
+        given = draft.record_facts.get(fact)
         if value is None:
             draft.report(a.paths[fact], "not-usable", f"answer for {fact} is not one it takes")
-        elif fact not in draft.record_facts:
+        elif given is None:
             draft.record_facts[fact] = (value, a.paths[fact])
+        elif given[0] != value:
+            draft.report(
+                a.paths[fact],
+                "superseded",
+                f"answer {value!r} for {fact} not used: the structured data already gave "
+                f"{given[0]!r}",
+            )
 
 
 _APPLY: tuple[Callable[[_Answers, Draft], None], ...] = (

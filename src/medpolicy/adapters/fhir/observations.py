@@ -12,6 +12,7 @@ the IHC score and the ISH ratio and copy number.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -30,7 +31,13 @@ from medpolicy.adapters.fhir.resources import (
     effective_date,
     to_decimal,
 )
-from medpolicy.adapters.fhir.vocabulary import FhirMapping, fhir_mapping
+from medpolicy.adapters.fhir.vocabulary import (
+    FhirMapping,
+    RecordObservation,
+    fhir_mapping,
+    record_observations,
+)
+from medpolicy.catalogue import KNOWN_FACTS
 
 __all__ = ["read_observations"]
 
@@ -71,6 +78,9 @@ def read_observations(index: ResourceIndex, draft: Draft) -> None:
     _latest(of("body_weight.kg"), draft, _body_weight)
     _latest(of("disease_status_on_treatment"), draft, _disease_status)
     _latest(of("genomic_variant"), draft, _erbb2, keep=_is_erbb2)
+    for kind in record_observations(KNOWN_FACTS):
+        found_kind = [m for code in sorted(kind.codes) for m in found.get(code, [])]
+        _latest(found_kind, draft, functools.partial(_record_only, kind=kind))
 
 
 def _measured(obs: Located, skip: frozenset[str]) -> list[_Measured]:
@@ -293,6 +303,28 @@ def _body_weight(m: _Measured, draft: Draft) -> bool:
     day = effective_date(m.obs.resource)
     weight = {"value": str(value), "unit": unit, **({"date": day.isoformat()} if day else {})}
     return draft.set("body_weight", weight, f"{m.path}.valueQuantity")
+
+
+def _record_only(m: _Measured, draft: Draft, kind: RecordObservation) -> bool:
+    """Facts only the clinical record holds, from the latest observation with their value in
+    the unit the catalogue reads them in, and its date; kept for the record."""
+    q = m.value_of.get("valueQuantity")
+    if not isinstance(q, dict):
+        return False
+    value, unit = to_decimal(q.get("value")), q.get("code") or q.get("unit")
+    if value is None or unit != kind.unit:
+        draft.report(
+            f"{m.path}.valueQuantity",
+            "not-usable",
+            f"{', '.join(kind.values)}: unit {unit!r} is not {kind.unit!r}; not used",
+        )
+        return False
+    for fact in kind.values:
+        draft.record_facts.setdefault(fact, (value, f"{m.path}.valueQuantity"))
+    day = effective_date(m.obs.resource)
+    for fact in kind.dates if day else ():
+        draft.record_facts.setdefault(fact, (day, m.path))
+    return True
 
 
 def _disease_status(m: _Measured, draft: Draft) -> bool:

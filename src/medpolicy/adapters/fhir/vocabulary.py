@@ -23,7 +23,7 @@ import yaml
 
 from medpolicy import catalogue
 from medpolicy.adapters.fhir.codes import System, is_system
-from medpolicy.catalogue import shared_catalogue, shared_drugs
+from medpolicy.catalogue import FactSpec, shared_catalogue, shared_drugs
 from medpolicy.definitions.drugs import CodeSystem, normalize_code
 
 __all__ = [
@@ -31,9 +31,11 @@ __all__ = [
     "ConditionRule",
     "Drug",
     "FhirMapping",
+    "RecordObservation",
     "drug_by_code",
     "fhir_mapping",
     "loinc_codes",
+    "record_observations",
 ]
 
 FHIR_YAML = Path(catalogue.__file__).with_name("fhir.yaml")
@@ -114,9 +116,13 @@ class FhirMapping:
     @functools.cached_property
     def observation_codes(self) -> tuple[str, ...]:
         """Every LOINC code of an observation the adapters read: the facts' with a FHIR side,
-        then every ``observations:`` entry's, each group in code order."""
+        then every ``observations:`` entry's, then the record-only facts', each group in code
+        order."""
         names = [*(f for f in self.facts if f in shared_catalogue()), *self.observations]
-        return tuple(dict.fromkeys(c for name in names for c in sorted(self.codes(name))))
+        found = [c for name in names for c in sorted(self.codes(name))]
+        for kind in record_observations(shared_catalogue().facts):
+            found += sorted(kind.codes)
+        return tuple(dict.fromkeys(found))
 
     def codes(self, name: str) -> frozenset[str]:
         """The LOINC codes of an ``observations:`` entry, or of a catalogue fact."""
@@ -134,7 +140,43 @@ class FhirMapping:
 def loinc_codes(fact: str) -> frozenset[str]:
     """The LOINC codes the catalogue reads a fact from (its ``from:`` observation or finding
     codes, or a ``concurrent`` pair's)."""
-    source = shared_catalogue()[fact].source
+    return _loinc(shared_catalogue()[fact].source)
+
+
+@dataclass(frozen=True)
+class RecordObservation:
+    """Facts only the clinical record holds (no field in the earlier request format), read from
+    one kind of observation: its value in ``unit`` (``values``) or its date (``dates``)."""
+
+    codes: frozenset[str]  # LOINC
+    unit: str | None
+    values: tuple[str, ...]
+    dates: tuple[str, ...]
+
+
+def record_observations(facts: Mapping[str, FactSpec]) -> tuple[RecordObservation, ...]:
+    """The catalogue's record-only facts read from an observation with LOINC codes, grouped by
+    the observation they come from (a value and its date are read from the same one)."""
+    groups: dict[frozenset[str], tuple[str | None, list[str], list[str]]] = {}
+    for path, spec in facts.items():
+        codes = _loinc(spec.source) if "observation" in spec.source else frozenset()
+        if spec.request_field or not codes:
+            continue
+        unit, values, dates = groups.setdefault(codes, (None, [], []))
+        if spec.source.get("take") == "date":
+            dates.append(path)
+        else:
+            values.append(path)
+            unit = str(spec.source.get("unit") or spec.unit or "") or None
+            groups[codes] = (unit, values, dates)
+    return tuple(
+        RecordObservation(codes, unit, tuple(values), tuple(dates))
+        for codes, (unit, values, dates) in groups.items()
+        if values
+    )
+
+
+def _loinc(source: Mapping[str, Any]) -> frozenset[str]:
     found: list[Any] = []
     for key in ("observation", "finding"):
         found += source.get(key) or []
