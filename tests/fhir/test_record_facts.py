@@ -18,7 +18,7 @@ from medpolicy.facts import extract_facts
 from medpolicy.policy.registry import PolicyRegistry
 from medpolicy.service import evaluate_request
 from tests.fhir.support import example
-from tests.fhir.test_to_request import PATIENT, adapt, kinds, obs
+from tests.fhir.test_to_request import LOINC, PATIENT, adapt, cc, kinds, obs
 
 POLICIES = Path(__file__).parents[2] / "policies"
 
@@ -182,3 +182,13 @@ def test_an_observation_in_another_unit_is_reported_and_an_older_one_used() -> N
     facts = extract_facts(adapted.record).values
     assert (facts["lvef.percent"], facts["lvef.date"]) == (Decimal("58"), date(2026, 1, 5))
     assert ("not-usable", "Bundle.entry[2].resource.valueQuantity") in kinds(adapted)
+
+
+def test_the_laboratorys_overall_her2_result_is_kept_for_the_record() -> None:
+    adapted = adapt(
+        PATIENT, obs("b", "48676-1", valueCodeableConcept=cc(LOINC, "LA6576-8", "Positive"))
+    )
+    assert adapted.record is not None and adapted.request is not None
+    assert adapted.request.her2 is None  # not a score: the earlier format has no place for it
+    assert extract_facts(adapted.record).values["her2.status"] == "positive"
+    assert any("kept as the HER2 status" in i.message for i in adapted.issues)

@@ -21,6 +21,7 @@ from typing import Any
 
 from medpolicy.adapters.fhir.codes import System, is_system
 from medpolicy.adapters.fhir.draft import Draft
+from medpolicy.adapters.fhir.record_facts import is_record_only
 from medpolicy.adapters.fhir.resources import (
     Coding,
     Located,
@@ -228,6 +229,18 @@ def _not_usable_her2(m: _Measured, draft: Draft, entry: Mapping[str, Any]) -> No
         draft.report(m.path, "not-usable", f"{what} {entry['not_used']}; not used")
         return
     result = _qualitative(m, draft)
+    fact = entry.get("fact")
+    spec = KNOWN_FACTS.get(fact) if isinstance(fact, str) else None
+    if spec is not None and result in spec.choices and is_record_only(spec.path):
+        # the clinical record holds it: a guideline that reads the laboratory's result reads it
+        draft.record_facts.setdefault(spec.path, (result, m.path))
+        draft.report(
+            m.path,
+            "not-usable",
+            f"{what} reported as {result}; kept as the {spec.name} a guideline may read, but "
+            "a HER2 definition by the IHC score or the ISH ratio and copy number cannot use it",
+        )
+        return
     draft.report(
         m.path,
         "not-usable",
