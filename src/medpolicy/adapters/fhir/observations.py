@@ -21,7 +21,7 @@ from typing import Any
 
 from medpolicy.adapters.fhir.codes import System, is_system
 from medpolicy.adapters.fhir.draft import Draft
-from medpolicy.adapters.fhir.record_facts import is_record_only
+from medpolicy.adapters.fhir.record_facts import fact_spec, is_record_only, known_facts
 from medpolicy.adapters.fhir.resources import (
     Coding,
     Located,
@@ -38,7 +38,6 @@ from medpolicy.adapters.fhir.vocabulary import (
     fhir_mapping,
     record_observations,
 )
-from medpolicy.catalogue import KNOWN_FACTS
 
 __all__ = ["read_observations"]
 
@@ -79,7 +78,7 @@ def read_observations(index: ResourceIndex, draft: Draft) -> None:
     _latest(of("body_weight.kg"), draft, _body_weight)
     _latest(of("disease_status_on_treatment"), draft, _disease_status)
     _latest(of("genomic_variant"), draft, _erbb2, keep=_is_erbb2)
-    for kind in record_observations(KNOWN_FACTS):
+    for kind in record_observations(known_facts()):
         found_kind = [m for code in sorted(kind.codes) for m in found.get(code, [])]
         _latest(found_kind, draft, functools.partial(_record_only, kind=kind))
 
@@ -230,7 +229,7 @@ def _not_usable_her2(m: _Measured, draft: Draft, entry: Mapping[str, Any]) -> No
         return
     result = _qualitative(m, draft)
     fact = entry.get("fact")
-    spec = KNOWN_FACTS.get(fact) if isinstance(fact, str) else None
+    spec = fact_spec(fact) if isinstance(fact, str) else None
     if spec is not None and result in spec.choices and is_record_only(spec.path):
         # the clinical record holds it: a guideline that reads the laboratory's result reads it
         draft.record_facts.setdefault(spec.path, (result, m.path))

@@ -34,26 +34,32 @@ from medpolicy.record.legacy import to_record
 from medpolicy.record.model import ClinicalRecord
 from medpolicy.request import Request
 
-__all__ = ["answer_value", "is_record_only", "with_record_facts"]
+__all__ = ["answer_value", "fact_spec", "is_record_only", "known_facts", "with_record_facts"]
 
 _PLACED = ("member", "order", "compendium", "observation", "finding", "condition", "attestation")
 
 
-def _spec(fact: str) -> FactSpec | None:
-    """The fact as the catalogue declares it: a shared fact, or a loaded policy's own."""
-    return KNOWN_FACTS.get(fact) or shared_catalogue().facts.get(fact)
+def known_facts() -> Mapping[str, FactSpec]:
+    """Every fact the catalogue declares: the shared ones, and each loaded policy's own."""
+    shared_catalogue()  # registers the shared facts
+    return KNOWN_FACTS
+
+
+def fact_spec(fact: str) -> FactSpec | None:
+    """The fact as the catalogue declares it (None: no such fact)."""
+    return known_facts().get(fact)
 
 
 def is_record_only(fact: str) -> bool:
     """A catalogue fact the earlier request format has no field for."""
-    spec = _spec(fact)
+    spec = fact_spec(fact)
     return spec is not None and not spec.request_field
 
 
 def answer_value(fact: str, answer: Any) -> Any:
     """An answer (the value of a QuestionnaireResponse answer) as the fact's value, or None
     when it is not one of the fact's kind."""
-    spec = _spec(fact)
+    spec = fact_spec(fact)
     if spec is None:
         return None
     if spec.kind == "choice":
@@ -80,7 +86,7 @@ def with_record_facts(
     sources: dict[str, str] = {}
     pending: dict[str, dict[str, Any]] = {}  # observations by code, until each has its value
     for fact, (value, path) in answered.items():
-        spec = _spec(fact)
+        spec = fact_spec(fact)
         form = next((k for k in _PLACED if spec is not None and k in spec.source), None)
         if spec is None or form is None:
             draft.report(path, "not-usable", f"{fact}: the record has no place for this answer")
