@@ -129,7 +129,15 @@ def test_a_questionnaire_is_generated_for_every_policy(
     assert questionnaire["resourceType"] == "Questionnaire" and questionnaire["item"]
 
 
-ENGINE_AND_ADAPTERS = ("engine", "policy", "definitions", "catalogue", "record", "batch")
+ENGINE_AND_ADAPTERS = (
+    "engine",
+    "policy",
+    "definitions",
+    "catalogue",
+    "record",
+    "batch",
+    "adapters",
+)
 
 
 def _code_strings(path: Path) -> list[str]:

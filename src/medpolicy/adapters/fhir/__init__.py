@@ -4,7 +4,9 @@
   not understood (never guessed) and every problem located at its FHIR element.
 - ``pas_flow``: ``Claim/$submit`` and ``Claim/$inquire`` (PAS request Bundle in, PAS response
   Bundle out, ClaimResponse first).
-- ``dtr``: the Questionnaire generated from the policy tree; ``dtr_response`` reads answers back.
+- ``dtr``: the Questionnaire generated from the policy tree; ``dtr_response`` reads answers back
+  (``record_facts``: those of facts only the clinical record holds, into the record).
+- ``vocabulary``: the clinical codes understood, read from the catalogue and its FHIR side.
 - ``crd``: CDS Hooks discovery, ``order-select`` / ``order-sign`` cards and the
   coverage-information system action.
 - ``operation_outcome``: every problem at once, each with its ``expression``.

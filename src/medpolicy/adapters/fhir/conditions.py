@@ -1,20 +1,21 @@
 """Conditions -> facts: stated diagnoses (ICD-10-CM), brain metastases, metastatic disease.
 
 The request's diagnoses are those it *states*: the claim's diagnosis list and the order's reason.
-Other conditions in the patient's record are clinical context only: a secondary malignant
-neoplasm anywhere in the record shows the disease is metastatic, and brain metastases
-(ICD-10-CM C79.31, SNOMED 94225005) are reported as present whatever the order says, so that the
-engine applies the brain-metastases pathway as well, as the guideline intends.
+Other conditions in the patient's record are clinical context only: a condition the data
+(``catalogue/fhir.yaml`` ``conditions:``) says states a fact states it wherever it is, e.g. a
+secondary malignant neoplasm shows the disease is metastatic, and brain metastases are reported as
+present whatever the order says, so that the engine applies the brain-metastases pathway as well,
+as the guideline intends.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from medpolicy.adapters.fhir import codes as c
 from medpolicy.adapters.fhir.codes import System, is_system
 from medpolicy.adapters.fhir.draft import Draft
 from medpolicy.adapters.fhir.resources import Coding, Located, ResourceIndex, as_list, codings
+from medpolicy.adapters.fhir.vocabulary import fhir_mapping
 
 __all__ = ["read_conditions", "read_stated_concept", "read_stated_reference"]
 
@@ -36,16 +37,13 @@ def read_conditions(index: ResourceIndex, draft: Draft) -> None:
 
 
 def _clinical_context(cd: Coding, draft: Draft) -> None:
-    if (_system(cd), cd.code) in c.BRAIN_METASTASES:
-        draft.set("brain_metastases.present", True, cd.path)
-    code = (cd.code or "").upper()
-    if is_system(cd.system, System.ICD10CM) and code.startswith(c.SECONDARY_CANCER_PREFIXES):
-        _add_extent("metastatic", cd.path, draft)
-
-
-def _add_extent(extent: str, path: str, draft: Draft) -> None:
-    if extent not in (draft.get("disease_extent") or []):
-        draft.append("disease_extent", extent, path)
+    for rule in fhir_mapping().conditions:
+        if not rule.matches(cd.system, cd.code):
+            continue
+        if not rule.adds:
+            draft.set(rule.fact, rule.value, cd.path)
+        elif rule.value not in (draft.get(rule.fact) or []):
+            draft.append(rule.fact, rule.value, cd.path)
 
 
 def _system(cd: Coding) -> str | None:
@@ -57,15 +55,16 @@ def _system(cd: Coding) -> str | None:
 
 def read_stated_concept(concept: Any, path: str, draft: Draft) -> None:
     """A diagnosis the request states (claim diagnosis, order reason): ICD-10-CM codes become
-    the request's diagnoses; a SNOMED disorder in the table states the indication; any other
+    the request's diagnoses; a disorder the data says states an indication states it; any other
     coding is reported."""
+    indications = fhir_mapping().indications
     for cd in codings(concept, path):
         system = _system(cd)
+        indication = indications.get((system or "", cd.code or ""))
         if system == System.ICD10CM and cd.code:
             if cd.code.upper() not in (draft.get("diagnoses") or []):
                 draft.append("diagnoses", cd.code.upper(), cd.path)
-        elif system == System.SNOMED and (cd.code or "") in c.SNOMED_INDICATIONS:
-            indication = c.SNOMED_INDICATIONS[cd.code or ""]
+        elif indication is not None:
             if indication not in (draft.get("indications") or []):
                 draft.append("indications", indication, cd.path)
         else:

@@ -27,6 +27,7 @@ from medpolicy.adapters.fhir.pas_check import resource_issues
 from medpolicy.adapters.fhir.pas_flow import CaseRecorder
 from medpolicy.adapters.fhir.resources import Located, ResourceIndex
 from medpolicy.adapters.fhir.to_request import AdaptedRequest, OrderContext, to_request
+from medpolicy.adapters.fhir.vocabulary import fhir_mapping
 from medpolicy.errors import RequestError
 from medpolicy.policy import tree as t
 from medpolicy.policy.registry import PolicyRegistry
@@ -37,26 +38,13 @@ __all__ = ["CRD_VERSION", "SERVICES", "CrdSettings", "HookRejected", "discovery"
 CRD_VERSION = "2.0.1"  # the Da Vinci CRD version met, declared in every service's discovery entry
 SERVICES = {"medpolicy-order-select": "order-select", "medpolicy-order-sign": "order-sign"}
 _PATIENT = "{{context.patientId}}"
-_TUMOR_AND_VITALS = ",".join(
-    f"http://loinc.org|{c}"
-    for c in (
-        "85319-2",
-        "18474-7",
-        "72383-3",
-        "48676-1",
-        "49683-6",
-        "74860-8",
-        "85318-4",
-        "29463-7",
-        "97509-4",
-        "69548-6",
-    )
-)
+# The observations the adapters read (tumor markers, vitals, disease status): the catalogue's codes.
+_OBSERVATIONS = ",".join(f"{System.LOINC}|{c}" for c in fhir_mapping().observation_codes)
 PREFETCH = {
     "patient": f"Patient/{_PATIENT}",
     "coverage": f"Coverage?patient={_PATIENT}&status=active",
     "conditions": f"Condition?patient={_PATIENT}",
-    "observations": f"Observation?patient={_PATIENT}&code={_TUMOR_AND_VITALS}",
+    "observations": f"Observation?patient={_PATIENT}&code={_OBSERVATIONS}",
     "medicationHistory": f"MedicationStatement?patient={_PATIENT}",
     "administrations": f"MedicationAdministration?patient={_PATIENT}",
     "questionnaireResponses": f"QuestionnaireResponse?subject={_PATIENT}&status=completed",
@@ -227,7 +215,7 @@ def _answer(
     if adapted.request is None:
         return _unreadable(policy, order, adapted, settings, body["hookInstance"])
     try:
-        decision = evaluate_request(registry, adapted.request)
+        decision = evaluate_request(registry, adapted.for_engine or adapted.request)
     except RequestError as exc:
         return _unreadable(
             policy, order, adapted, settings, body["hookInstance"], adapted.problems_for(exc)

@@ -52,6 +52,8 @@ class Draft:
         self.sources: dict[str, str] = {}
         self.issues: list[AdapterIssue] = []
         self.root = root
+        # facts only the clinical record holds (no native field): fact -> (value, FHIR element)
+        self.record_facts: dict[str, tuple[Any, str]] = {}
 
     # -- values ------------------------------------------------------------------------------
     def has(self, field: str) -> bool:

@@ -11,7 +11,6 @@ variables, so an EHR can fill answers from its own data without a CQL engine.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from html import escape
 from typing import Any
@@ -22,6 +21,7 @@ from medpolicy.adapters.fhir.bundles import BundleBuilder
 from medpolicy.adapters.fhir.codes import System
 from medpolicy.adapters.fhir.operation_outcome import OutcomeIssue, operation_outcome
 from medpolicy.adapters.fhir.records import record_items
+from medpolicy.adapters.fhir.vocabulary import fhir_mapping
 from medpolicy.definitions.icd10 import description
 from medpolicy.engine.checks import CHECKS
 from medpolicy.facts import FACTS
@@ -51,10 +51,6 @@ _UCUM = {
     "mg": "milligram",
     "mg/kg": "milligram per kilogram",
     "d": "day",
-}
-_QUANTITY_UNITS: Mapping[str, tuple[str, ...]] = {
-    "body_weight.kg": ("kg", "[lb_av]"),
-    "medication.dose": ("mg", "mg/kg"),
 }
 
 
@@ -226,9 +222,9 @@ def _question(use: FactUse, policy: t.Policy) -> dict[str, Any]:
     spec = FACTS[use.fact]
     item: dict[str, Any] = {"linkId": use.fact, "text": spec.label[0].upper() + spec.label[1:]}
     item.update(_answer_shape(use.fact, policy))
-    code = prefill.LOINC_FOR_FACT.get(use.fact)
+    code = prefill.question_code(use.fact)
     if code:
-        item["code"] = [{"system": System.LOINC, "code": code[0], "display": code[1]}]
+        item["code"] = [{"system": code.system, "code": code.code, "display": code.display}]
     expression = prefill.initial_expression(use.fact)
     if expression:
         item.setdefault("extension", []).append(expression)
@@ -243,7 +239,8 @@ def _question(use: FactUse, policy: t.Policy) -> dict[str, Any]:
 
 def _answer_shape(fact: str, policy: t.Policy) -> dict[str, Any]:
     spec = FACTS[fact]
-    if fact in _QUANTITY_UNITS:
+    units = fhir_mapping().units.get(fact)
+    if units:
         return {
             "type": "quantity",
             "extension": [
@@ -251,7 +248,7 @@ def _answer_shape(fact: str, policy: t.Policy) -> dict[str, Any]:
                     "url": _UNIT_OPTION,
                     "valueCoding": {"system": System.UCUM, "code": u, "display": _UCUM[u]},
                 }
-                for u in _QUANTITY_UNITS[fact]
+                for u in units
             ],
         }
     if fact == "diagnoses":

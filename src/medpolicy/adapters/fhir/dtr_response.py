@@ -12,12 +12,13 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from medpolicy.adapters.fhir import codes as c
 from medpolicy.adapters.fhir.answers import choice_from_coding
 from medpolicy.adapters.fhir.codes import System, is_system
 from medpolicy.adapters.fhir.draft import Draft
+from medpolicy.adapters.fhir.record_facts import answer_value, is_record_only
 from medpolicy.adapters.fhir.records import read_record
 from medpolicy.adapters.fhir.resources import Located, as_list, to_decimal
+from medpolicy.adapters.fhir.vocabulary import fhir_mapping
 
 __all__ = ["is_medpolicy_response", "read_questionnaire_response"]
 
@@ -144,10 +145,11 @@ def _indications(a: _Answers, draft: Draft) -> None:
             draft.append("indications", code, a.paths["indications"])
 
 
-def _quantity(
-    fact: str, field_name: str, units: Mapping[str, str]
-) -> Callable[[_Answers, Draft], None]:
+def _quantity(fact: str, field_name: str) -> Callable[[_Answers, Draft], None]:
+    """A quantity in one of the fact's units (``catalogue/fhir.yaml``), as the request's."""
+
     def apply(a: _Answers, draft: Draft) -> None:
+        units = fhir_mapping().units[fact]
         q = a.first(fact)
         if not isinstance(q, dict):
             return
@@ -248,11 +250,32 @@ def _list(fact: str, field_name: str) -> Callable[[_Answers, Draft], None]:
     return apply
 
 
+def _record_only(a: _Answers, draft: Draft) -> None:
+    """Answers to the questions of facts only the clinical record holds (the earlier request
+    format has no field for them): kept for the record, where the catalogue reads each."""
+    for fact, values in a.values.items():
+        if fact in READ_FACTS or not values or not is_record_only(fact):
+            continue
+        value = answer_value(fact, values[0])
+        given = draft.record_facts.get(fact)
+        if value is None:
+            draft.report(a.paths[fact], "not-usable", f"answer for {fact} is not one it takes")
+        elif given is None:
+            draft.record_facts[fact] = (value, a.paths[fact])
+        elif given[0] != value:
+            draft.report(
+                a.paths[fact],
+                "superseded",
+                f"answer {value!r} for {fact} not used: the structured data already gave "
+                f"{given[0]!r}",
+            )
+
+
 _APPLY: tuple[Callable[[_Answers, Draft], None], ...] = (
     _set_choice("request.type", "request_type"),
     _indications,
-    _quantity("medication.dose", "medication.dose", c.DOSE_UNITS),
-    _quantity("body_weight.kg", "body_weight", c.WEIGHT_UNITS),
+    _quantity("medication.dose", "medication.dose"),
+    _quantity("body_weight.kg", "body_weight"),
     _set_plain("medication.interval_days", "medication.interval_days", int),
     _set_plain("medication.line_of_therapy", "medication.line_of_therapy", int),
     _list("medication.concurrent_anticancer_drugs", "medication.concurrent_anticancer_drugs"),
@@ -270,10 +293,12 @@ _APPLY: tuple[Callable[[_Answers, Draft], None], ...] = (
     _set_choice("compendium.nccn_category", "compendium.nccn_category"),
     _set_plain("initiation_criteria_previously_met", "initiation_criteria_previously_met", bool),
     _set_choice("disease_status_on_treatment", "disease_status_on_treatment"),
+    _record_only,
 )
 
-# Every fact the Questionnaire can ask, with the writer above that reads it back; a test checks
-# this list against the generated Questionnaire so a new fact cannot be asked and then ignored.
+# Every fact of the earlier request format the Questionnaire can ask, with the writer above that
+# reads it back; a test checks this list against the generated Questionnaire so a new fact cannot
+# be asked and then ignored. Facts only the clinical record holds are read by ``_record_only``.
 READ_FACTS = frozenset(
     {
         "request.type",

@@ -1,9 +1,10 @@
 """Medications -> facts: which drug an order or a code names, the ordered dose and schedule, and the
 member's prior therapies (MedicationStatement, MedicationAdministration, MedicationRequest).
 
-A drug is recognised by RxNorm, NDC or HCPCS code through ``codes``. A prior therapy whose code is
-not in the tables is still listed, under the name it was reported with, and the code is reported:
-the engine compares prior-therapy names with the guideline drug's names, so nothing is guessed.
+A drug is recognised by RxNorm, NDC or HCPCS code through the shared drug vocabulary
+(``catalogue/drugs.yaml``, read by ``vocabulary``). A prior therapy whose code is not in it is
+still listed, under the name it was reported with, and the code is reported: the engine compares
+prior-therapy names with the guideline drug's names, so nothing is guessed.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from medpolicy.adapters.fhir import codes as c
-from medpolicy.adapters.fhir.codes import System, hcpcs_system, is_system
+from medpolicy.adapters.fhir.codes import PERIOD_DAYS, System, hcpcs_system, is_system
 from medpolicy.adapters.fhir.draft import Draft
 from medpolicy.adapters.fhir.resources import (
     Coding,
@@ -25,6 +25,8 @@ from medpolicy.adapters.fhir.resources import (
     parse_date,
     to_decimal,
 )
+from medpolicy.adapters.fhir.vocabulary import drug_by_code, fhir_mapping
+from medpolicy.definitions.drugs import CodeSystem
 
 __all__ = ["DrugMatch", "identify", "medication_concept", "read_dosage", "read_prior_therapies"]
 
@@ -40,22 +42,31 @@ class DrugMatch:
     codings: tuple[Coding, ...]
 
 
+def _vocabulary_system(cd: Coding) -> CodeSystem | None:
+    """The drug vocabulary's name for a coding's system (None: not a drug code system)."""
+    if is_system(cd.system, System.RXNORM):
+        return "rxnorm"
+    if hcpcs_system(cd.system):
+        return "hcpcs"
+    if is_system(cd.system, System.NDC):
+        return "ndc"
+    return None
+
+
 def identify(concept: Any, path: str) -> DrugMatch:
-    """The drug a CodeableConcept names: the first coding found in the RxNorm, HCPCS or NDC tables.
-    An HCPCS code is always recognised as a code; whether a policy covers it is the registry's
-    question, not this table's."""
+    """The drug a CodeableConcept names: the first coding the drug vocabulary knows by its RxNorm
+    or NDC code, or the first HCPCS code. An HCPCS code is always recognised as a code; whether a
+    policy covers it is the registry's question, not the vocabulary's."""
     found = codings(concept, path)
     for cd in found:
-        code = (cd.code or "").strip()
-        if is_system(cd.system, System.RXNORM) and code in c.RXNORM_TO_DRUG:
-            drug = c.RXNORM_TO_DRUG[code]
+        code, system = (cd.code or "").strip(), _vocabulary_system(cd)
+        if system is None or not code:
+            continue
+        drug = drug_by_code(system, code)
+        if system == "hcpcs":
+            return DrugMatch(code.upper(), drug.name if drug else cd.display, True, tuple(found))
+        if drug is not None:
             return DrugMatch(drug.hcpcs, drug.name, True, tuple(found))
-        if hcpcs_system(cd.system) and code:
-            known = c.DRUGS_BY_HCPCS.get(code.upper())
-            return DrugMatch(code.upper(), known.name if known else cd.display, True, tuple(found))
-        if is_system(cd.system, System.NDC) and c.normalize_ndc(code) in c.NDC_TO_HCPCS:
-            hcpcs = c.NDC_TO_HCPCS[c.normalize_ndc(code)]
-            return DrugMatch(hcpcs, c.DRUGS_BY_HCPCS[hcpcs].name, True, tuple(found))
     name = concept_text(concept) or next((cd.display for cd in found if cd.display), None)
     return DrugMatch(None, name, False, tuple(found))
 
@@ -100,9 +111,10 @@ def read_dosage(order: Located, draft: Draft) -> None:
 
 def _dose(q: dict[str, Any], path: str, draft: Draft) -> None:
     value, code = to_decimal(q.get("value")), q.get("code")
-    if code is None and q.get("unit") in c.DOSE_UNITS:
+    units = fhir_mapping().units["medication.dose"]
+    if code is None and q.get("unit") in units:
         code = q["unit"]  # the unit written out without its UCUM code
-    unit = c.DOSE_UNITS.get(code) if isinstance(code, str) else None
+    unit = units.get(code) if isinstance(code, str) else None
     if (
         value is None
         or unit is None
@@ -120,7 +132,7 @@ def _dose(q: dict[str, Any], path: str, draft: Draft) -> None:
 def _interval(repeat: dict[str, Any], path: str, draft: Draft) -> None:
     """Days between doses from frequency / period / periodUnit (e.g. 1 per 21 d, 1 per 3 wk)."""
     unit = repeat.get("periodUnit")
-    period, per_day = to_decimal(repeat.get("period")), c.PERIOD_DAYS.get(str(unit))
+    period, per_day = to_decimal(repeat.get("period")), PERIOD_DAYS.get(str(unit))
     frequency = to_decimal(repeat.get("frequency", 1))
     if period is None or per_day is None or not frequency:
         return
@@ -187,17 +199,13 @@ def _therapy(index: ResourceIndex, med: Located, draft: Draft) -> dict[str, Any]
 
 
 def _known_codes(match: DrugMatch) -> dict[str, str]:
-    """The codes of the drug the adapter's tables know, by system, for the engine to identify
-    the drug by (a code neither knows would only make a known name unknown)."""
+    """The codes of the drug the vocabulary knows, by system, for the engine to identify the
+    drug by (a code it does not know would only make a known name unknown)."""
     found: dict[str, str] = {}
     for cd in match.codings:
-        code = (cd.code or "").strip()
-        if is_system(cd.system, System.RXNORM) and code in c.RXNORM_TO_DRUG:
-            found.setdefault("rxnorm", code)
-        elif hcpcs_system(cd.system) and code.upper() in c.DRUGS_BY_HCPCS:
-            found.setdefault("hcpcs", code.upper())
-        elif is_system(cd.system, System.NDC) and c.normalize_ndc(code) in c.NDC_TO_HCPCS:
-            found.setdefault("ndc", code)
+        code, system = (cd.code or "").strip(), _vocabulary_system(cd)
+        if system is not None and code and drug_by_code(system, code) is not None:
+            found.setdefault(system, code.upper() if system == "hcpcs" else code)
     return found
 
 

@@ -1,5 +1,9 @@
 """mCODE and US Core observations -> facts: HER2 tumor markers, body weight, disease status, ERBB2.
 
+Which observation codes hold which fact is data: the catalogue's LOINC codes for the fact (its
+``from:``), and ``catalogue/fhir.yaml`` for answer codes and the observations that are understood
+but not evaluated (``vocabulary``). This module knows how each kind of value is written in FHIR.
+
 HER2 results are passed through one per observation: two IHC scores stay two entries, so the
 engine names the conflict for the reviewer instead of the adapter choosing one. A qualitative
 result ("Positive") is reported, not turned into a score: the guideline defines HER2-positive by
@@ -8,15 +12,16 @@ the IHC score and the ISH ratio and copy number.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from medpolicy.adapters.fhir import codes as c
 from medpolicy.adapters.fhir.codes import System, is_system
 from medpolicy.adapters.fhir.draft import Draft
+from medpolicy.adapters.fhir.record_facts import fact_spec, is_record_only, known_facts
 from medpolicy.adapters.fhir.resources import (
     Coding,
     Located,
@@ -26,6 +31,12 @@ from medpolicy.adapters.fhir.resources import (
     concept_text,
     effective_date,
     to_decimal,
+)
+from medpolicy.adapters.fhir.vocabulary import (
+    FhirMapping,
+    RecordObservation,
+    fhir_mapping,
+    record_observations,
 )
 
 __all__ = ["read_observations"]
@@ -45,25 +56,34 @@ class _Measured:
 
 
 def read_observations(index: ResourceIndex, draft: Draft) -> None:
+    voc = fhir_mapping()
     found: dict[str, list[_Measured]] = {}
+    skip = frozenset({str(voc.observations["genomic_variant"]["gene_studied"])})
     for obs in index.of_type("Observation"):
         if obs.resource.get("status") in _IGNORED_STATUS:
             continue
-        for m in _measured(obs):
+        for m in _measured(obs, skip):
             found.setdefault(m.code, []).append(m)
-        _report_unknown_her2_marker(obs, draft)
-    for m in (x for code in sorted(c.HER2_IHC) for x in found.get(code, [])):
+        _report_unknown_marker(obs, draft, voc)
+
+    def of(name: str) -> list[_Measured]:
+        return [m for code in sorted(voc.codes(name)) for m in found.get(code, [])]
+
+    for m in of("her2.ihc_score"):
         _her2_ihc(m, draft)
-    _her2_ish(found.get(c.HER2_ISH_RATIO, []), found.get(c.HER2_ISH_COPY_NUMBER, []), draft)
-    for code in (c.HER2_INTERPRETATION, *sorted(c.HER2_ISH_QUALITATIVE), *sorted(c.HER2_SERUM)):
-        for m in found.get(code, []):
-            _not_usable_her2(m, draft)
-    _latest(found.get(c.BODY_WEIGHT, []), draft, _body_weight)
-    _latest(found.get(c.DISEASE_STATUS, []), draft, _disease_status)
-    _latest(found.get(c.GENETIC_VARIANT, []), draft, _erbb2, keep=_is_erbb2)
+    _her2_ish(of("her2.ish_ratio"), of("her2.ish_copy_number"), draft)
+    for name, entry in voc.observations.items():
+        for m in of(name) if "what" in entry else ():
+            _not_usable_her2(m, draft, entry)
+    _latest(of("body_weight.kg"), draft, _body_weight)
+    _latest(of("disease_status_on_treatment"), draft, _disease_status)
+    _latest(of("genomic_variant"), draft, _erbb2, keep=_is_erbb2)
+    for kind in record_observations(known_facts()):
+        found_kind = [m for code in sorted(kind.codes) for m in found.get(code, [])]
+        _latest(found_kind, draft, functools.partial(_record_only, kind=kind))
 
 
-def _measured(obs: Located) -> list[_Measured]:
+def _measured(obs: Located, skip: frozenset[str]) -> list[_Measured]:
     out = [
         _Measured(cd.code, obs.resource, obs.path, obs)
         for cd in codings(obs.resource.get("code"), obs.at("code"))
@@ -76,7 +96,7 @@ def _measured(obs: Located) -> list[_Measured]:
         out += [
             _Measured(cd.code, comp, here, obs)
             for cd in codings(comp.get("code"), f"{here}.code")
-            if is_system(cd.system, System.LOINC) and cd.code and cd.code != c.GENE_STUDIED
+            if is_system(cd.system, System.LOINC) and cd.code and cd.code not in skip
         ]
     return out
 
@@ -121,15 +141,17 @@ def _ihc_score(m: _Measured, draft: Draft) -> str | None:
     if isinstance(v.get("valueInteger"), int) and v["valueInteger"] in (0, 1, 2, 3):
         return "0" if v["valueInteger"] == 0 else f"{v['valueInteger']}+"
     concept = v.get("valueCodeableConcept")
+    voc = fhir_mapping()
     for cd in codings(concept, f"{m.path}.valueCodeableConcept"):
-        key = (_canonical(cd), cd.code or "")
-        if key in c.HER2_IHC_ANSWERS:
-            return c.HER2_IHC_ANSWERS[key]
-        if key in c.QUALITATIVE_RESULTS:
+        score = voc.choice("her2.ihc_score", cd.system, cd.code)
+        if score is not None:
+            return score
+        result = voc.qualitative.get((_canonical(cd), cd.code or ""))
+        if result is not None:
             draft.report(
                 cd.path,
                 "not-usable",
-                f"HER2 IHC reported as {c.QUALITATIVE_RESULTS[key]} "
+                f"HER2 IHC reported as {result} "
                 "without its score (0, 1+, 2+ or 3+), which the guideline's HER2 "
                 "definition needs",
                 cd,
@@ -200,12 +222,24 @@ def _number(m: _Measured, draft: Draft, what: str) -> Decimal | None:
     return None
 
 
-def _not_usable_her2(m: _Measured, draft: Draft) -> None:
-    if m.code in c.HER2_SERUM:
-        draft.report(m.path, "not-usable", "serum HER2 is not the tumor's HER2 status; not used")
+def _not_usable_her2(m: _Measured, draft: Draft, entry: Mapping[str, Any]) -> None:
+    what = entry["what"]
+    if "not_used" in entry:
+        draft.report(m.path, "not-usable", f"{what} {entry['not_used']}; not used")
         return
     result = _qualitative(m, draft)
-    what = "overall HER2 interpretation" if m.code == c.HER2_INTERPRETATION else "ISH amplification"
+    fact = entry.get("fact")
+    spec = fact_spec(fact) if isinstance(fact, str) else None
+    if spec is not None and result in spec.choices and is_record_only(spec.path):
+        # the clinical record holds it: a guideline that reads the laboratory's result reads it
+        draft.record_facts.setdefault(spec.path, (result, m.path))
+        draft.report(
+            m.path,
+            "not-usable",
+            f"{what} reported as {result}; kept as the {spec.name} a guideline may read, but "
+            "a HER2 definition by the IHC score or the ISH ratio and copy number cannot use it",
+        )
+        return
     draft.report(
         m.path,
         "not-usable",
@@ -217,35 +251,30 @@ def _not_usable_her2(m: _Measured, draft: Draft) -> None:
 
 def _qualitative(m: _Measured, draft: Draft) -> str | None:
     for cd in codings(m.value_of.get("valueCodeableConcept"), f"{m.path}.valueCodeableConcept"):
-        key = (_canonical(cd), cd.code or "")
-        if key in c.QUALITATIVE_RESULTS:
-            return c.QUALITATIVE_RESULTS[key]
+        result = fhir_mapping().qualitative.get((_canonical(cd), cd.code or ""))
+        if result is not None:
+            return result
         draft.unrecognized(cd, "HER2 result")
     text = m.value_of.get("valueString")
     return text if isinstance(text, str) else None
 
 
-def _report_unknown_her2_marker(obs: Located, draft: Draft) -> None:
-    """A tumor-marker observation that names HER2 but carries no HER2 code this adapter knows
-    (e.g. a LOINC code that does not exist) is reported rather than silently skipped."""
-    known = (
-        c.HER2_IHC
-        | c.HER2_ISH_QUALITATIVE
-        | c.HER2_SERUM
-        | {c.HER2_INTERPRETATION, c.HER2_ISH_RATIO, c.HER2_ISH_COPY_NUMBER}
-    )
+def _report_unknown_marker(obs: Located, draft: Draft, voc: FhirMapping) -> None:
+    """An observation whose words name a marker the data lists (``unknown_markers``) but that
+    carries no code the adapters read (e.g. a LOINC code that does not exist) is reported rather
+    than silently skipped."""
+    known = voc.observation_codes
     found = codings(obs.resource.get("code"), obs.at("code"))
-    if any(
-        cd.code in known | {c.GENETIC_VARIANT} and is_system(cd.system, System.LOINC)
-        for cd in found
-    ):
+    if any(cd.code in known and is_system(cd.system, System.LOINC) for cd in found):
         return
     words = " ".join(
         filter(None, [concept_text(obs.resource.get("code")), *(cd.display for cd in found)])
     ).upper()
-    if "HER2" in words or "ERBB2" in words:
-        for cd in found or [Coding(None, None, None, obs.at("code"))]:
-            draft.unrecognized(cd, "HER2 test code")
+    for what, names in voc.unknown_markers.items():
+        if any(name.upper() in words for name in names):
+            for cd in found or [Coding(None, None, None, obs.at("code"))]:
+                draft.unrecognized(cd, what)
+            return
 
 
 # -- latest-wins observations -------------------------------------------------------------------
@@ -273,7 +302,7 @@ def _body_weight(m: _Measured, draft: Draft) -> bool:
     if not isinstance(q, dict):
         return False
     value, code = to_decimal(q.get("value")), q.get("code")
-    unit = c.WEIGHT_UNITS.get(code) if isinstance(code, str) else None
+    unit = fhir_mapping().units["body_weight.kg"].get(code) if isinstance(code, str) else None
     if unit is None and code is None and q.get("unit") in ("kg", "lb", "lbs"):
         unit = "kg" if q["unit"] == "kg" else "lb"  # a unit written out, with no UCUM code
     if unit is None or value is None:
@@ -288,30 +317,56 @@ def _body_weight(m: _Measured, draft: Draft) -> bool:
     return draft.set("body_weight", weight, f"{m.path}.valueQuantity")
 
 
+def _record_only(m: _Measured, draft: Draft, kind: RecordObservation) -> bool:
+    """Facts only the clinical record holds, from the latest observation with their value in
+    the unit the catalogue reads them in, and its date; kept for the record."""
+    q = m.value_of.get("valueQuantity")
+    if not isinstance(q, dict):
+        return False
+    value, unit = to_decimal(q.get("value")), q.get("code") or q.get("unit")
+    if value is None or unit != kind.unit:
+        draft.report(
+            f"{m.path}.valueQuantity",
+            "not-usable",
+            f"{', '.join(kind.values)}: unit {unit!r} is not {kind.unit!r}; not used",
+        )
+        return False
+    for fact in kind.values:
+        draft.record_facts.setdefault(fact, (value, f"{m.path}.valueQuantity"))
+    day = effective_date(m.obs.resource)
+    for fact in kind.dates if day else ():
+        draft.record_facts.setdefault(fact, (day, m.path))
+    return True
+
+
 def _disease_status(m: _Measured, draft: Draft) -> bool:
     for cd in codings(m.value_of.get("valueCodeableConcept"), f"{m.path}.valueCodeableConcept"):
-        status = c.DISEASE_STATUS_VALUES.get(cd.code or "")
-        if is_system(cd.system, System.SNOMED) and status:
+        status = fhir_mapping().choice("disease_status_on_treatment", cd.system, cd.code)
+        if status:
             return draft.set("disease_status_on_treatment", status, cd.path)
         draft.unrecognized(cd, "cancer disease status")
     return False
 
 
 def _is_erbb2(m: _Measured) -> bool:
+    """Whether the variant observation's gene studied is the gene the fact is about."""
+    voc = fhir_mapping()
+    gene_studied = voc.observations["genomic_variant"]["gene_studied"]
+    gene = voc.variant_of["erbb2_mutation.status"]
     for i, comp in enumerate(as_list(m.obs.resource.get("component"))):
         if not isinstance(comp, dict):
             continue
-        gene = codings(comp.get("code"), m.obs.at("component", i, "code"))
-        if any(g.code == c.GENE_STUDIED for g in gene):
+        studied = codings(comp.get("code"), m.obs.at("component", i, "code"))
+        if any(g.code == gene_studied for g in studied):
             for cd in codings(comp.get("valueCodeableConcept"), ""):
-                if is_system(cd.system, System.HGNC) and cd.code in (c.ERBB2_HGNC, "3430"):
+                if any(g.matches(cd.system, cd.code) for g in gene):
                     return True
     return False
 
 
 def _erbb2(m: _Measured, draft: Draft) -> bool:
     for cd in codings(m.value_of.get("valueCodeableConcept"), f"{m.path}.valueCodeableConcept"):
-        status = c.PRESENCE.get((_canonical(cd), cd.code or ""))
+        status = fhir_mapping().choice("erbb2_mutation.status", cd.system, cd.code)
         if status is None:
             draft.unrecognized(cd, "ERBB2 variant result")
             continue
@@ -325,10 +380,11 @@ def _erbb2(m: _Measured, draft: Draft) -> bool:
 
 
 def _variant_name(obs: Located) -> str | None:
+    names = fhir_mapping().observations["genomic_variant"]["variant_name"]
     for comp in as_list(obs.resource.get("component")):
         if not isinstance(comp, dict):
             continue
-        if any(cd.code in c.HGVS_COMPONENTS for cd in codings(comp.get("code"), "")):
+        if any(cd.code in names for cd in codings(comp.get("code"), "")):
             if isinstance(comp.get("valueString"), str):
                 return str(comp["valueString"])
             for cd in codings(comp.get("valueCodeableConcept"), ""):

@@ -114,7 +114,7 @@ def _decide(
             problems += item.adapted.problems
             continue
         try:
-            decision = evaluate_request(registry, item.adapted.request)
+            decision = evaluate_request(registry, item.adapted.for_engine or item.adapted.request)
         except RequestError as exc:
             problems += item.adapted.problems_for(exc)
             continue

@@ -18,16 +18,11 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel
 
 from medpolicy.adapters.fhir.answers import choice_coding, choice_from_coding, indication_system
+from medpolicy.adapters.fhir.vocabulary import fhir_mapping
 from medpolicy.policy import tree as t
 from medpolicy.request import Request
 
 __all__ = ["read_record", "record_items", "record_model"]
-
-_ANY_TEXT: Mapping[str, str] = {
-    "prior_therapies": "Has the member received any prior anticancer therapy?",
-    "prior_authorizations": "Has this drug been authorized before, by this or another health plan?",
-    "medication.concurrent_anticancer_drugs": "Will any other anticancer drug be given with it?",
-}
 
 
 def _strip(annotation: Any) -> Any:
@@ -92,15 +87,11 @@ def _field_item(
     return item
 
 
-# The repeated group's heading, one per list fact, so that a form shows which list it is adding to.
-_RECORD_TEXT = {
-    "prior_therapies": "One record for each prior therapy",
-    "prior_authorizations": "One record for each prior authorization",
-}
-
-
 def record_items(fact: str, policy: t.Policy) -> list[dict[str, Any]]:
-    any_item = {"linkId": f"{fact}.any", "type": "boolean", "text": _ANY_TEXT[fact]}
+    """A list fact's questions: "any?" (its wording: ``catalogue/fhir.yaml``), then its records,
+    under a heading that shows which list a form is adding to."""
+    voc = fhir_mapping()
+    any_item = {"linkId": f"{fact}.any", "type": "boolean", "text": voc.any_question[fact]}
     when = {"enableWhen": [{"question": f"{fact}.any", "operator": "=", "answerBoolean": True}]}
     model = record_model(fact)
     if model is None:
@@ -122,7 +113,7 @@ def record_items(fact: str, policy: t.Policy) -> list[dict[str, Any]]:
             "linkId": f"{fact}.record",
             "type": "group",
             "repeats": True,
-            "text": _RECORD_TEXT.get(fact, "One record each"),
+            "text": voc.record_heading.get(fact, "One record each"),
             "item": fields,
             **when,
         },

@@ -6,8 +6,8 @@ observations, medication history, DTR QuestionnaireResponses) give the clinical 
 assembled request is validated by the same parser as the REST API's JSON, so a FHIR request and a
 REST request meet one set of rules, and each problem is reported at the FHIR element it came from.
 
-Nothing is guessed: a coding without a table row in ``codes`` is reported in ``issues``; an
-unstated request type defaults to initiation and says so.
+Nothing is guessed: a coding the catalogue data does not list (``vocabulary``) is reported in
+``issues``; an unstated request type defaults to initiation and says so.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from medpolicy.adapters.fhir import codes as c
+from medpolicy.adapters.fhir.codes import is_system
 from medpolicy.adapters.fhir.conditions import (
     read_conditions,
     read_stated_concept,
@@ -26,9 +26,12 @@ from medpolicy.adapters.fhir.draft import AdapterIssue, Draft, expression_for
 from medpolicy.adapters.fhir.dtr_response import read_questionnaire_response
 from medpolicy.adapters.fhir.medications import read_dosage, read_prior_therapies
 from medpolicy.adapters.fhir.observations import read_observations
+from medpolicy.adapters.fhir.record_facts import with_record_facts
 from medpolicy.adapters.fhir.resources import Located, ResourceIndex, as_list, codings, parse_date
+from medpolicy.adapters.fhir.vocabulary import fhir_mapping
 from medpolicy.adapters.native import parse_request
 from medpolicy.errors import RequestError
+from medpolicy.record.model import ClinicalRecord
 from medpolicy.request import Request
 
 __all__ = ["AdaptedRequest", "FieldProblem", "OrderContext", "to_request"]
@@ -80,6 +83,14 @@ class AdaptedRequest:
     data: dict[str, Any]  # the native request JSON as assembled (for audit and debugging)
     sources: dict[str, str]  # native field -> the FHIR element it was read from
     root: str = "Bundle"
+    # the request as the clinical record, with the facts only the record holds (answered in a
+    # DTR QuestionnaireResponse); None when there are none
+    record: ClinicalRecord | None = None
+
+    @property
+    def for_engine(self) -> Request | ClinicalRecord | None:
+        """What the engine decides: the record when it holds more than the request."""
+        return self.record or self.request
 
     def expression_for(self, native_field: str) -> str:
         return expression_for(self.sources, native_field, self.root)
@@ -169,12 +180,12 @@ def _member(ctx: OrderContext, draft: Draft) -> None:
 
 
 def _line_of_business(coverage: Located, draft: Draft) -> None:
-    """Coverage.type in a table (SOPT, or medpolicy's own system); any other coding is reported
-    and the line of business left unstated, which the engine asks about."""
+    """Coverage.type in the data's tables (a payer vocabulary such as SOPT, or medpolicy's own
+    system); any other coding is reported and the line of business left unstated, which the
+    engine asks about."""
+    tables = fhir_mapping().line_of_business
     for cd in codings(coverage.resource.get("type"), coverage.at("type")):
-        table = next(
-            (t for system, t in c.LINE_OF_BUSINESS.items() if c.is_system(cd.system, system)), None
-        )
+        table = next((t for system, t in tables.items() if is_system(cd.system, system)), None)
         if table is not None and (cd.code or "") in table:
             draft.set("member.line_of_business", table[cd.code or ""], cd.path)
             return
@@ -187,4 +198,14 @@ def _validated(draft: Draft) -> AdaptedRequest:
         request = parse_request(draft.data)
     except RequestError as exc:
         return replace(adapted, problems=adapted.problems_for(exc))
-    return replace(adapted, request=request)
+    if not draft.record_facts:
+        return replace(adapted, request=request)
+    # A refused answer refuses the request, as a refused field of the native request does.
+    record, refused = with_record_facts(request, draft.record_facts, draft)
+    return replace(
+        adapted,
+        request=None if refused else request,
+        record=record,
+        problems=tuple(FieldProblem(*p) for p in refused),
+        issues=tuple(draft.issues),
+    )

@@ -1,0 +1,178 @@
+"""Facts only the clinical record holds, answered in a DTR QuestionnaireResponse, put in the record.
+
+The earlier request format has no field for some facts the catalogue reads (an LVEF, the overall
+HER2 result, the treatment setting, a recurrence date): their questions are generated like any
+other, and their answers are placed where the fact's catalogue ``from:`` says the record holds it.
+Nothing here names a fact: the place is read from the catalogue, so a fact added there is read
+back without a change here.
+
+- ``{member: field}``, ``{order: field}``, ``{compendium: field}``: that field;
+- ``{observation: [codes], take: value | date}``: one observation coded with the first code, its
+  value in the fact's unit, or its date (a date without its measurement is not used);
+- ``{finding: [codes], take: result | value | test}``: one finding coded with the first code, under
+  the condition whose code the sender did not say (as the earlier format's findings are);
+- ``{condition: field}``: that field of the condition whose code was not said;
+- ``{attestation: statement}``: the prescriber's statement.
+
+Any other form is reported and not read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from pydantic import ValidationError
+
+from medpolicy.adapters.fhir.answers import choice_from_coding
+from medpolicy.adapters.fhir.draft import Draft
+from medpolicy.adapters.fhir.resources import parse_date, to_decimal
+from medpolicy.catalogue import KNOWN_FACTS, FactSpec, shared_catalogue
+from medpolicy.record.legacy import to_record
+from medpolicy.record.model import ClinicalRecord
+from medpolicy.request import Request
+
+__all__ = ["answer_value", "fact_spec", "is_record_only", "known_facts", "with_record_facts"]
+
+_PLACED = ("member", "order", "compendium", "observation", "finding", "condition", "attestation")
+
+
+def known_facts() -> Mapping[str, FactSpec]:
+    """Every fact the catalogue declares: the shared ones, and each loaded policy's own."""
+    shared_catalogue()  # registers the shared facts
+    return KNOWN_FACTS
+
+
+def fact_spec(fact: str) -> FactSpec | None:
+    """The fact as the catalogue declares it (None: no such fact)."""
+    return known_facts().get(fact)
+
+
+def is_record_only(fact: str) -> bool:
+    """A catalogue fact the earlier request format has no field for."""
+    spec = fact_spec(fact)
+    return spec is not None and not spec.request_field
+
+
+def answer_value(fact: str, answer: Any) -> Any:
+    """An answer (the value of a QuestionnaireResponse answer) as the fact's value, or None
+    when it is not one of the fact's kind."""
+    spec = fact_spec(fact)
+    if spec is None:
+        return None
+    if spec.kind == "choice":
+        choice = choice_from_coding(fact, answer)
+        return choice if choice in spec.choices else None
+    if spec.kind == "decimal":
+        number = answer.get("value") if isinstance(answer, dict) else answer
+        return None if isinstance(number, bool) else to_decimal(number)
+    if spec.kind == "integer":
+        return answer if isinstance(answer, int) and not isinstance(answer, bool) else None
+    if spec.kind == "boolean":
+        return answer if isinstance(answer, bool) else None
+    if spec.kind == "date":
+        return parse_date(answer) if isinstance(answer, str) else None
+    return None
+
+
+def with_record_facts(
+    request: Request, answered: Mapping[str, tuple[Any, str]], draft: Draft
+) -> tuple[ClinicalRecord | None, list[tuple[str, str, str]]]:
+    """The request as the clinical record, with each answered record-only fact placed where the
+    catalogue reads it; and every (FHIR expression, field, problem) the record refused."""
+    data = to_record(request).model_dump(exclude_none=True)
+    sources: dict[str, str] = {}
+    pending: dict[str, dict[str, Any]] = {}  # observations by code, until each has its value
+    for fact, (value, path) in answered.items():
+        spec = fact_spec(fact)
+        form = next((k for k in _PLACED if spec is not None and k in spec.source), None)
+        if spec is None or form is None:
+            draft.report(path, "not-usable", f"{fact}: the record has no place for this answer")
+            continue
+        sources[_place(data, pending, spec, form, _plain(value))] = path
+    for code, observation in pending.items():
+        path = sources.pop(f"observations.{code}")
+        if "value" in observation:
+            observations = data.setdefault("observations", [])
+            sources[f"observations.{len(observations)}"] = path
+            observations.append(observation)
+        else:
+            draft.report(path, "not-usable", "a date without its measurement is not used")
+    try:
+        return ClinicalRecord.model_validate(data), []
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error["loc"])
+            found = next(
+                (s for key, s in sources.items() if f"{where}.".startswith(f"{key}.")), draft.root
+            )
+            problems.append((found, where, error["msg"]))
+        return None, problems
+
+
+def _plain(value: Any) -> Any:
+    """A value as the record's JSON holds it."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _place(
+    data: dict[str, Any],
+    pending: dict[str, dict[str, Any]],
+    spec: FactSpec,
+    form: str,
+    value: Any,
+) -> str:
+    """Put one value where ``form`` says; the record field it went to (an observation: by its
+    code, until it is added with its value)."""
+    source = spec.source
+    if form in ("member", "order", "compendium"):
+        *parents, last = str(source[form]).split(".")
+        node = data.setdefault(form, {})
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+        return f"{form}.{source[form]}"
+    if form == "attestation":
+        attestations = data.setdefault("attestations", [])
+        attestations.append({"statement": str(source[form]), "value": value})
+        return f"attestations.{len(attestations) - 1}"
+    if form == "observation":
+        code = str(source[form][0])
+        observation = pending.setdefault(code, {"code": code})
+        if source.get("take") == "date":
+            observation["date"] = value
+        else:
+            observation.update(value=value, unit=str(source.get("unit") or spec.unit or "1"))
+        return f"observations.{code}"
+    at, condition = _unsaid(data)
+    if form == "condition":
+        condition[str(source[form])] = value
+        return f"conditions.{at}.{source[form]}"
+    code, findings = str(source[form][0]), condition["findings"]
+    i = next((i for i, f in enumerate(findings) if f.get("code") == code), len(findings))
+    if i == len(findings):
+        findings.append({"code": code})
+    take = str(source.get("take", "result"))
+    findings[i][take] = value
+    return f"conditions.{at}.findings.{i}.{take}"
+
+
+def _unsaid(data: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """The condition whose code the sender did not say, with its place (added when there is
+    none)."""
+    conditions = data.setdefault("conditions", [])
+    for i, condition in enumerate(conditions):
+        if condition.get("code") is None:
+            condition.setdefault("findings", [])
+            found: dict[str, Any] = condition
+            return i, found
+    added: dict[str, Any] = {"findings": []}
+    conditions.append(added)
+    return len(conditions) - 1, added
