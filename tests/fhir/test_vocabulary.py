@@ -81,3 +81,14 @@ def test_drugs_by_code_come_from_the_vocabulary(
     drug = drug_by_code(system, code)  # type: ignore[arg-type]
     assert drug is not None and (drug.name, drug.hcpcs) == (name, hcpcs)
     assert drug_by_code("rxnorm", "56946") is None  # paclitaxel: by name only
+
+
+def test_a_choice_is_worded_for_its_own_fact() -> None:
+    """A plan's "other" is another health plan; a prior therapy stopped for "other" reasons is
+    not."""
+    from medpolicy.adapters.fhir.answers import choice_coding
+
+    assert choice_coding("prior_authorizations.record.plan", "other")["display"] == (
+        "Another health plan"
+    )
+    assert choice_coding("prior_therapies.record.reason_stopped", "other")["display"] == "Other"

@@ -25,15 +25,18 @@ def indication_system(policy_id: str) -> str:
     return f"{System.MEDPOLICY}/CodeSystem/{policy_id}-indications"
 
 
-def _display(choice: str) -> str:
-    return fhir_mapping().choice_displays.get(choice) or choice.replace("_", " ").capitalize()
+def _display(fact: str, choice: str) -> str:
+    words = fhir_mapping().choice_displays
+    return (
+        words.get(f"{fact}/{choice}") or words.get(choice) or choice.replace("_", " ").capitalize()
+    )
 
 
 def choice_coding(fact: str, choice: str) -> dict[str, str]:
     standard = fhir_mapping().answers.get(fact, {}).get(choice)
     if standard:
         return {"system": standard.system, "code": standard.code, "display": standard.display or ""}
-    return {"system": choice_system(fact), "code": choice, "display": _display(choice)}
+    return {"system": choice_system(fact), "code": choice, "display": _display(fact, choice)}
 
 
 def choice_from_coding(fact: str, coding: Any) -> str | None:
