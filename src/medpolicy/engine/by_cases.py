@@ -7,15 +7,19 @@ yet with the ratio unreported both alternatives are unknown. So, where a pathway
 unknown, each connective on the unknown path from its root is tried *by cases*: the facts its
 unknown leaves lack are given, in turn, one value from every region their conditions tell apart
 (a value at and between each threshold, and beyond the last; each choice of a choice fact; true
-and false), and the whole tree is evaluated again. When every case gives the criterion the same
-result, that is its result; its ancestors follow by Kleene logic. The cases cover every value
+and false), and the criterion is evaluated again. When every case gives the criterion the same
+result, that is its result; its ancestors follow by Kleene logic. Only what a case can change is
+evaluated again: the comparisons under the criterion that read the facts tried, and the
+connectives between them and the criterion; every other node under it reads none of those facts,
+so its result is the request's. The cases cover every value
 the fact could take (some they cover cannot occur, which can only leave a criterion unknown), so
 a result decided this way holds whatever the fact turns out to be.
 
 Only facts whose every reader in the criterion compares its value are tried: a code list, a list
 of records or a fact a check reads (the dose limit) stays unknown. At most ``CASES`` cases are
-tried per criterion. Both evaluators call ``settle`` with their own way of evaluating a tree, so
-the compiled results and the tracing walker's agree on decided criteria as on the rest.
+tried per criterion. Both evaluators call ``settle`` with their own way of evaluating a criterion
+for a case (``CaseRank``), so the compiled results and the tracing walker's agree on decided
+criteria as on the rest.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from __future__ import annotations
 import itertools
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -34,7 +38,16 @@ from medpolicy.facts import FACTS, Facts
 from medpolicy.logic import BY_RANK, MET, NOT_MET, UNKNOWN
 from medpolicy.policy import tree as t
 
-__all__ = ["CASES", "Settled", "Shape", "settle", "settled_note", "settled_trace", "shape_of"]
+__all__ = [
+    "CASES",
+    "CaseRank",
+    "Settled",
+    "Shape",
+    "settle",
+    "settled_note",
+    "settled_trace",
+    "shape_of",
+]
 
 CASES = 64  # the most cases tried for one criterion
 
@@ -50,6 +63,8 @@ class Shape:
     children: tuple[tuple[int, ...], ...]
     ends: tuple[int, ...]  # node i's subtree is nodes[i:ends[i]]
     reads: tuple[tuple[str, ...], ...]  # the facts each leaf reads (() for a connective)
+    # found on first use (by ``settle``), from the immutable tree alone
+    domains: dict[tuple[int, str], tuple[Any, ...]] = field(default_factory=dict, compare=False)
 
 
 _SHAPES: weakref.WeakKeyDictionary[t.Node, Shape] = weakref.WeakKeyDictionary()
@@ -102,11 +117,13 @@ class Settled(NamedTuple):
     settled: Mapping[int, tuple[str, ...]]  # decided criterion -> the facts it was decided over
 
 
-# the ranks of every node of the tree, in preorder, for the given facts
-Run = Callable[[Facts], Sequence[int]]
+# Given a criterion (its index in preorder) and the facts to try there, in order, the function of
+# one case (a value of each, as arguments) giving the criterion's result for the request's facts
+# with those values: each evaluator's own.
+CaseRank = Callable[[int, tuple[str, ...]], Callable[..., int]]
 
 
-def settle(shape: Shape, facts: Facts, ranks: Sequence[int], run: Run) -> Settled | None:
+def settle(shape: Shape, facts: Facts, ranks: Sequence[int], case_rank: CaseRank) -> Settled | None:
     """The tree's results with every criterion on the unknown path that its cases decide
     decided; None when the root is not unknown or no criterion is decided."""
     if ranks[0] != UNKNOWN:
@@ -121,7 +138,7 @@ def settle(shape: Shape, facts: Facts, ranks: Sequence[int], run: Run) -> Settle
         tried = [(f, d) for f, d in zip(lacking, domains, strict=True) if d]
         if not tried or _product([len(d) for _, d in tried]) > CASES:
             continue
-        decided = _by_cases(facts, i, tried, run)
+        decided = _by_cases(case_rank(i, tuple(f for f, _ in tried)), tried)
         if decided is not None:
             current[i] = decided
             settled[i] = tuple(f for f, _ in tried)
@@ -152,7 +169,16 @@ def _lacking(shape: Shape, ranks: Sequence[int], i: int) -> list[str]:
 
 def _domain(shape: Shape, i: int, fact: str) -> tuple[Any, ...]:
     """One value from every region the conditions on ``fact`` under node i tell apart; () when
-    the fact cannot be tried (a reader that is not a comparison, or a kind without a domain)."""
+    the fact cannot be tried (a reader that is not a comparison, or a kind without a domain).
+    Found once per tree, node and fact (the tree is immutable)."""
+    key = (i, fact)
+    found = shape.domains.get(key)
+    if found is None:
+        found = shape.domains[key] = _find_domain(shape, i, fact)
+    return found
+
+
+def _find_domain(shape: Shape, i: int, fact: str) -> tuple[Any, ...]:
     conditions: list[t.Condition] = []
     for j in range(i, shape.ends[i]):
         if fact in shape.reads[j]:
@@ -185,19 +211,14 @@ def _product(sizes: list[int]) -> int:
     return total
 
 
-def _by_cases(
-    facts: Facts, i: int, tried: list[tuple[str, tuple[Any, ...]]], run: Run
-) -> int | None:
-    """Node i's result when every case gives it the same known result; else None."""
-    names = [f for f, _ in tried]
-    conflicts = {k: v for k, v in facts.conflicts.items() if k not in names}
+def _by_cases(rank: Callable[..., int], tried: list[tuple[str, tuple[Any, ...]]]) -> int | None:
+    """The criterion's result when every case gives it the same known result; else None."""
     result: int | None = None
     for case in itertools.product(*(d for _, d in tried)):
-        values = {**facts.values, **dict(zip(names, case, strict=True))}
-        rank = run(Facts(values, MappingProxyType(conflicts), facts.notes))[i]
-        if rank == UNKNOWN or (result is not None and rank != result):
+        found = rank(*case)
+        if found == UNKNOWN or (result is not None and found != result):
             return None
-        result = rank
+        result = found
     return result
 
 

@@ -76,6 +76,9 @@ class CompiledCriteria:
     word: Callable[[Context, tuple[int, ...], Checked], str]
     source: str  # the generated functions, for reading and debugging
     shape: Shape  # the tree's structure, for deciding unknown criteria by cases
+    # for trying a criterion's cases (``by_cases``): given its index and the facts tried, a
+    # function of (the request's ranks, its date, a value of each fact) giving its result
+    case_rank: Callable[[int, tuple[str, ...]], Callable[..., int]]
 
 
 class _Emitter:
@@ -351,7 +354,62 @@ def _compile(policy: t.Policy, root: t.Node) -> CompiledCriteria:
         namespace["word"],
         source,
         shape_of(root, CHECK_READS),
+        _case_ranker(policy, shape_of(root, CHECK_READS)),
     )
+
+
+def _case_ranker(
+    policy: t.Policy, shape: Shape
+) -> Callable[[int, tuple[str, ...]], Callable[..., int]]:
+    """``CompiledCriteria.case_rank``: each function compiled on first use, then kept (the tree
+    is immutable)."""
+    found: dict[tuple[int, tuple[str, ...]], Callable[..., int]] = {}
+
+    def case_rank(i: int, names: tuple[str, ...]) -> Callable[..., int]:
+        rank = found.get((i, names))
+        if rank is None:
+            rank = found[i, names] = _compile_case(policy, shape, i, names)
+        return rank
+
+    return case_rank
+
+
+def _compile_case(
+    policy: t.Policy, shape: Shape, i: int, names: tuple[str, ...]
+) -> Callable[..., int]:
+    """Node i's result as a function of (the request's ranks, its date, a value of each of
+    ``names``): the comparisons under it that read those facts written as ``run`` writes them,
+    on the given values, and their ancestors up to node i folded again; every other node under
+    it reads none of them, so its result is the request's. Only comparisons read the facts a
+    criterion is tried over (``by_cases``)."""
+    emitter = _Emitter(policy)
+    arguments = [f"x{p}" for p in range(len(names))]
+    emitter.facts.locals.update({(name, "v"): x for name, x in zip(names, arguments, strict=True)})
+    tried = set(names)
+    lines = emitter.lines
+
+    def emit(j: int) -> str:
+        if all(tried.isdisjoint(shape.reads[k]) for k in range(j, shape.ends[j])):
+            return f"r[{j}]"  # reads none of them: the request's result
+        node, out = shape.nodes[j], f"c{j}"
+        if isinstance(node, t.AllOf | t.AnyOf):
+            parts = [emit(c) for c in shape.children[j]]
+            lines.extend(_fold(out, parts, "<" if isinstance(node, t.AllOf) else ">", "    "))
+        elif isinstance(node, t.Not):
+            lines.append(f"    {out} = {MET} - {emit(shape.children[j][0])}")
+        elif isinstance(node, t.Compare):
+            lines.append(f"    {out} = {emitter.facts.compare(node.fact, node.condition)}")
+        else:  # pragma: no cover - ``by_cases`` tries only facts that comparisons read
+            raise TypeError(f"cannot try cases of {type(node).__name__}")
+        return out
+
+    result = emit(i)
+    source = f"def case(r, today, {', '.join(arguments)}):\n" + "\n".join(lines)
+    source += f"\n    return {result}\n"
+    namespace: dict[str, Any] = {**emitter.constants, "Decimal": Decimal, "to_decimal": to_decimal}
+    exec(compile(source, f"<cases of {shape.nodes[i].id}>", "exec"), namespace)
+    case: Callable[..., int] = namespace["case"]
+    return case
 
 
 _RESULTS = tuple(truth.value for truth in BY_RANK)

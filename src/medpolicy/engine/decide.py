@@ -10,7 +10,8 @@ import functools
 import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import NamedTuple
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from medpolicy import __version__
 from medpolicy.catalogue import Catalogue
@@ -45,6 +46,7 @@ from medpolicy.request import Request
 __all__ = ["criteria_facts", "decide", "pathway_trace", "run_pathway"]
 
 _SCOPE_FACT = "member.line_of_business"
+_TODAY = "request.date"
 
 
 def decide(policy: t.Policy, request: Request | ClinicalRecord) -> Determination:
@@ -138,10 +140,12 @@ def run_pathway(
     if ranks[0] != UNKNOWN:
         return ranks, checked, None
 
-    def run(case: Facts) -> tuple[int, ...]:
-        return compiled.run(case)[0]
+    today = facts.values.get(_TODAY)
 
-    settled = settle(compiled.shape, facts, ranks, run)
+    def case_rank(i: int, names: tuple[str, ...]) -> Callable[..., int]:
+        return functools.partial(compiled.case_rank(i, names), ranks, today)
+
+    settled = settle(compiled.shape, facts, ranks, case_rank)
     return (ranks if settled is None else settled.ranks), checked, settled
 
 
@@ -154,8 +158,17 @@ def pathway_trace(p: t.Pathway, ctx: Context) -> Trace:
     shape = shape_of(p.criteria, CHECK_READS)
     ranks = [RANK[r] for r in _preorder(traced)]
 
-    def walk(facts: Facts) -> list[int]:
-        return [RANK[r] for r in _preorder(evaluate(p.criteria, Context(facts, ctx.policy)))]
+    def walk(i: int, names: tuple[str, ...]) -> Callable[..., int]:
+        node, facts = shape.nodes[i], ctx.facts
+        conflicts = MappingProxyType({k: v for k, v in facts.conflicts.items() if k not in names})
+
+        def rank(*case: Any) -> int:
+            values = {**facts.values, **dict(zip(names, case, strict=True))}
+            return RANK[
+                evaluate(node, Context(Facts(values, conflicts, facts.notes), ctx.policy)).result
+            ]
+
+        return rank
 
     settled = settle(shape, ctx.facts, ranks, walk)
     return traced if settled is None else settled_trace(traced, shape, settled)
