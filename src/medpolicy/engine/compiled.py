@@ -34,13 +34,14 @@ import orjson
 from typing_extensions import TypedDict
 
 from medpolicy.definitions.icd10 import ValueSet
-from medpolicy.engine.by_cases import Shape, shape_of
+from medpolicy.engine.by_cases import Shape, settled_note, shape_of
 from medpolicy.engine.checks import CHECK_READS, CHECKS, CheckResult
 from medpolicy.engine.evaluate import (
     NOT_REPORTED,
     Context,
     Trace,
     check_trace,
+    compare_trace,
     compare_wording,
     count_trace,
     detail,
@@ -56,7 +57,7 @@ from medpolicy.jsonable import json_text
 from medpolicy.logic import BY_RANK, MET, NOT_MET, RANK, UNKNOWN
 from medpolicy.policy import tree as t
 
-__all__ = ["Checked", "CompiledCriteria", "compile_criteria", "trace_json"]
+__all__ = ["Checked", "CompiledCriteria", "compile_criteria", "results_trace", "trace_json"]
 
 _TODAY = "request.date"
 
@@ -79,6 +80,7 @@ class CompiledCriteria:
     # for trying a criterion's cases (``by_cases``): given its index and the facts tried, a
     # function of (the request's ranks, its date, a value of each fact) giving its result
     case_rank: Callable[[int, tuple[str, ...]], Callable[..., int]]
+    check_places: Mapping[int, int]  # a check leaf's index -> the place of its outcome in Checked
 
 
 class _Emitter:
@@ -310,6 +312,7 @@ class _WordingEmitter:
 
 
 _EXPLAIN_RANK: dict[type[t.Node], Callable[[Any, int, Context], Trace]] = {
+    t.Compare: compare_trace,
     t.InValueSet: value_set_trace,
     t.Exists: exists_trace,
     t.Count: count_trace,
@@ -355,6 +358,12 @@ def _compile(policy: t.Policy, root: t.Node) -> CompiledCriteria:
         source,
         shape_of(root, CHECK_READS),
         _case_ranker(policy, shape_of(root, CHECK_READS)),
+        {
+            i: place
+            for place, i in enumerate(
+                i for i, node in enumerate(emitter.nodes) if isinstance(node, t.Check)
+            )
+        },
     )
 
 
@@ -505,6 +514,33 @@ def _trace_writer(node: t.Node) -> Callable[[Trace], str]:
         )
 
     return write
+
+
+def results_trace(
+    compiled: CompiledCriteria,
+    ctx: Context,
+    ranks: tuple[int, ...],
+    checked: Checked,
+    settled: Mapping[int, tuple[str, ...]],
+    i: int = 0,
+) -> Trace:
+    """The tracing walker's trace of node i, from the compiled results rather than by evaluating
+    again: each leaf explained from its rank or its check's outcome (as ``word`` explains it),
+    each connective carrying its result, and a criterion decided by cases (``settled``: it and
+    the facts it was decided over) explained as ``by_cases.settled_trace`` explains it."""
+    nodes, children = compiled.nodes, compiled.shape.children
+
+    def build(j: int) -> Trace:
+        node, rank = nodes[j], ranks[j]
+        if isinstance(node, t.AllOf | t.AnyOf | t.Not):
+            note = settled_note(rank, settled[j]) if j in settled else ""
+            kids = tuple(build(c) for c in children[j])
+            return Trace(node, BY_RANK[rank], note=note, children=kids)
+        if isinstance(node, t.Check):
+            return check_trace(node, checked[compiled.check_places[j]], ctx.facts)
+        return _EXPLAIN_RANK[type(node)](node, rank, ctx)
+
+    return build(i)
 
 
 def trace_json(trace: Trace) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -19,7 +19,13 @@ from medpolicy.definitions.icd10 import code_set_version
 from medpolicy.engine.authorize import authorization_fields
 from medpolicy.engine.by_cases import Settled, settle, settled_trace, shape_of
 from medpolicy.engine.checks import CHECK_READS
-from medpolicy.engine.compiled import Checked, CompiledCriteria, compile_criteria, trace_json
+from medpolicy.engine.compiled import (
+    Checked,
+    CompiledCriteria,
+    compile_criteria,
+    results_trace,
+    trace_json,
+)
 from medpolicy.engine.decision import (
     Determination,
     MissingFact,
@@ -32,7 +38,7 @@ from medpolicy.engine.decision import (
     WordedPathway,
 )
 from medpolicy.engine.evaluate import JUDGMENT, NOT_REPORTED, Context, Trace, detail, evaluate
-from medpolicy.engine.explain import describe_failure, failing, lacking
+from medpolicy.engine.explain import describe_failure, failing_at, lacking_at
 from medpolicy.engine.leaves import accepted_by_text_flags, code_matches
 from medpolicy.engine.screen import Gate, screen
 from medpolicy.errors import FieldError, RequestError
@@ -93,7 +99,7 @@ def decide(policy: t.Policy, request: Request | ClinicalRecord) -> Determination
         criteria = {
             p.id: compiled.word(ctx, ranks, checked)
             if settled is None
-            else trace_json(_trace(p, ctx, settled))
+            else trace_json(results_trace(compiled, ctx, ranks, checked, settled.settled))
             for p, compiled, ranks, checked, settled in applicable
         }
         return _worded(parts, results, criteria)
@@ -174,10 +180,6 @@ def pathway_trace(p: t.Pathway, ctx: Context) -> Trace:
     return traced if settled is None else settled_trace(traced, shape, settled)
 
 
-def _trace(p: t.Pathway, ctx: Context, settled: Settled) -> Trace:
-    return settled_trace(evaluate(p.criteria, ctx), shape_of(p.criteria, CHECK_READS), settled)
-
-
 def _preorder(trace: Trace) -> Iterator[Truth]:
     yield trace.result
     for child in trace.children:
@@ -190,30 +192,39 @@ _Applicable = tuple[t.Pathway, CompiledCriteria, tuple[int, ...], Checked, Settl
 
 _Gates = list[Gate]
 
+_NOTHING_SETTLED: Mapping[int, tuple[str, ...]] = MappingProxyType({})
+
 
 def _not_approved(
     policy: t.Policy, facts: Facts, scope: Scope, applicable: list[_Applicable], gates: _Gates
 ) -> tuple[Outcome, list[MissingFact], list[Reason]]:
     """The outcome by PRODUCT.md's semantics when it is not an approval, with what is missing or
-    why it is not met. The applicable pathways' worded traces are the explanation: they are
-    built here, by the tracing walker."""
+    why it is not met. The applicable pathways' traces are the explanation: the parts of them
+    that the filters read (``explain``) are built here from the compiled results."""
     if scope.applies is False:
         return Outcome.out_of_scope, [], []
     ctx = Context(facts, policy)
-    traces = {
-        p.id: evaluate(p.criteria, ctx) if settled is None else _trace(p, ctx, settled)
-        for p, _, _, _, settled in applicable
-    }
     met = any(ranks[0] == MET for _, _, ranks, _, _ in applicable)
-    unknown = [tr for tr in traces.values() if tr.result is Truth.unknown]
+    unknown = [a for a in applicable if a[2][0] == UNKNOWN]
     if met or unknown:  # met but for an unsettled gate, or a pathway awaiting facts
-        return Outcome.missing_information, _missing(facts, unknown, gates), []
-    if not traces and any(g.fact == "indications" for g in gates):  # which condition is it?
+        return Outcome.missing_information, _missing(facts, _lacking(ctx, unknown), gates), []
+    if not applicable and any(g.fact == "indications" for g in gates):  # which condition is it?
         return Outcome.missing_information, _missing(facts, [], gates), []
-    if not traces and not facts.has("indications") and not facts.has("diagnoses"):
+    if not applicable and not facts.has("indications") and not facts.has("diagnoses"):
         ask = Gate("diagnoses", "no indication or diagnosis was reported")
         return Outcome.missing_information, _missing(facts, [], [*gates, ask]), []
-    return Outcome.not_met, [], _reasons(traces)
+    return Outcome.not_met, [], _reasons(ctx, applicable)
+
+
+def _lacking(ctx: Context, unknown: list[_Applicable]) -> list[tuple[str, Trace]]:
+    """``explain.lacking`` over the unknown pathways' traces: (fact, the leaf lacking it)."""
+    found = []
+    for _, compiled, ranks, checked, settled in unknown:
+        decided = _NOTHING_SETTLED if settled is None else settled.settled
+        for i in lacking_at(compiled.shape.children, ranks):
+            leaf = results_trace(compiled, ctx, ranks, checked, decided, i)
+            found += [(fact, leaf) for fact in leaf.missing]
+    return found
 
 
 @dataclass(frozen=True)
@@ -411,11 +422,10 @@ def _unsettled(policy: t.Policy, scope: Scope) -> _Gates:
     ]
 
 
-def _missing(facts: Facts, unknown: list[Trace], gates: _Gates) -> list[MissingFact]:
+def _missing(facts: Facts, lacking: list[tuple[str, Trace]], gates: _Gates) -> list[MissingFact]:
     needed: dict[str, list[Trace]] = {}
-    for tr in unknown:
-        for fact, leaf in lacking(tr):
-            needed.setdefault(fact, []).append(leaf)
+    for fact, leaf in lacking:
+        needed.setdefault(fact, []).append(leaf)
     judged = needed.pop(JUDGMENT, [])
     out = [
         MissingFact(
@@ -461,18 +471,23 @@ def _leaf_note(leaves: list[Trace]) -> str | None:
     return "; ".join(notes) or None
 
 
-def _reasons(traces: dict[str, Trace]) -> list[Reason]:
-    return [
-        Reason(
-            pathway=pathway,
-            criterion=f.node.id,
-            clause=f.node.citation.section,
-            text=f.node.citation.text,
-            detail=describe_failure(f),
-        )
-        for pathway, tr in traces.items()
-        for f in failing(tr)
-    ]
+def _reasons(ctx: Context, applicable: list[_Applicable]) -> list[Reason]:
+    """``explain.failing`` over the pathways' traces, each failing criterion described."""
+    reasons = []
+    for p, compiled, ranks, checked, settled in applicable:
+        decided = _NOTHING_SETTLED if settled is None else settled.settled
+        for i in failing_at(compiled.nodes, compiled.shape.children, ranks):
+            f = results_trace(compiled, ctx, ranks, checked, decided, i)
+            reasons.append(
+                Reason(
+                    pathway=p.id,
+                    criterion=f.node.id,
+                    clause=f.node.citation.section,
+                    text=f.node.citation.text,
+                    detail=describe_failure(f),
+                )
+            )
+    return reasons
 
 
 def _no_pathway_reason(

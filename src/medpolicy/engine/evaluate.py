@@ -43,6 +43,7 @@ __all__ = [
     "Context",
     "Trace",
     "check_trace",
+    "compare_trace",
     "compare_wording",
     "count_trace",
     "describe",
@@ -118,9 +119,16 @@ def _compare(node: t.Compare, ctx: Context) -> Trace:
     value = ctx.facts.get(node.fact)
     if value is None:
         return _absent(node, node.fact, ctx)
-    result = BY_RANK[predicate(node.condition)(value, ctx.facts.get(_TODAY))]
-    missing = (node.fact,) if result is Truth.unknown else ()
-    return Trace(node, result, {node.fact: value}, missing)
+    return compare_trace(node, predicate(node.condition)(value, ctx.facts.get(_TODAY)), ctx)
+
+
+def compare_trace(node: t.Compare, rank: int, ctx: Context) -> Trace:
+    """A comparison's trace from its rank (``leaves.predicate``): the value it read."""
+    value = ctx.facts.get(node.fact)
+    if value is None:
+        return _absent(node, node.fact, ctx)
+    missing = (node.fact,) if rank == UNKNOWN else ()
+    return Trace(node, BY_RANK[rank], {node.fact: value}, missing)
 
 
 def _in_value_set(node: t.InValueSet, ctx: Context) -> Trace:

@@ -8,14 +8,14 @@ since supplying their facts could not change the result.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from medpolicy.engine.evaluate import Trace, detail, show
 from medpolicy.facts import FACTS
-from medpolicy.logic import Truth
+from medpolicy.logic import NOT_MET, UNKNOWN, Truth
 from medpolicy.policy import tree as t
 
-__all__ = ["describe_failure", "failing", "lacking"]
+__all__ = ["describe_failure", "failing", "failing_at", "lacking", "lacking_at"]
 
 
 def failing(trace: Trace) -> Iterator[Trace]:
@@ -39,6 +39,34 @@ def lacking(trace: Trace) -> Iterator[tuple[str, Trace]]:
         return
     for child in trace.children:
         yield from lacking(child)
+
+
+def failing_at(
+    nodes: Sequence[t.Node], children: Sequence[tuple[int, ...]], ranks: Sequence[int], i: int = 0
+) -> Iterator[int]:
+    """``failing`` over a tree's results by preorder index (``nodes``, each node's ``children``
+    and their ``ranks``), from node i: the nodes whose traces ``failing`` would give."""
+    if ranks[i] != NOT_MET:
+        return
+    if isinstance(nodes[i], t.AllOf):
+        for child in children[i]:
+            yield from failing_at(nodes, children, ranks, child)
+    else:
+        yield i
+
+
+def lacking_at(
+    children: Sequence[tuple[int, ...]], ranks: Sequence[int], i: int = 0
+) -> Iterator[int]:
+    """``lacking`` over a tree's results by preorder index, from node i: the unknown leaves whose
+    traces ``lacking`` would read (each lacks the facts its trace names as missing)."""
+    if ranks[i] != UNKNOWN:
+        return
+    if not children[i]:
+        yield i
+        return
+    for child in children[i]:
+        yield from lacking_at(children, ranks, child)
 
 
 def describe_failure(trace: Trace) -> str:
