@@ -40,9 +40,11 @@ from medpolicy.policy import tree as t
 
 __all__ = [
     "CASES",
-    "CaseRank",
     "Settled",
     "Shape",
+    "Trial",
+    "TryCases",
+    "by_cases",
     "settle",
     "settled_note",
     "settled_trace",
@@ -63,8 +65,11 @@ class Shape:
     children: tuple[tuple[int, ...], ...]
     ends: tuple[int, ...]  # node i's subtree is nodes[i:ends[i]]
     reads: tuple[tuple[str, ...], ...]  # the facts each leaf reads (() for a connective)
+    leaves: tuple[int, ...]  # the leaves, in preorder
+    connectives: tuple[int, ...]  # the other nodes, children before their parents
     # found on first use (by ``settle``), from the immutable tree alone
     domains: dict[tuple[int, str], tuple[Any, ...]] = field(default_factory=dict, compare=False)
+    trials: dict[tuple[int, ...], tuple[Trial, ...]] = field(default_factory=dict, compare=False)
 
 
 _SHAPES: weakref.WeakKeyDictionary[t.Node, Shape] = weakref.WeakKeyDictionary()
@@ -109,6 +114,8 @@ def _shape(root: t.Node, check_reads: Mapping[str, tuple[str, ...]]) -> Shape:
         tuple(tuple(c) for c in children),
         tuple(ends),
         tuple(t.facts_read(n, check_reads) for n in nodes),
+        tuple(i for i, kids in enumerate(children) if not kids),
+        tuple(i for i in reversed(range(len(nodes))) if children[i]),
     )
 
 
@@ -117,35 +124,78 @@ class Settled(NamedTuple):
     settled: Mapping[int, tuple[str, ...]]  # decided criterion -> the facts it was decided over
 
 
-# Given a criterion (its index in preorder) and the facts to try there, in order, the function of
-# one case (a value of each, as arguments) giving the criterion's result for the request's facts
-# with those values: each evaluator's own.
-CaseRank = Callable[[int, tuple[str, ...]], Callable[..., int]]
+class Trial(NamedTuple):
+    """A criterion to try by cases: its index in preorder, the facts tried, and the domain of
+    each (a case is a value from each)."""
+
+    node: int
+    facts: tuple[str, ...]
+    domains: tuple[tuple[Any, ...], ...]
 
 
-def settle(shape: Shape, facts: Facts, ranks: Sequence[int], case_rank: CaseRank) -> Settled | None:
+# The criterion's result when every case gives it the same known result, else None: each
+# evaluator's own way of evaluating the criterion for a case (see ``by_cases``).
+TryCases = Callable[[Trial], int | None]
+
+
+def settle(shape: Shape, facts: Facts, ranks: Sequence[int], try_cases: TryCases) -> Settled | None:
     """The tree's results with every criterion on the unknown path that its cases decide
     decided; None when the root is not unknown or no criterion is decided."""
     if ranks[0] != UNKNOWN:
         return None
     current = list(ranks)
     settled: dict[int, tuple[str, ...]] = {}
-    for i in reversed(range(len(shape.nodes))):  # children before their parents
-        if current[i] != UNKNOWN or not shape.children[i] or not _unknown_path(shape, current, i):
+    for trial in _trials(shape, tuple(j for j in shape.leaves if ranks[j] == UNKNOWN)):
+        i = trial.node
+        if current[i] != UNKNOWN or not _unknown_path(shape, current, i):
             continue
-        lacking = _lacking(shape, current, i)
-        domains = [_domain(shape, i, fact) for fact in lacking]
-        tried = [(f, d) for f, d in zip(lacking, domains, strict=True) if d]
-        if not tried or _product([len(d) for _, d in tried]) > CASES:
-            continue
-        decided = _by_cases(case_rank(i, tuple(f for f, _ in tried)), tried)
+        decided = try_cases(trial)
         if decided is not None:
             current[i] = decided
-            settled[i] = tuple(f for f, _ in tried)
+            settled[i] = trial.facts
             _refold(shape, current, i)
     if not settled:
         return None
     return Settled(tuple(current), MappingProxyType(settled))
+
+
+def by_cases(rank: Callable[..., int], domains: tuple[tuple[Any, ...], ...]) -> int | None:
+    """``TryCases`` for an evaluator that gives a criterion's result for one case (``rank``,
+    called with a value of each fact tried)."""
+    result: int | None = None
+    for case in itertools.product(*domains):
+        found = rank(*case)
+        if found == UNKNOWN or (result is not None and found != result):
+            return None
+        result = found
+    return result
+
+
+_TRIALS_KEPT = 1024  # the most sets of unknown leaves whose trials a tree keeps
+
+
+def _trials(shape: Shape, unknown: tuple[int, ...]) -> tuple[Trial, ...]:
+    """The criteria that may be tried, children before their parents, when the given leaves are
+    unknown: each with unknown leaves under it reading facts that can be tried, in at most
+    ``CASES`` cases. They depend on the tree and those leaves alone, so they are found once for
+    each set of unknown leaves (up to ``_TRIALS_KEPT`` sets per tree)."""
+    found = shape.trials.get(unknown)
+    if found is None:
+        found = _find_trials(shape, unknown)
+        if len(shape.trials) < _TRIALS_KEPT:
+            shape.trials[unknown] = found
+    return found
+
+
+def _find_trials(shape: Shape, unknown: tuple[int, ...]) -> tuple[Trial, ...]:
+    trials = []
+    for i in shape.connectives:
+        # the facts read by the unknown leaves under node i, each once, in preorder
+        lacking = dict.fromkeys(f for j in unknown if i < j < shape.ends[i] for f in shape.reads[j])
+        tried = [(f, d) for f in lacking if (d := _domain(shape, i, f))]
+        if tried and _product([len(d) for _, d in tried]) <= CASES:
+            trials.append(Trial(i, tuple(f for f, _ in tried), tuple(d for _, d in tried)))
+    return tuple(trials)
 
 
 def _unknown_path(shape: Shape, ranks: Sequence[int], i: int) -> bool:
@@ -156,15 +206,6 @@ def _unknown_path(shape: Shape, ranks: Sequence[int], i: int) -> bool:
             return False
         parent = shape.parents[parent]
     return True
-
-
-def _lacking(shape: Shape, ranks: Sequence[int], i: int) -> list[str]:
-    """The facts read by the unknown leaves under node i, each once, in preorder."""
-    found: dict[str, None] = {}
-    for j in range(i, shape.ends[i]):
-        if not shape.children[j] and ranks[j] == UNKNOWN:
-            found.update(dict.fromkeys(shape.reads[j]))
-    return list(found)
 
 
 def _domain(shape: Shape, i: int, fact: str) -> tuple[Any, ...]:
@@ -209,17 +250,6 @@ def _product(sizes: list[int]) -> int:
     for size in sizes:
         total *= size
     return total
-
-
-def _by_cases(rank: Callable[..., int], tried: list[tuple[str, tuple[Any, ...]]]) -> int | None:
-    """The criterion's result when every case gives it the same known result; else None."""
-    result: int | None = None
-    for case in itertools.product(*(d for _, d in tried)):
-        found = rank(*case)
-        if found == UNKNOWN or (result is not None and found != result):
-            return None
-        result = found
-    return result
 
 
 def _refold(shape: Shape, ranks: list[int], i: int) -> None:

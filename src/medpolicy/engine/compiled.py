@@ -78,8 +78,9 @@ class CompiledCriteria:
     source: str  # the generated functions, for reading and debugging
     shape: Shape  # the tree's structure, for deciding unknown criteria by cases
     # for trying a criterion's cases (``by_cases``): given its index and the facts tried, a
-    # function of (the request's ranks, its date, a value of each fact) giving its result
-    case_rank: Callable[[int, tuple[str, ...]], Callable[..., int]]
+    # function of (the request's ranks, its date, the domain of each fact) giving its result
+    # when every case gives the same known result, else None
+    try_cases: Callable[[int, tuple[str, ...]], Callable[..., int | None]]
     check_places: Mapping[int, int]  # a check leaf's index -> the place of its outcome in Checked
 
 
@@ -193,15 +194,16 @@ class _Reads:
     """The values a compiled function reads with ``get`` (a request's facts, or one record's
     fields), each read, and each converted for a comparison, once, where first needed."""
 
-    def __init__(self, emitter: _Emitter, lines: list[str], indent: str) -> None:
+    def __init__(self, emitter: _Emitter, lines: list[str], indent: str, tag: str = "") -> None:
         self.emitter, self.lines, self.indent = emitter, lines, indent
+        self.tag = tag  # ends the names of its locals: several may write one function
         self.locals: dict[tuple[str, str], str] = {}  # (key, form) -> the local holding it
 
     def value(self, key: str) -> str:
         """The local holding the value of ``key`` (None when absent)."""
         local = self.locals.get((key, "v"))
         if local is None:
-            local = self.locals[key, "v"] = f"v{len(self.locals)}"
+            local = self.locals[key, "v"] = f"v{len(self.locals)}{self.tag}"
             self.lines.append(f"{self.indent}{local} = get({self.emitter.constant(key)})")
         return local
 
@@ -212,7 +214,7 @@ class _Reads:
         local = self.locals.get((key, form))
         if local is None:
             v = self.value(key)
-            local = self.locals[key, form] = f"{form}{len(self.locals)}"
+            local = self.locals[key, form] = f"{form}{len(self.locals)}{self.tag}"
             converted = {  # str() of a str is itself: only other values are converted first
                 "s": f"({v} if {v}.__class__ is str else str({v})).casefold()",
                 "m": f"{{(x if x.__class__ is str else str(x)).casefold() for x in {v}}}",
@@ -357,7 +359,7 @@ def _compile(policy: t.Policy, root: t.Node) -> CompiledCriteria:
         namespace["word"],
         source,
         shape_of(root, CHECK_READS),
-        _case_ranker(policy, shape_of(root, CHECK_READS)),
+        _cases_trier(policy, shape_of(root, CHECK_READS)),
         {
             i: place
             for place, i in enumerate(
@@ -367,58 +369,72 @@ def _compile(policy: t.Policy, root: t.Node) -> CompiledCriteria:
     )
 
 
-def _case_ranker(
+def _cases_trier(
     policy: t.Policy, shape: Shape
-) -> Callable[[int, tuple[str, ...]], Callable[..., int]]:
-    """``CompiledCriteria.case_rank``: each function compiled on first use, then kept (the tree
+) -> Callable[[int, tuple[str, ...]], Callable[..., int | None]]:
+    """``CompiledCriteria.try_cases``: each function compiled on first use, then kept (the tree
     is immutable)."""
-    found: dict[tuple[int, tuple[str, ...]], Callable[..., int]] = {}
+    found: dict[tuple[int, tuple[str, ...]], Callable[..., int | None]] = {}
 
-    def case_rank(i: int, names: tuple[str, ...]) -> Callable[..., int]:
-        rank = found.get((i, names))
-        if rank is None:
-            rank = found[i, names] = _compile_case(policy, shape, i, names)
-        return rank
+    def try_cases(i: int, names: tuple[str, ...]) -> Callable[..., int | None]:
+        trier = found.get((i, names))
+        if trier is None:
+            trier = found[i, names] = _compile_cases(policy, shape, i, names)
+        return trier
 
-    return case_rank
+    return try_cases
 
 
-def _compile_case(
+def _compile_cases(
     policy: t.Policy, shape: Shape, i: int, names: tuple[str, ...]
-) -> Callable[..., int]:
-    """Node i's result as a function of (the request's ranks, its date, a value of each of
-    ``names``): the comparisons under it that read those facts written as ``run`` writes them,
-    on the given values, and their ancestors up to node i folded again; every other node under
-    it reads none of them, so its result is the request's. Only comparisons read the facts a
-    criterion is tried over (``by_cases``)."""
+) -> Callable[..., int | None]:
+    """Node i tried by cases, as a function of (the request's ranks, its date, the domain of each
+    of ``names``): one loop per fact, nested, over its domain. Only comparisons read the facts
+    tried (``by_cases``): each comparison under node i that reads one is written as ``run``
+    writes it, in the loop of its fact; their ancestors up to node i are folded again in the
+    innermost loop; every other node under node i reads none of them, so its result is the
+    request's. The first case that leaves node i unknown, or gives another result than the
+    cases before it, ends the trial."""
     emitter = _Emitter(policy)
-    arguments = [f"x{p}" for p in range(len(names))]
-    emitter.facts.locals.update({(name, "v"): x for name, x in zip(names, arguments, strict=True)})
-    tried = set(names)
-    lines = emitter.lines
+    loops: list[list[str]] = [[] for _ in names]
+    reads = {
+        name: _Reads(emitter, loops[p], "    " * (p + 2), f"_{p}") for p, name in enumerate(names)
+    }
+    for p, name in enumerate(names):
+        reads[name].locals[name, "v"] = f"x{p}"
+    inner = "    " * (len(names) + 1)
 
     def emit(j: int) -> str:
-        if all(tried.isdisjoint(shape.reads[k]) for k in range(j, shape.ends[j])):
+        if all(reads.keys().isdisjoint(shape.reads[k]) for k in range(j, shape.ends[j])):
             return f"r[{j}]"  # reads none of them: the request's result
         node, out = shape.nodes[j], f"c{j}"
         if isinstance(node, t.AllOf | t.AnyOf):
             parts = [emit(c) for c in shape.children[j]]
-            lines.extend(_fold(out, parts, "<" if isinstance(node, t.AllOf) else ">", "    "))
+            loops[-1].extend(_fold(out, parts, "<" if isinstance(node, t.AllOf) else ">", inner))
         elif isinstance(node, t.Not):
-            lines.append(f"    {out} = {MET} - {emit(shape.children[j][0])}")
+            loops[-1].append(f"{inner}{out} = {MET} - {emit(shape.children[j][0])}")
         elif isinstance(node, t.Compare):
-            lines.append(f"    {out} = {emitter.facts.compare(node.fact, node.condition)}")
+            fact = reads[node.fact]
+            fact.lines.append(f"{fact.indent}{out} = {fact.compare(node.fact, node.condition)}")
         else:  # pragma: no cover - ``by_cases`` tries only facts that comparisons read
             raise TypeError(f"cannot try cases of {type(node).__name__}")
         return out
 
     result = emit(i)
-    source = f"def case(r, today, {', '.join(arguments)}):\n" + "\n".join(lines)
-    source += f"\n    return {result}\n"
+    domains = [f"d{p}" for p in range(len(names))]
+    lines = [f"def try_cases(r, today, {', '.join(domains)}):", "    result = None"]
+    for p, loop in enumerate(loops):
+        lines += [f"{'    ' * (p + 1)}for x{p} in d{p}:", *loop]
+    lines += [
+        f"{inner}if {result} == {UNKNOWN} or (result is not None and {result} != result):",
+        f"{inner}    return None",
+        f"{inner}result = {result}",
+        "    return result",
+    ]
     namespace: dict[str, Any] = {**emitter.constants, "Decimal": Decimal, "to_decimal": to_decimal}
-    exec(compile(source, f"<cases of {shape.nodes[i].id}>", "exec"), namespace)
-    case: Callable[..., int] = namespace["case"]
-    return case
+    exec(compile("\n".join(lines) + "\n", f"<cases of {shape.nodes[i].id}>", "exec"), namespace)
+    trier: Callable[..., int | None] = namespace["try_cases"]
+    return trier
 
 
 _RESULTS = tuple(truth.value for truth in BY_RANK)
@@ -528,19 +544,17 @@ def results_trace(
     again: each leaf explained from its rank or its check's outcome (as ``word`` explains it),
     each connective carrying its result, and a criterion decided by cases (``settled``: it and
     the facts it was decided over) explained as ``by_cases.settled_trace`` explains it."""
-    nodes, children = compiled.nodes, compiled.shape.children
-
-    def build(j: int) -> Trace:
-        node, rank = nodes[j], ranks[j]
-        if isinstance(node, t.AllOf | t.AnyOf | t.Not):
-            note = settled_note(rank, settled[j]) if j in settled else ""
-            kids = tuple(build(c) for c in children[j])
-            return Trace(node, BY_RANK[rank], note=note, children=kids)
-        if isinstance(node, t.Check):
-            return check_trace(node, checked[compiled.check_places[j]], ctx.facts)
-        return _EXPLAIN_RANK[type(node)](node, rank, ctx)
-
-    return build(i)
+    node, rank = compiled.nodes[i], ranks[i]
+    if isinstance(node, t.AllOf | t.AnyOf | t.Not):
+        note = settled_note(rank, settled[i]) if i in settled else ""
+        kids = tuple(
+            results_trace(compiled, ctx, ranks, checked, settled, c)
+            for c in compiled.shape.children[i]
+        )
+        return Trace(node, BY_RANK[rank], note=note, children=kids)
+    if isinstance(node, t.Check):
+        return check_trace(node, checked[compiled.check_places[i]], ctx.facts)
+    return _EXPLAIN_RANK[type(node)](node, rank, ctx)
 
 
 def trace_json(trace: Trace) -> str:

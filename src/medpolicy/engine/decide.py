@@ -17,7 +17,7 @@ from medpolicy import __version__
 from medpolicy.catalogue import Catalogue
 from medpolicy.definitions.icd10 import code_set_version
 from medpolicy.engine.authorize import authorization_fields
-from medpolicy.engine.by_cases import Settled, settle, settled_trace, shape_of
+from medpolicy.engine.by_cases import Settled, Trial, by_cases, settle, settled_trace, shape_of
 from medpolicy.engine.checks import CHECK_READS
 from medpolicy.engine.compiled import (
     Checked,
@@ -148,10 +148,11 @@ def run_pathway(
 
     today = facts.values.get(_TODAY)
 
-    def case_rank(i: int, names: tuple[str, ...]) -> Callable[..., int]:
-        return functools.partial(compiled.case_rank(i, names), ranks, today)
+    def try_cases(trial: Trial) -> int | None:
+        trier = compiled.try_cases(trial.node, trial.facts)
+        return trier(ranks, today, *trial.domains)
 
-    settled = settle(compiled.shape, facts, ranks, case_rank)
+    settled = settle(compiled.shape, facts, ranks, try_cases)
     return (ranks if settled is None else settled.ranks), checked, settled
 
 
@@ -164,17 +165,16 @@ def pathway_trace(p: t.Pathway, ctx: Context) -> Trace:
     shape = shape_of(p.criteria, CHECK_READS)
     ranks = [RANK[r] for r in _preorder(traced)]
 
-    def walk(i: int, names: tuple[str, ...]) -> Callable[..., int]:
-        node, facts = shape.nodes[i], ctx.facts
+    def walk(trial: Trial) -> int | None:
+        node, facts, names = shape.nodes[trial.node], ctx.facts, trial.facts
         conflicts = MappingProxyType({k: v for k, v in facts.conflicts.items() if k not in names})
 
         def rank(*case: Any) -> int:
             values = {**facts.values, **dict(zip(names, case, strict=True))}
-            return RANK[
-                evaluate(node, Context(Facts(values, conflicts, facts.notes), ctx.policy)).result
-            ]
+            case_facts = Facts(values, conflicts, facts.notes)
+            return RANK[evaluate(node, Context(case_facts, ctx.policy)).result]
 
-        return rank
+        return by_cases(rank, trial.domains)
 
     settled = settle(shape, ctx.facts, ranks, walk)
     return traced if settled is None else settled_trace(traced, shape, settled)
@@ -428,7 +428,7 @@ def _missing(facts: Facts, lacking: list[tuple[str, Trace]], gates: _Gates) -> l
         needed.setdefault(fact, []).append(leaf)
     judged = needed.pop(JUDGMENT, [])
     out = [
-        MissingFact(
+        MissingFact.assemble(
             fact=f,
             label=FACTS[f].label,
             request_field=FACTS[f].request_field,
@@ -441,7 +441,7 @@ def _missing(facts: Facts, lacking: list[tuple[str, Trace]], gates: _Gates) -> l
     for leaf in judged:  # not the provider's to send: the clinical reviewer is asked
         assert isinstance(leaf.node, t.Judgment)
         out.append(
-            MissingFact(
+            MissingFact.assemble(
                 fact=JUDGMENT,
                 label=f"a clinical reviewer's judgment: {leaf.node.question}",
                 request_field="",
@@ -454,7 +454,7 @@ def _missing(facts: Facts, lacking: list[tuple[str, Trace]], gates: _Gates) -> l
         if gate.fact in needed:  # already asked for, with the reason its leaves give
             continue
         out.append(
-            MissingFact(
+            MissingFact.assemble(
                 fact=gate.fact,
                 label=FACTS[gate.fact].label,
                 request_field=FACTS[gate.fact].request_field,
@@ -479,7 +479,7 @@ def _reasons(ctx: Context, applicable: list[_Applicable]) -> list[Reason]:
         for i in failing_at(compiled.nodes, compiled.shape.children, ranks):
             f = results_trace(compiled, ctx, ranks, checked, decided, i)
             reasons.append(
-                Reason(
+                Reason.assemble(
                     pathway=p.id,
                     criterion=f.node.id,
                     clause=f.node.citation.section,
@@ -498,7 +498,7 @@ def _no_pathway_reason(
         sorted({p.indication or "any" for p in policy.pathways if p.phase == phase})
     )
     codes = ", ".join(facts.get("diagnoses") or []) or "none"
-    return Reason(
+    return Reason.assemble(
         pathway="",
         criterion="applicable_indication",
         clause=f"Position Statement > {phase.capitalize()}",

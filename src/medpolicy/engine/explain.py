@@ -42,31 +42,37 @@ def lacking(trace: Trace) -> Iterator[tuple[str, Trace]]:
 
 
 def failing_at(
-    nodes: Sequence[t.Node], children: Sequence[tuple[int, ...]], ranks: Sequence[int], i: int = 0
-) -> Iterator[int]:
+    nodes: Sequence[t.Node], children: Sequence[tuple[int, ...]], ranks: Sequence[int]
+) -> list[int]:
     """``failing`` over a tree's results by preorder index (``nodes``, each node's ``children``
-    and their ``ranks``), from node i: the nodes whose traces ``failing`` would give."""
-    if ranks[i] != NOT_MET:
-        return
-    if isinstance(nodes[i], t.AllOf):
-        for child in children[i]:
-            yield from failing_at(nodes, children, ranks, child)
-    else:
-        yield i
+    and their ``ranks``): the nodes whose traces ``failing`` would give, in its order."""
+    found: list[int] = []
+    stack = [0]
+    while stack:
+        i = stack.pop()
+        if ranks[i] != NOT_MET:
+            continue
+        if isinstance(nodes[i], t.AllOf):
+            stack.extend(reversed(children[i]))
+        else:
+            found.append(i)
+    return found
 
 
-def lacking_at(
-    children: Sequence[tuple[int, ...]], ranks: Sequence[int], i: int = 0
-) -> Iterator[int]:
-    """``lacking`` over a tree's results by preorder index, from node i: the unknown leaves whose
-    traces ``lacking`` would read (each lacks the facts its trace names as missing)."""
-    if ranks[i] != UNKNOWN:
-        return
-    if not children[i]:
-        yield i
-        return
-    for child in children[i]:
-        yield from lacking_at(children, ranks, child)
+def lacking_at(children: Sequence[tuple[int, ...]], ranks: Sequence[int]) -> list[int]:
+    """``lacking`` over a tree's results by preorder index: the unknown leaves whose traces
+    ``lacking`` would read, in its order (each lacks the facts its trace names as missing)."""
+    found: list[int] = []
+    stack = [0]
+    while stack:
+        i = stack.pop()
+        if ranks[i] != UNKNOWN:
+            continue
+        if children[i]:
+            stack.extend(reversed(children[i]))
+        else:
+            found.append(i)
+    return found
 
 
 def describe_failure(trace: Trace) -> str:
