@@ -66,6 +66,7 @@ class Shape:
     ends: tuple[int, ...]  # node i's subtree is nodes[i:ends[i]]
     reads: tuple[tuple[str, ...], ...]  # the facts each leaf reads (() for a connective)
     leaves: tuple[int, ...]  # the leaves, in preorder
+    within: tuple[frozenset[str], ...]  # the facts read anywhere in each node's subtree
     connectives: tuple[int, ...]  # the other nodes, children before their parents
     # found on first use (by ``settle``), from the immutable tree alone
     domains: dict[tuple[int, str], tuple[Any, ...]] = field(default_factory=dict, compare=False)
@@ -115,6 +116,10 @@ def _shape(root: t.Node, check_reads: Mapping[str, tuple[str, ...]]) -> Shape:
         tuple(ends),
         tuple(t.facts_read(n, check_reads) for n in nodes),
         tuple(i for i, kids in enumerate(children) if not kids),
+        tuple(
+            frozenset(f for j in range(i, ends[i]) for f in t.facts_read(nodes[j], check_reads))
+            for i in range(len(nodes))
+        ),
         tuple(i for i in reversed(range(len(nodes))) if children[i]),
     )
 
@@ -145,18 +150,44 @@ def settle(shape: Shape, facts: Facts, ranks: Sequence[int], try_cases: TryCases
         return None
     current = list(ranks)
     settled: dict[int, tuple[str, ...]] = {}
-    for trial in _trials(shape, tuple(j for j in shape.leaves if ranks[j] == UNKNOWN)):
+    undecided: dict[int, tuple[str, ...]] = {}  # criterion tried in vain -> the facts tried
+    for trial in _trials(shape, tuple([j for j in shape.leaves if ranks[j] == UNKNOWN])):
         i = trial.node
         if current[i] != UNKNOWN or not _unknown_path(shape, current, i):
             continue
+        if _as_its_child(shape, ranks, trial, undecided):
+            undecided[i] = trial.facts
+            continue
         decided = try_cases(trial)
-        if decided is not None:
+        if decided is None:
+            undecided[i] = trial.facts
+        else:
             current[i] = decided
             settled[i] = trial.facts
             _refold(shape, current, i)
     if not settled:
         return None
     return Settled(tuple(current), MappingProxyType(settled))
+
+
+def _as_its_child(
+    shape: Shape, ranks: Sequence[int], trial: Trial, undecided: Mapping[int, tuple[str, ...]]
+) -> bool:
+    """Whether the criterion's cases are bound to leave it undecided, as one of its children,
+    tried in vain over the same facts: when no other child reads any of them and, whatever
+    the case, leaves the criterion's result that child's (met, under ALL; not met, under ANY;
+    a NOT has no other child). Its cases are then the child's (the facts are read by the same
+    comparisons), and its result in each is the child's, or the child's negated."""
+    i, facts = trial.node, trial.facts
+    node = shape.nodes[i]
+    neutral = MET if isinstance(node, t.AllOf) else NOT_MET
+    child = None
+    for c in shape.children[i]:
+        if child is None and undecided.get(c) == facts:
+            child = c
+        elif ranks[c] != neutral or not shape.within[c].isdisjoint(facts):
+            return False  # another reads them too (or may change the result)
+    return child is not None
 
 
 def by_cases(rank: Callable[..., int], domains: tuple[tuple[Any, ...], ...]) -> int | None:
