@@ -34,7 +34,7 @@ import orjson
 from typing_extensions import TypedDict
 
 from medpolicy.definitions.icd10 import ValueSet
-from medpolicy.engine.by_cases import Shape, settled_note, shape_of
+from medpolicy.engine.by_cases import Shape, Trial, settled_note, shape_of
 from medpolicy.engine.checks import CHECK_READS, CHECKS, CheckResult
 from medpolicy.engine.evaluate import (
     NOT_REPORTED,
@@ -77,10 +77,8 @@ class CompiledCriteria:
     word: Callable[[Context, tuple[int, ...], Checked], str]
     source: str  # the generated functions, for reading and debugging
     shape: Shape  # the tree's structure, for deciding unknown criteria by cases
-    # for trying a criterion's cases (``by_cases``): given its index and the facts tried, a
-    # function of (the request's ranks, its date, the domain of each fact) giving its result
-    # when every case gives the same known result, else None
-    try_cases: Callable[[int, tuple[str, ...]], Callable[..., int | None]]
+    # a criterion tried by cases (``by_cases.TryCases``), given the request's ranks and date
+    try_cases: Callable[[tuple[int, ...], Any, Trial], int | None]
     check_places: Mapping[int, int]  # a check leaf's index -> the place of its outcome in Checked
 
 
@@ -371,16 +369,18 @@ def _compile(policy: t.Policy, root: t.Node) -> CompiledCriteria:
 
 def _cases_trier(
     policy: t.Policy, shape: Shape
-) -> Callable[[int, tuple[str, ...]], Callable[..., int | None]]:
-    """``CompiledCriteria.try_cases``: each function compiled on first use, then kept (the tree
-    is immutable)."""
+) -> Callable[[tuple[int, ...], Any, Trial], int | None]:
+    """``CompiledCriteria.try_cases``: a function per criterion and facts tried, compiled on
+    first use, then kept (the tree is immutable)."""
     found: dict[tuple[int, tuple[str, ...]], Callable[..., int | None]] = {}
 
-    def try_cases(i: int, names: tuple[str, ...]) -> Callable[..., int | None]:
-        trier = found.get((i, names))
+    def try_cases(ranks: tuple[int, ...], today: Any, trial: Trial) -> int | None:
+        trier = found.get((trial.node, trial.facts))
         if trier is None:
-            trier = found[i, names] = _compile_cases(policy, shape, i, names)
-        return trier
+            trier = found[trial.node, trial.facts] = _compile_cases(
+                policy, shape, trial.node, trial.facts
+            )
+        return trier(ranks, today, *trial.domains)
 
     return try_cases
 
@@ -544,13 +544,10 @@ def results_trace(
     again: each leaf explained from its rank or its check's outcome (as ``word`` explains it),
     each connective carrying its result, and a criterion decided by cases (``settled``: it and
     the facts it was decided over) explained as ``by_cases.settled_trace`` explains it."""
-    node, rank = compiled.nodes[i], ranks[i]
-    if isinstance(node, t.AllOf | t.AnyOf | t.Not):
+    node, rank, children = compiled.nodes[i], ranks[i], compiled.shape.children[i]
+    if children:  # a connective
         note = settled_note(rank, settled[i]) if i in settled else ""
-        kids = tuple(
-            results_trace(compiled, ctx, ranks, checked, settled, c)
-            for c in compiled.shape.children[i]
-        )
+        kids = tuple([results_trace(compiled, ctx, ranks, checked, settled, c) for c in children])
         return Trace(node, BY_RANK[rank], note=note, children=kids)
     if isinstance(node, t.Check):
         return check_trace(node, checked[compiled.check_places[i]], ctx.facts)

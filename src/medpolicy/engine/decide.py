@@ -146,12 +146,7 @@ def run_pathway(
     if ranks[0] != UNKNOWN:
         return ranks, checked, None
 
-    today = facts.values.get(_TODAY)
-
-    def try_cases(trial: Trial) -> int | None:
-        trier = compiled.try_cases(trial.node, trial.facts)
-        return trier(ranks, today, *trial.domains)
-
+    try_cases = functools.partial(compiled.try_cases, ranks, facts.values.get(_TODAY))
     settled = settle(compiled.shape, facts, ranks, try_cases)
     return (ranks if settled is None else settled.ranks), checked, settled
 
@@ -223,7 +218,8 @@ def _lacking(ctx: Context, unknown: list[_Applicable]) -> list[tuple[str, Trace]
         decided = _NOTHING_SETTLED if settled is None else settled.settled
         for i in lacking_at(compiled.shape.children, ranks):
             leaf = results_trace(compiled, ctx, ranks, checked, decided, i)
-            found += [(fact, leaf) for fact in leaf.missing]
+            for fact in leaf.missing:
+                found.append((fact, leaf))
     return found
 
 

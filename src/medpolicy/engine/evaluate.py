@@ -124,7 +124,7 @@ def _compare(node: t.Compare, ctx: Context) -> Trace:
 
 def compare_trace(node: t.Compare, rank: int, ctx: Context) -> Trace:
     """A comparison's trace from its rank (``leaves.predicate``): the value it read."""
-    value = ctx.facts.get(node.fact)
+    value = ctx.facts.values.get(node.fact)
     if value is None:
         return _absent(node, node.fact, ctx)
     missing = (node.fact,) if rank == UNKNOWN else ()
