@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import operator
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -428,8 +429,8 @@ def _missing(facts: Facts, lacking: list[tuple[str, Trace]], gates: _Gates) -> l
             fact=f,
             label=FACTS[f].label,
             request_field=FACTS[f].request_field,
-            needed_for=sorted({lf.node.id for lf in leaves}),
-            clauses=sorted({lf.node.citation.section for lf in leaves}),
+            needed_for=sorted(set(map(_NODE_ID, leaves))),
+            clauses=sorted(set(map(_NODE_CLAUSE, leaves))),
             note=facts.conflicts.get(f) or facts.notes.get(f) or _leaf_note(leaves),
         )
         for f, leaves in sorted(needed.items())
@@ -460,6 +461,10 @@ def _missing(facts: Facts, lacking: list[tuple[str, Trace]], gates: _Gates) -> l
             )
         )
     return out
+
+
+_NODE_ID = operator.attrgetter("node.id")
+_NODE_CLAUSE = operator.attrgetter("node.citation.section")
 
 
 def _leaf_note(leaves: list[Trace]) -> str | None:
