@@ -425,39 +425,45 @@ def _missing(facts: Facts, lacking: list[tuple[str, Trace]], gates: _Gates) -> l
         needed.setdefault(fact, []).append(leaf)
     judged = needed.pop(JUDGMENT, [])
     out = [
-        MissingFact.assemble(
-            fact=f,
-            label=FACTS[f].label,
-            request_field=FACTS[f].request_field,
-            needed_for=sorted(set(map(_NODE_ID, leaves))),
-            clauses=sorted(set(map(_NODE_CLAUSE, leaves))),
-            note=facts.conflicts.get(f) or facts.notes.get(f) or _leaf_note(leaves),
+        MissingFact.assemble_from(
+            {
+                "fact": f,
+                "label": FACTS[f].label,
+                "request_field": FACTS[f].request_field,
+                "needed_for": sorted(set(map(_NODE_ID, leaves))),
+                "clauses": sorted(set(map(_NODE_CLAUSE, leaves))),
+                "note": facts.conflicts.get(f) or facts.notes.get(f) or _leaf_note(leaves),
+            }
         )
         for f, leaves in sorted(needed.items())
     ]
     for leaf in judged:  # not the provider's to send: the clinical reviewer is asked
         assert isinstance(leaf.node, t.Judgment)
         out.append(
-            MissingFact.assemble(
-                fact=JUDGMENT,
-                label=f"a clinical reviewer's judgment: {leaf.node.question}",
-                request_field="",
-                needed_for=[leaf.node.id],
-                clauses=[leaf.node.citation.section],
-                note="it cannot be computed from the record: a clinical reviewer decides",
+            MissingFact.assemble_from(
+                {
+                    "fact": JUDGMENT,
+                    "label": f"a clinical reviewer's judgment: {leaf.node.question}",
+                    "request_field": "",
+                    "needed_for": [leaf.node.id],
+                    "clauses": [leaf.node.citation.section],
+                    "note": "it cannot be computed from the record: a clinical reviewer decides",
+                }
             )
         )
     for gate in gates:
         if gate.fact in needed:  # already asked for, with the reason its leaves give
             continue
         out.append(
-            MissingFact.assemble(
-                fact=gate.fact,
-                label=FACTS[gate.fact].label,
-                request_field=FACTS[gate.fact].request_field,
-                needed_for=[],
-                clauses=list(gate.clauses),
-                note=gate.note,
+            MissingFact.assemble_from(
+                {
+                    "fact": gate.fact,
+                    "label": FACTS[gate.fact].label,
+                    "request_field": FACTS[gate.fact].request_field,
+                    "needed_for": [],
+                    "clauses": list(gate.clauses),
+                    "note": gate.note,
+                }
             )
         )
     return out

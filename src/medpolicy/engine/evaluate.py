@@ -76,6 +76,12 @@ class Trace(NamedTuple):
     children: tuple[Trace, ...] = ()
 
 
+# ``Trace((node, result, used, missing, note, flags, children))``, every field given, without the
+# named tuple's ``__new__`` (a Python function): leaves explained from the compiled results are
+# made on every decision that is not an approval.
+_trace = functools.partial(tuple.__new__, Trace)
+
+
 def evaluate(node: t.Node, ctx: Context) -> Trace:
     return _EVALUATORS[type(node)](node, ctx)
 
@@ -128,7 +134,7 @@ def compare_trace(node: t.Compare, rank: int, ctx: Context) -> Trace:
     if value is None:
         return _absent(node, node.fact, ctx)
     missing = (node.fact,) if rank == UNKNOWN else ()
-    return Trace(node, BY_RANK[rank], {node.fact: value}, missing)
+    return _trace((node, BY_RANK[rank], {node.fact: value}, missing, "", (), ()))
 
 
 def _in_value_set(node: t.InValueSet, ctx: Context) -> Trace:
@@ -308,8 +314,8 @@ _EVALUATORS: dict[type[t.Node], Callable[[Any, Context], Trace]] = {
 
 
 def _absent(node: t.Node, fact: str, ctx: Context) -> Trace:
-    conflict = ctx.facts.conflicts.get(fact)
-    return Trace(node, Truth.unknown, missing=(fact,), note=conflict or NOT_REPORTED)
+    note = ctx.facts.conflicts.get(fact) or NOT_REPORTED
+    return _trace((node, Truth.unknown, _NOTHING, (fact,), note, (), ()))
 
 
 _WORDS = {
