@@ -1,4 +1,4 @@
-"""A pathway's criteria compiled to two straight-line Python functions.
+"""A pathway's criteria compiled to straight-line Python functions.
 
 Each pathway's tree is compiled once, when first used:
 
@@ -15,7 +15,15 @@ Each pathway's tree is compiled once, when first used:
   (most leaves) are worded directly; the other leaves are explained by the tracing walker's own
   functions, from the rank or the check outcome ``run`` gave them (nothing is evaluated twice).
 
-Tests check, request by request, that both equal what the tracing walker gives.
+Two more are compiled on first use, for a request whose result is unknown:
+
+- ``try_cases``: a criterion tried by cases (``by_cases``), one function per criterion and facts
+  tried, with a loop per fact over its domain; only the comparisons reading those facts and
+  their ancestors are evaluated again, the rest keep the request's results.
+- ``results_trace`` (not generated) gives the tracing walker's trace of any node from the
+  results, as ``word`` explains them: what the reasons and missing facts are filtered from.
+
+Tests check, request by request, that all of them equal what the tracing walker gives.
 
 The generated source names no value from the policy: fact paths, predicates and parameters are
 bound as constants (``k0``, ``k1``, ...), so no text from a policy file is ever executed.
