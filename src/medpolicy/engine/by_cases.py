@@ -155,7 +155,7 @@ def settle(shape: Shape, facts: Facts, ranks: Sequence[int], try_cases: TryCases
         i = trial.node
         if current[i] != UNKNOWN or not _unknown_path(shape, current, i):
             continue
-        if _as_its_child(shape, ranks, trial, undecided):
+        if undecided and _as_its_child(shape, ranks, trial, undecided):
             undecided[i] = trial.facts
             continue
         decided = try_cases(trial)
