@@ -65,7 +65,14 @@ from medpolicy.jsonable import json_text
 from medpolicy.logic import BY_RANK, MET, NOT_MET, RANK, UNKNOWN
 from medpolicy.policy import tree as t
 
-__all__ = ["Checked", "CompiledCriteria", "compile_criteria", "results_trace", "trace_json"]
+__all__ = [
+    "Checked",
+    "CompiledCriteria",
+    "compile_criteria",
+    "leaf_trace",
+    "results_trace",
+    "trace_json",
+]
 
 _TODAY = "request.date"
 
@@ -557,9 +564,17 @@ def results_trace(
         note = settled_note(rank, settled[i]) if i in settled else ""
         kids = tuple([results_trace(compiled, ctx, ranks, checked, settled, c) for c in children])
         return Trace(node, BY_RANK[rank], note=note, children=kids)
+    return leaf_trace(compiled, ctx, ranks, checked, i)
+
+
+def leaf_trace(
+    compiled: CompiledCriteria, ctx: Context, ranks: tuple[int, ...], checked: Checked, i: int
+) -> Trace:
+    """``results_trace`` of a leaf (a leaf is never decided by cases)."""
+    node = compiled.nodes[i]
     if isinstance(node, t.Check):
         return check_trace(node, checked[compiled.check_places[i]], ctx.facts)
-    return _EXPLAIN_RANK[type(node)](node, rank, ctx)
+    return _EXPLAIN_RANK[type(node)](node, ranks[i], ctx)
 
 
 def trace_json(trace: Trace) -> str:

@@ -24,6 +24,7 @@ from medpolicy.engine.compiled import (
     Checked,
     CompiledCriteria,
     compile_criteria,
+    leaf_trace,
     results_trace,
     trace_json,
 )
@@ -215,10 +216,9 @@ def _not_approved(
 def _lacking(ctx: Context, unknown: list[_Applicable]) -> list[tuple[str, Trace]]:
     """``explain.lacking`` over the unknown pathways' traces: (fact, the leaf lacking it)."""
     found = []
-    for _, compiled, ranks, checked, settled in unknown:
-        decided = _NOTHING_SETTLED if settled is None else settled.settled
+    for _, compiled, ranks, checked, _ in unknown:
         for i in lacking_at(compiled.shape.children, ranks):
-            leaf = results_trace(compiled, ctx, ranks, checked, decided, i)
+            leaf = leaf_trace(compiled, ctx, ranks, checked, i)
             for fact in leaf.missing:
                 found.append((fact, leaf))
     return found
@@ -471,11 +471,16 @@ def _missing(facts: Facts, lacking: list[tuple[str, Trace]], gates: _Gates) -> l
 
 _NODE_ID = operator.attrgetter("node.id")
 _NODE_CLAUSE = operator.attrgetter("node.citation.section")
+_NOTE = operator.attrgetter("note")  # a trace's explanation, when not derived (``detail``)
 
 
 def _leaf_note(leaves: list[Trace]) -> str | None:
-    notes = sorted({n for n in map(detail, leaves) if n and n != NOT_REPORTED})
-    return "; ".join(notes) or None
+    notes = set(map(_NOTE, leaves))
+    if "" in notes:  # a comparison explained by the value it read (see ``detail``)
+        notes = set(map(detail, leaves))
+    notes.discard("")
+    notes.discard(NOT_REPORTED)
+    return "; ".join(sorted(notes)) or None
 
 
 def _reasons(ctx: Context, applicable: list[_Applicable]) -> list[Reason]:
