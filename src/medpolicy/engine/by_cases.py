@@ -7,15 +7,19 @@ yet with the ratio unreported both alternatives are unknown. So, where a pathway
 unknown, each connective on the unknown path from its root is tried *by cases*: the facts its
 unknown leaves lack are given, in turn, one value from every region their conditions tell apart
 (a value at and between each threshold, and beyond the last; each choice of a choice fact; true
-and false), and the whole tree is evaluated again. When every case gives the criterion the same
-result, that is its result; its ancestors follow by Kleene logic. The cases cover every value
+and false), and the criterion is evaluated again. When every case gives the criterion the same
+result, that is its result; its ancestors follow by Kleene logic. Only what a case can change is
+evaluated again: the comparisons under the criterion that read the facts tried, and the
+connectives between them and the criterion; every other node under it reads none of those facts,
+so its result is the request's. The cases cover every value
 the fact could take (some they cover cannot occur, which can only leave a criterion unknown), so
 a result decided this way holds whatever the fact turns out to be.
 
 Only facts whose every reader in the criterion compares its value are tried: a code list, a list
 of records or a fact a check reads (the dose limit) stays unknown. At most ``CASES`` cases are
-tried per criterion. Both evaluators call ``settle`` with their own way of evaluating a tree, so
-the compiled results and the tracing walker's agree on decided criteria as on the rest.
+tried per criterion. Both evaluators call ``settle`` with their own way of evaluating a criterion
+for a case (``CaseRank``), so the compiled results and the tracing walker's agree on decided
+criteria as on the rest.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from __future__ import annotations
 import itertools
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -34,7 +38,18 @@ from medpolicy.facts import FACTS, Facts
 from medpolicy.logic import BY_RANK, MET, NOT_MET, UNKNOWN
 from medpolicy.policy import tree as t
 
-__all__ = ["CASES", "Settled", "Shape", "settle", "settled_note", "settled_trace", "shape_of"]
+__all__ = [
+    "CASES",
+    "Settled",
+    "Shape",
+    "Trial",
+    "TryCases",
+    "by_cases",
+    "settle",
+    "settled_note",
+    "settled_trace",
+    "shape_of",
+]
 
 CASES = 64  # the most cases tried for one criterion
 
@@ -50,6 +65,12 @@ class Shape:
     children: tuple[tuple[int, ...], ...]
     ends: tuple[int, ...]  # node i's subtree is nodes[i:ends[i]]
     reads: tuple[tuple[str, ...], ...]  # the facts each leaf reads (() for a connective)
+    leaves: tuple[int, ...]  # the leaves, in preorder
+    within: tuple[frozenset[str], ...]  # the facts read anywhere in each node's subtree
+    connectives: tuple[int, ...]  # the other nodes, children before their parents
+    # found on first use (by ``settle``), from the immutable tree alone
+    domains: dict[tuple[int, str], tuple[Any, ...]] = field(default_factory=dict, compare=False)
+    trials: dict[tuple[int, ...], tuple[Trial, ...]] = field(default_factory=dict, compare=False)
 
 
 _SHAPES: weakref.WeakKeyDictionary[t.Node, Shape] = weakref.WeakKeyDictionary()
@@ -94,6 +115,12 @@ def _shape(root: t.Node, check_reads: Mapping[str, tuple[str, ...]]) -> Shape:
         tuple(tuple(c) for c in children),
         tuple(ends),
         tuple(t.facts_read(n, check_reads) for n in nodes),
+        tuple(i for i, kids in enumerate(children) if not kids),
+        tuple(
+            frozenset(f for j in range(i, ends[i]) for f in t.facts_read(nodes[j], check_reads))
+            for i in range(len(nodes))
+        ),
+        tuple(i for i in reversed(range(len(nodes))) if children[i]),
     )
 
 
@@ -102,33 +129,119 @@ class Settled(NamedTuple):
     settled: Mapping[int, tuple[str, ...]]  # decided criterion -> the facts it was decided over
 
 
-# the ranks of every node of the tree, in preorder, for the given facts
-Run = Callable[[Facts], Sequence[int]]
+class Trial(NamedTuple):
+    """A criterion to try by cases: its index in preorder, the facts tried, and the domain of
+    each (a case is a value from each)."""
+
+    node: int
+    facts: tuple[str, ...]
+    domains: tuple[tuple[Any, ...], ...]
 
 
-def settle(shape: Shape, facts: Facts, ranks: Sequence[int], run: Run) -> Settled | None:
+# The criterion's result when every case gives it the same known result, else None: each
+# evaluator's own way of evaluating the criterion for a case (see ``by_cases``).
+TryCases = Callable[[Trial], int | None]
+
+
+def settle(shape: Shape, facts: Facts, ranks: Sequence[int], try_cases: TryCases) -> Settled | None:
     """The tree's results with every criterion on the unknown path that its cases decide
     decided; None when the root is not unknown or no criterion is decided."""
     if ranks[0] != UNKNOWN:
         return None
     current = list(ranks)
     settled: dict[int, tuple[str, ...]] = {}
-    for i in reversed(range(len(shape.nodes))):  # children before their parents
-        if current[i] != UNKNOWN or not shape.children[i] or not _unknown_path(shape, current, i):
+    undecided: dict[int, tuple[str, ...]] = {}  # criterion tried in vain -> the facts tried
+    for trial in _trials(shape, tuple([j for j in shape.leaves if ranks[j] == UNKNOWN])):
+        i = trial.node
+        if current[i] != UNKNOWN or not _unknown_path(shape, current, i):
             continue
-        lacking = _lacking(shape, current, i)
-        domains = [_domain(shape, i, fact) for fact in lacking]
-        tried = [(f, d) for f, d in zip(lacking, domains, strict=True) if d]
-        if not tried or _product([len(d) for _, d in tried]) > CASES:
+        if undecided and _as_its_child(shape, ranks, trial, undecided):
+            undecided[i] = trial.facts
             continue
-        decided = _by_cases(facts, i, tried, run)
-        if decided is not None:
+        decided = try_cases(trial)
+        if decided is None:
+            undecided[i] = trial.facts
+        else:
             current[i] = decided
-            settled[i] = tuple(f for f, _ in tried)
+            settled[i] = trial.facts
             _refold(shape, current, i)
     if not settled:
         return None
     return Settled(tuple(current), MappingProxyType(settled))
+
+
+def _as_its_child(
+    shape: Shape, ranks: Sequence[int], trial: Trial, undecided: Mapping[int, tuple[str, ...]]
+) -> bool:
+    """Whether the criterion's cases are bound to leave it undecided, as one of its children,
+    tried in vain over the same facts: when no other child reads any of them and, whatever
+    the case, leaves the criterion's result that child's (met, under ALL; not met, under ANY;
+    a NOT has no other child). Its cases are then the child's (the facts are read by the same
+    comparisons), and its result in each is the child's, or the child's negated."""
+    i, facts = trial.node, trial.facts
+    node = shape.nodes[i]
+    neutral = MET if isinstance(node, t.AllOf) else NOT_MET
+    child = None
+    for c in shape.children[i]:
+        if child is None and undecided.get(c) == facts:
+            child = c
+        elif ranks[c] != neutral or not shape.within[c].isdisjoint(facts):
+            return False  # another reads them too (or may change the result)
+    return child is not None
+
+
+def by_cases(rank: Callable[..., int], domains: tuple[tuple[Any, ...], ...]) -> int | None:
+    """``TryCases`` for an evaluator that gives a criterion's result for one case (``rank``,
+    called with a value of each fact tried)."""
+    result: int | None = None
+    for case in itertools.product(*domains):
+        found = rank(*case)
+        if found == UNKNOWN or (result is not None and found != result):
+            return None
+        result = found
+    return result
+
+
+_TRIALS_KEPT = 1024  # the most sets of unknown leaves whose trials a tree keeps
+
+
+def _trials(shape: Shape, unknown: tuple[int, ...]) -> tuple[Trial, ...]:
+    """The criteria that may be tried, children before their parents, when the given leaves are
+    unknown: each with unknown leaves under it reading facts that can be tried, in at most
+    ``CASES`` cases. They depend on the tree and those leaves alone, so they are found once for
+    each set of unknown leaves (up to ``_TRIALS_KEPT`` sets per tree)."""
+    found = shape.trials.get(unknown)
+    if found is None:
+        found = _find_trials(shape, unknown)
+        if len(shape.trials) < _TRIALS_KEPT:
+            shape.trials[unknown] = found
+    return found
+
+
+def _find_trials(shape: Shape, unknown: tuple[int, ...]) -> tuple[Trial, ...]:
+    trials = []
+    for i in shape.connectives:
+        # the facts read by the unknown leaves under node i, each once, in preorder
+        lacking = dict.fromkeys(f for j in unknown if i < j < shape.ends[i] for f in shape.reads[j])
+        tried = [(f, d) for f in lacking if (d := _domain(shape, i, f))]
+        if tried and _product([len(d) for _, d in tried]) <= CASES:
+            domains = tuple(_extremes_first(d) for _, d in tried)
+            trials.append(Trial(i, tuple(f for f, _ in tried), domains))
+    return tuple(trials)
+
+
+def _extremes_first(domain: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The domain's values from both ends inwards (first, last, second, second to last, ...).
+    The result of a trial does not depend on the order of its cases, but far apart values are
+    the likeliest to give different results, which ends a trial that cannot decide sooner."""
+    inwards = []
+    low, high = 0, len(domain) - 1
+    while low <= high:
+        inwards.append(domain[low])
+        if low != high:
+            inwards.append(domain[high])
+        low, high = low + 1, high - 1
+    return tuple(inwards)
 
 
 def _unknown_path(shape: Shape, ranks: Sequence[int], i: int) -> bool:
@@ -141,18 +254,18 @@ def _unknown_path(shape: Shape, ranks: Sequence[int], i: int) -> bool:
     return True
 
 
-def _lacking(shape: Shape, ranks: Sequence[int], i: int) -> list[str]:
-    """The facts read by the unknown leaves under node i, each once, in preorder."""
-    found: dict[str, None] = {}
-    for j in range(i, shape.ends[i]):
-        if not shape.children[j] and ranks[j] == UNKNOWN:
-            found.update(dict.fromkeys(shape.reads[j]))
-    return list(found)
-
-
 def _domain(shape: Shape, i: int, fact: str) -> tuple[Any, ...]:
     """One value from every region the conditions on ``fact`` under node i tell apart; () when
-    the fact cannot be tried (a reader that is not a comparison, or a kind without a domain)."""
+    the fact cannot be tried (a reader that is not a comparison, or a kind without a domain).
+    Found once per tree, node and fact (the tree is immutable)."""
+    key = (i, fact)
+    found = shape.domains.get(key)
+    if found is None:
+        found = shape.domains[key] = _find_domain(shape, i, fact)
+    return found
+
+
+def _find_domain(shape: Shape, i: int, fact: str) -> tuple[Any, ...]:
     conditions: list[t.Condition] = []
     for j in range(i, shape.ends[i]):
         if fact in shape.reads[j]:
@@ -183,22 +296,6 @@ def _product(sizes: list[int]) -> int:
     for size in sizes:
         total *= size
     return total
-
-
-def _by_cases(
-    facts: Facts, i: int, tried: list[tuple[str, tuple[Any, ...]]], run: Run
-) -> int | None:
-    """Node i's result when every case gives it the same known result; else None."""
-    names = [f for f, _ in tried]
-    conflicts = {k: v for k, v in facts.conflicts.items() if k not in names}
-    result: int | None = None
-    for case in itertools.product(*(d for _, d in tried)):
-        values = {**facts.values, **dict(zip(names, case, strict=True))}
-        rank = run(Facts(values, MappingProxyType(conflicts), facts.notes))[i]
-        if rank == UNKNOWN or (result is not None and rank != result):
-            return None
-        result = rank
-    return result
 
 
 def _refold(shape: Shape, ranks: list[int], i: int) -> None:

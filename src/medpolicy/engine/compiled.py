@@ -1,4 +1,4 @@
-"""A pathway's criteria compiled to two straight-line Python functions.
+"""A pathway's criteria compiled to straight-line Python functions.
 
 Each pathway's tree is compiled once, when first used:
 
@@ -15,7 +15,15 @@ Each pathway's tree is compiled once, when first used:
   (most leaves) are worded directly; the other leaves are explained by the tracing walker's own
   functions, from the rank or the check outcome ``run`` gave them (nothing is evaluated twice).
 
-Tests check, request by request, that both equal what the tracing walker gives.
+Two more are compiled on first use, for a request whose result is unknown:
+
+- ``try_cases``: a criterion tried by cases (``by_cases``), one function per criterion and facts
+  tried, with a loop per fact over its domain; only the comparisons reading those facts and
+  their ancestors are evaluated again, the rest keep the request's results.
+- ``results_trace`` (not generated) gives the tracing walker's trace of any node from the
+  results, as ``word`` explains them: what the reasons and missing facts are filtered from.
+
+Tests check, request by request, that all of them equal what the tracing walker gives.
 
 The generated source names no value from the policy: fact paths, predicates and parameters are
 bound as constants (``k0``, ``k1``, ...), so no text from a policy file is ever executed.
@@ -34,13 +42,14 @@ import orjson
 from typing_extensions import TypedDict
 
 from medpolicy.definitions.icd10 import ValueSet
-from medpolicy.engine.by_cases import Shape, shape_of
+from medpolicy.engine.by_cases import Shape, Trial, settled_note, shape_of
 from medpolicy.engine.checks import CHECK_READS, CHECKS, CheckResult
 from medpolicy.engine.evaluate import (
     NOT_REPORTED,
     Context,
     Trace,
     check_trace,
+    compare_trace,
     compare_wording,
     count_trace,
     detail,
@@ -56,7 +65,14 @@ from medpolicy.jsonable import json_text
 from medpolicy.logic import BY_RANK, MET, NOT_MET, RANK, UNKNOWN
 from medpolicy.policy import tree as t
 
-__all__ = ["Checked", "CompiledCriteria", "compile_criteria", "trace_json"]
+__all__ = [
+    "Checked",
+    "CompiledCriteria",
+    "compile_criteria",
+    "leaf_trace",
+    "results_trace",
+    "trace_json",
+]
 
 _TODAY = "request.date"
 
@@ -76,6 +92,9 @@ class CompiledCriteria:
     word: Callable[[Context, tuple[int, ...], Checked], str]
     source: str  # the generated functions, for reading and debugging
     shape: Shape  # the tree's structure, for deciding unknown criteria by cases
+    # a criterion tried by cases (``by_cases.TryCases``), given the request's ranks and date
+    try_cases: Callable[[tuple[int, ...], Any, Trial], int | None]
+    check_places: Mapping[int, int]  # a check leaf's index -> the place of its outcome in Checked
 
 
 class _Emitter:
@@ -188,15 +207,16 @@ class _Reads:
     """The values a compiled function reads with ``get`` (a request's facts, or one record's
     fields), each read, and each converted for a comparison, once, where first needed."""
 
-    def __init__(self, emitter: _Emitter, lines: list[str], indent: str) -> None:
+    def __init__(self, emitter: _Emitter, lines: list[str], indent: str, tag: str = "") -> None:
         self.emitter, self.lines, self.indent = emitter, lines, indent
+        self.tag = tag  # ends the names of its locals: several may write one function
         self.locals: dict[tuple[str, str], str] = {}  # (key, form) -> the local holding it
 
     def value(self, key: str) -> str:
         """The local holding the value of ``key`` (None when absent)."""
         local = self.locals.get((key, "v"))
         if local is None:
-            local = self.locals[key, "v"] = f"v{len(self.locals)}"
+            local = self.locals[key, "v"] = f"v{len(self.locals)}{self.tag}"
             self.lines.append(f"{self.indent}{local} = get({self.emitter.constant(key)})")
         return local
 
@@ -207,7 +227,7 @@ class _Reads:
         local = self.locals.get((key, form))
         if local is None:
             v = self.value(key)
-            local = self.locals[key, form] = f"{form}{len(self.locals)}"
+            local = self.locals[key, form] = f"{form}{len(self.locals)}{self.tag}"
             converted = {  # str() of a str is itself: only other values are converted first
                 "s": f"({v} if {v}.__class__ is str else str({v})).casefold()",
                 "m": f"{{(x if x.__class__ is str else str(x)).casefold() for x in {v}}}",
@@ -307,6 +327,7 @@ class _WordingEmitter:
 
 
 _EXPLAIN_RANK: dict[type[t.Node], Callable[[Any, int, Context], Trace]] = {
+    t.Compare: compare_trace,
     t.InValueSet: value_set_trace,
     t.Exists: exists_trace,
     t.Count: count_trace,
@@ -351,7 +372,84 @@ def _compile(policy: t.Policy, root: t.Node) -> CompiledCriteria:
         namespace["word"],
         source,
         shape_of(root, CHECK_READS),
+        _cases_trier(policy, shape_of(root, CHECK_READS)),
+        {
+            i: place
+            for place, i in enumerate(
+                i for i, node in enumerate(emitter.nodes) if isinstance(node, t.Check)
+            )
+        },
     )
+
+
+def _cases_trier(
+    policy: t.Policy, shape: Shape
+) -> Callable[[tuple[int, ...], Any, Trial], int | None]:
+    """``CompiledCriteria.try_cases``: a function per criterion and facts tried, compiled on
+    first use, then kept (the tree is immutable)."""
+    found: dict[tuple[int, tuple[str, ...]], Callable[..., int | None]] = {}
+
+    def try_cases(ranks: tuple[int, ...], today: Any, trial: Trial) -> int | None:
+        trier = found.get((trial.node, trial.facts))
+        if trier is None:
+            trier = found[trial.node, trial.facts] = _compile_cases(
+                policy, shape, trial.node, trial.facts
+            )
+        return trier(ranks, today, *trial.domains)
+
+    return try_cases
+
+
+def _compile_cases(
+    policy: t.Policy, shape: Shape, i: int, names: tuple[str, ...]
+) -> Callable[..., int | None]:
+    """Node i tried by cases, as a function of (the request's ranks, its date, the domain of each
+    of ``names``): one loop per fact, nested, over its domain. Only comparisons read the facts
+    tried (``by_cases``): each comparison under node i that reads one is written as ``run``
+    writes it, in the loop of its fact; their ancestors up to node i are folded again in the
+    innermost loop; every other node under node i reads none of them, so its result is the
+    request's. The first case that leaves node i unknown, or gives another result than the
+    cases before it, ends the trial."""
+    emitter = _Emitter(policy)
+    loops: list[list[str]] = [[] for _ in names]
+    reads = {
+        name: _Reads(emitter, loops[p], "    " * (p + 2), f"_{p}") for p, name in enumerate(names)
+    }
+    for p, name in enumerate(names):
+        reads[name].locals[name, "v"] = f"x{p}"
+    inner = "    " * (len(names) + 1)
+
+    def emit(j: int) -> str:
+        if all(reads.keys().isdisjoint(shape.reads[k]) for k in range(j, shape.ends[j])):
+            return f"r[{j}]"  # reads none of them: the request's result
+        node, out = shape.nodes[j], f"c{j}"
+        if isinstance(node, t.AllOf | t.AnyOf):
+            parts = [emit(c) for c in shape.children[j]]
+            loops[-1].extend(_fold(out, parts, "<" if isinstance(node, t.AllOf) else ">", inner))
+        elif isinstance(node, t.Not):
+            loops[-1].append(f"{inner}{out} = {MET} - {emit(shape.children[j][0])}")
+        elif isinstance(node, t.Compare):
+            fact = reads[node.fact]
+            fact.lines.append(f"{fact.indent}{out} = {fact.compare(node.fact, node.condition)}")
+        else:  # pragma: no cover - ``by_cases`` tries only facts that comparisons read
+            raise TypeError(f"cannot try cases of {type(node).__name__}")
+        return out
+
+    result = emit(i)
+    domains = [f"d{p}" for p in range(len(names))]
+    lines = [f"def try_cases(r, today, {', '.join(domains)}):", "    result = None"]
+    for p, loop in enumerate(loops):
+        lines += [f"{'    ' * (p + 1)}for x{p} in d{p}:", *loop]
+    lines += [
+        f"{inner}if {result} == {UNKNOWN} or (result is not None and {result} != result):",
+        f"{inner}    return None",
+        f"{inner}result = {result}",
+        "    return result",
+    ]
+    namespace: dict[str, Any] = {**emitter.constants, "Decimal": Decimal, "to_decimal": to_decimal}
+    exec(compile("\n".join(lines) + "\n", f"<cases of {shape.nodes[i].id}>", "exec"), namespace)
+    trier: Callable[..., int | None] = namespace["try_cases"]
+    return trier
 
 
 _RESULTS = tuple(truth.value for truth in BY_RANK)
@@ -447,6 +545,36 @@ def _trace_writer(node: t.Node) -> Callable[[Trace], str]:
         )
 
     return write
+
+
+def results_trace(
+    compiled: CompiledCriteria,
+    ctx: Context,
+    ranks: tuple[int, ...],
+    checked: Checked,
+    settled: Mapping[int, tuple[str, ...]],
+    i: int = 0,
+) -> Trace:
+    """The tracing walker's trace of node i, from the compiled results rather than by evaluating
+    again: each leaf explained from its rank or its check's outcome (as ``word`` explains it),
+    each connective carrying its result, and a criterion decided by cases (``settled``: it and
+    the facts it was decided over) explained as ``by_cases.settled_trace`` explains it."""
+    node, rank, children = compiled.nodes[i], ranks[i], compiled.shape.children[i]
+    if children:  # a connective
+        note = settled_note(rank, settled[i]) if i in settled else ""
+        kids = tuple([results_trace(compiled, ctx, ranks, checked, settled, c) for c in children])
+        return Trace(node, BY_RANK[rank], note=note, children=kids)
+    return leaf_trace(compiled, ctx, ranks, checked, i)
+
+
+def leaf_trace(
+    compiled: CompiledCriteria, ctx: Context, ranks: tuple[int, ...], checked: Checked, i: int
+) -> Trace:
+    """``results_trace`` of a leaf (a leaf is never decided by cases)."""
+    node = compiled.nodes[i]
+    if isinstance(node, t.Check):
+        return check_trace(node, checked[compiled.check_places[i]], ctx.facts)
+    return _EXPLAIN_RANK[type(node)](node, ranks[i], ctx)
 
 
 def trace_json(trace: Trace) -> str:

@@ -8,17 +8,26 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Callable, Iterator
+import operator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import NamedTuple
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from medpolicy import __version__
 from medpolicy.catalogue import Catalogue
 from medpolicy.definitions.icd10 import code_set_version
 from medpolicy.engine.authorize import authorization_fields
-from medpolicy.engine.by_cases import Settled, settle, settled_trace, shape_of
+from medpolicy.engine.by_cases import Settled, Trial, by_cases, settle, settled_trace, shape_of
 from medpolicy.engine.checks import CHECK_READS
-from medpolicy.engine.compiled import Checked, CompiledCriteria, compile_criteria, trace_json
+from medpolicy.engine.compiled import (
+    Checked,
+    CompiledCriteria,
+    compile_criteria,
+    leaf_trace,
+    results_trace,
+    trace_json,
+)
 from medpolicy.engine.decision import (
     Determination,
     MissingFact,
@@ -31,7 +40,7 @@ from medpolicy.engine.decision import (
     WordedPathway,
 )
 from medpolicy.engine.evaluate import JUDGMENT, NOT_REPORTED, Context, Trace, detail, evaluate
-from medpolicy.engine.explain import describe_failure, failing, lacking
+from medpolicy.engine.explain import describe_failure, failing_at, lacking_at
 from medpolicy.engine.leaves import accepted_by_text_flags, code_matches
 from medpolicy.engine.screen import Gate, screen
 from medpolicy.errors import FieldError, RequestError
@@ -45,6 +54,7 @@ from medpolicy.request import Request
 __all__ = ["criteria_facts", "decide", "pathway_trace", "run_pathway"]
 
 _SCOPE_FACT = "member.line_of_business"
+_TODAY = "request.date"
 
 
 def decide(policy: t.Policy, request: Request | ClinicalRecord) -> Determination:
@@ -91,7 +101,7 @@ def decide(policy: t.Policy, request: Request | ClinicalRecord) -> Determination
         criteria = {
             p.id: compiled.word(ctx, ranks, checked)
             if settled is None
-            else trace_json(_trace(p, ctx, settled))
+            else trace_json(results_trace(compiled, ctx, ranks, checked, settled.settled))
             for p, compiled, ranks, checked, settled in applicable
         }
         return _worded(parts, results, criteria)
@@ -138,10 +148,8 @@ def run_pathway(
     if ranks[0] != UNKNOWN:
         return ranks, checked, None
 
-    def run(case: Facts) -> tuple[int, ...]:
-        return compiled.run(case)[0]
-
-    settled = settle(compiled.shape, facts, ranks, run)
+    try_cases = functools.partial(compiled.try_cases, ranks, facts.values.get(_TODAY))
+    settled = settle(compiled.shape, facts, ranks, try_cases)
     return (ranks if settled is None else settled.ranks), checked, settled
 
 
@@ -154,15 +162,19 @@ def pathway_trace(p: t.Pathway, ctx: Context) -> Trace:
     shape = shape_of(p.criteria, CHECK_READS)
     ranks = [RANK[r] for r in _preorder(traced)]
 
-    def walk(facts: Facts) -> list[int]:
-        return [RANK[r] for r in _preorder(evaluate(p.criteria, Context(facts, ctx.policy)))]
+    def walk(trial: Trial) -> int | None:
+        node, facts, names = shape.nodes[trial.node], ctx.facts, trial.facts
+        conflicts = MappingProxyType({k: v for k, v in facts.conflicts.items() if k not in names})
+
+        def rank(*case: Any) -> int:
+            values = {**facts.values, **dict(zip(names, case, strict=True))}
+            case_facts = Facts(values, conflicts, facts.notes)
+            return RANK[evaluate(node, Context(case_facts, ctx.policy)).result]
+
+        return by_cases(rank, trial.domains)
 
     settled = settle(shape, ctx.facts, ranks, walk)
     return traced if settled is None else settled_trace(traced, shape, settled)
-
-
-def _trace(p: t.Pathway, ctx: Context, settled: Settled) -> Trace:
-    return settled_trace(evaluate(p.criteria, ctx), shape_of(p.criteria, CHECK_READS), settled)
 
 
 def _preorder(trace: Trace) -> Iterator[Truth]:
@@ -177,30 +189,39 @@ _Applicable = tuple[t.Pathway, CompiledCriteria, tuple[int, ...], Checked, Settl
 
 _Gates = list[Gate]
 
+_NOTHING_SETTLED: Mapping[int, tuple[str, ...]] = MappingProxyType({})
+
 
 def _not_approved(
     policy: t.Policy, facts: Facts, scope: Scope, applicable: list[_Applicable], gates: _Gates
 ) -> tuple[Outcome, list[MissingFact], list[Reason]]:
     """The outcome by PRODUCT.md's semantics when it is not an approval, with what is missing or
-    why it is not met. The applicable pathways' worded traces are the explanation: they are
-    built here, by the tracing walker."""
+    why it is not met. The applicable pathways' traces are the explanation: the parts of them
+    that the filters read (``explain``) are built here from the compiled results."""
     if scope.applies is False:
         return Outcome.out_of_scope, [], []
     ctx = Context(facts, policy)
-    traces = {
-        p.id: evaluate(p.criteria, ctx) if settled is None else _trace(p, ctx, settled)
-        for p, _, _, _, settled in applicable
-    }
     met = any(ranks[0] == MET for _, _, ranks, _, _ in applicable)
-    unknown = [tr for tr in traces.values() if tr.result is Truth.unknown]
+    unknown = [a for a in applicable if a[2][0] == UNKNOWN]
     if met or unknown:  # met but for an unsettled gate, or a pathway awaiting facts
-        return Outcome.missing_information, _missing(facts, unknown, gates), []
-    if not traces and any(g.fact == "indications" for g in gates):  # which condition is it?
+        return Outcome.missing_information, _missing(facts, _lacking(ctx, unknown), gates), []
+    if not applicable and any(g.fact == "indications" for g in gates):  # which condition is it?
         return Outcome.missing_information, _missing(facts, [], gates), []
-    if not traces and not facts.has("indications") and not facts.has("diagnoses"):
+    if not applicable and not facts.has("indications") and not facts.has("diagnoses"):
         ask = Gate("diagnoses", "no indication or diagnosis was reported")
         return Outcome.missing_information, _missing(facts, [], [*gates, ask]), []
-    return Outcome.not_met, [], _reasons(traces)
+    return Outcome.not_met, [], _reasons(ctx, applicable)
+
+
+def _lacking(ctx: Context, unknown: list[_Applicable]) -> list[tuple[str, Trace]]:
+    """``explain.lacking`` over the unknown pathways' traces: (fact, the leaf lacking it)."""
+    found = []
+    for _, compiled, ranks, checked, _ in unknown:
+        for i in lacking_at(compiled.shape.children, ranks):
+            leaf = leaf_trace(compiled, ctx, ranks, checked, i)
+            for fact in leaf.missing:
+                found.append((fact, leaf))
+    return found
 
 
 @dataclass(frozen=True)
@@ -398,68 +419,87 @@ def _unsettled(policy: t.Policy, scope: Scope) -> _Gates:
     ]
 
 
-def _missing(facts: Facts, unknown: list[Trace], gates: _Gates) -> list[MissingFact]:
+def _missing(facts: Facts, lacking: list[tuple[str, Trace]], gates: _Gates) -> list[MissingFact]:
     needed: dict[str, list[Trace]] = {}
-    for tr in unknown:
-        for fact, leaf in lacking(tr):
-            needed.setdefault(fact, []).append(leaf)
+    for fact, leaf in lacking:
+        needed.setdefault(fact, []).append(leaf)
     judged = needed.pop(JUDGMENT, [])
     out = [
-        MissingFact(
-            fact=f,
-            label=FACTS[f].label,
-            request_field=FACTS[f].request_field,
-            needed_for=sorted({lf.node.id for lf in leaves}),
-            clauses=sorted({lf.node.citation.section for lf in leaves}),
-            note=facts.conflicts.get(f) or facts.notes.get(f) or _leaf_note(leaves),
+        MissingFact.assemble_from(
+            {
+                "fact": f,
+                "label": FACTS[f].label,
+                "request_field": FACTS[f].request_field,
+                "needed_for": sorted(set(map(_NODE_ID, leaves))),
+                "clauses": sorted(set(map(_NODE_CLAUSE, leaves))),
+                "note": facts.conflicts.get(f) or facts.notes.get(f) or _leaf_note(leaves),
+            }
         )
         for f, leaves in sorted(needed.items())
     ]
     for leaf in judged:  # not the provider's to send: the clinical reviewer is asked
         assert isinstance(leaf.node, t.Judgment)
         out.append(
-            MissingFact(
-                fact=JUDGMENT,
-                label=f"a clinical reviewer's judgment: {leaf.node.question}",
-                request_field="",
-                needed_for=[leaf.node.id],
-                clauses=[leaf.node.citation.section],
-                note="it cannot be computed from the record: a clinical reviewer decides",
+            MissingFact.assemble_from(
+                {
+                    "fact": JUDGMENT,
+                    "label": f"a clinical reviewer's judgment: {leaf.node.question}",
+                    "request_field": "",
+                    "needed_for": [leaf.node.id],
+                    "clauses": [leaf.node.citation.section],
+                    "note": "it cannot be computed from the record: a clinical reviewer decides",
+                }
             )
         )
     for gate in gates:
         if gate.fact in needed:  # already asked for, with the reason its leaves give
             continue
         out.append(
-            MissingFact(
-                fact=gate.fact,
-                label=FACTS[gate.fact].label,
-                request_field=FACTS[gate.fact].request_field,
-                needed_for=[],
-                clauses=list(gate.clauses),
-                note=gate.note,
+            MissingFact.assemble_from(
+                {
+                    "fact": gate.fact,
+                    "label": FACTS[gate.fact].label,
+                    "request_field": FACTS[gate.fact].request_field,
+                    "needed_for": [],
+                    "clauses": list(gate.clauses),
+                    "note": gate.note,
+                }
             )
         )
     return out
 
 
+_NODE_ID = operator.attrgetter("node.id")
+_NODE_CLAUSE = operator.attrgetter("node.citation.section")
+_NOTE = operator.attrgetter("note")  # a trace's explanation, when not derived (``detail``)
+
+
 def _leaf_note(leaves: list[Trace]) -> str | None:
-    notes = sorted({n for n in map(detail, leaves) if n and n != NOT_REPORTED})
-    return "; ".join(notes) or None
+    notes = set(map(_NOTE, leaves))
+    if "" in notes:  # a comparison explained by the value it read (see ``detail``)
+        notes = set(map(detail, leaves))
+    notes.discard("")
+    notes.discard(NOT_REPORTED)
+    return "; ".join(sorted(notes)) or None
 
 
-def _reasons(traces: dict[str, Trace]) -> list[Reason]:
-    return [
-        Reason(
-            pathway=pathway,
-            criterion=f.node.id,
-            clause=f.node.citation.section,
-            text=f.node.citation.text,
-            detail=describe_failure(f),
-        )
-        for pathway, tr in traces.items()
-        for f in failing(tr)
-    ]
+def _reasons(ctx: Context, applicable: list[_Applicable]) -> list[Reason]:
+    """``explain.failing`` over the pathways' traces, each failing criterion described."""
+    reasons = []
+    for p, compiled, ranks, checked, settled in applicable:
+        decided = _NOTHING_SETTLED if settled is None else settled.settled
+        for i in failing_at(compiled.nodes, compiled.shape.children, ranks):
+            f = results_trace(compiled, ctx, ranks, checked, decided, i)
+            reasons.append(
+                Reason.assemble(
+                    pathway=p.id,
+                    criterion=f.node.id,
+                    clause=f.node.citation.section,
+                    text=f.node.citation.text,
+                    detail=describe_failure(f),
+                )
+            )
+    return reasons
 
 
 def _no_pathway_reason(
@@ -470,7 +510,7 @@ def _no_pathway_reason(
         sorted({p.indication or "any" for p in policy.pathways if p.phase == phase})
     )
     codes = ", ".join(facts.get("diagnoses") or []) or "none"
-    return Reason(
+    return Reason.assemble(
         pathway="",
         criterion="applicable_indication",
         clause=f"Position Statement > {phase.capitalize()}",

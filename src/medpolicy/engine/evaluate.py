@@ -43,6 +43,7 @@ __all__ = [
     "Context",
     "Trace",
     "check_trace",
+    "compare_trace",
     "compare_wording",
     "count_trace",
     "describe",
@@ -73,6 +74,12 @@ class Trace(NamedTuple):
     note: str = ""  # the explanation, when it is not derived from the node and the fact read
     flags: tuple[str, ...] = ()
     children: tuple[Trace, ...] = ()
+
+
+# ``Trace((node, result, used, missing, note, flags, children))``, every field given, without the
+# named tuple's ``__new__`` (a Python function): leaves explained from the compiled results are
+# made on every decision that is not an approval.
+_trace = functools.partial(tuple.__new__, Trace)
 
 
 def evaluate(node: t.Node, ctx: Context) -> Trace:
@@ -118,9 +125,16 @@ def _compare(node: t.Compare, ctx: Context) -> Trace:
     value = ctx.facts.get(node.fact)
     if value is None:
         return _absent(node, node.fact, ctx)
-    result = BY_RANK[predicate(node.condition)(value, ctx.facts.get(_TODAY))]
-    missing = (node.fact,) if result is Truth.unknown else ()
-    return Trace(node, result, {node.fact: value}, missing)
+    return compare_trace(node, predicate(node.condition)(value, ctx.facts.get(_TODAY)), ctx)
+
+
+def compare_trace(node: t.Compare, rank: int, ctx: Context) -> Trace:
+    """A comparison's trace from its rank (``leaves.predicate``): the value it read."""
+    value = ctx.facts.values.get(node.fact)
+    if value is None:
+        return _absent(node, node.fact, ctx)
+    missing = (node.fact,) if rank == UNKNOWN else ()
+    return _trace((node, BY_RANK[rank], {node.fact: value}, missing, "", (), ()))
 
 
 def _in_value_set(node: t.InValueSet, ctx: Context) -> Trace:
@@ -300,8 +314,8 @@ _EVALUATORS: dict[type[t.Node], Callable[[Any, Context], Trace]] = {
 
 
 def _absent(node: t.Node, fact: str, ctx: Context) -> Trace:
-    conflict = ctx.facts.conflicts.get(fact)
-    return Trace(node, Truth.unknown, missing=(fact,), note=conflict or NOT_REPORTED)
+    note = ctx.facts.conflicts.get(fact) or NOT_REPORTED
+    return _trace((node, Truth.unknown, _NOTHING, (fact,), note, (), ()))
 
 
 _WORDS = {

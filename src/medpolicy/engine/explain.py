@@ -8,14 +8,14 @@ since supplying their facts could not change the result.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from medpolicy.engine.evaluate import Trace, detail, show
 from medpolicy.facts import FACTS
-from medpolicy.logic import Truth
+from medpolicy.logic import NOT_MET, UNKNOWN, Truth
 from medpolicy.policy import tree as t
 
-__all__ = ["describe_failure", "failing", "lacking"]
+__all__ = ["describe_failure", "failing", "failing_at", "lacking", "lacking_at"]
 
 
 def failing(trace: Trace) -> Iterator[Trace]:
@@ -39,6 +39,40 @@ def lacking(trace: Trace) -> Iterator[tuple[str, Trace]]:
         return
     for child in trace.children:
         yield from lacking(child)
+
+
+def failing_at(
+    nodes: Sequence[t.Node], children: Sequence[tuple[int, ...]], ranks: Sequence[int]
+) -> list[int]:
+    """``failing`` over a tree's results by preorder index (``nodes``, each node's ``children``
+    and their ``ranks``): the nodes whose traces ``failing`` would give, in its order."""
+    found: list[int] = []
+    stack = [0]
+    while stack:
+        i = stack.pop()
+        if ranks[i] != NOT_MET:
+            continue
+        if isinstance(nodes[i], t.AllOf):
+            stack.extend(reversed(children[i]))
+        else:
+            found.append(i)
+    return found
+
+
+def lacking_at(children: Sequence[tuple[int, ...]], ranks: Sequence[int]) -> list[int]:
+    """``lacking`` over a tree's results by preorder index: the unknown leaves whose traces
+    ``lacking`` would read, in its order (each lacks the facts its trace names as missing)."""
+    found: list[int] = []
+    stack = [0]
+    while stack:
+        i = stack.pop()
+        if ranks[i] != UNKNOWN:
+            continue
+        if children[i]:
+            stack.extend(reversed(children[i]))
+        else:
+            found.append(i)
+    return found
 
 
 def describe_failure(trace: Trace) -> str:

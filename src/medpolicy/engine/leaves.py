@@ -166,9 +166,21 @@ def accepted_by_text_flags(matches: Sequence[Match]) -> list[str]:
 
 
 def is_incomplete_member(code: str, members: frozenset[str]) -> bool:
-    """A category code (C50.9) whose complete codes are members: the complete code is needed."""
-    stem = code.replace(".", "")
-    return any(m.replace(".", "").startswith(stem) and m != code for m in members)
+    """A category code (C50.9) whose complete codes are members: the complete code is needed
+    (a member other than the code itself that begins, undotted, with the code undotted)."""
+    beginning = _by_beginning(members).get(code.replace(".", ""), ())
+    return any(m != code for m in beginning)
+
+
+@functools.lru_cache(maxsize=256)  # a policy's sets are immutable, and few
+def _by_beginning(members: frozenset[str]) -> dict[str, tuple[str, ...]]:
+    """Every beginning of the members' undotted codes -> the members that begin with it."""
+    found: dict[str, list[str]] = {}
+    for m in sorted(members):
+        undotted = m.replace(".", "")
+        for end in range(len(undotted) + 1):
+            found.setdefault(undotted[:end], []).append(m)
+    return {beginning: tuple(ms) for beginning, ms in found.items()}
 
 
 def value_set_rank(vs: ValueSet, codes: Sequence[str] | None) -> int:

@@ -32,10 +32,10 @@ from typing import Any, NamedTuple
 
 from medpolicy.catalogue.derive import Conflict, Reading, Scope
 from medpolicy.definitions.drugs import CODE_SYSTEMS, CodeSystem, Identity
-from medpolicy.engine.evaluate import Context, evaluate
+from medpolicy.engine.compiled import compile_criteria
 from medpolicy.engine.leaves import predicate
 from medpolicy.facts import FACTS, Facts
-from medpolicy.logic import MET, Truth
+from medpolicy.logic import MET
 from medpolicy.policy import tree as t
 from medpolicy.policy.load import CLASSES_FIELD, IDENTITY_FIELD
 from medpolicy.record.legacy import RecordLike
@@ -456,11 +456,11 @@ def _contradict(policy: t.Policy, rule: t.Contradiction, facts: Facts) -> Facts:
     if value is None or predicate(rule.when)(value, facts.values.get("request.date")) != MET:
         return facts
     reported = f"reported {FACTS[rule.fact].name} {value}"
-    if evaluate(rule.contradicted_by, Context(facts, policy)).result is Truth.met:
+    if _met(policy, rule.contradicted_by, facts):
         note = f"{reported}, but {rule.note}"
-    elif (worst := _as_this_drug(policy, facts)) is not None and evaluate(
-        rule.contradicted_by, Context(worst, policy)
-    ).result is Truth.met:
+    elif (worst := _as_this_drug(policy, facts)) is not None and _met(
+        policy, rule.contradicted_by, worst
+    ):
         unknown = "; ".join(facts.notes[f] for f in _DRUG_RECORDS if f in facts.notes)
         note = f"{reported}, but it cannot be told whether {rule.note} ({unknown})"
     else:
@@ -469,6 +469,11 @@ def _contradict(policy: t.Policy, rule: t.Contradiction, facts: Facts) -> Facts:
     conflicts = {**facts.conflicts, rule.fact: note}
     # no gate: a criterion that reads the fact finds it unknown, and asks with this note
     return Facts(values, MappingProxyType(conflicts), facts.notes)
+
+
+def _met(policy: t.Policy, node: t.Node, facts: Facts) -> bool:
+    """Whether the criterion is met, by its compiled form (the tracing walker's result)."""
+    return compile_criteria(policy, node).run(facts)[0][0] == MET
 
 
 def _as_this_drug(policy: t.Policy, facts: Facts) -> Facts | None:
