@@ -36,6 +36,7 @@ from medpolicy.store.database import (
 from medpolicy.store.model import (
     OPEN_STATUSES,
     Case,
+    CaseAssigned,
     CaseConflict,
     CaseNotFound,
     CaseRecords,
@@ -60,6 +61,7 @@ __all__ = [
     "Actor",
     "AuditEvent",
     "Case",
+    "CaseAssigned",
     "CaseConflict",
     "CaseNotFound",
     "CaseRecords",

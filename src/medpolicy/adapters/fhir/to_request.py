@@ -164,6 +164,9 @@ def _member(ctx: OrderContext, draft: Draft) -> None:
         born = parse_date(patient.resource.get("birthDate"))
         if born:
             draft.set("member.birth_date", born.isoformat(), patient.at("birthDate"))
+        gender = patient.resource.get("gender")
+        if gender in ("female", "male", "other", "unknown"):
+            draft.set("member.sex", gender, patient.at("gender"))
     if coverage is not None:
         _line_of_business(coverage, draft)
 

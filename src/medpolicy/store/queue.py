@@ -1,0 +1,209 @@
+"""The reviewer work queue: open cases, soonest due first, filtered, searched and paged.
+
+Pages are keyset pages: a page ends with a cursor naming its last case's ``(due_at, id)``, and the
+next page is the open cases after it in that order, so a page costs the same at the millionth case
+as at the first (``OFFSET`` would read and throw away every case before it) and a case decided
+while a reviewer pages never shifts the next page. The partial indexes in ``schema`` hold exactly
+the open cases in this order.
+
+``counts`` break the cases a query matches (every page of it) down by status, urgency, due window,
+organization, plan, policy, pathway and assignee: how many of what the reviewer is looking at are
+overdue, expedited, theirs.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, ColumnElement, and_, case, func, literal, or_, select, tuple_
+
+from medpolicy.store.model import CaseStatus, CaseSummary, utc
+from medpolicy.store.schema import OPEN_STATUS_VALUES, cases
+
+__all__ = [
+    "DueWindow",
+    "QueueCounts",
+    "QueuePage",
+    "QueueQuery",
+    "decode_cursor",
+    "encode_cursor",
+    "read_queue",
+]
+
+
+class DueWindow(StrEnum):
+    """A due filter: overdue, or due (not yet overdue) within the next 24 hours, 72 hours, 7 days."""
+
+    overdue = "overdue"
+    within_24h = "24h"
+    within_72h = "72h"
+    within_7d = "7d"
+
+
+_WINDOW_SPAN = {
+    DueWindow.within_24h: timedelta(hours=24),
+    DueWindow.within_72h: timedelta(hours=72),
+    DueWindow.within_7d: timedelta(days=7),
+}
+UNASSIGNED = ""  # QueueQuery.assignee for cases no one has claimed
+
+
+@dataclass(frozen=True)
+class QueueQuery:
+    """What a reviewer asks of the queue; every field narrows it (None: any)."""
+
+    status: CaseStatus | None = None  # pending_information or in_review
+    urgency: str | None = None  # standard | expedited
+    due: DueWindow | None = None
+    organization: str | None = None
+    plan: str | None = None
+    policy: str | None = None  # policy id of the latest engine decision
+    pathway: str | None = None  # an applicable pathway of the latest engine decision
+    assignee: str | None = None  # a reviewer's name, or UNASSIGNED
+    search: str | None = None  # a request id or a member id, exactly
+    after: tuple[datetime, str] | None = None  # the cursor: the last case of the previous page
+    limit: int = 50
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    total: int = 0
+    status: dict[str, int] = field(default_factory=dict)
+    urgency: dict[str, int] = field(default_factory=dict)
+    due: dict[str, int] = field(default_factory=dict)  # overdue, 24h, 72h, 7d (cumulative)
+    organization: dict[str, int] = field(default_factory=dict)
+    plan: dict[str, int] = field(default_factory=dict)
+    policy: dict[str, int] = field(default_factory=dict)
+    pathway: dict[str, int] = field(default_factory=dict)
+    assignee: dict[str, int] = field(default_factory=dict)  # "" = unassigned
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    cases: list[CaseSummary]
+    next_cursor: str | None  # None on the last page
+    counts: QueueCounts
+
+
+def encode_cursor(due_at: datetime, case_id: str) -> str:
+    raw = f"{utc(due_at).isoformat()}|{case_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(text: str) -> tuple[datetime, str]:
+    """The ``(due_at, id)`` a cursor names; ``ValueError`` when it is not one this queue made."""
+    if len(text) > 200:
+        raise ValueError("too long")
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise ValueError("not a queue cursor") from exc
+    due_text, sep, case_id = raw.partition("|")
+    if not sep or not case_id.startswith("case_"):
+        raise ValueError("not a queue cursor")
+    due_at = datetime.fromisoformat(due_text)
+    if due_at.tzinfo is None:
+        raise ValueError("not a queue cursor")
+    return utc(due_at), case_id
+
+
+def _filters(query: QueueQuery, now: datetime) -> list[ColumnElement[bool]]:
+    # The partial indexes' own predicate, always: SQLite uses a partial index only when the
+    # query's WHERE repeats it.
+    where: list[ColumnElement[bool]] = [cases.c.status.in_(OPEN_STATUS_VALUES)]
+    equal = (
+        (cases.c.status, query.status.value if query.status else None),
+        (cases.c.urgency, query.urgency),
+        (cases.c.organization, query.organization),
+        (cases.c.plan, query.plan),
+        (cases.c.policy_id, query.policy),
+    )
+    where += [column == value for column, value in equal if value is not None]
+    if query.assignee == UNASSIGNED:
+        where.append(cases.c.assigned_to.is_(None))
+    elif query.assignee is not None:
+        where.append(cases.c.assigned_to == query.assignee)
+    if query.pathway is not None:
+        listed = literal(",") + cases.c.pathways + literal(",")
+        where.append(listed.contains(f",{query.pathway},", autoescape=True))
+    if query.search is not None:
+        where.append(or_(cases.c.request_id == query.search, cases.c.member_id == query.search))
+    if query.due is DueWindow.overdue:
+        where.append(cases.c.due_at < now)
+    elif query.due is not None:
+        where.append(and_(cases.c.due_at >= now, cases.c.due_at < now + _WINDOW_SPAN[query.due]))
+    return where
+
+
+_SUMMARY = [c for c in cases.c if c.name not in ("request_json", "request_sha256")]
+
+
+def read_queue(conn: Connection, query: QueueQuery, now: datetime) -> QueuePage:
+    where = _filters(query, now)
+    page = select(*_SUMMARY).where(*where)
+    if query.after is not None:
+        page = page.where(tuple_(cases.c.due_at, cases.c.id) > tuple_(*query.after))
+    page = page.order_by(cases.c.due_at, cases.c.id).limit(query.limit + 1)
+    rows = [CaseSummary.from_row(r) for r in conn.execute(page)]
+    more = len(rows) > query.limit
+    rows = rows[: query.limit]
+    cursor = encode_cursor(rows[-1].due_at, rows[-1].id) if more else None
+    return QueuePage(rows, cursor, _counts(conn, where, now))
+
+
+def _counts(conn: Connection, where: list[ColumnElement[bool]], now: datetime) -> QueueCounts:
+    """One grouped scan of the matching cases, broken down in Python."""
+    bucket = case(
+        (cases.c.due_at < now, "overdue"),
+        *((cases.c.due_at < now + span, window.value) for window, span in _WINDOW_SPAN.items()),
+        else_="later",
+    ).label("bucket")
+    keys = (
+        cases.c.status,
+        cases.c.urgency,
+        cases.c.organization,
+        cases.c.plan,
+        cases.c.policy_id,
+        cases.c.pathways,
+        cases.c.assigned_to,
+    )
+    grouped = select(*keys, bucket, func.count().label("n")).where(*where).group_by(*keys, bucket)
+    return _tally(conn.execute(grouped))
+
+
+def _tally(rows: Iterable[Any]) -> QueueCounts:
+    total = 0
+    by: dict[str, Counter[str]] = {k: Counter() for k in _FACETS}
+    for r in rows:
+        n = int(r.n)
+        total += n
+        by["status"][r.status] += n
+        by["urgency"][r.urgency] += n
+        for facet in ("organization", "plan"):
+            if getattr(r, facet) is not None:
+                by[facet][getattr(r, facet)] += n
+        if r.policy_id is not None:
+            by["policy"][r.policy_id] += n
+        for pathway in (p for p in r.pathways.split(",") if p):
+            by["pathway"][pathway] += n
+        by["assignee"][r.assigned_to or UNASSIGNED] += n
+        # Windows are cumulative: a case due within 24 hours is also due within 72 and 7 days.
+        if r.bucket == "overdue":
+            by["due"]["overdue"] += n
+        elif r.bucket in _WINDOWS:
+            for window in _WINDOWS[_WINDOWS.index(r.bucket) :]:
+                by["due"][window] += n
+    facets = {k: dict(sorted(v.items())) for k, v in by.items()}
+    facets["due"] = {w: by["due"][w] for w in ("overdue", *_WINDOWS)}
+    return QueueCounts(total=total, **facets)
+
+
+_FACETS = ("status", "urgency", "due", "organization", "plan", "policy", "pathway", "assignee")
+_WINDOWS = ("24h", "72h", "7d")
