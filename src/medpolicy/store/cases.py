@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine, bindparam, func, select, update
 from medpolicy.engine.decision import Authorization, Decision, DecisionLike
 from medpolicy.errors import FieldError, RequestError
 from medpolicy.request import Request
+from medpolicy.store.assignment import assignment_target
 from medpolicy.store.audit import (
     Actor,
     AuditEvent,
@@ -31,7 +32,6 @@ from medpolicy.store.audit import (
 from medpolicy.store.availability import StoreBusy
 from medpolicy.store.database import LOCK_TIMEOUT, is_sqlite
 from medpolicy.store.group_commit import GroupCommit
-from medpolicy.store.assignment import assignment_target
 from medpolicy.store.identity import identity_columns, refused_changes
 from medpolicy.store.model import (
     ENGINE_STATUS,

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, ColumnElement, and_, case, func, literal, or_, select, tuple_
+from sqlalchemy import ColumnElement, Connection, and_, case, func, literal, or_, select, tuple_
 
 from medpolicy.store.model import CaseStatus, CaseSummary, utc
 from medpolicy.store.schema import OPEN_STATUS_VALUES, cases
