@@ -39,7 +39,7 @@ __all__ = [
 
 
 class DueWindow(StrEnum):
-    """A due filter: overdue, or due (not yet overdue) within the next 24 hours, 72 hours, 7 days."""
+    """A due filter: overdue, or due (not yet overdue) within the next 24 h, 72 h or 7 days."""
 
     overdue = "overdue"
     within_24h = "24h"
