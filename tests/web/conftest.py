@@ -30,6 +30,9 @@ class LiveService:
     base_url: str
     reviewer_token: str
     provider_token: str
+    database_url: str = ""
+    second_reviewer_token: str = ""  # "Dr Chen"
+    admin_token: str = ""  # "Ops"
 
     def api(self, token: str) -> httpx.Client:
         return httpx.Client(
@@ -45,12 +48,14 @@ def live_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServi
     tokens = TokenStore(store)
     reviewer, _ = tokens.create(Role.reviewer, name="Dr Rivera")
     provider, _ = tokens.create(Role.provider, name="Tampa", organization="tampa-oncology")
+    second, _ = tokens.create(Role.reviewer, name="Dr Chen")
+    admin, _ = tokens.create(Role.admin, name="Ops")
     store.close()
     server = Server(url, folder / "server.log").start()
     banner = (folder / "server.log").read_text()
     assert f"{server.base_url}/docs" in banner and f"{server.base_url}/review/" in banner
     try:
-        yield LiveService(server.base_url, reviewer, provider)
+        yield LiveService(server.base_url, reviewer, provider, url, second, admin)
     finally:
         server.stop()
 
@@ -82,3 +87,28 @@ def screenshot(page: object, name: str, *, full_page: bool = True) -> Path:
     path = ARTIFACTS / name
     page.screenshot(path=str(path), full_page=full_page)  # type: ignore[attr-defined]
     return path
+
+
+AXE = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def axe_violations(page: object) -> list[dict[str, object]]:
+    """axe-core's serious and critical violations on the page as it is now (WCAG 2.x A and AA
+    rules and axe's best practices). axe-core is installed by ``scripts/setup`` from
+    ``tests/web/package-lock.json``."""
+    if not AXE.exists():
+        unavailable("axe-core is not installed: run scripts/setup (npm ci in tests/web)")
+    page.add_script_tag(path=str(AXE))  # type: ignore[attr-defined]
+    result = page.evaluate(  # type: ignore[attr-defined]
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+    )
+    return [
+        {
+            "id": v["id"],
+            "impact": v["impact"],
+            "help": v["help"],
+            "nodes": [n["target"] for n in v["nodes"]][:5],
+        }
+        for v in result
+        if v["impact"] in ("serious", "critical")
+    ]
