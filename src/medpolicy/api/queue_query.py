@@ -42,7 +42,13 @@ def parse_queue_query(
 ) -> QueueQuery:
     """The query ``params`` ask for (empty values: no filter), or a ``RequestError`` naming every
     bad parameter."""
-    problems = [FieldError(k, "unknown parameter") for k in params if k not in FILTERS]
+    problems = [
+        FieldError(k, "unknown parameter")
+        if k
+        else FieldError("(query)", "a parameter has no name")
+        for k in params
+        if k not in FILTERS
+    ]
     given = {k: v.strip() for k, v in params.items() if k in FILTERS and v.strip()}
 
     def choice(name: str, allowed: tuple[str, ...]) -> str | None:

@@ -172,7 +172,7 @@ _DUE_LABELS = {
 def queue_page(request: Request) -> HTMLResponse:
     info, session = _reviewer(request)
     svc = app_services(request)
-    params = {k: v for k, v in request.query_params.items() if k != "show"}
+    params = dict(request.query_params)
     errors: list[str] = []
     try:
         query = parse_queue_query(params, info, svc.registry)
@@ -185,6 +185,7 @@ def queue_page(request: Request) -> HTMLResponse:
         statuses=[CaseStatus.approved, CaseStatus.denied, CaseStatus.out_of_scope], limit=15
     )
     chosen = {k: v for k, v in params.items() if k not in ("cursor", "limit") and v.strip()}
+    size = {"limit": params["limit"]} if params.get("limit") else {}
     return _page(
         request,
         "queue.html",
@@ -194,12 +195,12 @@ def queue_page(request: Request) -> HTMLResponse:
         rows=page.cases if page else [],
         counts=page.counts if page else QueueCounts(),
         next_url=(
-            "/review/?" + urlencode({**chosen, "cursor": page.next_cursor})
+            "/review/?" + urlencode({**chosen, **size, "cursor": page.next_cursor})
             if page and page.next_cursor
             else None
         ),
         paged="cursor" in params,
-        first_url="/review/?" + urlencode(chosen),
+        first_url="/review/?" + urlencode({**chosen, **size}),
         chosen=chosen,
         filtering=bool(chosen),
         policies=sorted({p.meta.id for p in svc.registry.all()}),
