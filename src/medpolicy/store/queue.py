@@ -22,7 +22,18 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, case, func, literal, or_, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+    union_all,
+)
 
 from medpolicy.store.model import CaseStatus, CaseSummary, utc
 from medpolicy.store.schema import OPEN_STATUS_VALUES, cases
@@ -159,50 +170,80 @@ def read_queue(conn: Connection, query: QueueQuery, now: datetime) -> QueuePage:
 
 
 def _counts(conn: Connection, where: list[ColumnElement[bool]], now: datetime) -> QueueCounts:
-    """One grouped scan of the matching cases, broken down in Python."""
+    """One statement: a small GROUP BY per facet over the matching cases, joined by UNION ALL
+    (grouping by every facet at once would return a row per combination, tens of thousands)."""
     bucket = case(
         (cases.c.due_at < now, "overdue"),
         *((cases.c.due_at < now + span, window.value) for window, span in _WINDOW_SPAN.items()),
         else_="later",
-    ).label("bucket")
-    keys = (
-        cases.c.status,
-        cases.c.urgency,
-        cases.c.organization,
-        cases.c.plan,
-        cases.c.policy_id,
-        cases.c.pathways,
-        cases.c.assigned_to,
     )
-    grouped = select(*keys, bucket, func.count().label("n")).where(*where).group_by(*keys, bucket)
-    return _tally(conn.execute(grouped))
+    keyed = {
+        "status": cases.c.status,
+        "urgency": cases.c.urgency,
+        "due": bucket,
+        "organization": cases.c.organization,
+        "plan": cases.c.plan,
+        "policy": cases.c.policy_id,
+        "pathway": cases.c.pathways,
+        "assignee": func.coalesce(cases.c.assigned_to, UNASSIGNED),
+    }
+    if conn.dialect.name == "postgresql":
+        return _tally(_grouping_sets(conn, keyed, where))
+    parts = [
+        select(literal(facet).label("facet"), key.label("key"), func.count().label("n"))
+        .where(*where)
+        .group_by(key)
+        for facet, key in keyed.items()
+    ]
+    return _tally(conn.execute(union_all(*parts)))
+
+
+def _grouping_sets(
+    conn: Connection, keyed: dict[str, ColumnElement[Any]], where: list[ColumnElement[bool]]
+) -> Iterable[Any]:
+    """PostgreSQL: every facet's GROUP BY in one scan (GROUPING SETS). ``GROUPING(...)`` has a
+    bit set for each column not grouped in a row's set, the first column the highest bit."""
+    inner = select(*(key.label(facet) for facet, key in keyed.items())).where(*where).subquery()
+    columns = [inner.c[facet] for facet in keyed]
+    query = select(*columns, func.grouping(*columns).label("g"), func.count().label("n")).group_by(
+        func.grouping_sets(*(tuple_(c) for c in columns))
+    )
+    facets = list(keyed)
+    everything = (1 << len(facets)) - 1
+    for row in conn.execute(query):
+        index = len(facets) - 1 - (everything ^ int(row.g)).bit_length() + 1
+        facet = facets[index]
+        yield _Grouped(facet, getattr(row, facet), row.n)
+
+
+@dataclass(frozen=True)
+class _Grouped:
+    facet: str
+    key: str | None
+    n: int
 
 
 def _tally(rows: Iterable[Any]) -> QueueCounts:
-    total = 0
     by: dict[str, Counter[str]] = {k: Counter() for k in _FACETS}
     for r in rows:
-        n = int(r.n)
-        total += n
-        by["status"][r.status] += n
-        by["urgency"][r.urgency] += n
-        for facet in ("organization", "plan"):
-            if getattr(r, facet) is not None:
-                by[facet][getattr(r, facet)] += n
-        if r.policy_id is not None:
-            by["policy"][r.policy_id] += n
-        for pathway in (p for p in r.pathways.split(",") if p):
-            by["pathway"][pathway] += n
-        by["assignee"][r.assigned_to or UNASSIGNED] += n
-        # Windows are cumulative: a case due within 24 hours is also due within 72 and 7 days.
-        if r.bucket == "overdue":
-            by["due"]["overdue"] += n
-        elif r.bucket in _WINDOWS:
-            for window in _WINDOWS[_WINDOWS.index(r.bucket) :]:
-                by["due"][window] += n
+        if r.key is None:
+            continue
+        n, facet = int(r.n), r.facet
+        if facet == "pathway":
+            for pathway in (p for p in r.key.split(",") if p):
+                by["pathway"][pathway] += n
+        elif facet == "due":
+            # Windows are cumulative: a case due within 24 hours is also due within 72 h and 7 d.
+            if r.key == "overdue":
+                by["due"]["overdue"] += n
+            elif r.key in _WINDOWS:
+                for window in _WINDOWS[_WINDOWS.index(r.key) :]:
+                    by["due"][window] += n
+        else:
+            by[facet][r.key] += n
     facets = {k: dict(sorted(v.items())) for k, v in by.items()}
     facets["due"] = {w: by["due"][w] for w in ("overdue", *_WINDOWS)}
-    return QueueCounts(total=total, **facets)
+    return QueueCounts(total=sum(by["status"].values()), **facets)
 
 
 _FACETS = ("status", "urgency", "due", "organization", "plan", "policy", "pathway", "assignee")
