@@ -303,7 +303,8 @@ _QUEUE_PARAMETERS = [
 def queue(request: Request, caller: Caller, svc: Svc) -> QueueOut:
     """Open cases (pended for information or routed to review), soonest due first, in pages: pass
     a page's ``next_cursor`` as ``cursor`` for the next. Every filter narrows the query; ``counts``
-    break down every case it matches (all pages). An unknown parameter or value is a 422 naming it.
+    (first page only) break down every case it matches. An unknown parameter or value is a 422
+    naming it.
     """
     require(caller, Role.reviewer)
     query = parse_queue_query(dict(request.query_params), caller, svc.registry)
@@ -312,7 +313,7 @@ def queue(request: Request, caller: Caller, svc: Svc) -> QueueOut:
     return QueueOut(
         cases=[summary_out(c, now) for c in page.cases],
         next_cursor=page.next_cursor,
-        counts=QueueCountsOut(**asdict(page.counts)),
+        counts=None if page.counts is None else QueueCountsOut(**asdict(page.counts)),
     )
 
 

@@ -163,7 +163,9 @@ class QueueOut(_Out):
     next_cursor: str | None = Field(
         description="Pass as ``cursor`` for the next page; null on the last page."
     )
-    counts: QueueCountsOut
+    counts: QueueCountsOut | None = Field(
+        description="On the first page only (no ``cursor``): every matching case, broken down."
+    )
 
 
 class AssignmentIn(BaseModel):

@@ -156,6 +156,14 @@ async def logout(request: Request) -> Response:
     return response
 
 
+def _tally(counts: QueueCounts | None, facet: str, key: str) -> int | None:
+    """How many of the query's cases have ``key`` for ``facet`` (None after the first page)."""
+    if counts is None:
+        return None
+    found: dict[str, int] = getattr(counts, facet)
+    return found.get(key, 0)
+
+
 def _safe_next(target: str) -> str:
     return target if target.startswith("/review/") and "//" not in target else "/review/"
 
@@ -193,7 +201,8 @@ def queue_page(request: Request) -> HTMLResponse:
         reviewer=info,
         csrf=_csrf(session),
         rows=page.cases if page else [],
-        counts=page.counts if page else QueueCounts(),
+        counts=page.counts if page else None,
+        tally=partial(_tally, page.counts if page else None),
         next_url=(
             "/review/?" + urlencode({**chosen, **size, "cursor": page.next_cursor})
             if page and page.next_cursor
