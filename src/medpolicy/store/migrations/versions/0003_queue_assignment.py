@@ -41,9 +41,8 @@ _PARTIAL = (
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("cases", schema=None) as batch_op:
-        for name, type_ in _COLUMNS:
-            batch_op.add_column(sa.Column(name, type_, nullable=True))
+    for name, type_ in _COLUMNS:
+        op.add_column("cases", sa.Column(name, type_, nullable=True))
     op.create_index("ix_cases_member_id", "cases", ["member_id"], unique=False)
     for name, columns in _PARTIAL:
         op.create_index(
@@ -99,6 +98,7 @@ def downgrade() -> None:
     for name, _ in reversed(_PARTIAL):
         op.drop_index(name, table_name="cases")
     op.drop_index("ix_cases_member_id", table_name="cases")
-    with op.batch_alter_table("cases", schema=None) as batch_op:
-        for name, _ in reversed(_COLUMNS):
-            batch_op.drop_column(name)
+    # ALTER TABLE ... DROP COLUMN (SQLite 3.35+ too): a batch copy of ``cases`` would have to drop
+    # the table that decisions and reviewer actions reference.
+    for name, _ in reversed(_COLUMNS):
+        op.drop_column("cases", name)
