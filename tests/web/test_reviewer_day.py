@@ -292,3 +292,4 @@ def test_every_action_by_keyboard(
     expect(page.get_by_role("status")).to_contain_text("Recorded: approve")
     expect(page.locator("h1 .status")).to_have_text("approved")
     expect(page).to_have_url(re.compile(case_id))
+    assert_accessible(page, "approved case")
