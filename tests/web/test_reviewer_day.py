@@ -293,3 +293,24 @@ def test_every_action_by_keyboard(
     expect(page.locator("h1 .status")).to_have_text("approved")
     expect(page).to_have_url(re.compile(case_id))
     assert_accessible(page, "approved case")
+
+
+def test_an_admin_reassigns_by_keyboard(
+    page: Page, live_service: LiveService, day: dict[str, str]
+) -> None:
+    page.goto(f"{live_service.base_url}/review/login")
+    tab_to(page, selector="#token")
+    page.keyboard.type(live_service.admin_token)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Work queue")).to_be_visible()
+    page.goto(f"{live_service.base_url}/review/cases/{day['std4']}")
+    tab_to(page, selector="#reassign-to")
+    page.keyboard.press("ArrowDown")  # "No one" -> the first reviewer's name
+    chosen = page.locator("#reassign-to").input_value()
+    assert chosen, "the arrow key chose no reviewer"
+    tab_to(page, "Reassign")
+    page.keyboard.press("Enter")
+    expect(page.locator("section.assignment")).to_contain_text(f"Claimed by {chosen}")
+    tab_to(page, "Release")
+    page.keyboard.press("Enter")
+    expect(page.locator("section.assignment")).to_contain_text("Unclaimed")
