@@ -115,4 +115,23 @@ def open_store(
     )
     if migrate:
         upgrade(engine)
+    if engine.dialect.name == "sqlite":
+        # Statistics, so that the planner picks the queue's partial indexes over the status index
+        # (``medpolicy.store.queue``).
+        _refresh_statistics(engine)
     return CaseStore(engine, service_levels=service_levels, lock_timeout=lock_timeout)
+
+
+def _refresh_statistics(engine: Engine) -> None:
+    """SQLite: ``ANALYZE cases`` if it never was, else ``PRAGMA optimize`` (which re-analyzes
+    what has changed much); ``analysis_limit`` bounds either to a sample of each index."""
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+        stats = conn.exec_driver_sql(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat1'"
+        ).first()
+        analysed = (
+            stats and conn.exec_driver_sql("SELECT 1 FROM sqlite_stat1 WHERE tbl = 'cases'").first()
+        )
+        conn.exec_driver_sql("PRAGMA optimize=0x10002" if analysed else "ANALYZE cases")
+        conn.commit()

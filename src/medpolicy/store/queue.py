@@ -4,7 +4,9 @@ Pages are keyset pages: a page ends with a cursor naming its last case's ``(due_
 next page is the open cases after it in that order, so a page costs the same at the millionth case
 as at the first (``OFFSET`` would read and throw away every case before it) and a case decided
 while a reviewer pages never shifts the next page. The partial indexes in ``schema`` hold exactly
-the open cases in this order.
+the open cases in this order. On SQLite the planner needs the tables' statistics to prefer
+them to the status index: ``open_store`` refreshes them (``PRAGMA optimize``) when it opens a
+SQLite store.
 
 ``counts`` break the cases a query matches (every page of it) down by status, urgency, due window,
 organization, plan, policy, pathway and assignee: how many of what the reviewer is looking at are
@@ -26,6 +28,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Select,
     and_,
     case,
     func,
@@ -37,7 +40,7 @@ from sqlalchemy import (
 )
 
 from medpolicy.store.model import CaseStatus, CaseSummary, utc
-from medpolicy.store.schema import OPEN_STATUS_VALUES, cases
+from medpolicy.store.schema import OPEN_PREDICATE, cases
 
 __all__ = [
     "DueWindow",
@@ -46,6 +49,7 @@ __all__ = [
     "QueueQuery",
     "decode_cursor",
     "encode_cursor",
+    "page_statement",
     "read_queue",
 ]
 
@@ -129,7 +133,7 @@ def decode_cursor(text: str) -> tuple[datetime, str]:
 def _filters(query: QueueQuery, now: datetime) -> list[ColumnElement[bool]]:
     # The partial indexes' own predicate, always: SQLite uses a partial index only when the
     # query's WHERE repeats it.
-    where: list[ColumnElement[bool]] = [cases.c.status.in_(OPEN_STATUS_VALUES)]
+    where: list[ColumnElement[bool]] = [OPEN_PREDICATE]
     equal = (
         (cases.c.status, query.status.value if query.status else None),
         (cases.c.urgency, query.urgency),
@@ -157,13 +161,18 @@ def _filters(query: QueueQuery, now: datetime) -> list[ColumnElement[bool]]:
 _SUMMARY = [c for c in cases.c if c.name not in ("request_json", "request_sha256")]
 
 
-def read_queue(conn: Connection, query: QueueQuery, now: datetime) -> QueuePage:
-    where = _filters(query, now)
-    page = select(*_SUMMARY).where(*where)
+def page_statement(query: QueueQuery, now: datetime) -> Select[Any]:
+    """The page's query: the matching open cases after the cursor, soonest due first, one more
+    than the page holds (to know whether another page follows)."""
+    page = select(*_SUMMARY).where(*_filters(query, now))
     if query.after is not None:
         page = page.where(tuple_(cases.c.due_at, cases.c.id) > tuple_(*query.after))
-    page = page.order_by(cases.c.due_at, cases.c.id).limit(query.limit + 1)
-    rows = [CaseSummary.from_row(r) for r in conn.execute(page)]
+    return page.order_by(cases.c.due_at, cases.c.id).limit(query.limit + 1)
+
+
+def read_queue(conn: Connection, query: QueueQuery, now: datetime) -> QueuePage:
+    where = _filters(query, now)
+    rows = [CaseSummary.from_row(r) for r in conn.execute(page_statement(query, now))]
     more = len(rows) > query.limit
     rows = rows[: query.limit]
     cursor = encode_cursor(rows[-1].due_at, rows[-1].id) if more else None

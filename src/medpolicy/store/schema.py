@@ -26,9 +26,11 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    literal_column,
 )
 
 __all__ = [
+    "OPEN_PREDICATE",
     "OPEN_STATUS_VALUES",
     "audit_events",
     "audit_head",
@@ -93,7 +95,10 @@ cases = Table(
 # partial indexes hold only open cases, so they stay small as closed cases pile up. The queue's
 # query repeats their predicate (``OPEN_PREDICATE``) so that SQLite can use them.
 OPEN_STATUS_VALUES = ("pending_information", "in_review")
-_OPEN = cases.c.status.in_(OPEN_STATUS_VALUES)
+# Literal values, not bound parameters: SQLite uses a partial index only when the query's WHERE
+# repeats the index's predicate exactly, constants included.
+OPEN_PREDICATE = cases.c.status.in_([literal_column(f"'{v}'") for v in OPEN_STATUS_VALUES])
+_OPEN = OPEN_PREDICATE
 for _name, _columns in (
     ("ix_cases_open_due", ("due_at", "id")),
     ("ix_cases_open_assignee", ("assigned_to", "due_at", "id")),
