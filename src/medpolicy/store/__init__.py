@@ -21,6 +21,7 @@ Every writing method commits before it returns.
 from __future__ import annotations
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
 from medpolicy.store.audit import SYSTEM, Actor, AuditEvent, Verification
 from medpolicy.store.availability import StoreBusy, StoreUnavailable
@@ -124,7 +125,15 @@ def open_store(
 
 def _refresh_statistics(engine: Engine) -> None:
     """SQLite: ``ANALYZE cases`` if it never was, else ``PRAGMA optimize`` (which re-analyzes
-    what has changed much); ``analysis_limit`` bounds either to a sample of each index."""
+    what has changed much); ``analysis_limit`` bounds either to a sample of each index. Only an
+    optimisation: a store that cannot be written now (read-only, locked) opens without it."""
+    try:
+        _analyse(engine)
+    except OperationalError:
+        pass
+
+
+def _analyse(engine: Engine) -> None:
     with engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA analysis_limit=1000")
         stats = conn.exec_driver_sql(
