@@ -20,6 +20,8 @@ Every writing method commits before it returns.
 
 from __future__ import annotations
 
+import contextlib
+
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
@@ -127,10 +129,8 @@ def _refresh_statistics(engine: Engine) -> None:
     """SQLite: ``ANALYZE cases`` if it never was, else ``PRAGMA optimize`` (which re-analyzes
     what has changed much); ``analysis_limit`` bounds either to a sample of each index. Only an
     optimisation: a store that cannot be written now (read-only, locked) opens without it."""
-    try:
+    with contextlib.suppress(OperationalError):
         _analyse(engine)
-    except OperationalError:
-        pass
 
 
 def _analyse(engine: Engine) -> None:
