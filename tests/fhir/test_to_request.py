@@ -384,3 +384,10 @@ def test_contained_and_urn_references_resolve() -> None:
     found = index.resolve({"reference": "#med"}, order)
     assert isinstance(found, Located) and found.path.endswith("contained[0]")
     assert index.resolve({"reference": "https://other/fhir/Patient/x/_history/2"}) is not None
+
+
+@pytest.mark.parametrize("gender", ["female", "male", "other", "unknown"])
+def test_the_patients_gender_is_the_members_sex(gender: str) -> None:
+    adapted = adapt({**PATIENT, "gender": gender})
+    assert adapted.request is not None and adapted.request.member.sex == gender
+    assert adapt(PATIENT).request.member.sex is None  # type: ignore[union-attr]

@@ -12,6 +12,10 @@ The public Python API, shared by the REST service and the FHIR PAS routes::
     store.get(case.id); store.find_by_request_id(request.request_id)
     store.resubmit(case.id, merged_request, new_decision, actor=actor)
     store.record_reviewer_action(case.id, ReviewerAction.deny, "reason", actor=reviewer)
+    store.claim(case.id, actor=reviewer); store.release(case.id, actor=reviewer)
+    store.reassign(case.id, "Dr Chen", actor=admin)    # claims are audit events too
+    page = store.queue_page(QueueQuery(due=DueWindow.overdue, assignee="Dr Chen"))
+    page.cases, page.next_cursor, page.counts           # medpolicy.store.queue
     store.history(case.id)                              # the case's audit events
     store.verify_audit()                                # the whole hash chain
 
