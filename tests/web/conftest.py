@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import httpx
 import pytest
 
 from medpolicy.store import Role, TokenStore, open_store
-from tests.api.support import Server
+from tests.api.support import Server, pg_available, pg_database
 from tests.support import REPO, unavailable
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -40,10 +41,10 @@ class LiveService:
         )
 
 
-@pytest.fixture(scope="module")
-def live_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
-    folder = tmp_path_factory.mktemp("web")
-    url = f"sqlite:///{folder / 'review.db'}"
+@contextmanager
+def serving(url: str, folder: Path) -> Iterator[LiveService]:
+    """``medpolicy serve`` on the store at ``url``, with a reviewer, a provider, a second
+    reviewer and an admin token."""
     store = open_store(url)
     tokens = TokenStore(store)
     reviewer, _ = tokens.create(Role.reviewer, name="Dr Rivera")
@@ -58,6 +59,31 @@ def live_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServi
         yield LiveService(server.base_url, reviewer, provider, url, second, admin)
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def live_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
+    folder = tmp_path_factory.mktemp("web")
+    with serving(f"sqlite:///{folder / 'review.db'}", folder) as service:
+        yield service
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def any_store_service(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveService]:
+    """A live service on SQLite, then on a fresh PostgreSQL database."""
+    folder = tmp_path_factory.mktemp("web")
+    if request.param == "sqlite":
+        with serving(f"sqlite:///{folder / 'review.db'}", folder) as service:
+            yield service
+        return
+    if not pg_available():
+        unavailable("PostgreSQL is not reachable at 127.0.0.1:5432")
+    with pg_database() as url, serving(url, folder) as service:
+        yield service
 
 
 @pytest.fixture(scope="module")

@@ -64,33 +64,37 @@ def assert_accessible(page: Page, where: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def day(live_service: LiveService, registry: PolicyRegistry) -> dict[str, str]:
+def live(any_store_service: LiveService) -> LiveService:
+    """This module's tests run against SQLite and against PostgreSQL."""
+    return any_store_service
+
+
+@pytest.fixture(scope="module")
+def day(live: LiveService, registry: PolicyRegistry) -> dict[str, str]:
     """The queue for the module's tests: an overdue case, identified cases, more than a page."""
     made = {
         "overdue": submit_overdue(
-            live_service, registry, with_identity(not_met_request("PA-DAY-LATE"), "M-LATE")
+            live, registry, with_identity(not_met_request("PA-DAY-LATE"), "M-LATE")
         ),
         "expedited": submit(
-            live_service,
+            live,
             with_identity(
                 not_met_request("PA-DAY-EXP", urgency="expedited"), "M-EXP", "Blue Select"
             ),
         ),
         "pending": submit(
-            live_service, with_identity(missing_information_request("PA-DAY-PEND"), "M-PEND")
+            live, with_identity(missing_information_request("PA-DAY-PEND"), "M-PEND")
         ),
     }
     for i in range(5):
-        made[f"std{i}"] = submit(
-            live_service, with_identity(not_met_request(f"PA-DAY-{i}"), f"M-{i}")
-        )
+        made[f"std{i}"] = submit(live, with_identity(not_met_request(f"PA-DAY-{i}"), f"M-{i}"))
     return made
 
 
 def test_the_queue_shows_who_each_case_is_for_filters_and_pages(
-    page: Page, live_service: LiveService, day: dict[str, str]
+    page: Page, live: LiveService, day: dict[str, str]
 ) -> None:
-    sign_in(page, live_service)
+    sign_in(page, live)
     late = page.locator(f"tr[data-case='{day['overdue']}']")
     expect(late).to_have_class(re.compile("overdue"))
     expect(late.locator("td.due")).to_contain_text("Overdue")
@@ -118,11 +122,11 @@ def test_the_queue_shows_who_each_case_is_for_filters_and_pages(
     assert_accessible(page, "queue filtered")
 
     # Search by member id.
-    page.goto(f"{live_service.base_url}/review/?q=M-PEND")
+    page.goto(f"{live.base_url}/review/?q=M-PEND")
     expect(page.locator("table.queue").first.locator("tbody tr")).to_have_count(1)
 
     # Pages of three, in due order, filtered to the standard cases of one plan.
-    page.goto(f"{live_service.base_url}/review/?urgency=standard&plan=BlueOptions&limit=3")
+    page.goto(f"{live.base_url}/review/?urgency=standard&plan=BlueOptions&limit=3")
     seen: list[str] = []
     while True:
         seen += (
@@ -148,18 +152,18 @@ def test_the_queue_shows_who_each_case_is_for_filters_and_pages(
         ("cursor=bogus", "cursor"),
         ("due=soon", "due"),
     ):
-        response = page.goto(f"{live_service.base_url}/review/?{query}")
+        response = page.goto(f"{live.base_url}/review/?{query}")
         assert response is not None and response.status == 422
         expect(page.get_by_role("alert").first).to_contain_text(f"{field}:")
     assert_accessible(page, "queue with a bad filter")
 
 
 def test_a_claimed_case_is_refused_to_another_reviewer(
-    browser: Browser, page: Page, live_service: LiveService, day: dict[str, str]
+    browser: Browser, page: Page, live: LiveService, day: dict[str, str]
 ) -> None:
     case_id = day["std1"]
-    sign_in(page, live_service)
-    page.goto(f"{live_service.base_url}/review/cases/{case_id}")
+    sign_in(page, live)
+    page.goto(f"{live.base_url}/review/cases/{case_id}")
     identity = page.locator("section.identity")
     for text in (
         "M-1",
@@ -178,15 +182,15 @@ def test_a_claimed_case_is_refused_to_another_reviewer(
     screenshot(page, "review-case-claimed.png")
     assert_accessible(page, "claimed case")
 
-    page.goto(f"{live_service.base_url}/review/?assignee=me")
+    page.goto(f"{live.base_url}/review/?assignee=me")
     rows = page.locator("table.queue").first.locator("tbody tr")
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("Dr Rivera")
 
     other = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
     try:
-        sign_in(other, live_service, live_service.second_reviewer_token)
-        other.goto(f"{live_service.base_url}/review/cases/{case_id}")
+        sign_in(other, live, live.second_reviewer_token)
+        other.goto(f"{live.base_url}/review/cases/{case_id}")
         expect(other.locator("section.assignment")).to_contain_text("Claimed by Dr Rivera")
         other.check("input[name=action][value=deny]")
         other.fill("#reason", "HER2-negative by IHC and ISH.")
@@ -198,23 +202,23 @@ def test_a_claimed_case_is_refused_to_another_reviewer(
     finally:
         other.context.close()
 
-    page.goto(f"{live_service.base_url}/review/cases/{case_id}")
+    page.goto(f"{live.base_url}/review/cases/{case_id}")
     page.get_by_role("button", name="Release").click()
     expect(page.locator("section.assignment")).to_contain_text("Unclaimed")
 
 
 def test_refused_identity_changes_are_shown_on_the_case(
-    page: Page, live_service: LiveService, day: dict[str, str]
+    page: Page, live: LiveService, day: dict[str, str]
 ) -> None:
     case_id = day["pending"]
-    with live_service.api(live_service.provider_token) as api:
+    with live.api(live.provider_token) as api:
         refused = api.post(
             f"/api/v1/cases/{case_id}/resubmissions",
             json={"member": {"id": "M-SOMEONE-ELSE", "birth_date": "1970-01-01"}},
         )
     assert refused.status_code == 422
-    sign_in(page, live_service)
-    page.goto(f"{live_service.base_url}/review/cases/{case_id}")
+    sign_in(page, live)
+    page.goto(f"{live.base_url}/review/cases/{case_id}")
     section = page.locator("section.refused")
     expect(section).to_contain_text("Identity changes refused")
     expect(section).to_contain_text("member.id M-PEND → M-SOMEONE-ELSE")
@@ -224,19 +228,19 @@ def test_refused_identity_changes_are_shown_on_the_case(
 
 
 def test_an_admin_reassigns_and_every_page_passes_axe(
-    page: Page, live_service: LiveService, day: dict[str, str]
+    page: Page, live: LiveService, day: dict[str, str]
 ) -> None:
-    page.goto(f"{live_service.base_url}/review/login")
+    page.goto(f"{live.base_url}/review/login")
     assert_accessible(page, "sign-in")
-    sign_in(page, live_service, live_service.admin_token)
-    page.goto(f"{live_service.base_url}/review/cases/{day['std2']}")
+    sign_in(page, live, live.admin_token)
+    page.goto(f"{live.base_url}/review/cases/{day['std2']}")
     page.select_option("#reassign-to", "Dr Chen")
     page.get_by_role("button", name="Reassign").click()
     expect(page.locator("section.assignment")).to_contain_text("Claimed by Dr Chen")
     assert_accessible(page, "admin's case view")
-    page.goto(f"{live_service.base_url}/review/cases/{day['overdue']}")
+    page.goto(f"{live.base_url}/review/cases/{day['overdue']}")
     assert_accessible(page, "overdue case")
-    page.goto(f"{live_service.base_url}/review/cases/case_none")
+    page.goto(f"{live.base_url}/review/cases/case_none")
     assert_accessible(page, "missing case")
 
 
@@ -255,13 +259,11 @@ def tab_to(page: Page, name: str = "", *, selector: str = "", limit: int = 80) -
     raise AssertionError(f"{name or selector!r} is not reachable by Tab")
 
 
-def test_every_action_by_keyboard(
-    page: Page, live_service: LiveService, day: dict[str, str]
-) -> None:
+def test_every_action_by_keyboard(page: Page, live: LiveService, day: dict[str, str]) -> None:
     case_id = day["std3"]
-    page.goto(f"{live_service.base_url}/review/login")
+    page.goto(f"{live.base_url}/review/login")
     tab_to(page, selector="#token")
-    page.keyboard.type(live_service.reviewer_token)
+    page.keyboard.type(live.reviewer_token)
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Work queue")).to_be_visible()
 
@@ -295,15 +297,13 @@ def test_every_action_by_keyboard(
     assert_accessible(page, "approved case")
 
 
-def test_an_admin_reassigns_by_keyboard(
-    page: Page, live_service: LiveService, day: dict[str, str]
-) -> None:
-    page.goto(f"{live_service.base_url}/review/login")
+def test_an_admin_reassigns_by_keyboard(page: Page, live: LiveService, day: dict[str, str]) -> None:
+    page.goto(f"{live.base_url}/review/login")
     tab_to(page, selector="#token")
-    page.keyboard.type(live_service.admin_token)
+    page.keyboard.type(live.admin_token)
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Work queue")).to_be_visible()
-    page.goto(f"{live_service.base_url}/review/cases/{day['std4']}")
+    page.goto(f"{live.base_url}/review/cases/{day['std4']}")
     tab_to(page, selector="#reassign-to")
     page.keyboard.press("ArrowDown")  # "No one" -> the first reviewer's name
     chosen = page.locator("#reassign-to").input_value()
