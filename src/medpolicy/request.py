@@ -42,6 +42,7 @@ __all__ = [
     "Medication",
     "Member",
     "NccnCategory",
+    "Prescriber",
     "PriorAuthorization",
     "PriorTherapy",
     "Request",
@@ -103,6 +104,9 @@ class LineOfBusiness(StrEnum):
 class Member(_Model):
     id: NonEmpty
     birth_date: date | None = None
+    sex: Literal["female", "male", "other", "unknown"] | None = Field(
+        default=None, description="Administrative sex, as the member's record states it."
+    )
     payer: NonEmpty | None = Field(
         default=None,
         description="The payer's id, as the policies name it; omitted: the deployment's payer.",
@@ -111,6 +115,15 @@ class Member(_Model):
     line_of_business: LineOfBusiness | None = None
     organization: NonEmpty | None = Field(
         default=None, description="The requesting provider organization (for access control)."
+    )
+
+
+class Prescriber(_Model):
+    """Who ordered the drug: shown to the reviewer; no criterion reads it."""
+
+    name: NonEmpty
+    npi: Annotated[str, StringConstraints(pattern=r"^[0-9]{10}$")] | None = Field(
+        default=None, description="The prescriber's National Provider Identifier (10 digits)."
     )
 
 
@@ -248,6 +261,7 @@ class Request(_Model):
     request_type: RequestType
     urgency: Literal["standard", "expedited"] = "standard"
     member: Member
+    prescriber: Prescriber | None = None
     medication: Medication
     indications: list[NonEmpty] | None = Field(
         default=None,

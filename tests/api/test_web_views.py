@@ -96,11 +96,11 @@ def test_queue_page_lists_open_cases(client: TestClient, tokens: Tokens) -> None
         "/api/v1/cases", json=not_met_request("PA-VIEW-1"), headers=Tokens.auth(tokens.provider)
     ).json()
     sign_in(client, tokens.reviewer)
-    page = client.get("/review/?show=in_review")
+    page = client.get("/review/?status=in_review")
     assert page.status_code == 200
     assert "PA-VIEW-1" in page.text and case["id"] in page.text
     assert "plan&#39;s service level" in page.text or "plan's service level" in page.text
-    empty = client.get("/review/?show=pending_information")
+    empty = client.get("/review/?status=pending_information")
     assert "PA-VIEW-1" not in empty.text.split("Recently closed")[0]
 
 

@@ -384,3 +384,36 @@ def test_contained_and_urn_references_resolve() -> None:
     found = index.resolve({"reference": "#med"}, order)
     assert isinstance(found, Located) and found.path.endswith("contained[0]")
     assert index.resolve({"reference": "https://other/fhir/Patient/x/_history/2"}) is not None
+
+
+@pytest.mark.parametrize("gender", ["female", "male", "other", "unknown"])
+def test_the_patients_gender_is_the_members_sex(gender: str) -> None:
+    adapted = adapt({**PATIENT, "gender": gender})
+    assert adapted.request is not None and adapted.request.member.sex == gender
+    assert adapt(PATIENT).request.member.sex is None  # type: ignore[union-attr]
+
+
+def test_the_orders_requester_is_the_prescriber() -> None:
+    practitioner = {
+        "resourceType": "Practitioner",
+        "id": "dr",
+        "identifier": [
+            {"system": "http://example.org/staff", "value": "77"},
+            {"system": "http://hl7.org/fhir/sid/us-npi", "value": "1234567893"},
+        ],
+        "name": [{"family": "Ortiz", "given": ["Ana"]}],
+    }
+    order = {
+        "resourceType": "MedicationRequest",
+        "id": "order",
+        "status": "active",
+        "intent": "order",
+        "subject": {"reference": "Patient/p1"},
+        "requester": {"reference": "Practitioner/dr"},
+    }
+    adapted = adapt(PATIENT, practitioner, order)
+    assert adapted.request is not None and adapted.request.prescriber is not None
+    assert adapted.request.prescriber.name == "Ana Ortiz"
+    assert adapted.request.prescriber.npi == "1234567893"
+    without = adapt(PATIENT, {**order, "requester": {"reference": "Organization/x"}})
+    assert without.request is not None and without.request.prescriber is None

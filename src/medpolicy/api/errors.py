@@ -24,7 +24,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from medpolicy.adapters.fhir.operation_outcome import OutcomeIssue, operation_outcome
 from medpolicy.adapters.native import field_path
 from medpolicy.errors import BodyError, FieldError, RequestError
-from medpolicy.store import CaseConflict, CaseNotFound, IdempotencyConflict, StoreUnavailable
+from medpolicy.store import (
+    CaseAssigned,
+    CaseConflict,
+    CaseNotFound,
+    IdempotencyConflict,
+    StoreUnavailable,
+)
 
 __all__ = [
     "MAX_ERRORS",
@@ -184,6 +190,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(CaseNotFound)
     async def _not_found(request: Request, exc: CaseNotFound) -> Response:
         return answer(request, 404, [FieldError("case_id", f"no case {exc.case_id}")])
+
+    @app.exception_handler(CaseAssigned)
+    async def _assigned(request: Request, exc: CaseAssigned) -> Response:
+        return answer(request, 409, [FieldError("assigned_to", str(exc))])
 
     @app.exception_handler(CaseConflict)
     async def _conflict(request: Request, exc: CaseConflict) -> Response:

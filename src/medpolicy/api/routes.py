@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import asdict
+from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated, Any
 
@@ -23,7 +25,9 @@ from medpolicy.adapters.native import parse_request, validate_model
 from medpolicy.api.auth import Caller, authenticate, check_case_access, require
 from medpolicy.api.body import JSON_TYPES, MERGE_PATCH_TYPES, json_body
 from medpolicy.api.errors import ApiError
+from medpolicy.api.queue_query import FILTERS, parse_queue_query
 from medpolicy.api.schemas import (
+    AssignmentIn,
     CaseList,
     CaseOut,
     ErrorBody,
@@ -31,6 +35,8 @@ from medpolicy.api.schemas import (
     PolicyList,
     PolicyOut,
     PrecautionSummary,
+    QueueCountsOut,
+    QueueOut,
     ReviewerActionIn,
     case_body,
     summary_out,
@@ -280,22 +286,104 @@ def list_cases(
     return CaseList(cases=[summary_out(c) for c in rows])
 
 
+_QUEUE_PARAMETERS = [
+    {"name": name, "in": "query", "required": False, "schema": {"type": "string"}, "description": d}
+    for name, d in FILTERS.items()
+]
+
+
 @router.get(
     "/queue",
-    summary="The reviewer work queue, soonest due first",
-    response_model=CaseList,
+    summary="The reviewer work queue, soonest due first, filtered and paged",
+    response_model=QueueOut,
+    responses=_ERRORS,
+    openapi_extra={"parameters": _QUEUE_PARAMETERS},
+    tags=["review"],
+)
+def queue(request: Request, caller: Caller, svc: Svc) -> QueueOut:
+    """Open cases (pended for information or routed to review), soonest due first, in pages: pass
+    a page's ``next_cursor`` as ``cursor`` for the next. Every filter narrows the query; ``counts``
+    (first page only) break down every case it matches. An unknown parameter or value is a 422
+    naming it.
+    """
+    require(caller, Role.reviewer)
+    query = parse_queue_query(dict(request.query_params), caller, svc.registry)
+    page = svc.store.queue_page(query)
+    now = datetime.now(UTC)
+    return QueueOut(
+        cases=[summary_out(c, now) for c in page.cases],
+        next_cursor=page.next_cursor,
+        counts=None if page.counts is None else QueueCountsOut(**asdict(page.counts)),
+    )
+
+
+def _assignment(case_id: str, caller: TokenInfo, svc: Services, verb: str, to: str | None) -> bytes:
+    store = svc.store
+    if verb == "claim":
+        case = store.claim(case_id, actor=caller.actor())
+    elif verb == "release":
+        case = store.release(case_id, actor=caller.actor())
+    else:
+        case = store.reassign(case_id, to, actor=caller.actor())
+    log.info("case %s case=%s by=%s", verb, case_id, caller.name)
+    return _case_body(svc, case)
+
+
+@router.post(
+    "/cases/{case_id}/claim",
+    summary="Claim a case: only you can then act on it",
+    response_model=CaseOut,
     responses=_ERRORS,
     tags=["review"],
 )
-def queue(
-    caller: Caller,
-    svc: Svc,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-) -> CaseList:
-    """Open cases: pended for information or routed to review."""
+async def claim_case(case_id: str, caller: Caller, svc: Svc) -> Response:
+    """The case is yours until you release it or an admin reassigns it; claiming your own case
+    again changes nothing. A case another reviewer holds is a 409 naming them."""
     require(caller, Role.reviewer)
-    return CaseList(cases=[summary_out(c) for c in svc.store.queue(limit=limit, offset=offset)])
+    return _json(await run_in_threadpool(_assignment, case_id, caller, svc, "claim", None))
+
+
+@router.post(
+    "/cases/{case_id}/release",
+    summary="Release a case you hold back to the queue",
+    response_model=CaseOut,
+    responses=_ERRORS,
+    tags=["review"],
+)
+async def release_case(case_id: str, caller: Caller, svc: Svc) -> Response:
+    """Only its holder (or an admin) can release a case: else a 409 naming who holds it."""
+    require(caller, Role.reviewer)
+    return _json(await run_in_threadpool(_assignment, case_id, caller, svc, "release", None))
+
+
+@router.put(
+    "/cases/{case_id}/assignment",
+    summary="Reassign a case (admin)",
+    response_model=CaseOut,
+    responses=_ERRORS,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/AssignmentIn"}}
+            },
+        }
+    },
+    tags=["review"],
+)
+async def reassign_case(case_id: str, request: Request, caller: Caller, svc: Svc) -> Response:
+    """An admin gives an open case to a reviewer who holds a valid reviewer or admin token (by
+    its name), or to no one (``reviewer``: null)."""
+    require(caller, Role.admin)
+    body = validate_model(AssignmentIn, await json_body(request))
+    if body.reviewer is not None and not any(
+        t.name == body.reviewer and t.role in (Role.reviewer, Role.admin) and not t.revoked
+        for t in await run_in_threadpool(svc.tokens.list)
+    ):
+        raise ApiError(422, "reviewer", f"no reviewer token is named {body.reviewer!r}")
+    return _json(
+        await run_in_threadpool(_assignment, case_id, caller, svc, "reassign", body.reviewer)
+    )
 
 
 _ACTION_BODY = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import orjson
@@ -21,11 +21,13 @@ from medpolicy.store import (
 )
 
 __all__ = [
+    "AssignmentIn",
     "CaseList",
     "CaseOut",
     "CaseSummaryOut",
     "ErrorBody",
     "PolicyList",
+    "QueueOut",
     "ReviewerActionIn",
     "case_body",
     "request_components",
@@ -51,10 +53,27 @@ class ServiceLevelOut(_Out):
     hours: int
 
 
+class MemberOut(_Out):
+    id: str | None
+    birth_date: date | None
+    age: int | None = Field(description="Whole years today (UTC), when the birth date is known.")
+    sex: str | None
+
+
 class CaseSummaryOut(_Out):
     id: str
     request_id: str
-    organization: str | None
+    organization: str | None = Field(description="The requesting provider organization.")
+    member: MemberOut
+    line_of_business: str | None
+    plan: str | None
+    prescriber: str | None = Field(description="The prescriber's name (and NPI), as requested.")
+    policy_id: str | None = Field(description="The policy of the latest engine decision.")
+    assigned_to: str | None = Field(
+        description="The reviewer who has claimed the case: only they can act on it."
+    )
+    assigned_at: datetime | None
+    overdue: bool = Field(description="Open and past its due time.")
     status: CaseStatus
     final: bool = Field(description="True once approved, denied or routed out of scope.")
     outcome: Outcome = Field(description="The latest engine decision's outcome.")
@@ -125,6 +144,39 @@ class CaseList(_Out):
     cases: list[CaseSummaryOut]
 
 
+class QueueCountsOut(_Out):
+    total: int = Field(description="Open cases matching the query, on every page.")
+    status: dict[str, int]
+    urgency: dict[str, int]
+    due: dict[str, int] = Field(
+        description="overdue; due (not yet overdue) within 24h, 72h and 7d (cumulative)."
+    )
+    organization: dict[str, int]
+    plan: dict[str, int]
+    policy: dict[str, int]
+    pathway: dict[str, int]
+    assignee: dict[str, int] = Field(description='By reviewer; "" counts unclaimed cases.')
+
+
+class QueueOut(_Out):
+    cases: list[CaseSummaryOut]
+    next_cursor: str | None = Field(
+        description="Pass as ``cursor`` for the next page; null on the last page."
+    )
+    counts: QueueCountsOut | None = Field(
+        description="On the first page only (no ``cursor``): every matching case, broken down."
+    )
+
+
+class AssignmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reviewer: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+        | None
+    ) = Field(description="The reviewer's name (as their token names them); null: unassign.")
+
+
 Clause = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 
 
@@ -186,11 +238,25 @@ def service_level(case: CaseSummary) -> ServiceLevelOut:
     )
 
 
-def summary_out(case: CaseSummary) -> CaseSummaryOut:
+def summary_out(case: CaseSummary, now: datetime | None = None) -> CaseSummaryOut:
+    now = now or datetime.now(UTC)
     return CaseSummaryOut(
         id=case.id,
         request_id=case.request_id,
         organization=case.organization,
+        member=MemberOut(
+            id=case.member_id,
+            birth_date=case.member_birth_date,
+            age=case.member_age(now.date()),
+            sex=case.member_sex,
+        ),
+        line_of_business=case.line_of_business,
+        plan=case.plan,
+        prescriber=case.prescriber,
+        policy_id=case.policy_id,
+        assigned_to=case.assigned_to,
+        assigned_at=case.assigned_at,
+        overdue=case.overdue(now),
         status=case.status,
         final=case.final,
         outcome=case.outcome,
@@ -275,4 +341,7 @@ def request_components() -> dict[str, Any]:
     action = ReviewerActionIn.model_json_schema(ref_template="#/components/schemas/{model}")
     components.update(action.pop("$defs", {}))
     components["ReviewerActionIn"] = action
+    components["AssignmentIn"] = AssignmentIn.model_json_schema(
+        ref_template="#/components/schemas/{model}"
+    )
     return components

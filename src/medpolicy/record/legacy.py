@@ -73,7 +73,7 @@ def to_record(r: Request) -> m.ClinicalRecord:
             m.Member,
             id=member.id,
             birth_date=member.birth_date,
-            sex=None,
+            sex=member.sex,
             payer=member.payer,
             plan=member.plan,
             line_of_business=member.line_of_business,
@@ -304,7 +304,7 @@ class _Drug:
 class _Member:
     id: str
     birth_date: Any
-    sex: str | None  # not in the earlier format
+    sex: str | None
     payer: str | None
     plan: str | None
     line_of_business: Any
@@ -389,7 +389,7 @@ class RecordView:
         self.urgency = request.urgency
         m = request.member
         self.member = _Member(
-            m.id, m.birth_date, None, m.payer, m.plan, m.line_of_business, m.organization
+            m.id, m.birth_date, m.sex, m.payer, m.plan, m.line_of_business, m.organization
         )
         self.order = _Order(
             _Drug(med.hcpcs, med.drug, med.rxnorm, med.ndc),

@@ -12,6 +12,10 @@ The public Python API, shared by the REST service and the FHIR PAS routes::
     store.get(case.id); store.find_by_request_id(request.request_id)
     store.resubmit(case.id, merged_request, new_decision, actor=actor)
     store.record_reviewer_action(case.id, ReviewerAction.deny, "reason", actor=reviewer)
+    store.claim(case.id, actor=reviewer); store.release(case.id, actor=reviewer)
+    store.reassign(case.id, "Dr Chen", actor=admin)    # claims are audit events too
+    page = store.queue_page(QueueQuery(due=DueWindow.overdue, assignee="Dr Chen"))
+    page.cases, page.next_cursor, page.counts           # medpolicy.store.queue
     store.history(case.id)                              # the case's audit events
     store.verify_audit()                                # the whole hash chain
 
@@ -20,7 +24,10 @@ Every writing method commits before it returns.
 
 from __future__ import annotations
 
+import contextlib
+
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
 from medpolicy.store.audit import SYSTEM, Actor, AuditEvent, Verification
 from medpolicy.store.availability import StoreBusy, StoreUnavailable
@@ -36,6 +43,7 @@ from medpolicy.store.database import (
 from medpolicy.store.model import (
     OPEN_STATUSES,
     Case,
+    CaseAssigned,
     CaseConflict,
     CaseNotFound,
     CaseRecords,
@@ -60,6 +68,7 @@ __all__ = [
     "Actor",
     "AuditEvent",
     "Case",
+    "CaseAssigned",
     "CaseConflict",
     "CaseNotFound",
     "CaseRecords",
@@ -113,4 +122,29 @@ def open_store(
     )
     if migrate:
         upgrade(engine)
+    if engine.dialect.name == "sqlite":
+        # Statistics, so that the planner picks the queue's partial indexes over the status index
+        # (``medpolicy.store.queue``).
+        _refresh_statistics(engine)
     return CaseStore(engine, service_levels=service_levels, lock_timeout=lock_timeout)
+
+
+def _refresh_statistics(engine: Engine) -> None:
+    """SQLite: ``ANALYZE cases`` if it never was, else ``PRAGMA optimize`` (which re-analyzes
+    what has changed much); ``analysis_limit`` bounds either to a sample of each index. Only an
+    optimisation: a store that cannot be written now (read-only, locked) opens without it."""
+    with contextlib.suppress(OperationalError):
+        _analyse(engine)
+
+
+def _analyse(engine: Engine) -> None:
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+        stats = conn.exec_driver_sql(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat1'"
+        ).first()
+        analysed = (
+            stats and conn.exec_driver_sql("SELECT 1 FROM sqlite_stat1 WHERE tbl = 'cases'").first()
+        )
+        conn.exec_driver_sql("PRAGMA optimize=0x10002" if analysed else "ANALYZE cases")
+        conn.commit()

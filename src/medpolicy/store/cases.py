@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine, bindparam, func, select, update
 from medpolicy.engine.decision import Authorization, Decision, DecisionLike
 from medpolicy.errors import FieldError, RequestError
 from medpolicy.request import Request
+from medpolicy.store.assignment import assignment_target
 from medpolicy.store.audit import (
     Actor,
     AuditEvent,
@@ -31,12 +32,13 @@ from medpolicy.store.audit import (
 from medpolicy.store.availability import StoreBusy
 from medpolicy.store.database import LOCK_TIMEOUT, is_sqlite
 from medpolicy.store.group_commit import GroupCommit
-from medpolicy.store.identity import identity_problems
+from medpolicy.store.identity import identity_columns, refused_changes
 from medpolicy.store.model import (
     ENGINE_STATUS,
     OPEN_STATUSES,
     REVIEWER_STATUS,
     Case,
+    CaseAssigned,
     CaseConflict,
     CaseNotFound,
     CaseRecords,
@@ -58,6 +60,7 @@ from medpolicy.store.queries import (
     latest_decision_json,
     reviewer_decisions_of,
 )
+from medpolicy.store.queue import QueuePage, QueueQuery, read_queue
 from medpolicy.store.review import cited_clauses, insert_action
 from medpolicy.store.schema import cases
 from medpolicy.store.transactions import StoreConnection
@@ -193,7 +196,11 @@ class CaseStore(StoreConnection):
             "idempotency_key": idempotency_key,
             "request_json": request_json(request),
             "decision_count": 1,
+            "policy_id": decision.policy.id,
+            "assigned_to": None,
+            "assigned_at": None,
         }
+        values.update(identity_columns(json.loads(values["request_json"])))
         return _NewCase(values, decision, decision.to_json(), actor)
 
     def _write_new_cases(
@@ -240,48 +247,81 @@ class CaseStore(StoreConnection):
     ) -> Case:
         """Record the provider's added information: the merged ``request`` and the engine's new
         ``decision`` on the same case. The case must be open, and the request must be for the same
-        patient (``identity_problems``: else a ``RequestError``), whichever surface sent it.
+        patient (``identity_problems``: else a ``RequestError``), whichever surface sent it; a
+        refused attempt is kept in the case's trail (``case.resubmission_refused``: each field, the
+        case's value and the one sent).
 
         ``seen_decisions``: the case's ``decision_count`` when the caller read the request it
         merged into; if another resubmission landed since, ``CaseConflict`` (merge again)."""
         body = request_json(request)
         text = decision.to_json()
+        merged: dict[str, Any] = {}
         with self.transaction() as conn:
             row = self._locked_case(conn, case_id)
             _open_case(row, seen_decisions)
-            problems = identity_problems(json.loads(row.request_json), request)
-            if problems:
-                raise RequestError(problems)
             now = self._clock()
-            number = int(row.decision_count) + 1
-            status = ENGINE_STATUS[decision.outcome]
-            stored = self._insert_decision(conn, case_id, number, decision, text, now)
-            changes = {
-                "status": status.value,
-                "outcome": decision.outcome.value,
-                "pathways": _pathways(decision),
-                "updated_at": now,
-                "closed_at": None if status in OPEN_STATUSES else now,
-                "request_json": body,
-                "request_sha256": sha256_text(body),
-                "decision_count": number,
-            }
-            conn.execute(update(cases).where(cases.c.id == case_id).values(**changes))
-            append_event(
-                conn,
-                case_id=case_id,
-                event_type="case.resubmitted",
-                actor=actor,
-                at=now,
-                data={
-                    **stored,
-                    "request_sha256": changes["request_sha256"],
-                    "status": status.value,
-                    "pathways": changes["pathways"],
-                },
+            refused = refused_changes(json.loads(row.request_json), request)
+            if refused:
+                # Kept, not just answered: the case's history shows who tried to change whose
+                # case it is. Committed with the transaction; the refusal is raised after it.
+                append_event(
+                    conn,
+                    case_id=case_id,
+                    event_type="case.resubmission_refused",
+                    actor=actor,
+                    at=now,
+                    data={"changes": refused, "refused_request_sha256": sha256_text(body)},
+                )
+            else:
+                merged = self._resubmitted(conn, row, body, decision, text, actor, now)
+        if refused:
+            raise RequestError(
+                [FieldError(c["field"], "cannot change on a resubmission") for c in refused]
             )
-            merged = {**row._asdict(), **changes}
         return Case.from_rows(_Row(merged), text)
+
+    def _resubmitted(
+        self,
+        conn: Connection,
+        row: Any,
+        body: str,
+        decision: DecisionLike,
+        text: str,
+        actor: Actor,
+        now: datetime,
+    ) -> dict[str, Any]:
+        """Store the resubmission's request and decision on the locked case; its row after."""
+        case_id = row.id
+        number = int(row.decision_count) + 1
+        status = ENGINE_STATUS[decision.outcome]
+        stored = self._insert_decision(conn, case_id, number, decision, text, now)
+        changes = {
+            "status": status.value,
+            "outcome": decision.outcome.value,
+            "pathways": _pathways(decision),
+            "updated_at": now,
+            "closed_at": None if status in OPEN_STATUSES else now,
+            "request_json": body,
+            "request_sha256": sha256_text(body),
+            "decision_count": number,
+            "policy_id": decision.policy.id,
+            **identity_columns(json.loads(body)),
+        }
+        conn.execute(update(cases).where(cases.c.id == case_id).values(**changes))
+        append_event(
+            conn,
+            case_id=case_id,
+            event_type="case.resubmitted",
+            actor=actor,
+            at=now,
+            data={
+                **stored,
+                "request_sha256": changes["request_sha256"],
+                "status": status.value,
+                "pathways": changes["pathways"],
+            },
+        )
+        return {**row._asdict(), **changes}
 
     def record_reviewer_action(
         self,
@@ -321,7 +361,9 @@ class CaseStore(StoreConnection):
             raise PermissionError("only a reviewer can decide a case")
         with self.transaction() as conn:
             row = self._locked_case(conn, case_id)
-            _open_case(row, seen_decisions)
+            summary = _open_case(row, seen_decisions)
+            if summary.assigned_to is not None and summary.assigned_to != actor.name:
+                raise CaseAssigned(summary, action.value.replace("_", " "))
             decision_text = self._latest_decision_json(conn, case_id)
             decision = Decision.model_validate_json(decision_text)
             cited = cited_clauses(action, clauses, decision)
@@ -357,6 +399,51 @@ class CaseStore(StoreConnection):
             )
             merged = {**row._asdict(), **changes}
         return Case.from_rows(_Row(merged), decision_text)
+
+    def claim(self, case_id: str, *, actor: Actor) -> Case:
+        """The reviewer takes the open case: until they release it (or an admin reassigns it),
+        only they can act on it. Claiming one's own case again changes nothing; another
+        reviewer's is ``CaseAssigned``."""
+        return self._assign(case_id, actor, "claim")
+
+    def release(self, case_id: str, *, actor: Actor) -> Case:
+        """The holder (or an admin) gives the open case back to the queue."""
+        return self._assign(case_id, actor, "release")
+
+    def reassign(self, case_id: str, reviewer: str | None, *, actor: Actor) -> Case:
+        """An admin gives the open case to ``reviewer`` (None: to no one)."""
+        if actor.role != "admin":
+            raise PermissionError("only an admin can reassign a case")
+        return self._assign(case_id, actor, "reassign", reviewer)
+
+    def _assign(self, case_id: str, actor: Actor, verb: str, to: str | None = None) -> Case:
+        if actor.role not in ("reviewer", "admin"):
+            raise PermissionError("only a reviewer can claim a case")
+        with self.transaction() as conn:
+            row = self._locked_case(conn, case_id)
+            summary = _open_case(row, None)
+            holder = summary.assigned_to
+            target = assignment_target(summary, actor, verb, to)
+            if target == holder:
+                return Case.from_rows(row, self._latest_decision_json(conn, case_id))
+            now = self._clock()
+            changes = {"assigned_to": target, "assigned_at": None if target is None else now}
+            conn.execute(update(cases).where(cases.c.id == case_id).values(**changes))
+            append_event(
+                conn,
+                case_id=case_id,
+                event_type=_ASSIGNMENT_EVENTS[verb],
+                actor=actor,
+                at=now,
+                data={"assigned_to": target, "previous": holder},
+            )
+            merged = {**row._asdict(), **changes}
+            return Case.from_rows(_Row(merged), self._latest_decision_json(conn, case_id))
+
+    def queue_page(self, query: QueueQuery, now: datetime | None = None) -> QueuePage:
+        """A page of the work queue (``medpolicy.store.queue``), with the query's counts."""
+        with self.connect() as conn:
+            return read_queue(conn, query, now or self._clock())
 
     def record_event(
         self, event_type: str, *, actor: Actor, data: dict[str, Any], case_id: str | None = None
@@ -480,6 +567,12 @@ class CaseStore(StoreConnection):
     def _latest_decision_json(conn: Connection, case_id: str) -> str:
         return latest_decision_json(conn, case_id)
 
+
+_ASSIGNMENT_EVENTS = {
+    "claim": "case.claimed",
+    "release": "case.released",
+    "reassign": "case.reassigned",
+}
 
 # Actions that close a case: each must name the decision it was made on.
 _FINAL_ACTIONS = (ReviewerAction.approve, ReviewerAction.deny)

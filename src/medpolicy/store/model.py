@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -16,6 +16,7 @@ __all__ = [
     "ENGINE_STATUS",
     "OPEN_STATUSES",
     "Case",
+    "CaseAssigned",
     "CaseConflict",
     "CaseNotFound",
     "CaseRecords",
@@ -107,10 +108,30 @@ class CaseSummary:
     updated_at: datetime
     closed_at: datetime | None
     decision_count: int
+    # Who the case is for and who asked (from the request; None when it does not say).
+    member_id: str | None
+    member_birth_date: date | None
+    member_sex: str | None
+    line_of_business: str | None
+    plan: str | None
+    prescriber: str | None  # "name (NPI 1234567890)"
+    policy_id: str | None  # of the latest engine decision
+    assigned_to: str | None  # the reviewer who claimed it
+    assigned_at: datetime | None
 
     @property
     def final(self) -> bool:
         return self.status not in OPEN_STATUSES
+
+    def overdue(self, now: datetime) -> bool:
+        return not self.final and self.due_at < now
+
+    def member_age(self, on: date) -> int | None:
+        """The member's age in whole years on ``on``, when the birth date is known."""
+        born = self.member_birth_date
+        if born is None:
+            return None
+        return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
     @classmethod
     def from_row(cls, row: Any) -> CaseSummary:
@@ -132,7 +153,23 @@ def _summary_fields(row: Any) -> dict[str, Any]:
         "updated_at": utc(row.updated_at),
         "closed_at": utc(row.closed_at) if row.closed_at is not None else None,
         "decision_count": int(row.decision_count),
+        "member_id": row.member_id,
+        "member_birth_date": _date(row.member_birth_date),
+        "member_sex": row.member_sex,
+        "line_of_business": row.line_of_business,
+        "plan": row.plan,
+        "prescriber": row.prescriber,
+        "policy_id": row.policy_id,
+        "assigned_to": row.assigned_to,
+        "assigned_at": utc(row.assigned_at) if row.assigned_at is not None else None,
     }
+
+
+def _date(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -212,6 +249,19 @@ class CaseConflict(Exception):
     def __init__(self, case: CaseSummary, message: str) -> None:
         super().__init__(message)
         self.case = case
+
+
+class CaseAssigned(CaseConflict):
+    """The case is claimed by another reviewer: only they may act on it (or release it), unless
+    an admin reassigns it."""
+
+    def __init__(self, case: CaseSummary, action: str) -> None:
+        super().__init__(
+            case,
+            f"case {case.id} is claimed by {case.assigned_to}: only they can {action} it "
+            "(they can release it, or an admin can reassign it)",
+        )
+        self.holder = case.assigned_to
 
 
 class IdempotencyConflict(Exception):

@@ -26,9 +26,12 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    literal_column,
 )
 
 __all__ = [
+    "OPEN_PREDICATE",
+    "OPEN_STATUS_VALUES",
     "audit_events",
     "audit_head",
     "cases",
@@ -70,8 +73,43 @@ cases = Table(
     Column("request_sha256", String(64), nullable=False),
     Column("request_json", Text, nullable=False),
     Column("decision_count", Integer, nullable=False),
+    # Who the case is for and who asked, copied from ``request_json`` so that a queue can show,
+    # filter and search them without reading every request (``medpolicy.store.identity``;
+    # ``verify`` holds them to the request they came from).
+    Column("member_id", String(200), nullable=True, index=True),
+    Column("member_birth_date", String(10), nullable=True),
+    Column("member_sex", String(20), nullable=True),
+    Column("line_of_business", String(40), nullable=True),
+    Column("plan", String(200), nullable=True),
+    Column("prescriber", String(300), nullable=True),
+    # The policy of the latest engine decision.
+    Column("policy_id", String(100), nullable=True),
+    # The reviewer who has claimed the case (their token's name), and since when; the claim and
+    # its release are audit events, and ``verify`` replays them.
+    Column("assigned_to", String(200), nullable=True),
+    Column("assigned_at", Timestamp, nullable=True),
     UniqueConstraint("idempotency_scope", "idempotency_key", name="uq_cases_idempotency"),
 )
+
+# The work queue reads open cases soonest due first, in pages after a (due_at, id) cursor: these
+# partial indexes hold only open cases, so they stay small as closed cases pile up. The queue's
+# query repeats their predicate (``OPEN_PREDICATE``) so that SQLite can use them.
+OPEN_STATUS_VALUES = ("pending_information", "in_review")
+# Literal values, not bound parameters: SQLite uses a partial index only when the query's WHERE
+# repeats the index's predicate exactly, constants included.
+OPEN_PREDICATE = cases.c.status.in_([literal_column(f"'{v}'") for v in OPEN_STATUS_VALUES])
+_OPEN = OPEN_PREDICATE
+for _name, _columns in (
+    ("ix_cases_open_due", ("due_at", "id")),
+    ("ix_cases_open_assignee", ("assigned_to", "due_at", "id")),
+    ("ix_cases_open_organization", ("organization", "due_at", "id")),
+):
+    Index(
+        _name,
+        *(cases.c[c] for c in _columns),
+        sqlite_where=_OPEN,
+        postgresql_where=_OPEN,
+    )
 
 decisions = Table(
     "decisions",

@@ -9,7 +9,8 @@ the events record then proves the rest of the store, by replaying them:
 - each case, column by column: the request it holds (``request_json`` must hash to the
   ``request_sha256`` the last submission or resubmission recorded), its organization, urgency,
   request id and type, due and receipt times, status, outcome, pathways, decision count, and when
-  it was last updated and closed, as its events set them;
+  it was last updated and closed, and who holds it (claims, releases and reassignments), as its
+  events set them; who it is for (member, plan, line of business, prescriber), as its request says;
 - each API token: its hash, role, organization and name as created, and whether it was revoked
   (a token's row is what every right of its holder rests on).
 
@@ -37,11 +38,13 @@ from medpolicy.store.audit import (
     events,
     sha256_text,
 )
+from medpolicy.store.identity import identity_columns
 from medpolicy.store.model import utc
 from medpolicy.store.schema import audit_head, cases, decisions, reviewer_actions, tokens
 
 __all__ = ["verify_chain"]
 
+_ASSIGNMENT_EVENTS = frozenset({"case.claimed", "case.released", "case.reassigned"})
 _FINAL_STATUSES = frozenset({"approved", "denied", "out_of_scope"})
 # Facts a case's first event records about it, when it records them (newer stores).
 _SUBMITTED_FACTS = ("request_id", "organization", "urgency", "request_type", "pathways")
@@ -85,6 +88,8 @@ class _Expected:
     def _case(self, case_id: str, kind: str, at: str, data: dict[str, Any]) -> None:
         state = self.cases.setdefault(case_id, {})
         if kind == "case.submitted":
+            # No case was claimed when it was opened (nor before claims existed).
+            state["assigned_to"] = state["assigned_at"] = None
             state["received_at"] = at
             state["idempotency_key"] = data.get("idempotency_key")
             if "due_at" in data:
@@ -92,9 +97,14 @@ class _Expected:
             state.update({k: data[k] for k in _SUBMITTED_FACTS if k in data})
         if "request_sha256" in data:
             state["request_sha256"] = data["request_sha256"]
+        if kind in _ASSIGNMENT_EVENTS:
+            state["assigned_to"] = data["assigned_to"]
+            state["assigned_at"] = None if data["assigned_to"] is None else at
         if "decision_number" in data:
             state["decision_count"] = int(data["decision_number"])
             state["outcome"] = data["outcome"]
+            if "id" in (data.get("policy") or {}):
+                state["policy_id"] = data["policy"]["id"]
             if "pathways" in data:
                 state["pathways"] = data["pathways"]
         if "status" in data:
@@ -178,6 +188,11 @@ def _check_cases(conn: Connection, expected: _Expected) -> Iterator[str]:
             continue
         if sha256_text(c.request_json) != c.request_sha256:
             yield f"cases id {c.id}: request_json does not match its request_sha256 (edited)"
+        else:
+            # Who the case is for: copied from the request the trail vouches for.
+            for column, want in identity_columns(json.loads(c.request_json)).items():
+                if getattr(c, column) != want:
+                    yield f"cases id {c.id}: {column} is not the request's (edited)"
         for column, want in state.items():
             have = _as_recorded(getattr(c, column))
             if have != want:

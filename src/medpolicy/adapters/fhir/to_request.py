@@ -12,6 +12,7 @@ Nothing is guessed: a coding the catalogue data does not list (``vocabulary``) i
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -148,8 +149,10 @@ def _transport(ctx: OrderContext, draft: Draft) -> None:
 
 
 def _order(index: ResourceIndex, order: Located, draft: Draft) -> None:
-    """The requested order: its dose and schedule, and the diagnoses it states as its reason."""
+    """The requested order: its dose and schedule, the diagnoses it states as its reason, and
+    who ordered it."""
     read_dosage(order, draft)
+    _prescriber(index, order, draft)
     for i, reason in enumerate(as_list(order.resource.get("reasonCode"))):
         read_stated_concept(reason, order.at("reasonCode", i), draft)
     for i, reference in enumerate(as_list(order.resource.get("reasonReference"))):
@@ -157,6 +160,33 @@ def _order(index: ResourceIndex, order: Located, draft: Draft) -> None:
     start = parse_date(order.resource.get("occurrenceDateTime"))
     if start:
         draft.set("medication.start_date", start.isoformat(), order.at("occurrenceDateTime"))
+
+
+_NPI = "http://hl7.org/fhir/sid/us-npi"
+
+
+def _prescriber(index: ResourceIndex, order: Located, draft: Draft) -> None:
+    """MedicationRequest.requester, when it is a Practitioner with a name: its name and NPI."""
+    found = index.resolve(order.resource.get("requester"), order)
+    if found is None or found.type != "Practitioner":
+        return
+    names = [n for n in as_list(found.resource.get("name")) if isinstance(n, dict)]
+    if not names:
+        return
+    name = names[0]
+    given = " ".join(g for g in as_list(name.get("given")) if isinstance(g, str))
+    family = name.get("family") if isinstance(name.get("family"), str) else ""
+    text = name.get("text") or " ".join(p for p in (given, family) if p)
+    if not isinstance(text, str) or not text.strip():
+        return
+    draft.set("prescriber.name", text.strip()[:200], found.at("name", 0))
+    for i, ident in enumerate(as_list(found.resource.get("identifier"))):
+        if not isinstance(ident, dict) or ident.get("system") != _NPI:
+            continue
+        value = ident.get("value")
+        if isinstance(value, str) and re.fullmatch(r"\d{10}", value):
+            draft.set("prescriber.npi", value, found.at("identifier", i))
+            return
 
 
 def _member(ctx: OrderContext, draft: Draft) -> None:
@@ -175,6 +205,9 @@ def _member(ctx: OrderContext, draft: Draft) -> None:
         born = parse_date(patient.resource.get("birthDate"))
         if born:
             draft.set("member.birth_date", born.isoformat(), patient.at("birthDate"))
+        gender = patient.resource.get("gender")
+        if gender in ("female", "male", "other", "unknown"):
+            draft.set("member.sex", gender, patient.at("gender"))
     if coverage is not None:
         _line_of_business(coverage, draft)
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlencode
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -26,6 +26,7 @@ from fastapi.templating import Jinja2Templates
 from medpolicy.api.auth import COOKIE
 from medpolicy.api.body import FORM_TYPES, check_media_type
 from medpolicy.api.errors import ApiError
+from medpolicy.api.queue_query import parse_queue_query
 from medpolicy.api.schemas import service_level
 from medpolicy.api.state import Services, app_services
 from medpolicy.errors import FieldError, RequestError
@@ -37,6 +38,7 @@ from medpolicy.store import (
     Role,
     TokenInfo,
 )
+from medpolicy.store.queue import QueueCounts, QueueQuery
 
 __all__ = ["install"]
 
@@ -51,6 +53,7 @@ def _pathway_ids(criterion_ids: list[str]) -> list[str]:
 
 templates.env.filters["pathway_ids"] = _pathway_ids
 router = APIRouter(prefix="/review", include_in_schema=False)
+_DECIDERS = (Role.reviewer, Role.admin)
 MAX_FORM_BYTES = 64_000
 
 
@@ -153,40 +156,69 @@ async def logout(request: Request) -> Response:
     return response
 
 
+def _tally(counts: QueueCounts | None, facet: str, key: str) -> int | None:
+    """How many of the query's cases have ``key`` for ``facet`` (None after the first page)."""
+    if counts is None:
+        return None
+    found: dict[str, int] = getattr(counts, facet)
+    return found.get(key, 0)
+
+
 def _safe_next(target: str) -> str:
     return target if target.startswith("/review/") and "//" not in target else "/review/"
 
 
-_FILTERS = {
-    "all": (CaseStatus.in_review, CaseStatus.pending_information),
-    "in_review": (CaseStatus.in_review,),
-    "pending_information": (CaseStatus.pending_information,),
+_DUE_LABELS = {
+    "overdue": "Overdue",
+    "24h": "Due within 24 hours",
+    "72h": "Due within 72 hours",
+    "7d": "Due within 7 days",
 }
 
 
 @router.get("/")
-def queue_page(request: Request, show: str = "all") -> HTMLResponse:
+def queue_page(request: Request) -> HTMLResponse:
     info, session = _reviewer(request)
     svc = app_services(request)
-    rows = svc.store.queue(limit=500)
-    counts = {
-        key: sum(1 for r in rows if r.status in statuses) for key, statuses in _FILTERS.items()
-    }
-    chosen = [r for r in rows if r.status in _FILTERS.get(show, _FILTERS["all"])]
+    params = dict(request.query_params)
+    errors: list[str] = []
+    try:
+        query = parse_queue_query(params, info, svc.registry)
+    except RequestError as exc:
+        errors = [f"{e.field}: {e.problem}" for e in exc.errors]
+        query = QueueQuery(limit=0)
+    page = svc.store.queue_page(query) if not errors else None
     now = datetime.now(UTC)
     recent = svc.store.list_cases(
         statuses=[CaseStatus.approved, CaseStatus.denied, CaseStatus.out_of_scope], limit=15
     )
+    chosen = {k: v for k, v in params.items() if k not in ("cursor", "limit") and v.strip()}
+    size = {"limit": params["limit"]} if params.get("limit") else {}
     return _page(
         request,
         "queue.html",
+        422 if errors else 200,
         reviewer=info,
         csrf=_csrf(session),
-        rows=chosen,
-        counts=counts,
-        show=show if show in _FILTERS else "all",
+        rows=page.cases if page else [],
+        counts=page.counts if page else None,
+        tally=partial(_tally, page.counts if page else None),
+        next_url=(
+            "/review/?" + urlencode({**chosen, **size, "cursor": page.next_cursor})
+            if page and page.next_cursor
+            else None
+        ),
+        paged="cursor" in params,
+        first_url="/review/?" + urlencode({**chosen, **size}),
+        chosen=chosen,
+        filtering=bool(chosen),
+        policies=sorted({p.meta.id for p in svc.registry.all()}),
+        pathways=sorted({p.id for policy in svc.registry.all() for p in policy.pathways}),
+        due_labels=_DUE_LABELS,
+        errors=errors,
         recent=recent,
         now=now,
+        today=now.date(),
         due_text=due_text,
     )
 
@@ -215,6 +247,7 @@ def _case_page(
             request, "missing.html", 404, reviewer=info, csrf=_csrf(session), case_id=case_id
         )
     decision = case.decision()
+    history = svc.store.history(case.id)
     reason_clauses = list(dict.fromkeys(r.clause for r in decision.reasons))
     reviewer_decisions = svc.store.reviewer_decisions(case.id)
     return _page(
@@ -226,12 +259,19 @@ def _case_page(
         case=case,
         decision=decision,
         request_data=case.request_data(),
-        history=svc.store.history(case.id),
+        history=history,
         reviewer_decisions=reviewer_decisions,
         approval=next(
             (r for r in reversed(reviewer_decisions) if r.action is ReviewerAction.approve), None
         ),
         decisions=svc.store.decisions(case.id),
+        today=datetime.now(UTC).date(),
+        refused=[e for e in history if e.event_type == "case.resubmission_refused"],
+        reviewers=(
+            sorted({t.name for t in svc.tokens.list() if t.role in _DECIDERS and not t.revoked})
+            if info.role is Role.admin
+            else []
+        ),
         service_level=service_level(case).label,
         now=datetime.now(UTC),
         due_text=due_text,
@@ -287,9 +327,49 @@ async def decide(request: Request, case_id: str) -> Response:
             request, svc, info, session, case_id, errors=problems, form=form, status_code=422
         )
     except CaseConflict as exc:
-        return _case_page(request, svc, info, session, case_id, errors=[str(exc)], status_code=409)
+        return _case_page(
+            request, svc, info, session, case_id, errors=[str(exc)], form=form, status_code=409
+        )
     svc.metrics.reviewer_actions.labels(action.value).inc()
     return RedirectResponse(f"/review/cases/{case_id}?done={action.value}", status_code=303)
+
+
+@router.post("/cases/{case_id}/assignment")
+async def assignment(request: Request, case_id: str) -> Response:
+    """Claim (``do=claim``), release (``do=release``) or, for an admin, reassign
+    (``do=reassign`` with ``reviewer``: a name, or empty for no one)."""
+    info, session = _reviewer(request)
+    svc = app_services(request)
+    form = await _form(request)
+    if not hmac.compare_digest(_first(form, "csrf"), _csrf(session)):
+        return _case_page(
+            request,
+            svc,
+            info,
+            session,
+            case_id,
+            status_code=403,
+            errors=["The form expired: reload the page and try again."],
+        )
+    verb, actor = _first(form, "do"), info.actor()
+    try:
+        if verb == "claim":
+            await run_in_threadpool(svc.store.claim, case_id, actor=actor)
+        elif verb == "release":
+            await run_in_threadpool(svc.store.release, case_id, actor=actor)
+        elif verb == "reassign":
+            to = _first(form, "reviewer").strip() or None
+            await run_in_threadpool(svc.store.reassign, case_id, to, actor=actor)
+        else:
+            raise RequestError([FieldError("do", "claim, release or reassign")])
+    except RequestError as exc:
+        problems = [f"{e.field}: {e.problem}" for e in exc.errors]
+        return _case_page(request, svc, info, session, case_id, errors=problems, status_code=422)
+    except CaseConflict as exc:
+        return _case_page(request, svc, info, session, case_id, errors=[str(exc)], status_code=409)
+    except PermissionError as exc:
+        return _case_page(request, svc, info, session, case_id, errors=[str(exc)], status_code=403)
+    return RedirectResponse(f"/review/cases/{case_id}?done={verb}", status_code=303)
 
 
 def _decision_count(value: str) -> int | None:
