@@ -1,5 +1,5 @@
 """Command-line verbs of the service, registered on the ``medpolicy`` command:
-``serve``, ``token create|list|revoke``, ``audit verify``, ``report`` and ``db upgrade``.
+``serve``, ``token create|list|revoke``, ``audit verify|reads``, ``report`` and ``db upgrade``.
 
 Every verb takes ``--database URL`` (default ``$MEDPOLICY_DATABASE_URL``, else the SQLite file
 in the user's data directory: ``$MEDPOLICY_DATA`` or ``~/.local/share/medpolicy/medpolicy.db``).
@@ -275,7 +275,7 @@ def token_revoke(token_id: int, database: str | None) -> None:
 
 @click.group()
 def audit() -> None:
-    """Check the audit trail."""
+    """Check the audit trail; report who viewed which case."""
 
 
 @audit.command("verify")
@@ -286,12 +286,45 @@ def audit_verify(database: str | None) -> None:
 
     result = open_store(database).verify_audit()
     if result.ok:
-        click.echo(f"audit trail intact: {result.events} events verified")
+        click.echo(
+            f"audit trail intact: {result.events} events and {result.reads} case views verified"
+        )
         return
     click.echo(f"audit trail BROKEN after {result.events} good events:", err=True)
     for problem in result.problems:
         click.echo(f"  {problem}", err=True)
     sys.exit(1)
+
+
+@audit.command("reads")
+@click.option("--case", "case_id", default=None, metavar="ID", help="Views of this case.")
+@click.option("--user", default=None, metavar="NAME", help="Views by this token's holder.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
+@_database
+def audit_reads(case_id: str | None, user: str | None, as_json: bool, database: str | None) -> None:
+    """Who viewed a case's health information, when and through which route (oldest first)."""
+    import json
+
+    from medpolicy.store import open_store
+
+    if case_id is None and user is None:
+        raise click.UsageError("name --case ID or --user NAME (or both)")
+    store = open_store(database)
+    try:
+        found = store.reads.reads(case_id=case_id, reader=user)
+    finally:
+        store.close()
+    for r in found:
+        if as_json:
+            row = {"seq": r.seq, "at": r.at, "case_id": r.case_id, "reader": r.reader}
+            click.echo(json.dumps(row | {"route": r.route, "actor": r.actor}, sort_keys=True))
+        else:
+            role = r.actor.get("role") or r.actor.get("kind")
+            organization = r.actor.get("organization")
+            who = f"{r.reader} ({role}{', ' + organization if organization else ''})"
+            click.echo(f"{r.at}  {r.case_id}  {who}  {r.route}")
+    if not as_json:
+        click.echo(f"{len(found)} view(s)", err=True)
 
 
 def _day(value: str | None, default: date) -> datetime:

@@ -177,6 +177,8 @@ class StoreRecorder:
         if not found:
             return None
         latest = max(found, key=lambda c: c.received_at)
+        # An inquiry shows the case's decision: a view, recorded (``medpolicy.store.reads``).
+        self.store.reads.record(latest.id, self.caller.actor(), "POST /fhir/Claim/$inquire")
         return self._record(latest)
 
     def _record(self, case: Case) -> CaseRecord:

@@ -23,6 +23,7 @@ from medpolicy.adapters.native import parse_request, validate_model
 from medpolicy.api.auth import Caller, authenticate, check_case_access, require
 from medpolicy.api.body import JSON_TYPES, MERGE_PATCH_TYPES, json_body
 from medpolicy.api.errors import ApiError
+from medpolicy.api.notice_routes import record_view
 from medpolicy.api.schemas import (
     CaseList,
     CaseOut,
@@ -250,7 +251,10 @@ def _load(svc: Services, caller: TokenInfo, case_id: str) -> Case:
     tags=["cases"],
 )
 def get_case(case_id: str, caller: Caller, svc: Svc) -> Response:
-    return _json(_case_body(svc, _load(svc, caller, case_id)))
+    """Each answer is recorded in the read audit (``medpolicy audit reads``)."""
+    case = _load(svc, caller, case_id)
+    record_view(svc, case.id, caller.actor(), "GET /api/v1/cases/{case_id}")
+    return _json(_case_body(svc, case))
 
 
 @router.get(

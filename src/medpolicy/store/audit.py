@@ -198,6 +198,7 @@ class Verification:
 
     events: int = 0
     problems: list[str] = field(default_factory=list)
+    reads: int = 0  # rows of the read audit's chain verified (``medpolicy.store.reads``)
 
     @property
     def ok(self) -> bool:

@@ -58,6 +58,7 @@ from medpolicy.store.queries import (
     latest_decision_json,
     reviewer_decisions_of,
 )
+from medpolicy.store.reads import ReadLog
 from medpolicy.store.review import cited_clauses, insert_action
 from medpolicy.store.schema import cases
 from medpolicy.store.transactions import StoreConnection
@@ -119,10 +120,13 @@ class CaseStore(StoreConnection):
             busy=StoreBusy,
             wait_limit=lock_timeout,
         )
+        # Who viewed which case (``medpolicy.store.reads``).
+        self.reads = ReadLog(engine, self.transaction, clock)
 
     def close(self) -> None:
         """Stop the background threads and close the database connections."""
         self._group_commit.close()
+        self.reads.close()
         super().close()
 
     def writes_held_back(self) -> int:
