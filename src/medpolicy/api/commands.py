@@ -287,7 +287,8 @@ def audit_verify(database: str | None) -> None:
     result = open_store(database).verify_audit()
     if result.ok:
         click.echo(
-            f"audit trail intact: {result.events} events and {result.reads} case views verified"
+            f"audit trail intact: {result.events} events verified, and {result.reads} case "
+            "views (read audit)"
         )
         return
     click.echo(f"audit trail BROKEN after {result.events} good events:", err=True)
