@@ -75,6 +75,16 @@ def _execute(store: CaseStore, statement: object) -> None:
         conn.execute(statement)  # type: ignore[call-overload]
 
 
+def _wipe(store: CaseStore) -> None:
+    _execute(store, delete(read_events))
+    _execute(store, update(read_head).values(seq=0, hash="0" * 64))
+
+
+def _wipe(store: CaseStore) -> None:
+    _execute(store, delete(read_events))
+    _execute(store, update(read_head).values(seq=0, hash="0" * 64))
+
+
 TAMPERING: dict[str, tuple[Callable[[CaseStore], None], str]] = {
     "edit who read": (
         lambda s: _execute(
@@ -97,13 +107,7 @@ TAMPERING: dict[str, tuple[Callable[[CaseStore], None], str]] = {
         "read_events after seq 4: the read head records seq 5",
     ),
     "delete every view and reset the head": (
-        lambda s: (
-            (
-                _execute(s, delete(read_events)),
-                _execute(s, update(read_head).values(seq=0, hash="0" * 64)),
-            )
-            and None
-        ),
+        _wipe,
         "",  # indistinguishable from a store nobody read: see the README (anchoring the head)
     ),
     "insert a view behind its back": (
