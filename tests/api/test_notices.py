@@ -214,3 +214,19 @@ def test_a_denial_pdf_holds_the_reasons_and_clauses(
 def _squashed(text: str) -> str:
     """Without whitespace: a PDF's text breaks lines where the layout did."""
     return re.sub(r"\s+", "", text)
+
+
+def test_a_reviewers_request_for_information_is_sent_in_the_reviewers_words(
+    client: TestClient, tokens: Tokens
+) -> None:
+    case = submit(client, tokens, not_met_request())
+    asked = client.post(
+        f"/api/v1/cases/{case['id']}/actions",
+        json={"action": "request_information", "reason": "Please send the ISH pathology report."},
+        headers=Tokens.auth(tokens.reviewer),
+    )
+    assert asked.status_code == 200, asked.text
+    provider = text_of(notice(client, tokens.provider, case["id"], "provider").text)
+    assert "More information needed" in provider
+    assert "The reviewer asks for: Please send the ISH pathology report." in provider
+    assert "(14 days from this notice)" in provider

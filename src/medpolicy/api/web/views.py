@@ -289,7 +289,7 @@ def _notice_links(case: Case) -> list[tuple[str, str]]:
         return []
     base = f"/review/cases/{quote(case.id)}/notice"
     return [
-        (f"{who} notice ({fmt.upper()})", f"{base}?audience={who}&format={fmt}")
+        (f"{who.capitalize()} notice ({fmt.upper()})", f"{base}?audience={who}&format={fmt}")
         for who in AUDIENCES
         for fmt in FORMATS
     ]
