@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from medpolicy.notices import load_notice_settings
 from tests.api.conftest import Tokens
 from tests.api.support import approved_request, missing_information_request, not_met_request
 from tests.support import REPO, unavailable
@@ -230,3 +231,36 @@ def test_a_reviewers_request_for_information_is_sent_in_the_reviewers_words(
     assert "More information needed" in provider
     assert "The reviewer asks for: Please send the ISH pathology report." in provider
     assert "(14 days from this notice)" in provider
+
+
+def test_a_reviewers_approval_and_untrusted_text_escaped(
+    client: TestClient, tokens: Tokens
+) -> None:
+    hostile = "<img src=x onerror=alert(1)>"
+    body = not_met_request(f"PA-{hostile}")
+    body["member"]["id"] = f"M{hostile}"
+    case = submit(client, tokens, body)
+    approved = client.post(
+        f"/api/v1/cases/{case['id']}/actions",
+        json={"action": "approve", "reason": f"Peer review {hostile}", "decision_count": 1},
+        headers=Tokens.auth(tokens.reviewer),
+    )
+    assert approved.status_code == 200, approved.text
+    for audience in ("member", "provider"):
+        html = notice(client, tokens.provider, case["id"], audience).text
+        assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+        text = text_of(html)
+        assert "Prior authorization approved" in text and "Decided by: Dr Rivera." in text
+        assert "(6 months)" in text
+
+
+def test_the_deployments_notice_settings_are_checked(tmp_path: Path) -> None:
+    (tmp_path / "deployment.yaml").write_text(
+        "notices:\n  information_due_days: 0\n  appeal: {deadline_days: 30, fax: '555'}\n"
+    )
+    with pytest.raises(ValueError) as raised:
+        load_notice_settings(tmp_path)
+    message = str(raised.value)
+    assert "information_due_days" in message and "appeal.fax" in message
+    (tmp_path / "deployment.yaml").write_text("default_payer: florida_blue\n")
+    assert load_notice_settings(tmp_path).information_due_days == 14
