@@ -301,8 +301,13 @@ def audit_verify(database: str | None) -> None:
 @click.option("--case", "case_id", default=None, metavar="ID", help="Views of this case.")
 @click.option("--user", default=None, metavar="NAME", help="Views by this token's holder.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
+@click.option(
+    "--limit", default=10_000, show_default=True, type=click.IntRange(1), help="At most this many."
+)
 @_database
-def audit_reads(case_id: str | None, user: str | None, as_json: bool, database: str | None) -> None:
+def audit_reads(
+    case_id: str | None, user: str | None, as_json: bool, limit: int, database: str | None
+) -> None:
     """Who viewed a case's health information, when and through which route (oldest first)."""
     import json
 
@@ -312,7 +317,7 @@ def audit_reads(case_id: str | None, user: str | None, as_json: bool, database: 
         raise click.UsageError("name --case ID or --user NAME (or both)")
     store = open_store(database)
     try:
-        found = store.reads.reads(case_id=case_id, reader=user)
+        found = store.reads.reads(case_id=case_id, reader=user, limit=limit)
     finally:
         store.close()
     for r in found:
