@@ -13,7 +13,9 @@ The public Python API, shared by the REST service and the FHIR PAS routes::
     store.resubmit(case.id, merged_request, new_decision, actor=actor)
     store.record_reviewer_action(case.id, ReviewerAction.deny, "reason", actor=reviewer)
     store.history(case.id)                              # the case's audit events
-    store.verify_audit()                                # the whole hash chain
+    store.reads.record(case.id, actor, "GET /api/v1/cases/{case_id}")  # a view, recorded
+    store.reads.reads(case_id=case.id)                  # who viewed the case (read audit)
+    store.verify_audit()                                # the hash chains, both
 
 Every writing method commits before it returns.
 """
