@@ -188,6 +188,14 @@ def test_views_do_not_wait_on_the_case_trails_lock() -> None:
                 conn.execute("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE").fetchall()
                 store.reads.record("case_a", RIVERA, ROUTE)
                 conn.rollback()
-            assert store.verify_audit().ok
+                # The read chain's own head held elsewhere: refused within the read's wait.
+                conn.execute("SELECT seq FROM read_head WHERE id = 1 FOR UPDATE").fetchall()
+                started = time.monotonic()
+                with pytest.raises(StoreBusy):
+                    store.reads.record("case_a", RIVERA, ROUTE)
+                assert time.monotonic() - started < 5
+                conn.rollback()
+            store.reads.record("case_a", RIVERA, ROUTE)
+            assert store.verify_audit().ok and store.verify_audit().reads == 2
         finally:
             store.close()

@@ -58,7 +58,7 @@ from medpolicy.store.queries import (
     latest_decision_json,
     reviewer_decisions_of,
 )
-from medpolicy.store.reads import ReadLog
+from medpolicy.store.reads import READ_WAIT, ReadLog
 from medpolicy.store.review import cited_clauses, insert_action
 from medpolicy.store.schema import cases
 from medpolicy.store.transactions import StoreConnection
@@ -121,7 +121,7 @@ class CaseStore(StoreConnection):
             wait_limit=lock_timeout,
         )
         # Who viewed which case (``medpolicy.store.reads``).
-        self.reads = ReadLog(engine, self.transaction, clock)
+        self.reads = ReadLog(engine, self.transaction, clock, min(READ_WAIT, lock_timeout))
 
     def close(self) -> None:
         """Stop the background threads and close the database connections."""

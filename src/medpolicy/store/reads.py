@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -92,9 +92,20 @@ class ReadLog:
     ) -> None:
         self._engine = engine
         self._clock = clock
+        self._transaction = transaction
+        self._wait = wait
         self._commit: GroupCommit[_NewRead, Read] = GroupCommit(
-            lambda can_wait: transaction(can_wait, timeout=wait), _append, busy=StoreBusy
+            self._begin, _append, busy=StoreBusy
         )
+
+    @contextmanager
+    def _begin(self, can_wait: bool) -> Iterator[Connection]:
+        """A write transaction that waits at most ``wait`` for its locks (on PostgreSQL, where
+        the store's own ``lock_timeout`` may be longer, by ``SET LOCAL lock_timeout``)."""
+        with self._transaction(can_wait, timeout=self._wait) as conn:
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql(f"SET LOCAL lock_timeout = {int(self._wait * 1000)}")
+            yield conn
 
     def close(self) -> None:
         self._commit.close()
