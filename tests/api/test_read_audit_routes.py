@@ -75,3 +75,14 @@ def test_the_reviewer_apps_views_are_recorded(client: TestClient, tokens: Tokens
         ("Dr Rivera", "GET /review/cases/{case_id}", "reviewer"),
         ("Dr Rivera", "GET /review/cases/{case_id}/notice", "reviewer"),
     ]
+
+
+def test_an_idempotent_replay_is_a_recorded_view(client: TestClient, tokens: Tokens) -> None:
+    body = approved_request()
+    headers = {**Tokens.auth(tokens.provider), "Idempotency-Key": "replay-1"}
+    first = client.post("/api/v1/cases", json=body, headers=headers)
+    again = client.post("/api/v1/cases", json=body, headers=headers)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert _views(client, first.json()["id"]) == [
+        ("Tampa front desk", "POST /api/v1/cases (idempotent replay)", "provider")
+    ]

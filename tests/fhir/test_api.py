@@ -232,6 +232,10 @@ def test_a_retried_submission_returns_the_same_case(service: Service) -> None:
         headers=service.auth(service.provider),
     )
     assert len(listed.json()["cases"]) == 1
+    # The retry showed the case as it stands: a view, in the read audit.
+    store = service.client.app.state.services.store  # type: ignore[attr-defined]
+    [view] = store.reads.reads(case_id=listed.json()["cases"][0]["id"])
+    assert view.route == "POST /fhir/Claim/$submit (the same request again)"
 
 
 def test_a_reviewers_approval_authorizes_the_request_as_submitted(service: Service) -> None:

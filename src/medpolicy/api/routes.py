@@ -209,8 +209,8 @@ async def submit_case(request: Request) -> Response:
     case, created = result.case, result.created
     if result.records is not None:
         body = _case_body(svc, case, result.records)
-    else:  # an idempotent retry: the case's records are read from the store
-        body = await run_in_threadpool(_case_body, svc, case)
+    else:  # an idempotent retry: the case as it stands now, a view (recorded) like a GET
+        body = await run_in_threadpool(_replayed_body, svc, case, caller)
     if created:
         svc.metrics.decisions.labels(case.outcome.value, "submission").inc()
         svc.metrics.latency.labels("submission").observe(time.perf_counter() - started)
@@ -233,6 +233,11 @@ DIRECT_ENDPOINTS = (evaluate, submit_case)
 def _case_body(svc: Services, case: Case, records: CaseRecords | None = None) -> bytes:
     records = records or svc.store.records(case.id)
     return case_body(case, records.history, records.reviewer_decisions, records.decisions)
+
+
+def _replayed_body(svc: Services, case: Case, caller: TokenInfo) -> bytes:
+    record_view(svc, case.id, caller.actor(), "POST /api/v1/cases (idempotent replay)")
+    return _case_body(svc, case)
 
 
 def _load(svc: Services, caller: TokenInfo, case_id: str) -> Case:
