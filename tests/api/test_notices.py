@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from html import unescape
 from pathlib import Path
 from typing import Any
@@ -123,6 +123,29 @@ def test_the_same_case_gives_the_same_bytes(client: TestClient, tokens: Tokens) 
         assert first.status_code == 200 and first.content == again.content, fmt
 
 
+def test_a_pdfs_dates_are_the_determinations_own(
+    client: TestClient, tokens: Tokens, tmp_path: Path
+) -> None:
+    _pdf_tools()
+    case = submit(client, tokens, not_met_request())
+    deny(client, tokens, case["id"])
+    denied_at = client.get(
+        f"/api/v1/cases/{case['id']}", headers=Tokens.auth(tokens.reviewer)
+    ).json()["reviewer_decisions"][0]["at"]
+    path = tmp_path / "denial.pdf"
+    path.write_bytes(notice(client, tokens.reviewer, case["id"], "member", "pdf").content)
+    info = subprocess.run(
+        ["pdfinfo", "-isodates", str(path)], check=True, capture_output=True, text=True
+    ).stdout
+    dates = dict(
+        line.split(":", 1)
+        for line in info.splitlines()
+        if line.startswith(("CreationDate", "ModDate"))
+    )
+    want = datetime.fromisoformat(denied_at).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert {k: v.strip() for k, v in dates.items()} == {"CreationDate": want, "ModDate": want}
+
+
 def test_who_may_fetch_a_notice(client: TestClient, tokens: Tokens) -> None:
     case = submit(client, tokens, approved_request())
     url = f"/api/v1/cases/{case['id']}/notice?audience=member"
@@ -159,7 +182,7 @@ def test_bad_parameters_name_themselves(
 
 
 def _pdf_tools() -> None:
-    if not (shutil.which("pdftotext") and shutil.which("pdftoppm")):
+    if not all(shutil.which(tool) for tool in ("pdftotext", "pdftoppm", "pdfinfo")):
         unavailable("poppler-utils is not installed (scripts/setup --system installs it)")
 
 
