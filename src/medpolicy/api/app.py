@@ -72,6 +72,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         store.checkpoint_in_background()
+        # Views recorded in the read spool while the store was locked: chained now if the
+        # store can be written (else at the next view).
+        store.reads.drain()
         yield
         store.close()
 

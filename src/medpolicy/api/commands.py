@@ -281,14 +281,22 @@ def audit() -> None:
 @audit.command("verify")
 @_database
 def audit_verify(database: str | None) -> None:
-    """Verify the hash chain and the records it covers; exit 1 naming the first bad row."""
+    """Verify the hash chain and the records it covers; exit 1 naming the first bad row.
+
+    Views waiting in the read spool are chained first when the store can be written now;
+    those still waiting are counted, and a spool line that is not a recorded view is named."""
     from medpolicy.store import open_store
 
-    result = open_store(database).verify_audit()
+    store = open_store(database)
+    try:
+        store.reads.drain()
+        result = store.verify_audit()
+    finally:
+        store.close()
     if result.ok:
         click.echo(
             f"audit trail intact: {result.events} events verified, and {result.reads} case "
-            "views (read audit)"
+            f"views (read audit); {result.pending_reads} view(s) pending in the read spool"
         )
         return
     click.echo(f"audit trail BROKEN after {result.events} good events:", err=True)
@@ -308,7 +316,8 @@ def audit_verify(database: str | None) -> None:
 def audit_reads(
     case_id: str | None, user: str | None, as_json: bool, limit: int, database: str | None
 ) -> None:
-    """Who viewed a case's health information, when and through which route (oldest first)."""
+    """Who viewed a case's health information, when and through which route (oldest first;
+    views still waiting in the read spool last, marked pending)."""
     import json
 
     from medpolicy.store import open_store
@@ -317,20 +326,26 @@ def audit_reads(
         raise click.UsageError("name --case ID or --user NAME (or both)")
     store = open_store(database)
     try:
+        store.reads.drain()
         found = store.reads.reads(case_id=case_id, reader=user, limit=limit)
+        problems = store.reads.pending()[1]
     finally:
         store.close()
     for r in found:
         if as_json:
-            row = {"seq": r.seq, "at": r.at, "case_id": r.case_id, "reader": r.reader}
-            click.echo(json.dumps(row | {"route": r.route, "actor": r.actor}, sort_keys=True))
+            row: dict[str, Any] = {"seq": r.seq, "at": r.at, "case_id": r.case_id}
+            row |= {"reader": r.reader, "route": r.route, "actor": r.actor, "pending": r.pending}
+            click.echo(json.dumps(row, sort_keys=True))
         else:
             role = r.actor.get("role") or r.actor.get("kind")
             organization = r.actor.get("organization")
             who = f"{r.reader} ({role}{', ' + organization if organization else ''})"
-            click.echo(f"{r.at}  {r.case_id}  {who}  {r.route}")
+            mark = "  (pending: in the read spool)" if r.pending else ""
+            click.echo(f"{r.at}  {r.case_id}  {who}  {r.route}{mark}")
     if not as_json:
         click.echo(f"{len(found)} view(s)", err=True)
+    for problem in problems:
+        click.echo(f"warning: {problem} (see medpolicy audit verify)", err=True)
 
 
 def _day(value: str | None, default: date) -> datetime:

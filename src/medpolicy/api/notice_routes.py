@@ -6,8 +6,9 @@ provider organization the case belongs to (``check_case_access``). A case awaiti
 reviewer, or of another program, has no notice: 409 saying why.
 
 ``record_view``: each surface that shows a case's request or decision calls it before answering
-(``medpolicy.store.reads``); when the view cannot be recorded in time the store raises
-``StoreBusy`` and the caller gets a 503, not the case.
+(``medpolicy.store.reads``; on SQLite, while another process holds the write lock, the view is
+recorded in the read spool). When neither the store nor the spool can record it, the store
+raises ``StoreBusy`` and the caller gets a 503, not the case.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ _HTML_HEADERS = {
 
 def record_view(svc: Services, case_id: str, actor: Actor, route: str) -> None:
     """Record that ``actor`` is shown case ``case_id``'s health information through ``route``
-    (``StoreBusy`` when it cannot be recorded in time: the view must then be refused)."""
+    (``StoreBusy`` when neither the store nor the read spool can record it: the view must then
+    be refused)."""
     svc.store.reads.record(case_id, actor, route)
 
 

@@ -166,6 +166,9 @@ read_events = Table(
     Column("actor_json", Text, nullable=False),
     Column("route", String(200), nullable=False),
     Column("at", String(40), nullable=False),
+    # A view first recorded in the read spool (``medpolicy.store.read_spool``): its line's id,
+    # so that a spool drained twice (a crash between commit and emptying) chains it once.
+    Column("spool_id", String(32), nullable=True, unique=True, index=True),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
 )
