@@ -158,9 +158,12 @@ def test_a_view_neither_the_store_nor_the_spool_can_record_is_refused(tmp_path: 
             with pytest.raises(StoreBusy, match="could not be recorded"):
                 store.reads.record("case_1", RIVERA, ROUTE)
             assert time.monotonic() - started < 5, "a refused view waits a bounded time"
-        _spool(path).rmdir()
+        # The store free again: views are chained, and the unreadable spool is named.
         store.reads.record("case_1", RIVERA, ROUTE)
         assert [r.seq for r in store.reads.reads(case_id="case_1")] == [1]
+        problems = store.verify_audit().problems
+        assert len(problems) == 1 and problems[0].endswith(": cannot be read (Is a directory)")
+        _spool(path).rmdir()
         assert store.verify_audit().ok
     finally:
         store.close()

@@ -102,11 +102,16 @@ class ReadSpool:
             fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
             return SpoolContents()
+        except OSError as exc:
+            return self._unusable(exc)
         try:
             fcntl.flock(fd, fcntl.LOCK_SH)
-            return _parse(_read_all(fd))
+            data = _read_all(fd)
+        except OSError as exc:  # e.g. the path is a directory
+            return self._unusable(exc)
         finally:
             os.close(fd)
+        return _parse(data)
 
     @contextmanager
     def draining(self) -> Iterator[SpoolContents]:
@@ -116,6 +121,9 @@ class ReadSpool:
             fd = os.open(self.path, os.O_RDWR | os.O_CLOEXEC)
         except FileNotFoundError:
             yield SpoolContents()
+            return
+        except OSError as exc:  # its views wait there; the chain goes on without them
+            yield self._unusable(exc)
             return
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -129,6 +137,9 @@ class ReadSpool:
                 os.fsync(fd)
         finally:
             os.close(fd)
+
+    def _unusable(self, exc: OSError) -> SpoolContents:
+        return SpoolContents(problems=[f"read spool {self.path}: cannot be read ({exc.strerror})"])
 
 
 def _read_all(fd: int) -> bytes:

@@ -212,6 +212,13 @@ class ReadLog:
     ) -> list[Read]:
         """Recorded views, oldest first (then those pending in the spool): of one case, by one
         reader, or both."""
+        # The spool first: a view chained meanwhile is then found in the chain (and dropped
+        # from the pending), never missed.
+        pending = [
+            r
+            for r in self.pending()[0]
+            if case_id in (None, r.case_id) and reader in (None, r.reader)
+        ]
         query = select(read_events).order_by(read_events.c.seq).limit(limit)
         if case_id is not None:
             query = query.where(read_events.c.case_id == case_id)
@@ -219,12 +226,8 @@ class ReadLog:
             query = query.where(read_events.c.reader == reader)
         with self._engine.connect() as conn:
             found = [_row_read(r) for r in conn.execute(query)]
-        found += [
-            r
-            for r in self.pending()[0]
-            if case_id in (None, r.case_id) and reader in (None, r.reader)
-        ]
-        return found[:limit]
+        chained = {r.spool_id for r in found}
+        return (found + [r for r in pending if r.spool_id not in chained])[:limit]
 
 
 def _chained_ids(conn: Connection, ids: Sequence[str]) -> set[str]:
