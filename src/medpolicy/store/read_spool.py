@@ -38,11 +38,11 @@ SPOOL_SUFFIX = ".read-spool.jsonl"
 _FIELDS = ("id", "case_id", "reader", "actor_json", "route", "at")
 
 
-def spool_beside(database: str | None) -> Path | None:
+def spool_beside(database: str | None) -> ReadSpool | None:
     """The spool of the SQLite database file ``database`` (None for an in-memory database)."""
     if not database or database == ":memory:" or database.startswith("file:"):
         return None
-    return Path(database + SPOOL_SUFFIX)
+    return ReadSpool(Path(database))
 
 
 @dataclass(frozen=True)
@@ -75,10 +75,11 @@ class SpoolContents:
 
 
 class ReadSpool:
-    """The spool file at ``path`` (created by the first ``append``)."""
+    """The spool of the SQLite database file ``database`` (created by the first ``append``)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, database: Path) -> None:
+        self.database = database
+        self.path = Path(f"{database}{SPOOL_SUFFIX}")
 
     def append(self, entry: Spooled) -> None:
         """Append ``entry`` and fsync it (and the directory, when the file was empty), so that
@@ -130,6 +131,9 @@ class ReadSpool:
             contents = _parse(_read_all(fd))
             yield contents
             if contents.entries:
+                # The commit that chained them may be in the WAL unsynced (synchronous=NORMAL):
+                # sync it first, so that emptying the spool never loses a view to a power loss.
+                _fsync_if_present(Path(f"{self.database}-wal"))
                 os.ftruncate(fd, 0)
                 kept = b"".join(contents.bad_lines)
                 if kept:
@@ -187,6 +191,19 @@ def _entry(line: bytes) -> tuple[Spooled | None, str]:
     if not isinstance(actor, dict) or actor.get("name") != entry.reader:
         return None, "reader is not the actor's name (malformed)"
     return entry, ""
+
+
+def _fsync_if_present(path: Path) -> None:
+    """fsync the file at ``path`` (SQLite takes no lock on a -wal file, so closing this
+    descriptor releases none of its locks)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -33,7 +33,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, select, update
@@ -110,8 +109,8 @@ Transaction = Callable[..., AbstractContextManager[Connection]]
 
 
 class ReadLog:
-    """Records views (``record``) and reports them (``reads``). ``spool``: the file where views
-    go while the store is locked (SQLite's ``cases.db.read-spool.jsonl``; None on PostgreSQL)."""
+    """Records views (``record``) and reports them (``reads``). ``spool``: where views go while
+    the store is locked (SQLite's ``cases.db.read-spool.jsonl``; None on PostgreSQL)."""
 
     def __init__(
         self,
@@ -119,13 +118,13 @@ class ReadLog:
         transaction: Transaction,
         clock: Callable[[], datetime],
         wait: float = READ_WAIT,
-        spool: Path | None = None,
+        spool: ReadSpool | None = None,
     ) -> None:
         self._engine = engine
         self._clock = clock
         self._transaction = transaction
         self._wait = wait
-        self._spool = ReadSpool(spool) if spool is not None else None
+        self._spool = spool
         self._store_busy = False  # the last attempt found the store locked
         self._commit: GroupCommit[_NewRead, Read] = GroupCommit(
             self._begin, _append, busy=StoreBusy
