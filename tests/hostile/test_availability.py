@@ -105,6 +105,14 @@ def spool_unwritable(path: Path) -> Iterator[None]:
             aside.rename(spool)
 
 
+def _pending_views(url: str) -> int:
+    store = open_store(url)
+    try:
+        return len(store.reads.pending()[0])
+    finally:
+        store.close()
+
+
 def _views_recorded(url: str, case_id: str, backend: str) -> list[str]:
     """The case's views, each read back from the chain (none left pending) and verified."""
     store = open_store(url)
@@ -167,9 +175,12 @@ def _lock_freeze(
         eventually(lambda: call("GET", "/health").status_code == 200, "ready again")
         figures["answered while a write waited for the lock"] = answers
         figures["the waiting write, once the lock was free"] = released.status_code
+    # The two views made while the lock was held wait in the read spool (SQLite) ...
+    assert _pending_views(url) == (2 if backend == "sqlite" else 0)
     # 2. A short lock timeout: the write gives up and says when to retry.
     with _running_server(url, tmp_path / "server-2.log", "--lock-timeout", "1") as server:
         call = Counted(server.base_url, backend)
+        assert _pending_views(url) == 0, "... until the next server's start chains them"
         with holding():
             refused = {
                 "POST /api/v1/cases": call(
