@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -164,6 +165,34 @@ def test_a_view_neither_the_store_nor_the_spool_can_record_is_refused(tmp_path: 
         problems = store.verify_audit().problems
         assert len(problems) == 1 and problems[0].endswith(": cannot be read (Is a directory)")
         _spool(path).rmdir()
+        assert store.verify_audit().ok
+    finally:
+        store.close()
+
+
+def test_concurrent_views_while_locked_are_spooled_whole_and_chained_once(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "cases.db"
+    store = _open(path)
+
+    def reader(n: int) -> None:
+        for i in range(5):
+            store.reads.record(f"case_{n}_{i}", RIVERA, ROUTE)
+
+    try:
+        with sqlite_lock_held(path), ThreadPoolExecutor(16) as pool:
+            list(pool.map(reader, range(16)))
+        assert len(_spool(path).read_bytes().splitlines()) == 80
+        pending, problems = store.reads.pending()
+        assert len(pending) == 80 and not problems, "every line whole: none interleaved"
+        assert store.reads.drain()
+        views = store.reads.reads(reader="Dr Rivera")
+        assert [r.seq for r in views] == list(range(1, 81))
+        assert sorted(r.spool_id for r in views) == sorted(r.spool_id for r in pending)
+        for n in range(16):  # each reader's views in the order it made them
+            mine = [r.case_id for r in views if r.case_id.startswith(f"case_{n}_")]
+            assert mine == [f"case_{n}_{i}" for i in range(5)]
         assert store.verify_audit().ok
     finally:
         store.close()
