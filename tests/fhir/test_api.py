@@ -71,6 +71,10 @@ def test_a_reviewers_denial_is_visible_through_inquire(service: Service) -> None
     notes = " ".join(n["text"] for n in bundle["entry"][0]["resource"]["processNote"])
     assert "Not certified by clinician review" in notes and "ISH ratio 1.2" in notes
     assert "Position Statement > Initiation > 1.b" in notes
+    # The inquiry showed the case's decision: a view, in the read audit.
+    store = service.client.app.state.services.store  # type: ignore[attr-defined]
+    [view] = store.reads.reads(case_id=case_id)
+    assert view.route == "POST /fhir/Claim/$inquire" and view.actor["role"] == "provider"
 
 
 def test_another_providers_inquiry_finds_nothing(service: Service) -> None:
@@ -228,6 +232,10 @@ def test_a_retried_submission_returns_the_same_case(service: Service) -> None:
         headers=service.auth(service.provider),
     )
     assert len(listed.json()["cases"]) == 1
+    # The retry showed the case as it stands: a view, in the read audit.
+    store = service.client.app.state.services.store  # type: ignore[attr-defined]
+    [view] = store.reads.reads(case_id=listed.json()["cases"][0]["id"])
+    assert view.route == "POST /fhir/Claim/$submit (the same request again)"
 
 
 def test_a_reviewers_approval_authorizes_the_request_as_submitted(service: Service) -> None:

@@ -1,15 +1,17 @@
 """Availability against real processes: another process holding SQLite's write lock (or a
 PostgreSQL session holding the lock every write needs) must not freeze ``medpolicy serve``.
 Reads, ``/health`` and the web app keep answering; a write waits ``--lock-timeout`` and answers
-503 with Retry-After; ``/health`` says the server is not ready until the lock is free.
+503 with Retry-After; ``/health`` says the server is not ready until the lock is free. Every view
+of a case is still recorded in the read audit: on PostgreSQL in the chain (it has its own lock),
+on SQLite, whose one write lock the other process holds, in the read spool beside the database,
+chained in order at the next server start or view. Only when the spool cannot be written either
+is a view refused (503 with Retry-After).
 
 Before this, the event loop itself waited on SQLite's busy handler (30 s), so every request
 stalled behind one submission."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,38 +25,11 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from medpolicy.store import Role, TokenStore, open_store
+from medpolicy.store.read_spool import SPOOL_SUFFIX
 from tests.api.support import approved_request, not_met_request, pg_available, pg_database
 from tests.api.support import running_server as _running_server
 from tests.hostile.conftest import count, record
-from tests.support import unavailable
-
-HOLD_SQLITE_LOCK = """
-import sqlite3, sys
-conn = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=0)
-conn.execute("BEGIN IMMEDIATE")
-print("held", flush=True)
-sys.stdin.readline()
-conn.execute("ROLLBACK")
-"""
-
-
-@contextmanager
-def sqlite_lock_held(path: Path) -> Iterator[None]:
-    """Another process holds the database's write lock until the block ends."""
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_SQLITE_LOCK, str(path)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert holder.stdout is not None and holder.stdin is not None
-    assert holder.stdout.readline().strip() == "held"
-    try:
-        yield
-    finally:
-        holder.stdin.write("\n")
-        holder.stdin.close()
-        holder.wait(timeout=30)
+from tests.support import sqlite_lock_held, unavailable
 
 
 @contextmanager
@@ -115,6 +90,44 @@ def _held_back(call: Counted) -> bool:
     return float(line.split()[-1]) >= 1
 
 
+@contextmanager
+def spool_unwritable(path: Path) -> Iterator[None]:
+    """The read spool's path taken by a directory (what it holds set aside meanwhile)."""
+    spool, aside = Path(f"{path}{SPOOL_SUFFIX}"), Path(f"{path}.aside")
+    if spool.exists():
+        spool.rename(aside)
+    spool.mkdir()
+    try:
+        yield
+    finally:
+        spool.rmdir()
+        if aside.exists():
+            aside.rename(spool)
+
+
+def _pending_views(url: str) -> int:
+    store = open_store(url)
+    try:
+        return len(store.reads.pending()[0])
+    finally:
+        store.close()
+
+
+def _views_recorded(url: str, case_id: str, backend: str) -> list[str]:
+    """The case's views, each read back from the chain (none left pending) and verified."""
+    store = open_store(url)
+    try:
+        result = store.verify_audit()
+        assert result.ok and result.pending_reads == 0, result.problems
+        views = store.reads.reads(case_id=case_id)
+    finally:
+        store.close()
+    assert [v.seq for v in views] == sorted(v.seq for v in views if v.seq is not None)
+    spooled = [v.spool_id is not None for v in views]
+    assert spooled == ([True, True, True, False] if backend == "sqlite" else [False] * 4)
+    return [v.route for v in views]
+
+
 def _lock_freeze(
     backend: str, url: str, tmp_path: Path, holding: Callable[[], Any], waiting: Callable[..., bool]
 ) -> dict[str, Any]:
@@ -144,6 +157,7 @@ def _lock_freeze(
                 ).status_code,
                 "GET /api/v1/queue": call("GET", "/api/v1/queue", headers=as_reviewer).status_code,
                 "GET /review/": web.get("/review/").status_code,
+                "GET /review/cases/{id}": web.get(f"/review/cases/{case['id']}").status_code,
                 "GET /metrics": call("GET", "/metrics").status_code,
             }
             assert not pending.done(), "the write is still waiting for the lock"
@@ -153,6 +167,7 @@ def _lock_freeze(
             "GET /api/v1/cases/{id}": 200,
             "GET /api/v1/queue": 200,
             "GET /review/": 200,
+            "GET /review/cases/{id}": 200,
             "GET /metrics": 200,
         }, answers
         released = pending.result(timeout=120)
@@ -160,9 +175,12 @@ def _lock_freeze(
         eventually(lambda: call("GET", "/health").status_code == 200, "ready again")
         figures["answered while a write waited for the lock"] = answers
         figures["the waiting write, once the lock was free"] = released.status_code
+    # The two views made while the lock was held wait in the read spool (SQLite) ...
+    assert _pending_views(url) == (2 if backend == "sqlite" else 0)
     # 2. A short lock timeout: the write gives up and says when to retry.
     with _running_server(url, tmp_path / "server-2.log", "--lock-timeout", "1") as server:
         call = Counted(server.base_url, backend)
+        assert _pending_views(url) == 0, "... until the next server's start chains them"
         with holding():
             refused = {
                 "POST /api/v1/cases": call(
@@ -183,18 +201,30 @@ def _lock_freeze(
             assert refused["POST /api/v1/cases"].json()["errors"][0]["field"] == "(service)"
             still = call("GET", f"/api/v1/cases/{case['id']}", headers=as_reviewer)
             assert still.status_code == 200 and still.json()["status"] == "in_review"
+            if backend == "sqlite":  # neither the store nor the spool can record a view
+                with spool_unwritable(Path(url.removeprefix("sqlite:///"))):
+                    unrecorded = call("GET", f"/api/v1/cases/{case['id']}", headers=as_reviewer)
+                assert unrecorded.status_code == 503, unrecorded.text
+                assert unrecorded.headers["retry-after"] == "5"
+                figures["a case view with the read spool unwritable too"] = 503
         eventually(lambda: call("GET", "/health").status_code == 200, "ready again")
         after = call("POST", "/api/v1/cases", json=approved_request(), headers=as_provider)
         assert after.status_code == 201
+        viewed = call("GET", f"/api/v1/cases/{case['id']}", headers=as_reviewer)
+        assert viewed.status_code == 200
         figures["with --lock-timeout 1 while the lock is held"] = {
             k: v.status_code for k, v in refused.items()
         }
         figures["a write once the lock was free"] = after.status_code
-    store = open_store(url)
-    try:
-        assert store.verify_audit().ok
-    finally:
-        store.close()
+    # Each view answered was recorded once, in order: on SQLite the three made while the lock
+    # was held went through the spool (chained at the second server's start and its last view).
+    assert _views_recorded(url, case["id"], backend) == [
+        "GET /api/v1/cases/{case_id}",
+        "GET /review/cases/{case_id}",
+        "GET /api/v1/cases/{case_id}",
+        "GET /api/v1/cases/{case_id}",
+    ]
+    figures["case views recorded (chain, after the spool drained)"] = 4
     return figures
 
 

@@ -55,7 +55,7 @@ def test_0003_fills_identity_from_the_stored_request(database_url: str) -> None:
                 ),
                 {"n": number, "p": policy, "at": NOW},
             )
-    upgrade(engine)
+    upgrade(engine, "0003")
     assert current_revision(engine) == "0003"
     with engine.connect() as conn:
         row = conn.execute(text("SELECT * FROM cases WHERE id = 'case_old'")).mappings().one()

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from medpolicy import __version__
-from medpolicy.api import fhir_routes
+from medpolicy.api import fhir_routes, notice_routes
 from medpolicy.api.direct import DirectRoutes
 from medpolicy.api.errors import ApiError, install_error_handlers, surface_error_response
 from medpolicy.api.metrics import CONTENT_TYPE, Metrics
@@ -24,6 +24,7 @@ from medpolicy.api.schemas import request_components
 from medpolicy.api.settings import Settings
 from medpolicy.api.state import Services
 from medpolicy.errors import FieldError
+from medpolicy.notices import load_notice_settings
 from medpolicy.policy.registry import PolicyRegistry
 from medpolicy.store import TokenStore, open_store
 from medpolicy.store.sessions import SessionStore, SessionTimeouts
@@ -58,11 +59,22 @@ def create_app(
         statement_timeout=settings.statement_timeout,
     )
     sessions = SessionStore(store, SessionTimeouts(settings.session_idle, settings.session_max))
-    svc = Services(settings, registry, store, TokenStore(store), Metrics(store), sessions)
+    svc = Services(
+        settings,
+        registry,
+        store,
+        TokenStore(store),
+        Metrics(store),
+        sessions,
+        load_notice_settings(settings.policies_dir),
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         store.checkpoint_in_background()
+        # Views recorded in the read spool while the store was locked: chained now if the
+        # store can be written (else at the next view).
+        store.reads.drain()
         yield
         store.close()
 
@@ -81,6 +93,7 @@ def create_app(
     app.state.services = svc
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(notice_routes.router)
     app.include_router(fhir_routes.router)
     _add_operational_routes(app, svc)
     _install_web(app)

@@ -1,5 +1,5 @@
 """Command-line verbs of the service, registered on the ``medpolicy`` command:
-``serve``, ``token create|list|revoke``, ``audit verify``, ``report`` and ``db upgrade``.
+``serve``, ``token create|list|revoke``, ``audit verify|reads``, ``report`` and ``db upgrade``.
 
 Every verb takes ``--database URL`` (default ``$MEDPOLICY_DATABASE_URL``, else the SQLite file
 in the user's data directory: ``$MEDPOLICY_DATA`` or ``~/.local/share/medpolicy/medpolicy.db``).
@@ -275,23 +275,77 @@ def token_revoke(token_id: int, database: str | None) -> None:
 
 @click.group()
 def audit() -> None:
-    """Check the audit trail."""
+    """Check the audit trail; report who viewed which case."""
 
 
 @audit.command("verify")
 @_database
 def audit_verify(database: str | None) -> None:
-    """Verify the hash chain and the records it covers; exit 1 naming the first bad row."""
+    """Verify the hash chain and the records it covers; exit 1 naming the first bad row.
+
+    Views waiting in the read spool are chained first when the store can be written now;
+    those still waiting are counted, and a spool line that is not a recorded view is named."""
     from medpolicy.store import open_store
 
-    result = open_store(database).verify_audit()
+    store = open_store(database)
+    try:
+        store.reads.drain()
+        result = store.verify_audit()
+    finally:
+        store.close()
     if result.ok:
-        click.echo(f"audit trail intact: {result.events} events verified")
+        click.echo(
+            f"audit trail intact: {result.events} events verified, and {result.reads} case "
+            f"views (read audit); {result.pending_reads} view(s) pending in the read spool"
+        )
         return
     click.echo(f"audit trail BROKEN after {result.events} good events:", err=True)
     for problem in result.problems:
         click.echo(f"  {problem}", err=True)
     sys.exit(1)
+
+
+@audit.command("reads")
+@click.option("--case", "case_id", default=None, metavar="ID", help="Views of this case.")
+@click.option("--user", default=None, metavar="NAME", help="Views by this token's holder.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
+@click.option(
+    "--limit", default=10_000, show_default=True, type=click.IntRange(1), help="At most this many."
+)
+@_database
+def audit_reads(
+    case_id: str | None, user: str | None, as_json: bool, limit: int, database: str | None
+) -> None:
+    """Who viewed a case's health information, when and through which route (oldest first;
+    views still waiting in the read spool last, marked pending)."""
+    import json
+
+    from medpolicy.store import open_store
+
+    if case_id is None and user is None:
+        raise click.UsageError("name --case ID or --user NAME (or both)")
+    store = open_store(database)
+    try:
+        store.reads.drain()
+        found = store.reads.reads(case_id=case_id, reader=user, limit=limit)
+        problems = store.reads.pending()[1]
+    finally:
+        store.close()
+    for r in found:
+        if as_json:
+            row: dict[str, Any] = {"seq": r.seq, "at": r.at, "case_id": r.case_id}
+            row |= {"reader": r.reader, "route": r.route, "actor": r.actor, "pending": r.pending}
+            click.echo(json.dumps(row, sort_keys=True))
+        else:
+            role = r.actor.get("role") or r.actor.get("kind")
+            organization = r.actor.get("organization")
+            who = f"{r.reader} ({role}{', ' + organization if organization else ''})"
+            mark = "  (pending: in the read spool)" if r.pending else ""
+            click.echo(f"{r.at}  {r.case_id}  {who}  {r.route}{mark}")
+    if not as_json:
+        click.echo(f"{len(found)} view(s)", err=True)
+    for problem in problems:
+        click.echo(f"warning: {problem} (see medpolicy audit verify)", err=True)
 
 
 def _day(value: str | None, default: date) -> datetime:

@@ -146,6 +146,9 @@ _STATUS: dict[str, Status] = {
 }
 
 
+_SUBMIT_REPLAY = "POST /fhir/Claim/$submit (the same request again)"
+
+
 class StoreRecorder:
     """Keeps PAS and CRD decisions as cases; a request for an open case adds to that case."""
 
@@ -161,7 +164,8 @@ class StoreRecorder:
         found = self.store.find_by_request_id(request.request_id, self.organization)
         sent = request.model_dump_json(exclude_none=True)
         same = [c for c in found if c.request_json == sent]
-        if same:
+        if same:  # the case as it stands now, perhaps decided since: a view, recorded
+            self.store.reads.record(same[-1].id, self.caller.actor(), _SUBMIT_REPLAY)
             return self._record(same[-1])
         open_cases = [c for c in found if not c.final]
         if open_cases:
@@ -177,6 +181,8 @@ class StoreRecorder:
         if not found:
             return None
         latest = max(found, key=lambda c: c.received_at)
+        # An inquiry shows the case's decision: a view, recorded (``medpolicy.store.reads``).
+        self.store.reads.record(latest.id, self.caller.actor(), "POST /fhir/Claim/$inquire")
         return self._record(latest)
 
     def _record(self, case: Case) -> CaseRecord:

@@ -25,6 +25,7 @@ from medpolicy.adapters.native import parse_request, validate_model
 from medpolicy.api.auth import Caller, authenticate, check_case_access, require
 from medpolicy.api.body import JSON_TYPES, MERGE_PATCH_TYPES, json_body
 from medpolicy.api.errors import ApiError
+from medpolicy.api.notice_routes import record_view
 from medpolicy.api.queue_query import FILTERS, parse_queue_query
 from medpolicy.api.schemas import (
     AssignmentIn,
@@ -214,8 +215,8 @@ async def submit_case(request: Request) -> Response:
     case, created = result.case, result.created
     if result.records is not None:
         body = _case_body(svc, case, result.records)
-    else:  # an idempotent retry: the case's records are read from the store
-        body = await run_in_threadpool(_case_body, svc, case)
+    else:  # an idempotent retry: the case as it stands now, a view (recorded) like a GET
+        body = await run_in_threadpool(_replayed_body, svc, case, caller)
     if created:
         svc.metrics.decisions.labels(case.outcome.value, "submission").inc()
         svc.metrics.latency.labels("submission").observe(time.perf_counter() - started)
@@ -240,6 +241,11 @@ def _case_body(svc: Services, case: Case, records: CaseRecords | None = None) ->
     return case_body(case, records.history, records.reviewer_decisions, records.decisions)
 
 
+def _replayed_body(svc: Services, case: Case, caller: TokenInfo) -> bytes:
+    record_view(svc, case.id, caller.actor(), "POST /api/v1/cases (idempotent replay)")
+    return _case_body(svc, case)
+
+
 def _load(svc: Services, caller: TokenInfo, case_id: str) -> Case:
     case = svc.store.get(case_id)
     if case is None:
@@ -256,7 +262,10 @@ def _load(svc: Services, caller: TokenInfo, case_id: str) -> Case:
     tags=["cases"],
 )
 def get_case(case_id: str, caller: Caller, svc: Svc) -> Response:
-    return _json(_case_body(svc, _load(svc, caller, case_id)))
+    """Each answer is recorded in the read audit (``medpolicy audit reads``)."""
+    case = _load(svc, caller, case_id)
+    record_view(svc, case.id, caller.actor(), "GET /api/v1/cases/{case_id}")
+    return _json(_case_body(svc, case))
 
 
 @router.get(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Request
 
 from medpolicy.api.metrics import Metrics
 from medpolicy.api.settings import Settings
+from medpolicy.notices import NoticeSettings
 from medpolicy.policy.registry import PolicyRegistry
 from medpolicy.store import CaseStore, TokenStore
 from medpolicy.store.sessions import SessionStore
@@ -23,6 +24,7 @@ class Services:
     tokens: TokenStore
     metrics: Metrics
     sessions: SessionStore
+    notices: NoticeSettings = field(default_factory=NoticeSettings)  # the deployment file's
 
 
 def app_services(request: Request) -> Services:

@@ -17,7 +17,10 @@ The public Python API, shared by the REST service and the FHIR PAS routes::
     page = store.queue_page(QueueQuery(due=DueWindow.overdue, assignee="Dr Chen"))
     page.cases, page.next_cursor, page.counts           # medpolicy.store.queue
     store.history(case.id)                              # the case's audit events
-    store.verify_audit()                                # the whole hash chain
+    store.reads.record(case.id, actor, "GET /api/v1/cases/{case_id}")  # a view, recorded
+    store.reads.reads(case_id=case.id)                  # who viewed the case (read audit)
+    store.reads.drain()                                 # chain the views the read spool holds
+    store.verify_audit()                                # the hash chains, both
 
 Every writing method commits before it returns.
 """

@@ -198,6 +198,8 @@ class Verification:
 
     events: int = 0
     problems: list[str] = field(default_factory=list)
+    reads: int = 0  # rows of the read audit's chain verified (``medpolicy.store.reads``)
+    pending_reads: int = 0  # views in the read spool, not yet chained
 
     @property
     def ok(self) -> bool:

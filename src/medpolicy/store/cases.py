@@ -61,6 +61,8 @@ from medpolicy.store.queries import (
     reviewer_decisions_of,
 )
 from medpolicy.store.queue import QueuePage, QueueQuery, read_queue
+from medpolicy.store.read_spool import spool_beside
+from medpolicy.store.reads import READ_WAIT, ReadLog
 from medpolicy.store.review import cited_clauses, insert_action
 from medpolicy.store.schema import cases
 from medpolicy.store.transactions import StoreConnection
@@ -122,10 +124,15 @@ class CaseStore(StoreConnection):
             busy=StoreBusy,
             wait_limit=lock_timeout,
         )
+        # Who viewed which case (``medpolicy.store.reads``); on SQLite, a spool beside the file
+        # for views recorded while another process holds its write lock.
+        spool = spool_beside(engine.url.database) if is_sqlite(engine) else None
+        self.reads = ReadLog(engine, self.transaction, clock, min(READ_WAIT, lock_timeout), spool)
 
     def close(self) -> None:
         """Stop the background threads and close the database connections."""
         self._group_commit.close()
+        self.reads.close()
         super().close()
 
     def writes_held_back(self) -> int:
@@ -553,8 +560,13 @@ class CaseStore(StoreConnection):
             return int(conn.execute(select(func.count()).select_from(cases)).scalar_one())
 
     def verify_audit(self) -> Verification:
-        """Check the hash chain and the records it covers (see ``medpolicy.store.verify``)."""
-        return verify_chain(self.engine)
+        """Check the hash chain and the records it covers (see ``medpolicy.store.verify``), and
+        count the views waiting in the read spool (each line that is not one is a problem)."""
+        result = verify_chain(self.engine)
+        pending, problems = self.reads.pending()
+        result.pending_reads = len(pending)
+        result.problems.extend(problems)
+        return result
 
     @staticmethod
     def _by_key(conn: Connection, scope: str, key: str) -> Case | None:

@@ -10,6 +10,9 @@ Four kinds of record:
 
 ``tokens`` holds API bearer tokens by their SHA-256 only; ``sessions`` the reviewer web app's
 signed-in sessions, by the SHA-256 of their ids only.
+
+``read_events`` and ``read_head``: who viewed which case's health information, when and through
+which route (``medpolicy.store.reads``), in a hash chain of their own.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ __all__ = [
     "cases",
     "decisions",
     "metadata",
+    "read_events",
+    "read_head",
     "reviewer_actions",
     "sessions",
     "tokens",
@@ -186,6 +191,33 @@ sessions = Table(
     Column("token_id", Integer, ForeignKey("tokens.id"), nullable=False, index=True),
     Column("created_at", Timestamp, nullable=False),
     Column("last_seen_at", Timestamp, nullable=False),
+)
+
+# Every view of a case's health information (45 CFR 164.312(b)): a chain of its own, so that a
+# read never waits on the lock of the case trail's head (``medpolicy.store.reads``).
+read_events = Table(
+    "read_events",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("case_id", String(40), nullable=False, index=True),
+    Column("reader", String(200), nullable=False, index=True),
+    Column("actor_json", Text, nullable=False),
+    Column("route", String(200), nullable=False),
+    Column("at", String(40), nullable=False),
+    # A view first recorded in the read spool (``medpolicy.store.read_spool``): its line's id,
+    # so that a spool drained twice (a crash between commit and emptying) chains it once.
+    Column("spool_id", String(32), nullable=True, unique=True, index=True),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+# One row (id = 1): the read chain's last sequence number and hash, as ``audit_head``.
+read_head = Table(
+    "read_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", Integer, nullable=False),
+    Column("hash", String(64), nullable=False),
 )
 
 Index("ix_decisions_case_id", decisions.c.case_id)

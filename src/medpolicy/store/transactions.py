@@ -131,9 +131,10 @@ class StoreConnection:
     # -- writing -----------------------------------------------------------------------------
 
     @contextmanager
-    def transaction(self, wait: bool = True) -> Iterator[Connection]:
-        """One write transaction, waiting at most ``lock_timeout`` for the write lock (not at all
-        when ``wait`` is False, e.g. on the event loop): else ``StoreBusy``, nothing written.
+    def transaction(self, wait: bool = True, timeout: float | None = None) -> Iterator[Connection]:
+        """One write transaction, waiting at most ``lock_timeout`` (or ``timeout``, if shorter)
+        for the write lock (not at all when ``wait`` is False, e.g. on the event loop): else
+        ``StoreBusy``, nothing written.
 
         On SQLite, writers in this process queue on a lock (SQLite has one writer at a time, and
         its busy handler sleeps in steps of up to 100 ms), then take the database's write lock up
@@ -154,9 +155,10 @@ class StoreConnection:
                 raise
             self._failing_since = None
             return
-        deadline = time.monotonic() + self.lock_timeout
+        limit = self.lock_timeout if timeout is None else min(timeout, self.lock_timeout)
+        deadline = time.monotonic() + limit
         acquired = (
-            self._writer_lock.acquire(timeout=self.lock_timeout)
+            self._writer_lock.acquire(timeout=limit)
             if wait
             else self._writer_lock.acquire(blocking=False)
         )

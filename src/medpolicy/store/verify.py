@@ -14,6 +14,8 @@ the events record then proves the rest of the store, by replaying them:
 - each API token: its hash, role, organization and name as created, and whether it was revoked
   (a token's row is what every right of its holder rests on).
 
+The read audit's own chain (``medpolicy.store.reads``: who viewed which case) is verified too.
+
 So editing the stored dose of an approved case, moving a case to another organization, pushing
 its due time, or lending a token another role is named by ``medpolicy audit verify``, as is a row
 added or deleted behind the trail's back. Events written before a fact was recorded (older
@@ -40,6 +42,7 @@ from medpolicy.store.audit import (
 )
 from medpolicy.store.identity import identity_columns
 from medpolicy.store.model import utc
+from medpolicy.store.reads import verify_reads
 from medpolicy.store.schema import audit_head, cases, decisions, reviewer_actions, tokens
 
 __all__ = ["verify_chain"]
@@ -139,6 +142,8 @@ def verify_chain(engine: Engine, batch: int = 1000) -> Verification:
         result.problems.extend(_check_actions(conn, expected))
         result.problems.extend(_check_cases(conn, expected))
         result.problems.extend(_check_tokens(conn, expected))
+        result.reads, read_problems = verify_reads(conn, batch)
+        result.problems.extend(read_problems)
     return result
 
 

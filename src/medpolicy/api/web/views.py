@@ -26,12 +26,15 @@ from fastapi.templating import Jinja2Templates
 from medpolicy.api.auth import COOKIE
 from medpolicy.api.body import FORM_TYPES, check_media_type
 from medpolicy.api.errors import ApiError
+from medpolicy.api.notice_routes import notice_response, record_view
 from medpolicy.api.queue_query import parse_queue_query
 from medpolicy.api.schemas import service_level
 from medpolicy.api.state import Services, app_services
 from medpolicy.errors import FieldError, RequestError
+from medpolicy.notices import AUDIENCES, FORMATS
 from medpolicy.service import reviewer_authorization
 from medpolicy.store import (
+    Case,
     CaseConflict,
     CaseStatus,
     ReviewerAction,
@@ -226,7 +229,39 @@ def queue_page(request: Request) -> HTMLResponse:
 @router.get("/cases/{case_id}")
 def case_page(request: Request, case_id: str, done: str = "") -> HTMLResponse:
     info, session = _reviewer(request)
-    return _case_page(request, app_services(request), info, session, case_id, notice=done)
+    return _case_page(
+        request, app_services(request), info, session, case_id, notice=done, route=_CASE_ROUTE
+    )
+
+
+_CASE_ROUTE = "GET /review/cases/{case_id}"
+_DECIDE_ROUTE = "POST /review/cases/{case_id}/decide"
+_NOTICE_ROUTE = "GET /review/cases/{case_id}/notice"
+
+
+@router.get("/cases/{case_id}/notice")
+def notice_page(
+    request: Request, case_id: str, audience: str = "member", format: str = "html"
+) -> Response:
+    """The case's determination notice (as the API's ``/cases/{id}/notice``), for the
+    signed-in reviewer; its view recorded in the read audit."""
+    info, _ = _reviewer(request)
+    if audience not in AUDIENCES:
+        raise ApiError(422, "audience", "must be member or provider")
+    if format not in FORMATS:
+        raise ApiError(422, "format", "must be html or pdf")
+    svc = app_services(request)
+    case = svc.store.get(case_id)
+    if case is None:
+        raise ApiError(404, "case_id", f"no case {case_id}")
+    return notice_response(
+        svc,
+        case,
+        audience,
+        format,
+        info.actor(),
+        _NOTICE_ROUTE,
+    )
 
 
 def _case_page(
@@ -240,12 +275,14 @@ def _case_page(
     errors: list[str] | None = None,
     form: dict[str, list[str]] | None = None,
     status_code: int = 200,
+    route: str = _DECIDE_ROUTE,
 ) -> HTMLResponse:
     case = svc.store.get(case_id)
     if case is None:
         return _page(
             request, "missing.html", 404, reviewer=info, csrf=_csrf(session), case_id=case_id
         )
+    record_view(svc, case.id, info.actor(), route)
     decision = case.decision()
     history = svc.store.history(case.id)
     reason_clauses = list(dict.fromkeys(r.clause for r in decision.reasons))
@@ -280,9 +317,27 @@ def _case_page(
             p.id: p.indication_label or p.phase.capitalize() for p in decision.pathways
         },
         notice=notice,
+        notice_links=_notice_links(case),
         errors=errors or [],
         form=form or {},
     )
+
+
+def _notice_links(case: Case) -> list[tuple[str, str]]:
+    """The case page's links to its notices: (label, URL); none while no notice exists."""
+    if case.status not in _NOTICE_STATUSES:
+        return []
+    base = f"/review/cases/{quote(case.id)}/notice"
+    return [
+        (f"{who.capitalize()} notice ({fmt.upper()})", f"{base}?audience={who}&format={fmt}")
+        for who in AUDIENCES
+        for fmt in FORMATS
+    ]
+
+
+_NOTICE_STATUSES = frozenset(
+    {CaseStatus.approved, CaseStatus.denied, CaseStatus.pending_information}
+)
 
 
 @router.post("/cases/{case_id}/decide")
