@@ -404,7 +404,8 @@ def compile_reader(facts: Sequence[tuple[str, Mapping[str, Any], Derivation]]) -
     """One function reading every fact in order: ``(values, conflicts)`` of a record.
 
     A field of the request, the member or the order is read in place (each attribute once,
-    absent parts giving None); every other form calls its derivation. This runs on every
+    absent parts giving None); every other form calls its derivation, a finding's or an
+    observation's only when the record has one with its codes (``_needs``). This runs on every
     decision: one call, where a call per fact and per attribute cost more than the reading. Tests
     hold it to the derivations, fact by fact, on every case, example and generated request."""
     lines = [
@@ -414,20 +415,29 @@ def compile_reader(facts: Sequence[tuple[str, Mapping[str, Any], Derivation]]) -
         "    conflicts = {}",
     ]
     constants: dict[str, Any] = {"Conflict": Conflict}
+    if any("finding" in spec or "concurrent" in spec for _, spec, _ in facts):
+        lines.append("    found = {f.code for f, _ in reading.findings()}")
+    if any("observation" in spec for _, spec, _ in facts):
+        lines.append("    observed = {o.code for o in r.observations or ()}")
     for i, (path, spec, derive) in enumerate(facts):
         key = f"k{i}"
         constants[key] = path
         section = next((f for f in ("request", "member", "order") if f in spec), None)
         if section is None:
             constants[f"d{i}"] = derive
-            lines += [
-                f"    v = d{i}(reading)",
-                "    if v is not None:",
-                "        if v.__class__ is Conflict:",
-                f"            conflicts[{key}] = v.description",
-                "        else:",
-                f"            values[{key}] = v",
+            read = [
+                f"v = d{i}(reading)",
+                "if v is not None:",
+                "    if v.__class__ is Conflict:",
+                f"        conflicts[{key}] = v.description",
+                "    else:",
+                f"        values[{key}] = v",
             ]
+            needs = _needs(i, spec, constants)
+            if needs:
+                lines.append(f"    if {needs}:")
+                read = ["    " + line for line in read]
+            lines += ["    " + line for line in read]
             continue
         names = ([] if section == "request" else [section]) + str(spec[section]).split(".")
         lines.append("    v = r")
@@ -445,3 +455,20 @@ def compile_reader(facts: Sequence[tuple[str, Mapping[str, Any], Derivation]]) -
     exec(compile("\n".join(lines), "<fact reader>", "exec"), namespace)
     reader: Reader = namespace["read"]
     return reader
+
+
+def _needs(i: int, spec: Mapping[str, Any], constants: dict[str, Any]) -> str:
+    """The test, in the reader, that a fact read from findings or observations may be there:
+    some finding or observation has one of its codes (without one, its derivation gives None,
+    so it is not called). Empty: the derivation is always called."""
+    if "finding" in spec:
+        constants[f"s{i}"] = frozenset(str(c) for c in spec["finding"])
+        return f"not s{i}.isdisjoint(found)"
+    if "concurrent" in spec:  # a finding of each kind
+        constants[f"a{i}"] = frozenset(str(c) for c in spec["concurrent"]["first"])
+        constants[f"b{i}"] = frozenset(str(c) for c in spec["concurrent"]["second"])
+        return f"not a{i}.isdisjoint(found) and not b{i}.isdisjoint(found)"
+    if "observation" in spec:
+        constants[f"s{i}"] = frozenset(str(c) for c in spec["observation"])
+        return f"not s{i}.isdisjoint(observed)"
+    return ""
