@@ -415,6 +415,7 @@ def compile_reader(facts: Sequence[tuple[str, Mapping[str, Any], Derivation]]) -
         "    conflicts = {}",
     ]
     constants: dict[str, Any] = {"Conflict": Conflict}
+    read_in_place: dict[tuple[str, ...], str] = {}  # a field's path -> the local holding it
     if any("finding" in spec or "concurrent" in spec for _, spec, _ in facts):
         lines.append("    found = {f.code for f, _ in reading.findings()}")
     if any("observation" in spec for _, spec, _ in facts):
@@ -440,21 +441,38 @@ def compile_reader(facts: Sequence[tuple[str, Mapping[str, Any], Derivation]]) -
             lines += ["    " + line for line in read]
             continue
         names = ([] if section == "request" else [section]) + str(spec[section]).split(".")
-        lines.append("    v = r")
-        for name in names:
-            if not name.isidentifier():
-                raise ValueError(f"{path}: {name!r} is not a field name")
-            lines.append(f"    v = None if v is None else v.{name}")
+        v = _read_in_place(path, names, read_in_place, lines)
         if "as" in spec:
             constants[f"c{i}"] = _AS[spec["as"]]
-            lines.append(f"    if v is not None: values[{key}] = c{i}(v)")
+            lines.append(f"    if {v} is not None: values[{key}] = c{i}({v})")
         else:
-            lines.append(f"    if v is not None: values[{key}] = v")
+            lines.append(f"    if {v} is not None: values[{key}] = {v}")
     lines.append("    return values, conflicts")
     namespace = dict(constants)
     exec(compile("\n".join(lines), "<fact reader>", "exec"), namespace)
     reader: Reader = namespace["read"]
     return reader
+
+
+def _read_in_place(
+    path: str, names: list[str], read: dict[tuple[str, ...], str], lines: list[str]
+) -> str:
+    """The local holding a field of the record (None when it or a part on its path is absent),
+    each part on its path read once per record (``order``, ``order.drug``, ...): the lines
+    reading those not read yet are added."""
+    held = "r"  # the record itself is never None
+    for depth, name in enumerate(names, 1):
+        if not name.isidentifier():
+            raise ValueError(f"{path}: {name!r} is not a field name")
+        local = read.get(tuple(names[:depth]))
+        if local is None:
+            local = read[tuple(names[:depth])] = f"p{len(read)}"
+            if held == "r":
+                lines.append(f"    {local} = r.{name}")
+            else:
+                lines.append(f"    {local} = None if {held} is None else {held}.{name}")
+        held = local
+    return held
 
 
 def _needs(i: int, spec: Mapping[str, Any], constants: dict[str, Any]) -> str:
