@@ -403,10 +403,10 @@ Reader = Callable[[Reading], tuple[dict[str, Any], dict[str, str]]]
 def compile_reader(facts: Sequence[tuple[str, Mapping[str, Any], Derivation]]) -> Reader:
     """One function reading every fact in order: ``(values, conflicts)`` of a record.
 
-    A field of the request, the member or the order is read in place (each attribute once,
-    absent parts giving None); every other form calls its derivation, a finding's or an
-    observation's only when the record has one with its codes (``_needs``). This runs on every
-    decision: one call, where a call per fact and per attribute cost more than the reading. Tests
+    A field of the request, the member, the order or the compendium is read in place (each
+    attribute once, absent parts giving None); every other form calls its derivation, a
+    finding's or an observation's only when the record has one with its codes (``_needs``).
+    This runs on every decision: one call, where a call per fact and per attribute cost more than the reading. Tests
     hold it to the derivations, fact by fact, on every case, example and generated request."""
     lines = [
         "def read(reading):",
@@ -423,8 +423,8 @@ def compile_reader(facts: Sequence[tuple[str, Mapping[str, Any], Derivation]]) -
     for i, (path, spec, derive) in enumerate(facts):
         key = f"k{i}"
         constants[key] = path
-        section = next((f for f in ("request", "member", "order") if f in spec), None)
-        if section is None:
+        names = _field_path(spec)
+        if names is None:
             constants[f"d{i}"] = derive
             read = [
                 f"v = d{i}(reading)",
@@ -440,7 +440,6 @@ def compile_reader(facts: Sequence[tuple[str, Mapping[str, Any], Derivation]]) -
                 read = ["    " + line for line in read]
             lines += ["    " + line for line in read]
             continue
-        names = ([] if section == "request" else [section]) + str(spec[section]).split(".")
         v = _read_in_place(path, names, read_in_place, lines)
         if "as" in spec:
             constants[f"c{i}"] = _AS[spec["as"]]
@@ -452,6 +451,19 @@ def compile_reader(facts: Sequence[tuple[str, Mapping[str, Any], Derivation]]) -
     exec(compile("\n".join(lines), "<fact reader>", "exec"), namespace)
     reader: Reader = namespace["read"]
     return reader
+
+
+def _field_path(spec: Mapping[str, Any]) -> list[str] | None:
+    """The record's attributes a fact is read through, when it is a field: of the request, the
+    member or the order, or the compendium's (absent parts giving None, as ``_compendium``)."""
+    if "request" in spec:
+        return str(spec["request"]).split(".")
+    for section in ("member", "order"):
+        if section in spec:
+            return [section, *str(spec[section]).split(".")]
+    if "compendium" in spec:
+        return ["compendium", str(spec["compendium"])]
+    return None
 
 
 def _read_in_place(
