@@ -406,8 +406,9 @@ def compile_reader(facts: Sequence[tuple[str, Mapping[str, Any], Derivation]]) -
     A field of the request, the member, the order or the compendium is read in place (each
     attribute once, absent parts giving None); every other form calls its derivation, a
     finding's or an observation's only when the record has one with its codes (``_needs``).
-    This runs on every decision: one call, where a call per fact and per attribute cost more than the reading. Tests
-    hold it to the derivations, fact by fact, on every case, example and generated request."""
+    This runs on every decision: one call, where a call per fact and per attribute cost more
+    than the reading. Tests hold it to the derivations, fact by fact, on every case, example and
+    generated request."""
     lines = [
         "def read(reading):",
         "    r = reading.record",
