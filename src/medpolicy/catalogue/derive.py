@@ -157,6 +157,15 @@ def _field(section: str) -> Callable[[Mapping[str, Any]], Derivation]:
     return form
 
 
+# The reader's own expressions for the simplest of those conversions (``{0}``: the field's local),
+# each the lambda's body, written in place instead of called.
+_AS_INLINE: dict[str, str] = {
+    "date": "{0}.date()",
+    "value": "{0}._value_",
+    "dose": '{{"value": {0}.value, "unit": {0}.unit}}',
+}
+
+
 # -- observations ---------------------------------------------------------------------------------
 
 _UNITS: dict[str, Callable[[Decimal, str], Decimal | None]] = {
@@ -443,8 +452,12 @@ def compile_reader(facts: Sequence[tuple[str, Mapping[str, Any], Derivation]]) -
             continue
         v = _read_in_place(path, names, read_in_place, lines)
         if "as" in spec:
-            constants[f"c{i}"] = _AS[spec["as"]]
-            lines.append(f"    if {v} is not None: values[{key}] = c{i}({v})")
+            inline = _AS_INLINE.get(spec["as"])
+            if inline is not None:
+                lines.append(f"    if {v} is not None: values[{key}] = {inline.format(v)}")
+            else:
+                constants[f"c{i}"] = _AS[spec["as"]]
+                lines.append(f"    if {v} is not None: values[{key}] = c{i}({v})")
         else:
             lines.append(f"    if {v} is not None: values[{key}] = {v}")
     lines.append("    return values, conflicts")
