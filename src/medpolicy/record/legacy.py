@@ -156,18 +156,6 @@ def _observations(r: Request) -> list[m.Observation] | None:
     return [_make(m.Observation, code=BODY_WEIGHT, value=w.value, unit=w.unit, date=w.date)]
 
 
-_NO_FINDING = {
-    "result": None,
-    "value": None,
-    "unit": None,
-    "method": None,
-    "specimen_id": None,
-    "date": None,
-    "test": None,
-    "variant": None,
-}
-
-
 class _Build:
     """How a condition and a finding are made: as the record's models, or as the view's small
     objects (the same attributes)."""
@@ -175,24 +163,34 @@ class _Build:
     def __init__(self, models: bool) -> None:
         self.models = models
 
-    def finding(self, code: str, **fields: Any) -> Any:
+    def finding(
+        self,
+        code: str,
+        *,
+        result: str | None = None,
+        value: Any = None,
+        unit: str | None = None,
+        method: str | None = None,
+        specimen_id: str | None = None,
+        date: Any = None,
+        variant: str | None = None,
+    ) -> Any:
+        test = None  # not in the earlier format
         if self.models:
-            return _make(m.Finding, code=code, **{**_NO_FINDING, **fields})
-        get = fields.get
-        return _new(
-            _Finding,
-            (
-                code,
-                get("result"),
-                get("value"),
-                get("unit"),
-                get("method"),
-                get("specimen_id"),
-                get("date"),
-                None,  # test: not in the earlier format
-                get("variant"),
-            ),
-        )
+            return _make(
+                m.Finding,
+                code=code,
+                result=result,
+                value=value,
+                unit=unit,
+                method=method,
+                specimen_id=specimen_id,
+                date=date,
+                test=test,
+                variant=variant,
+            )
+        fields = (code, result, value, unit, method, specimen_id, date, test, variant)
+        return _new(_Finding, fields)
 
     def condition(self, code: str | None, extent: Any, findings: list[Any]) -> Any:
         if self.models:
