@@ -104,7 +104,8 @@ def screen(policy: t.Policy, record: RecordLike, facts: Facts) -> Screened:
         _apply_rule(rule, today, values, conflicts, gates)
     screened = Facts(values, MappingProxyType(conflicts), MappingProxyType(notes))
     for contradiction in policy.contradictions:
-        screened = _contradict(policy, contradiction, screened)
+        if values.get(contradiction.fact) is not None:  # an absent fact contradicts nothing
+            screened = _contradict(policy, contradiction, screened)
     return Screened(screened, indications, gates)
 
 
@@ -213,8 +214,10 @@ def _resolve(
         if str(values.get(fact)) in implying:
             implied.add(indication)
     condition_of = reading.condition_of
-    if stated:
-        conditions = {condition_of[i] for i in stated}
+    if stated:  # loops here and below: a comprehension is a call of its own (most have one)
+        conditions = set()
+        for i in stated:
+            conditions.add(condition_of[i])
         if len(conditions) > 1:
             shown = "; ".join(policy.indications[i].label for i in stated)
             return _ambiguous(
@@ -237,7 +240,10 @@ def _resolve(
     else:  # no code names a condition: what the other facts imply, if they agree
         conditions = {condition_of[i] for i in implied}
         condition = conditions.pop() if len(conditions) == 1 else None
-    chosen = set(stated) | {i for i in implied if condition_of[i] == condition}
+    chosen = set(stated)
+    for i in implied:
+        if condition_of[i] == condition:
+            chosen.add(i)
     in_play = set(coded)
     if condition is not None and condition != t.NOT_LISTED:
         in_play.add(condition)
