@@ -424,19 +424,21 @@ def _missing(facts: Facts, lacking: list[tuple[str, Trace]], gates: _Gates) -> l
     for fact, leaf in lacking:
         needed.setdefault(fact, []).append(leaf)
     judged = needed.pop(JUDGMENT, [])
-    out = [
-        MissingFact.assemble_from(
-            {
-                "fact": f,
-                "label": FACTS[f].label,
-                "request_field": FACTS[f].request_field,
-                "needed_for": sorted(set(map(_NODE_ID, leaves))),
-                "clauses": sorted(set(map(_NODE_CLAUSE, leaves))),
-                "note": facts.conflicts.get(f) or facts.notes.get(f) or _leaf_note(leaves),
-            }
+    out = []
+    for f, leaves in sorted(needed.items()):
+        spec = FACTS[f]
+        out.append(
+            MissingFact.assemble_from(
+                {
+                    "fact": f,
+                    "label": spec.label,
+                    "request_field": spec.request_field,
+                    "needed_for": sorted(set(map(_NODE_ID, leaves))),
+                    "clauses": sorted(set(map(_NODE_CLAUSE, leaves))),
+                    "note": facts.conflicts.get(f) or facts.notes.get(f) or _leaf_note(leaves),
+                }
+            )
         )
-        for f, leaves in sorted(needed.items())
-    ]
     for leaf in judged:  # not the provider's to send: the clinical reviewer is asked
         assert isinstance(leaf.node, t.Judgment)
         out.append(
