@@ -32,8 +32,8 @@ from typing import Any, NamedTuple
 
 from medpolicy.catalogue.derive import Conflict, Reading, Scope
 from medpolicy.definitions.drugs import CODE_SYSTEMS, CodeSystem, Identity
-from medpolicy.engine.compiled import compile_criteria
-from medpolicy.engine.leaves import predicate
+from medpolicy.engine.compiled import CompiledCriteria, compile_criteria
+from medpolicy.engine.leaves import Predicate, predicate
 from medpolicy.facts import FACTS, Facts
 from medpolicy.logic import MET
 from medpolicy.policy import tree as t
@@ -73,6 +73,8 @@ class _Reading:
     by_fact: tuple[tuple[str, str, tuple[str, ...]], ...]  # (indication, fact, values implying it)
     condition_of: Mapping[str, str]  # indication -> its condition
     reads_classes: bool  # whether a rule asks which class a drug is (drug records carry them)
+    # each contradiction, with its condition's test and its contradicting criterion compiled
+    contradictions: tuple[tuple[t.Contradiction, Predicate, CompiledCriteria], ...]
 
 
 _READINGS: dict[str, _Reading] = {}
@@ -103,9 +105,9 @@ def screen(policy: t.Policy, record: RecordLike, facts: Facts) -> Screened:
     for rule in policy.fact_rules:
         _apply_rule(rule, today, values, conflicts, gates)
     screened = Facts(values, MappingProxyType(conflicts), MappingProxyType(notes))
-    for contradiction in policy.contradictions:
+    for contradiction, test, contradicted_by in reading.contradictions:
         if values.get(contradiction.fact) is not None:  # an absent fact contradicts nothing
-            screened = _contradict(policy, contradiction, screened)
+            screened = _contradict(policy, contradiction, test, contradicted_by, screened)
     return Screened(screened, indications, gates)
 
 
@@ -148,6 +150,10 @@ def _read(policy: t.Policy) -> _Reading:
             for node in t.walk(root)
             if isinstance(node, t.Exists)
             for field, _ in node.where
+        ),
+        tuple(
+            (c, predicate(c.when), compile_criteria(policy, c.contradicted_by))
+            for c in policy.contradictions
         ),
     )
 
@@ -454,19 +460,23 @@ def _rule_broken(
 # -- contradictions ------------------------------------------------------------------------------
 
 
-def _contradict(policy: t.Policy, rule: t.Contradiction, facts: Facts) -> Facts:
+def _contradict(
+    policy: t.Policy,
+    rule: t.Contradiction,
+    test: Predicate,
+    contradicted_by: CompiledCriteria,
+    facts: Facts,
+) -> Facts:
     """The fact set aside when the request's own record contradicts it, or would if a drug it
     names but the policy does not know were this drug (a misspelt name stopped for progression
     is not taken as agreeing). A record that is not reported contradicts nothing."""
     value = facts.values.get(rule.fact)
-    if value is None or predicate(rule.when)(value, facts.values.get("request.date")) != MET:
+    if value is None or test(value, facts.values.get("request.date")) != MET:
         return facts
     reported = f"reported {FACTS[rule.fact].name} {value}"
-    if _met(policy, rule.contradicted_by, facts):
+    if _met(contradicted_by, facts):
         note = f"{reported}, but {rule.note}"
-    elif (worst := _as_this_drug(policy, facts)) is not None and _met(
-        policy, rule.contradicted_by, worst
-    ):
+    elif (worst := _as_this_drug(policy, facts)) is not None and _met(contradicted_by, worst):
         unknown = "; ".join(facts.notes[f] for f in _DRUG_RECORDS if f in facts.notes)
         note = f"{reported}, but it cannot be told whether {rule.note} ({unknown})"
     else:
@@ -477,9 +487,9 @@ def _contradict(policy: t.Policy, rule: t.Contradiction, facts: Facts) -> Facts:
     return Facts(values, MappingProxyType(conflicts), facts.notes)
 
 
-def _met(policy: t.Policy, node: t.Node, facts: Facts) -> bool:
+def _met(criterion: CompiledCriteria, facts: Facts) -> bool:
     """Whether the criterion is met, by its compiled form (the tracing walker's result)."""
-    return compile_criteria(policy, node).run(facts)[0][0] == MET
+    return criterion.run(facts)[0][0] == MET
 
 
 def _as_this_drug(policy: t.Policy, facts: Facts) -> Facts | None:
