@@ -42,9 +42,9 @@ from medpolicy.engine.decision import (
 from medpolicy.engine.evaluate import JUDGMENT, NOT_REPORTED, Context, Trace, detail, evaluate
 from medpolicy.engine.explain import describe_failure, failing_at, lacking_at
 from medpolicy.engine.leaves import accepted_by_text_flags, code_matches
-from medpolicy.engine.screen import Gate, screen
+from medpolicy.engine.screen import Gate, read_and_screen
 from medpolicy.errors import FieldError, RequestError
-from medpolicy.facts import FACTS, Facts, as_record, extract_facts
+from medpolicy.facts import FACTS, Facts, as_record
 from medpolicy.logic import BY_RANK, MET, RANK, UNKNOWN, Truth
 from medpolicy.policy import tree as t
 from medpolicy.record.legacy import RecordLike
@@ -61,7 +61,7 @@ def decide(policy: t.Policy, request: Request | ClinicalRecord) -> Determination
     record = as_record(request)
     _check_fits(policy, record, legacy=record is not request)
     parts = _policy_parts(policy)
-    screened = screen(policy, record, extract_facts(record, catalogue=parts.reads))
+    screened = read_and_screen(policy, record, parts.reads)
     facts = screened.facts
     scope = _scope(policy, parts, facts)
     indications = screened.indications
@@ -133,10 +133,7 @@ def decide(policy: t.Policy, request: Request | ClinicalRecord) -> Determination
 
 def criteria_facts(policy: t.Policy, request: Request | ClinicalRecord) -> Facts:
     """The facts the criteria read: the request's, screened (see ``screen``)."""
-    record = as_record(request)
-    return screen(
-        policy, record, extract_facts(record, catalogue=_policy_parts(policy).reads)
-    ).facts
+    return read_and_screen(policy, as_record(request), _policy_parts(policy).reads).facts
 
 
 def run_pathway(

@@ -30,6 +30,7 @@ from datetime import date
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+from medpolicy.catalogue import Catalogue
 from medpolicy.catalogue.derive import Conflict, Reading, Scope
 from medpolicy.definitions.drugs import CODE_SYSTEMS, CodeSystem, Identity
 from medpolicy.engine.compiled import CompiledCriteria, compile_criteria
@@ -82,11 +83,23 @@ _READINGS: dict[str, _Reading] = {}
 
 def screen(policy: t.Policy, record: RecordLike, facts: Facts) -> Screened:
     """``facts``: the record's facts as read before its condition is known (every finding)."""
+    return _screen(policy, record, dict(facts.values), dict(facts.conflicts))
+
+
+def read_and_screen(policy: t.Policy, record: RecordLike, catalogue: Catalogue) -> Screened:
+    """``screen`` of the record's facts as ``catalogue`` reads them before its condition is known
+    (``extract_facts``): read into the dicts screening then works on, with no copy of them."""
+    values, conflicts = catalogue.reader(Reading(record))
+    return _screen(policy, record, values, conflicts)
+
+
+def _screen(
+    policy: t.Policy, record: RecordLike, values: dict[str, Any], conflicts: dict[str, str]
+) -> Screened:
+    """``screen``, on the facts' dicts (made for it: screening changes them)."""
     reading = _READINGS.get(policy.content_hash)
     if reading is None:
         reading = _READINGS[policy.content_hash] = _read(policy)
-    values = dict(facts.values)
-    conflicts = dict(facts.conflicts)
     notes: dict[str, str] = {}
     gates: list[Gate] = []
     condition, indications, in_play = _resolve(policy, reading, values, gates)
