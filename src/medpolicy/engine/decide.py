@@ -70,7 +70,10 @@ def decide(policy: t.Policy, request: Request | ClinicalRecord) -> Determination
     met: list[t.Pathway] = []
     for p, compiled in parts.by_phase.get(request.request_type, ()):
         if not p.indications or not indications.isdisjoint(p.indications):
-            ranks, checked, settled = run_pathway(compiled, facts)
+            ranks, checked = compiled.run(facts)
+            settled = None
+            if ranks[0] == UNKNOWN:  # (``run_pathway``, its call saved for the others)
+                ranks, settled = _by_cases(compiled, facts, ranks)
             results[p.id] = ranks
             applicable.append((p, compiled, ranks, checked, settled))
             if ranks[0] == MET:
@@ -144,10 +147,17 @@ def run_pathway(
     ranks, checked = compiled.run(facts)
     if ranks[0] != UNKNOWN:
         return ranks, checked, None
+    ranks, settled = _by_cases(compiled, facts, ranks)
+    return ranks, checked, settled
 
+
+def _by_cases(
+    compiled: CompiledCriteria, facts: Facts, ranks: tuple[int, ...]
+) -> tuple[tuple[int, ...], Settled | None]:
+    """An unknown pathway's results with the criteria its cases decide decided."""
     try_cases = functools.partial(compiled.try_cases, ranks, facts.values.get(_TODAY))
     settled = settle(compiled.shape, facts, ranks, try_cases)
-    return (ranks if settled is None else settled.ranks), checked, settled
+    return (ranks if settled is None else settled.ranks), settled
 
 
 def pathway_trace(p: t.Pathway, ctx: Context) -> Trace:
