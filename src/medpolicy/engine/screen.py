@@ -24,6 +24,7 @@ be settled before any approval come back as gates.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -57,6 +58,11 @@ class Screened(NamedTuple):
     indications: frozenset[str]  # the indications of the request's condition
     gates: list[Gate]
 
+
+# ``Facts(...)`` and ``Screened(...)`` without the named tuples' ``__new__`` (a Python function):
+# one of each is made for every request.
+_facts = functools.partial(tuple.__new__, Facts)
+_screened = functools.partial(tuple.__new__, Screened)
 
 # A condition named by a code the policy lists no indication for: "code:" and its category.
 _UNLISTED = "code:"
@@ -117,11 +123,11 @@ def _screen(
     today: date = values["request.date"]
     for rule in policy.fact_rules:
         _apply_rule(rule, today, values, conflicts, gates)
-    screened = Facts(values, MappingProxyType(conflicts), MappingProxyType(notes))
+    screened = _facts((values, MappingProxyType(conflicts), MappingProxyType(notes)))
     for contradiction, test, contradicted_by in reading.contradictions:
         if values.get(contradiction.fact) is not None:  # an absent fact contradicts nothing
             screened = _contradict(policy, contradiction, test, contradicted_by, screened)
-    return Screened(screened, indications, gates)
+    return _screened((screened, indications, gates))
 
 
 def _read(policy: t.Policy) -> _Reading:
