@@ -122,7 +122,10 @@ def _screen(
                 values[path] = value
     today: date = values["request.date"]
     for rule in policy.fact_rules:
-        _apply_rule(rule, today, values, conflicts, gates)
+        value = values.get(rule.fact)
+        problem = None if value is None else _rule_broken(rule, today, value, values)
+        if problem is not None:
+            _set_aside(rule, problem, values, conflicts, gates)
     screened = _facts((values, MappingProxyType(conflicts), MappingProxyType(notes)))
     for contradiction, test, contradicted_by in reading.contradictions:
         if values.get(contradiction.fact) is not None:  # an absent fact contradicts nothing
@@ -422,19 +425,14 @@ class _Requested(Scope):
 # -- facts have an age ---------------------------------------------------------------------------
 
 
-def _apply_rule(
+def _set_aside(
     rule: t.FactRule,
-    today: date,
+    problem: str,
     values: dict[str, Any],
     conflicts: dict[str, str],
     gates: list[Gate],
 ) -> None:
-    value = values.get(rule.fact)
-    if value is None:
-        return
-    problem = _rule_broken(rule, today, value, values)
-    if problem is None:
-        return
+    """A fact that breaks its rule is not used, and is asked for again (the problem said)."""
     del values[rule.fact]
     conflicts[rule.fact] = problem
     gates.append(Gate(rule.fact, problem, (rule.citation.section,)))
