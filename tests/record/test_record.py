@@ -13,8 +13,10 @@ from hypothesis import given
 from medpolicy.adapters.native import parse_any, parse_record, parse_request, record_schema
 from medpolicy.catalogue import shared_catalogue
 from medpolicy.catalogue.derive import Conflict, Reading
-from medpolicy.engine.decide import decide
+from medpolicy.engine.decide import decide, facts_used
+from medpolicy.engine.screen import read_and_screen, screen
 from medpolicy.errors import RequestError
+from medpolicy.facts import extract_facts
 from medpolicy.policy.cases import build_request, load_cases
 from medpolicy.policy.tree import Policy
 from medpolicy.record.legacy import RecordView, to_record
@@ -135,3 +137,21 @@ def test_the_generated_reader_reads_generated_requests_as_the_derivations_do(
     data: dict[str, Any],
 ) -> None:
     _read_alike(parse_request(data))
+
+
+def _screened_alike(policy: Policy, request: Request) -> None:
+    """The engine's read-and-screen (the reader's dicts screened in place) is ``screen`` of the
+    facts ``extract_facts`` reads, for either format of the request."""
+    reads = policy.catalogue.only(facts_used(policy))
+    for record in (RecordView(request), to_record(request)):
+        got = read_and_screen(policy, record, reads)
+        want = screen(policy, record, extract_facts(record, catalogue=reads))
+        assert got.facts == want.facts
+        assert (got.indications, got.gates) == (want.indications, want.gates)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+def test_read_and_screen_is_screen_of_the_extracted_facts(
+    kadcyla: Policy, case: dict[str, Any]
+) -> None:
+    _screened_alike(kadcyla, parse_request(build_request(BASES, case)))

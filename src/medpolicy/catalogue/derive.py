@@ -157,6 +157,15 @@ def _field(section: str) -> Callable[[Mapping[str, Any]], Derivation]:
     return form
 
 
+# The reader's own expressions for the simplest of those conversions (``{0}``: the field's local),
+# each the lambda's body, written in place instead of called.
+_AS_INLINE: dict[str, str] = {
+    "date": "{0}.date()",
+    "value": "{0}._value_",
+    "dose": '{{"value": {0}.value, "unit": {0}.unit}}',
+}
+
+
 # -- observations ---------------------------------------------------------------------------------
 
 _UNITS: dict[str, Callable[[Decimal, str], Decimal | None]] = {
@@ -403,10 +412,12 @@ Reader = Callable[[Reading], tuple[dict[str, Any], dict[str, str]]]
 def compile_reader(facts: Sequence[tuple[str, Mapping[str, Any], Derivation]]) -> Reader:
     """One function reading every fact in order: ``(values, conflicts)`` of a record.
 
-    A field of the request, the member or the order is read in place (each attribute once,
-    absent parts giving None); every other form calls its derivation. This runs on every
-    decision: one call, where a call per fact and per attribute cost more than the reading. Tests
-    hold it to the derivations, fact by fact, on every case, example and generated request."""
+    A field of the request, the member, the order or the compendium is read in place (each
+    attribute once, absent parts giving None); every other form calls its derivation, a
+    finding's or an observation's only when the record has one with its codes (``_needs``).
+    This runs on every decision: one call, where a call per fact and per attribute cost more
+    than the reading. Tests hold it to the derivations, fact by fact, on every case, example and
+    generated request."""
     lines = [
         "def read(reading):",
         "    r = reading.record",
@@ -414,34 +425,94 @@ def compile_reader(facts: Sequence[tuple[str, Mapping[str, Any], Derivation]]) -
         "    conflicts = {}",
     ]
     constants: dict[str, Any] = {"Conflict": Conflict}
+    read_in_place: dict[tuple[str, ...], str] = {}  # a field's path -> the local holding it
+    if any("finding" in spec or "concurrent" in spec for _, spec, _ in facts):
+        lines.append("    found = {f.code for f, _ in reading.findings()}")
+    if any("observation" in spec for _, spec, _ in facts):
+        lines.append("    observed = {o.code for o in r.observations or ()}")
     for i, (path, spec, derive) in enumerate(facts):
         key = f"k{i}"
         constants[key] = path
-        section = next((f for f in ("request", "member", "order") if f in spec), None)
-        if section is None:
+        names = _field_path(spec)
+        if names is None:
             constants[f"d{i}"] = derive
-            lines += [
-                f"    v = d{i}(reading)",
-                "    if v is not None:",
-                "        if v.__class__ is Conflict:",
-                f"            conflicts[{key}] = v.description",
-                "        else:",
-                f"            values[{key}] = v",
+            read = [
+                f"v = d{i}(reading)",
+                "if v is not None:",
+                "    if v.__class__ is Conflict:",
+                f"        conflicts[{key}] = v.description",
+                "    else:",
+                f"        values[{key}] = v",
             ]
+            needs = _needs(i, spec, constants)
+            if needs:
+                lines.append(f"    if {needs}:")
+                read = ["    " + line for line in read]
+            lines += ["    " + line for line in read]
             continue
-        names = ([] if section == "request" else [section]) + str(spec[section]).split(".")
-        lines.append("    v = r")
-        for name in names:
-            if not name.isidentifier():
-                raise ValueError(f"{path}: {name!r} is not a field name")
-            lines.append(f"    v = None if v is None else v.{name}")
+        v = _read_in_place(path, names, read_in_place, lines)
         if "as" in spec:
-            constants[f"c{i}"] = _AS[spec["as"]]
-            lines.append(f"    if v is not None: values[{key}] = c{i}(v)")
+            inline = _AS_INLINE.get(spec["as"])
+            if inline is not None:
+                lines.append(f"    if {v} is not None: values[{key}] = {inline.format(v)}")
+            else:
+                constants[f"c{i}"] = _AS[spec["as"]]
+                lines.append(f"    if {v} is not None: values[{key}] = c{i}({v})")
         else:
-            lines.append(f"    if v is not None: values[{key}] = v")
+            lines.append(f"    if {v} is not None: values[{key}] = {v}")
     lines.append("    return values, conflicts")
     namespace = dict(constants)
     exec(compile("\n".join(lines), "<fact reader>", "exec"), namespace)
     reader: Reader = namespace["read"]
     return reader
+
+
+def _field_path(spec: Mapping[str, Any]) -> list[str] | None:
+    """The record's attributes a fact is read through, when it is a field: of the request, the
+    member or the order, or the compendium's (absent parts giving None, as ``_compendium``)."""
+    if "request" in spec:
+        return str(spec["request"]).split(".")
+    for section in ("member", "order"):
+        if section in spec:
+            return [section, *str(spec[section]).split(".")]
+    if "compendium" in spec:
+        return ["compendium", str(spec["compendium"])]
+    return None
+
+
+def _read_in_place(
+    path: str, names: list[str], read: dict[tuple[str, ...], str], lines: list[str]
+) -> str:
+    """The local holding a field of the record (None when it or a part on its path is absent),
+    each part on its path read once per record (``order``, ``order.drug``, ...): the lines
+    reading those not read yet are added."""
+    held = "r"  # the record itself is never None
+    for depth, name in enumerate(names, 1):
+        if not name.isidentifier():
+            raise ValueError(f"{path}: {name!r} is not a field name")
+        local = read.get(tuple(names[:depth]))
+        if local is None:
+            local = read[tuple(names[:depth])] = f"p{len(read)}"
+            if held == "r":
+                lines.append(f"    {local} = r.{name}")
+            else:
+                lines.append(f"    {local} = None if {held} is None else {held}.{name}")
+        held = local
+    return held
+
+
+def _needs(i: int, spec: Mapping[str, Any], constants: dict[str, Any]) -> str:
+    """The test, in the reader, that a fact read from findings or observations may be there:
+    some finding or observation has one of its codes (without one, its derivation gives None,
+    so it is not called). Empty: the derivation is always called."""
+    if "finding" in spec:
+        constants[f"s{i}"] = frozenset(str(c) for c in spec["finding"])
+        return f"not s{i}.isdisjoint(found)"
+    if "concurrent" in spec:  # a finding of each kind
+        constants[f"a{i}"] = frozenset(str(c) for c in spec["concurrent"]["first"])
+        constants[f"b{i}"] = frozenset(str(c) for c in spec["concurrent"]["second"])
+        return f"not a{i}.isdisjoint(found) and not b{i}.isdisjoint(found)"
+    if "observation" in spec:
+        constants[f"s{i}"] = frozenset(str(c) for c in spec["observation"])
+        return f"not s{i}.isdisjoint(observed)"
+    return ""

@@ -42,9 +42,9 @@ from medpolicy.engine.decision import (
 from medpolicy.engine.evaluate import JUDGMENT, NOT_REPORTED, Context, Trace, detail, evaluate
 from medpolicy.engine.explain import describe_failure, failing_at, lacking_at
 from medpolicy.engine.leaves import accepted_by_text_flags, code_matches
-from medpolicy.engine.screen import Gate, screen
+from medpolicy.engine.screen import Gate, read_and_screen
 from medpolicy.errors import FieldError, RequestError
-from medpolicy.facts import FACTS, Facts, as_record, extract_facts
+from medpolicy.facts import FACTS, Facts, as_record
 from medpolicy.logic import BY_RANK, MET, RANK, UNKNOWN, Truth
 from medpolicy.policy import tree as t
 from medpolicy.record.legacy import RecordLike
@@ -61,7 +61,7 @@ def decide(policy: t.Policy, request: Request | ClinicalRecord) -> Determination
     record = as_record(request)
     _check_fits(policy, record, legacy=record is not request)
     parts = _policy_parts(policy)
-    screened = screen(policy, record, extract_facts(record, catalogue=parts.reads))
+    screened = read_and_screen(policy, record, parts.reads)
     facts = screened.facts
     scope = _scope(policy, parts, facts)
     indications = screened.indications
@@ -70,7 +70,10 @@ def decide(policy: t.Policy, request: Request | ClinicalRecord) -> Determination
     met: list[t.Pathway] = []
     for p, compiled in parts.by_phase.get(request.request_type, ()):
         if not p.indications or not indications.isdisjoint(p.indications):
-            ranks, checked, settled = run_pathway(compiled, facts)
+            ranks, checked = compiled.run(facts)
+            settled = None
+            if ranks[0] == UNKNOWN:  # (``run_pathway``, its call saved for the others)
+                ranks, settled = _by_cases(compiled, facts, ranks)
             results[p.id] = ranks
             applicable.append((p, compiled, ranks, checked, settled))
             if ranks[0] == MET:
@@ -133,10 +136,7 @@ def decide(policy: t.Policy, request: Request | ClinicalRecord) -> Determination
 
 def criteria_facts(policy: t.Policy, request: Request | ClinicalRecord) -> Facts:
     """The facts the criteria read: the request's, screened (see ``screen``)."""
-    record = as_record(request)
-    return screen(
-        policy, record, extract_facts(record, catalogue=_policy_parts(policy).reads)
-    ).facts
+    return read_and_screen(policy, as_record(request), _policy_parts(policy).reads).facts
 
 
 def run_pathway(
@@ -147,10 +147,17 @@ def run_pathway(
     ranks, checked = compiled.run(facts)
     if ranks[0] != UNKNOWN:
         return ranks, checked, None
+    ranks, settled = _by_cases(compiled, facts, ranks)
+    return ranks, checked, settled
 
+
+def _by_cases(
+    compiled: CompiledCriteria, facts: Facts, ranks: tuple[int, ...]
+) -> tuple[tuple[int, ...], Settled | None]:
+    """An unknown pathway's results with the criteria its cases decide decided."""
     try_cases = functools.partial(compiled.try_cases, ranks, facts.values.get(_TODAY))
     settled = settle(compiled.shape, facts, ranks, try_cases)
-    return (ranks if settled is None else settled.ranks), checked, settled
+    return (ranks if settled is None else settled.ranks), settled
 
 
 def pathway_trace(p: t.Pathway, ctx: Context) -> Trace:
@@ -424,19 +431,21 @@ def _missing(facts: Facts, lacking: list[tuple[str, Trace]], gates: _Gates) -> l
     for fact, leaf in lacking:
         needed.setdefault(fact, []).append(leaf)
     judged = needed.pop(JUDGMENT, [])
-    out = [
-        MissingFact.assemble_from(
-            {
-                "fact": f,
-                "label": FACTS[f].label,
-                "request_field": FACTS[f].request_field,
-                "needed_for": sorted(set(map(_NODE_ID, leaves))),
-                "clauses": sorted(set(map(_NODE_CLAUSE, leaves))),
-                "note": facts.conflicts.get(f) or facts.notes.get(f) or _leaf_note(leaves),
-            }
+    out = []
+    for f, leaves in sorted(needed.items()):
+        spec = FACTS[f]
+        out.append(
+            MissingFact.assemble_from(
+                {
+                    "fact": f,
+                    "label": spec.label,
+                    "request_field": spec.request_field,
+                    "needed_for": sorted(set(map(_NODE_ID, leaves))),
+                    "clauses": sorted(set(map(_NODE_CLAUSE, leaves))),
+                    "note": facts.conflicts.get(f) or facts.notes.get(f) or _leaf_note(leaves),
+                }
+            )
         )
-        for f, leaves in sorted(needed.items())
-    ]
     for leaf in judged:  # not the provider's to send: the clinical reviewer is asked
         assert isinstance(leaf.node, t.Judgment)
         out.append(

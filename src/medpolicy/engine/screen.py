@@ -24,16 +24,18 @@ be settled before any approval come back as gates.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+from medpolicy.catalogue import Catalogue
 from medpolicy.catalogue.derive import Conflict, Reading, Scope
 from medpolicy.definitions.drugs import CODE_SYSTEMS, CodeSystem, Identity
-from medpolicy.engine.compiled import compile_criteria
-from medpolicy.engine.leaves import predicate
+from medpolicy.engine.compiled import CompiledCriteria, compile_criteria
+from medpolicy.engine.leaves import Predicate, predicate
 from medpolicy.facts import FACTS, Facts
 from medpolicy.logic import MET
 from medpolicy.policy import tree as t
@@ -57,6 +59,11 @@ class Screened(NamedTuple):
     gates: list[Gate]
 
 
+# ``Facts(...)`` and ``Screened(...)`` without the named tuples' ``__new__`` (a Python function):
+# one of each is made for every request.
+_facts = functools.partial(tuple.__new__, Facts)
+_screened = functools.partial(tuple.__new__, Screened)
+
 # A condition named by a code the policy lists no indication for: "code:" and its category.
 _UNLISTED = "code:"
 
@@ -73,6 +80,8 @@ class _Reading:
     by_fact: tuple[tuple[str, str, tuple[str, ...]], ...]  # (indication, fact, values implying it)
     condition_of: Mapping[str, str]  # indication -> its condition
     reads_classes: bool  # whether a rule asks which class a drug is (drug records carry them)
+    # each contradiction, with its condition's test and its contradicting criterion compiled
+    contradictions: tuple[tuple[t.Contradiction, Predicate, CompiledCriteria], ...]
 
 
 _READINGS: dict[str, _Reading] = {}
@@ -80,11 +89,23 @@ _READINGS: dict[str, _Reading] = {}
 
 def screen(policy: t.Policy, record: RecordLike, facts: Facts) -> Screened:
     """``facts``: the record's facts as read before its condition is known (every finding)."""
+    return _screen(policy, record, dict(facts.values), dict(facts.conflicts))
+
+
+def read_and_screen(policy: t.Policy, record: RecordLike, catalogue: Catalogue) -> Screened:
+    """``screen`` of the record's facts as ``catalogue`` reads them before its condition is known
+    (``extract_facts``): read into the dicts screening then works on, with no copy of them."""
+    values, conflicts = catalogue.reader(Reading(record))
+    return _screen(policy, record, values, conflicts)
+
+
+def _screen(
+    policy: t.Policy, record: RecordLike, values: dict[str, Any], conflicts: dict[str, str]
+) -> Screened:
+    """``screen``, on the facts' dicts (made for it: screening changes them)."""
     reading = _READINGS.get(policy.content_hash)
     if reading is None:
         reading = _READINGS[policy.content_hash] = _read(policy)
-    values = dict(facts.values)
-    conflicts = dict(facts.conflicts)
     notes: dict[str, str] = {}
     gates: list[Gate] = []
     condition, indications, in_play = _resolve(policy, reading, values, gates)
@@ -101,11 +122,15 @@ def screen(policy: t.Policy, record: RecordLike, facts: Facts) -> Screened:
                 values[path] = value
     today: date = values["request.date"]
     for rule in policy.fact_rules:
-        _apply_rule(rule, today, values, conflicts, gates)
-    screened = Facts(values, MappingProxyType(conflicts), MappingProxyType(notes))
-    for contradiction in policy.contradictions:
-        screened = _contradict(policy, contradiction, screened)
-    return Screened(screened, indications, gates)
+        value = values.get(rule.fact)
+        problem = None if value is None else _rule_broken(rule, today, value, values)
+        if problem is not None:
+            _set_aside(rule, problem, values, conflicts, gates)
+    screened = _facts((values, MappingProxyType(conflicts), MappingProxyType(notes)))
+    for contradiction, test, contradicted_by in reading.contradictions:
+        if values.get(contradiction.fact) is not None:  # an absent fact contradicts nothing
+            screened = _contradict(policy, contradiction, test, contradicted_by, screened)
+    return _screened((screened, indications, gates))
 
 
 def _read(policy: t.Policy) -> _Reading:
@@ -147,6 +172,10 @@ def _read(policy: t.Policy) -> _Reading:
             for node in t.walk(root)
             if isinstance(node, t.Exists)
             for field, _ in node.where
+        ),
+        tuple(
+            (c, predicate(c.when), compile_criteria(policy, c.contradicted_by))
+            for c in policy.contradictions
         ),
     )
 
@@ -213,8 +242,10 @@ def _resolve(
         if str(values.get(fact)) in implying:
             implied.add(indication)
     condition_of = reading.condition_of
-    if stated:
-        conditions = {condition_of[i] for i in stated}
+    if stated:  # loops here and below: a comprehension is a call of its own (most have one)
+        conditions = set()
+        for i in stated:
+            conditions.add(condition_of[i])
         if len(conditions) > 1:
             shown = "; ".join(policy.indications[i].label for i in stated)
             return _ambiguous(
@@ -237,7 +268,10 @@ def _resolve(
     else:  # no code names a condition: what the other facts imply, if they agree
         conditions = {condition_of[i] for i in implied}
         condition = conditions.pop() if len(conditions) == 1 else None
-    chosen = set(stated) | {i for i in implied if condition_of[i] == condition}
+    chosen = set(stated)
+    for i in implied:
+        if condition_of[i] == condition:
+            chosen.add(i)
     in_play = set(coded)
     if condition is not None and condition != t.NOT_LISTED:
         in_play.add(condition)
@@ -391,19 +425,14 @@ class _Requested(Scope):
 # -- facts have an age ---------------------------------------------------------------------------
 
 
-def _apply_rule(
+def _set_aside(
     rule: t.FactRule,
-    today: date,
+    problem: str,
     values: dict[str, Any],
     conflicts: dict[str, str],
     gates: list[Gate],
 ) -> None:
-    value = values.get(rule.fact)
-    if value is None:
-        return
-    problem = _rule_broken(rule, today, value, values)
-    if problem is None:
-        return
+    """A fact that breaks its rule is not used, and is asked for again (the problem said)."""
     del values[rule.fact]
     conflicts[rule.fact] = problem
     gates.append(Gate(rule.fact, problem, (rule.citation.section,)))
@@ -448,19 +477,23 @@ def _rule_broken(
 # -- contradictions ------------------------------------------------------------------------------
 
 
-def _contradict(policy: t.Policy, rule: t.Contradiction, facts: Facts) -> Facts:
+def _contradict(
+    policy: t.Policy,
+    rule: t.Contradiction,
+    test: Predicate,
+    contradicted_by: CompiledCriteria,
+    facts: Facts,
+) -> Facts:
     """The fact set aside when the request's own record contradicts it, or would if a drug it
     names but the policy does not know were this drug (a misspelt name stopped for progression
     is not taken as agreeing). A record that is not reported contradicts nothing."""
     value = facts.values.get(rule.fact)
-    if value is None or predicate(rule.when)(value, facts.values.get("request.date")) != MET:
+    if value is None or test(value, facts.values.get("request.date")) != MET:
         return facts
     reported = f"reported {FACTS[rule.fact].name} {value}"
-    if _met(policy, rule.contradicted_by, facts):
+    if _met(contradicted_by, facts):
         note = f"{reported}, but {rule.note}"
-    elif (worst := _as_this_drug(policy, facts)) is not None and _met(
-        policy, rule.contradicted_by, worst
-    ):
+    elif (worst := _as_this_drug(policy, facts)) is not None and _met(contradicted_by, worst):
         unknown = "; ".join(facts.notes[f] for f in _DRUG_RECORDS if f in facts.notes)
         note = f"{reported}, but it cannot be told whether {rule.note} ({unknown})"
     else:
@@ -471,9 +504,9 @@ def _contradict(policy: t.Policy, rule: t.Contradiction, facts: Facts) -> Facts:
     return Facts(values, MappingProxyType(conflicts), facts.notes)
 
 
-def _met(policy: t.Policy, node: t.Node, facts: Facts) -> bool:
+def _met(criterion: CompiledCriteria, facts: Facts) -> bool:
     """Whether the criterion is met, by its compiled form (the tracing walker's result)."""
-    return compile_criteria(policy, node).run(facts)[0][0] == MET
+    return criterion.run(facts)[0][0] == MET
 
 
 def _as_this_drug(policy: t.Policy, facts: Facts) -> Facts | None:

@@ -13,8 +13,7 @@ values the request's own validation has already checked, without validating them
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from pydantic import BaseModel
 
@@ -157,18 +156,6 @@ def _observations(r: Request) -> list[m.Observation] | None:
     return [_make(m.Observation, code=BODY_WEIGHT, value=w.value, unit=w.unit, date=w.date)]
 
 
-_NO_FINDING = {
-    "result": None,
-    "value": None,
-    "unit": None,
-    "method": None,
-    "specimen_id": None,
-    "date": None,
-    "test": None,
-    "variant": None,
-}
-
-
 class _Build:
     """How a condition and a finding are made: as the record's models, or as the view's small
     objects (the same attributes)."""
@@ -176,21 +163,34 @@ class _Build:
     def __init__(self, models: bool) -> None:
         self.models = models
 
-    def finding(self, code: str, **fields: Any) -> Any:
+    def finding(
+        self,
+        code: str,
+        *,
+        result: str | None = None,
+        value: Any = None,
+        unit: str | None = None,
+        method: str | None = None,
+        specimen_id: str | None = None,
+        date: Any = None,
+        variant: str | None = None,
+    ) -> Any:
+        test = None  # not in the earlier format
         if self.models:
-            return _make(m.Finding, code=code, **{**_NO_FINDING, **fields})
-        get = fields.get
-        return _Finding(
-            code,
-            get("result"),
-            get("value"),
-            get("unit"),
-            get("method"),
-            get("specimen_id"),
-            get("date"),
-            None,  # test: not in the earlier format
-            get("variant"),
-        )
+            return _make(
+                m.Finding,
+                code=code,
+                result=result,
+                value=value,
+                unit=unit,
+                method=method,
+                specimen_id=specimen_id,
+                date=date,
+                test=test,
+                variant=variant,
+            )
+        fields = (code, result, value, unit, method, specimen_id, date, test, variant)
+        return _new(_Finding, fields)
 
     def condition(self, code: str | None, extent: Any, findings: list[Any]) -> Any:
         if self.models:
@@ -202,7 +202,7 @@ class _Build:
                 recurrence_date=None,
                 findings=findings,
             )
-        return _Condition(code, extent, None, None, findings)
+        return _new(_Condition, (code, extent, None, None, findings))
 
 
 def _conditions(r: Request, build: _Build) -> list[Any] | None:
@@ -286,22 +286,25 @@ def _ish(t: Her2Ish, build: _Build) -> list[Any]:
 # what tests compare. The engine reads a request of the earlier format through ``RecordView``
 # instead: the same attributes as a ``ClinicalRecord``, read from the request where they lie (a
 # field of the same name and meaning is the request's own object; conditions, observations and
-# attestations are made on first read, as small slotted objects). Building a record's dozen
-# models cost more than a decision's criteria (slotted dataclasses cost a fraction); tests hold
+# attestations are made on first read, as small named tuples). Building a record's dozen
+# models cost more than a decision's criteria (small named tuples cost a fraction); tests hold
 # every decision made through the view
 # equal to the one made from ``to_record``'s record.
 
 
-@dataclass(slots=True)
-class _Drug:
+# The view's objects are named tuples made by ``tuple.__new__`` (one C call, where a constructor
+# is a Python call): read-only, their fields read as attributes, as the record's models are.
+_new = tuple.__new__
+
+
+class _Drug(NamedTuple):
     hcpcs: str
     name: str | None
     rxnorm: str | None
     ndc: str | None
 
 
-@dataclass(slots=True)
-class _Member:
+class _Member(NamedTuple):
     id: str
     birth_date: Any
     sex: str | None
@@ -311,8 +314,7 @@ class _Member:
     organization: str | None
 
 
-@dataclass(slots=True)
-class _Order:
+class _Order(NamedTuple):
     drug: _Drug
     dose: Any
     interval_days: int | None
@@ -324,8 +326,7 @@ class _Order:
     concurrent_drugs: list[Any] | None
 
 
-@dataclass(slots=True)
-class _Condition:
+class _Condition(NamedTuple):
     code: str | None
     extent: list[str] | None
     stage: str | None
@@ -333,8 +334,7 @@ class _Condition:
     findings: list[Any]
 
 
-@dataclass(slots=True)
-class _Finding:
+class _Finding(NamedTuple):
     code: str
     result: str | None
     value: Any
@@ -346,16 +346,14 @@ class _Finding:
     variant: str | None
 
 
-@dataclass(slots=True)
-class _Observation:
+class _Observation(NamedTuple):
     code: str
     value: Any
     unit: str
     date: Any
 
 
-@dataclass(slots=True)
-class _Attestation:
+class _Attestation(NamedTuple):
     statement: str
     value: bool
     by: str | None
@@ -388,19 +386,23 @@ class RecordView:
         self.request_type = request.request_type
         self.urgency = request.urgency
         m = request.member
-        self.member = _Member(
-            m.id, m.birth_date, m.sex, m.payer, m.plan, m.line_of_business, m.organization
+        self.member = _new(
+            _Member,
+            (m.id, m.birth_date, m.sex, m.payer, m.plan, m.line_of_business, m.organization),
         )
-        self.order = _Order(
-            _Drug(med.hcpcs, med.drug, med.rxnorm, med.ndc),
-            med.dose,
-            med.interval_days,
-            med.start_date,
-            med.line_of_therapy,
-            None,
-            request.indications,
-            None,
-            med.concurrent_anticancer_drugs,
+        self.order = _new(
+            _Order,
+            (
+                _new(_Drug, (med.hcpcs, med.drug, med.rxnorm, med.ndc)),
+                med.dose,
+                med.interval_days,
+                med.start_date,
+                med.line_of_therapy,
+                None,
+                request.indications,
+                None,
+                med.concurrent_anticancer_drugs,
+            ),
         )
         self._conditions: list[Any] | bool | None = False  # not read yet
         self._observations: list[Any] | bool | None = False
@@ -416,7 +418,7 @@ class RecordView:
         if self._observations is False:
             w = self.request.body_weight
             self._observations = (
-                None if w is None else [_Observation(BODY_WEIGHT, w.value, w.unit, w.date)]
+                None if w is None else [_new(_Observation, (BODY_WEIGHT, w.value, w.unit, w.date))]
             )
         return self._observations  # type: ignore[return-value]
 
@@ -431,7 +433,11 @@ class RecordView:
     @property
     def attestations(self) -> list[Any] | None:
         met = self.request.initiation_criteria_previously_met
-        return None if met is None else [_Attestation(INITIATION_CRITERIA_MET, met, None, None)]
+        return (
+            None
+            if met is None
+            else [_new(_Attestation, (INITIATION_CRITERIA_MET, met, None, None))]
+        )
 
     @property
     def compendium(self) -> Any:
