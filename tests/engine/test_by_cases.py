@@ -68,7 +68,7 @@ def test_each_trial_is_the_definition(request_: Request) -> None:
     today = facts.values.get("request.date")
     for pathway in POLICY.pathways:
         compiled = compile_criteria(POLICY, pathway.criteria)
-        ranks, _ = compiled.run(facts)
+        ranks, _ = compiled.run(facts, {})
         shape = shape_of(pathway.criteria, CHECK_READS)
         unknown = tuple(j for j in shape.leaves if ranks[j] == UNKNOWN)
         for trial in _find_trials(shape, unknown):

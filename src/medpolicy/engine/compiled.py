@@ -83,8 +83,10 @@ Checked = tuple[CheckResult, ...]  # the outcomes of a tree's check leaves, in p
 class CompiledCriteria:
     nodes: tuple[t.Node, ...]  # preorder: ``run``'s results are in this order; the root first
     # each node's rank, in preorder, and the outcome of each check leaf, in preorder: ``word``
-    # explains a check from its outcome rather than running it again
-    run: Callable[[Facts], tuple[tuple[int, ...], Checked]]
+    # explains a check from its outcome rather than running it again. ``run(facts, outcomes)``:
+    # ``outcomes`` holds the checks already run on these same facts (a decision's pathways share
+    # one), by ``_check_key``; a check found there is not run again
+    run: Callable[[Facts, dict[str, CheckResult]], tuple[tuple[int, ...], Checked]]
     # (index, fact, value set) of every code-set leaf met by a code of its set: where a met
     # result may carry a flag
     value_sets: tuple[tuple[int, str, ValueSet], ...]
@@ -158,7 +160,15 @@ class _Emitter:
             run = self.constant(CHECKS[node.definition].bind(node.params))
             outcome = f"o{index}"
             self.checks.append(outcome)
-            self.lines.append(f"    {outcome} = {run}(facts)")
+            if _check_key(node) in _shared_checks(self.policy):
+                # the same check with the same parameters, already run on these facts (by
+                # another pathway of the decision), has this same outcome: from ``outcomes``
+                key = self.constant(_check_key(node))
+                self.lines.append(f"    {outcome} = outcomes.get({key})")
+                self.lines.append(f"    if {outcome} is None:")
+                self.lines.append(f"        {outcome} = outcomes[{key}] = {run}(facts)")
+            else:
+                self.lines.append(f"    {outcome} = {run}(facts)")
             self.lines.append(f"    {out} = rank[{outcome}.result]")
         else:  # pragma: no cover - the loader admits no other node type
             raise TypeError(f"cannot compile {type(node).__name__}")
@@ -193,6 +203,22 @@ class _Emitter:
             "",
         ]
         return name
+
+
+def _check_key(node: t.Check) -> str:
+    """What a check's outcome depends on besides the facts: its definition and parameters, each
+    parameter by its type and text (3.6 and 3.60 are worded apart)."""
+    params = " ".join(f"{k}={type(v).__name__}:{v}" for k, v in sorted(node.params.items()))
+    return f"{node.definition} {params}"
+
+
+def _shared_checks(policy: t.Policy) -> frozenset[str]:
+    """The ``_check_key`` of every check that more than one of the policy's pathways calls."""
+    keys = [
+        {_check_key(n) for n in t.walk(p.criteria) if isinstance(n, t.Check)}
+        for p in policy.pathways
+    ]
+    return frozenset(k for k in set().union(*keys) if sum(k in ks for ks in keys) > 1)
 
 
 def _fold(out: str, parts: list[str], keep: str, indent: str) -> list[str]:
@@ -345,7 +371,7 @@ def _compile(policy: t.Policy, root: t.Node) -> CompiledCriteria:
     tree = wording.emit(root)
     word_body = "\n    ".join(wording.lines)
     source = (
-        "".join(f"{line}\n" for line in emitter.helpers) + "def run(facts):\n"
+        "".join(f"{line}\n" for line in emitter.helpers) + "def run(facts, outcomes):\n"
         "    get = facts.values.get\n"
         f"    today = get({_TODAY!r})\n"
         f"{body}\n"

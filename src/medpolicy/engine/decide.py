@@ -19,7 +19,7 @@ from medpolicy.catalogue import Catalogue
 from medpolicy.definitions.icd10 import code_set_version
 from medpolicy.engine.authorize import authorization_fields
 from medpolicy.engine.by_cases import Settled, Trial, by_cases, settle, settled_trace, shape_of
-from medpolicy.engine.checks import CHECK_READS
+from medpolicy.engine.checks import CHECK_READS, CheckResult
 from medpolicy.engine.compiled import (
     Checked,
     CompiledCriteria,
@@ -68,9 +68,10 @@ def decide(policy: t.Policy, request: Request | ClinicalRecord) -> Determination
     results = parts.no_results.copy()  # every pathway, in the policy's order
     applicable: list[_Applicable] = []
     met: list[t.Pathway] = []
+    outcomes: dict[str, CheckResult] = {}  # the checks run on these facts, shared by pathways
     for p, compiled in parts.by_phase.get(request.request_type, ()):
         if not p.indications or not indications.isdisjoint(p.indications):
-            ranks, checked = compiled.run(facts)
+            ranks, checked = compiled.run(facts, outcomes)
             settled = None
             if ranks[0] == UNKNOWN:  # (``run_pathway``, its call saved for the others)
                 ranks, settled = _by_cases(compiled, facts, ranks)
@@ -144,7 +145,7 @@ def run_pathway(
 ) -> tuple[tuple[int, ...], Checked, Settled | None]:
     """A pathway's compiled results, with the criteria its cases decide decided (``by_cases``):
     every node's rank, each check's outcome, and what was decided by cases (None: nothing)."""
-    ranks, checked = compiled.run(facts)
+    ranks, checked = compiled.run(facts, {})
     if ranks[0] != UNKNOWN:
         return ranks, checked, None
     ranks, settled = _by_cases(compiled, facts, ranks)

@@ -506,7 +506,7 @@ def _contradict(
 
 def _met(criterion: CompiledCriteria, facts: Facts) -> bool:
     """Whether the criterion is met, by its compiled form (the tracing walker's result)."""
-    return criterion.run(facts)[0][0] == MET
+    return criterion.run(facts, {})[0][0] == MET
 
 
 def _as_this_drug(policy: t.Policy, facts: Facts) -> Facts | None:
