@@ -136,6 +136,9 @@ class Trial(NamedTuple):
     node: int
     facts: tuple[str, ...]
     domains: tuple[tuple[Any, ...], ...]
+    # the one child tried over the same facts, when no other child reads any of them (see
+    # ``_as_its_child``); None when there is no such child
+    child: int | None = None
 
 
 # The criterion's result when every case gives it the same known result, else None: each
@@ -174,20 +177,17 @@ def _as_its_child(
     shape: Shape, ranks: Sequence[int], trial: Trial, undecided: Mapping[int, tuple[str, ...]]
 ) -> bool:
     """Whether the criterion's cases are bound to leave it undecided, as one of its children,
-    tried in vain over the same facts: when no other child reads any of them and, whatever
-    the case, leaves the criterion's result that child's (met, under ALL; not met, under ANY;
-    a NOT has no other child). Its cases are then the child's (the facts are read by the same
-    comparisons), and its result in each is the child's, or the child's negated."""
-    i, facts = trial.node, trial.facts
-    node = shape.nodes[i]
-    neutral = MET if isinstance(node, t.AllOf) else NOT_MET
-    child = None
-    for c in shape.children[i]:
-        if child is None and undecided.get(c) == facts:
-            child = c
-        elif ranks[c] != neutral or not shape.within[c].isdisjoint(facts):
-            return False  # another reads them too (or may change the result)
-    return child is not None
+    tried in vain over the same facts: when no other child reads any of them (``Trial.child``)
+    and, whatever the case, leaves the criterion's result that child's (met, under ALL; not met,
+    under ANY; a NOT has no other child). Its cases are then the child's (the facts are read by
+    the same comparisons), and its result in each is the child's, or the child's negated."""
+    child = trial.child
+    if child is None or undecided.get(child) != trial.facts:
+        return False
+    i = trial.node
+    neutral = MET if isinstance(shape.nodes[i], t.AllOf) else NOT_MET
+    # no other child may change the result
+    return all(c == child or ranks[c] == neutral for c in shape.children[i])
 
 
 def by_cases(rank: Callable[..., int], domains: tuple[tuple[Any, ...], ...]) -> int | None:
@@ -220,14 +220,27 @@ def _trials(shape: Shape, unknown: tuple[int, ...]) -> tuple[Trial, ...]:
 
 def _find_trials(shape: Shape, unknown: tuple[int, ...]) -> tuple[Trial, ...]:
     trials = []
-    for i in shape.connectives:
+    tried_over: dict[int, tuple[str, ...]] = {}  # node -> the facts it is tried over
+    for i in shape.connectives:  # children before their parents
         # the facts read by the unknown leaves under node i, each once, in preorder
         lacking = dict.fromkeys(f for j in unknown if i < j < shape.ends[i] for f in shape.reads[j])
         tried = [(f, d) for f in lacking if (d := _domain(shape, i, f))]
         if tried and _product([len(d) for _, d in tried]) <= CASES:
+            facts = tried_over[i] = tuple(f for f, _ in tried)
             domains = tuple(_extremes_first(d) for _, d in tried)
-            trials.append(Trial(i, tuple(f for f, _ in tried), domains))
+            trials.append(Trial(i, facts, domains, _alone_reading(shape, i, facts, tried_over)))
     return tuple(trials)
+
+
+def _alone_reading(
+    shape: Shape, i: int, facts: tuple[str, ...], tried_over: Mapping[int, tuple[str, ...]]
+) -> int | None:
+    """``Trial.child``: the child of node i tried over these same facts, when it is the only
+    child that reads any of them."""
+    readers = [c for c in shape.children[i] if not shape.within[c].isdisjoint(facts)]
+    if len(readers) == 1 and tried_over.get(readers[0]) == facts:
+        return readers[0]
+    return None
 
 
 def _extremes_first(domain: tuple[Any, ...]) -> tuple[Any, ...]:
