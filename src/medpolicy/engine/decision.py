@@ -58,15 +58,21 @@ class _Out(BaseModel):
         """``assemble`` from a dict of every field that the caller has just built and hands over:
         it becomes the record's own. Keyword arguments are packed into a new dict on each call,
         which for a record of a dozen fields costs more than the rest of ``assemble``."""
-        record = cls.__new__(cls)
-        _set(record, "__dict__", fields)
-        _set(record, "__pydantic_fields_set__", set(fields))
-        _set(record, "__pydantic_extra__", None)
-        _set(record, "__pydantic_private__", None)
+        record = _new(cls)
+        _set_dict(record, fields)
+        _set_fields_set(record, set(fields))
+        _set_extra(record, None)
+        _set_private(record, None)
         return record
 
 
-_set = object.__setattr__
+# What ``assemble_from`` sets, set by the model's own slots (``BaseModel.__slots__``) directly:
+# ``object.__setattr__`` by name looks each one up again, for every record.
+_new = object.__new__
+_set_dict = BaseModel.__dict__["__dict__"].__set__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 class Criterion(TypedDict):
