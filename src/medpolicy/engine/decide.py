@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import operator
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -221,14 +220,26 @@ def _not_approved(
     return Outcome.not_met, [], _reasons(ctx, applicable)
 
 
-def _lacking(ctx: Context, unknown: list[_Applicable]) -> list[tuple[str, Trace]]:
-    """``explain.lacking`` over the unknown pathways' traces: (fact, the leaf lacking it)."""
-    found = []
+# A fact a leaf lacks: (the fact, the leaf, the leaf's explanation: its trace's ``detail``)
+_Lacking = tuple[str, t.Node, str]
+
+
+def _lacking(ctx: Context, unknown: list[_Applicable]) -> list[_Lacking]:
+    """``explain.lacking`` over the unknown pathways' traces: each fact with the leaf lacking it.
+    A comparison on an absent fact (most of them) is explained as its trace would explain it
+    (``evaluate._absent``), without the trace."""
+    found: list[_Lacking] = []
+    get, conflicts = ctx.facts.values.get, ctx.facts.conflicts
     for _, compiled, ranks, checked, _ in unknown:
         for i in lacking_at(compiled.shape.children, ranks):
+            node = compiled.nodes[i]
+            if isinstance(node, t.Compare) and get(node.fact) is None:
+                found.append((node.fact, node, conflicts.get(node.fact) or NOT_REPORTED))
+                continue
             leaf = leaf_trace(compiled, ctx, ranks, checked, i)
+            explained = detail(leaf)
             for fact in leaf.missing:
-                found.append((fact, leaf))
+                found.append((fact, node, explained))
     return found
 
 
@@ -427,10 +438,10 @@ def _unsettled(policy: t.Policy, scope: Scope) -> _Gates:
     ]
 
 
-def _missing(facts: Facts, lacking: list[tuple[str, Trace]], gates: _Gates) -> list[MissingFact]:
-    needed: dict[str, list[Trace]] = {}
-    for fact, leaf in lacking:
-        needed.setdefault(fact, []).append(leaf)
+def _missing(facts: Facts, lacking: list[_Lacking], gates: _Gates) -> list[MissingFact]:
+    needed: dict[str, list[_Lacking]] = {}
+    for entry in lacking:
+        needed.setdefault(entry[0], []).append(entry)
     judged = needed.pop(JUDGMENT, [])
     out = []
     for f, leaves in sorted(needed.items()):
@@ -441,22 +452,22 @@ def _missing(facts: Facts, lacking: list[tuple[str, Trace]], gates: _Gates) -> l
                     "fact": f,
                     "label": spec.label,
                     "request_field": spec.request_field,
-                    "needed_for": sorted(set(map(_NODE_ID, leaves))),
-                    "clauses": sorted(set(map(_NODE_CLAUSE, leaves))),
+                    "needed_for": sorted({node.id for _, node, _ in leaves}),
+                    "clauses": sorted({node.citation.section for _, node, _ in leaves}),
                     "note": facts.conflicts.get(f) or facts.notes.get(f) or _leaf_note(leaves),
                 }
             )
         )
-    for leaf in judged:  # not the provider's to send: the clinical reviewer is asked
-        assert isinstance(leaf.node, t.Judgment)
+    for _, node, _ in judged:  # not the provider's to send: the clinical reviewer is asked
+        assert isinstance(node, t.Judgment)
         out.append(
             MissingFact.assemble_from(
                 {
                     "fact": JUDGMENT,
-                    "label": f"a clinical reviewer's judgment: {leaf.node.question}",
+                    "label": f"a clinical reviewer's judgment: {node.question}",
                     "request_field": "",
-                    "needed_for": [leaf.node.id],
-                    "clauses": [leaf.node.citation.section],
+                    "needed_for": [node.id],
+                    "clauses": [node.citation.section],
                     "note": "it cannot be computed from the record: a clinical reviewer decides",
                 }
             )
@@ -479,15 +490,9 @@ def _missing(facts: Facts, lacking: list[tuple[str, Trace]], gates: _Gates) -> l
     return out
 
 
-_NODE_ID = operator.attrgetter("node.id")
-_NODE_CLAUSE = operator.attrgetter("node.citation.section")
-_NOTE = operator.attrgetter("note")  # a trace's explanation, when not derived (``detail``)
-
-
-def _leaf_note(leaves: list[Trace]) -> str | None:
-    notes = set(map(_NOTE, leaves))
-    if "" in notes:  # a comparison explained by the value it read (see ``detail``)
-        notes = set(map(detail, leaves))
+def _leaf_note(leaves: list[_Lacking]) -> str | None:
+    """The leaves' explanations, but for a fact not reported (each once, sorted)."""
+    notes = {explained for _, _, explained in leaves}
     notes.discard("")
     notes.discard(NOT_REPORTED)
     return "; ".join(sorted(notes)) or None
