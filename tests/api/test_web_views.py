@@ -76,6 +76,27 @@ def test_decide_needs_the_forms_csrf_value(client: TestClient, tokens: Tokens) -
     assert stored["reviewer_decisions"][0]["clauses"] == ["Position Statement > X"]
 
 
+def test_claiming_needs_the_forms_csrf_value(client: TestClient, tokens: Tokens) -> None:
+    case = client.post(
+        "/api/v1/cases", json=not_met_request(), headers=Tokens.auth(tokens.provider)
+    ).json()
+    sign_in(client, tokens.reviewer)
+    page = client.get(f"/review/cases/{case['id']}")
+    path = f"/review/cases/{case['id']}/assignment"
+
+    def holder() -> object:
+        stored = client.get(f"/api/v1/cases/{case['id']}", headers=Tokens.auth(tokens.reviewer))
+        return stored.json()["assigned_to"]
+
+    forged = client.post(path, data={"do": "claim", "csrf": "0" * 32})
+    assert forged.status_code == 403 and "The form expired" in forged.text
+    assert holder() is None
+    done = client.post(
+        path, data={"do": "claim", "csrf": csrf_of(page.text)}, follow_redirects=False
+    )
+    assert done.status_code == 303 and holder() is not None
+
+
 def test_decide_reports_problems_on_the_page(client: TestClient, tokens: Tokens) -> None:
     case = client.post(
         "/api/v1/cases", json=not_met_request(), headers=Tokens.auth(tokens.provider)

@@ -164,3 +164,10 @@ def test_a_policy_change_changes_the_audit(tmp_path: Path) -> None:
     # 247 units at 68.5 kg is within 3.6 mg/kg but not 3.0; C79.31 no longer supports a line
     assert ("A100", "units_within_dose_limit") in new - old
     assert ("C100", "diagnosis_supports_indication") in new - old
+
+
+def test_the_written_flags_have_the_columns_every_walker_makes() -> None:
+    from medpolicy.batch.audit import FLAG_SCHEMA
+    from medpolicy.batch.plan import FLAG_COLUMNS
+
+    assert tuple(FLAG_SCHEMA.names) == FLAG_COLUMNS

@@ -29,27 +29,10 @@ from medpolicy.batch import plan as p
 from medpolicy.batch.dialects import DECIMAL_PARAMS, DIALECTS, Dialect
 from medpolicy.batch.layout import CLAIM_LINES, SQL_TYPES
 
-__all__ = ["FLAG_COLUMNS", "TYPED_COLUMNS", "CompiledAudit", "Step", "compile_audit"]
+__all__ = ["TYPED_COLUMNS", "CompiledAudit", "Step", "compile_audit"]
 
 # the claim columns a source may hold in their own SQL type (dates, integers, amounts)
 TYPED_COLUMNS: Final = frozenset(c.name for c in CLAIM_LINES.columns if c.kind != "text")
-
-# what a flagged line carries: the line, then the check, its clause and the values it used
-LINE_COLUMNS: Final = (
-    "claim_id",
-    "line_number",
-    "member_id",
-    "service_date",
-    "hcpcs",
-    "modifiers",
-    "units",
-    "rendering_npi",
-    "billing_npi",
-    "paid_amount",
-    "source_file",
-    "source_row",
-)
-FLAG_COLUMNS: Final = (*LINE_COLUMNS, "check", "clause", "values")
 
 
 @dataclass(frozen=True)
@@ -382,7 +365,7 @@ def _coverage(ctx: _Context) -> exp.Expression:
 
 # -- the checks ----------------------------------------------------------------------------------------
 
-_LINE: Final = ", ".join(f"l.{c}" for c in LINE_COLUMNS)
+_LINE: Final = ", ".join(f"l.{c}" for c in p.LINE_COLUMNS)
 _THIS_DRUG_LINE: Final = "l.hcpcs = {hcpcs} AND l.duplicate_rank = 1"
 _ADMINISTERED_LINE: Final = _THIS_DRUG_LINE + " AND NOT l.is_jw"
 _JOIN_ADMINISTRATION: Final = (

@@ -31,7 +31,7 @@ def evaluate_claims(
     authorizations: Iterable[Row] = (),
     weights: Mapping[str, Decimal] | None = None,
 ) -> tuple[list[Row], list[Row]]:
-    """The flags (``compile.FLAG_COLUMNS``, in the SQL's order) and the rejected rows of ``rows``
+    """The flags (``plan.FLAG_COLUMNS``, in the SQL's order) and the rejected rows of ``rows``
     (each a claim line as read: text values, with ``source_file`` and ``source_row``)."""
     lines: list[Row] = []
     rejects: list[Row] = []
@@ -210,7 +210,7 @@ class _Audit:
         method = getattr(self, "_" + check.name)
         for line, values in method(check):
             yield {
-                **{c: line[c] for c in _LINE},
+                **{c: line[c] for c in p.LINE_COLUMNS},
                 "check": check.name,
                 "clause": check.clause.section,
                 "values": values,
@@ -338,19 +338,3 @@ class _Audit:
 
 def _none(value: object) -> str:
     return "none" if value is None else str(value)
-
-
-_LINE = (
-    "claim_id",
-    "line_number",
-    "member_id",
-    "service_date",
-    "hcpcs",
-    "modifiers",
-    "units",
-    "rendering_npi",
-    "billing_npi",
-    "paid_amount",
-    "source_file",
-    "source_row",
-)

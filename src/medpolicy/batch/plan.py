@@ -10,9 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import ClassVar
+from typing import ClassVar, Final
 
 __all__ = [
+    "FLAG_COLUMNS",
+    "LINE_COLUMNS",
     "AuditPlan",
     "AuthorizationOnFile",
     "AuthorizedUnits",
@@ -28,6 +30,24 @@ __all__ = [
     "Unsupported",
     "VialWaste",
 ]
+
+# What a flagged line carries, the same from every walker: the line, then the check, its clause
+# and the values it used.
+LINE_COLUMNS: Final = (
+    "claim_id",
+    "line_number",
+    "member_id",
+    "service_date",
+    "hcpcs",
+    "modifiers",
+    "units",
+    "rendering_npi",
+    "billing_npi",
+    "paid_amount",
+    "source_file",
+    "source_row",
+)
+FLAG_COLUMNS: Final = (*LINE_COLUMNS, "check", "clause", "values")
 
 
 class Unsupported(Exception):

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, Table, bindparam, select, update
 
 from medpolicy.store.schema import audit_events, audit_head
 
@@ -36,6 +36,7 @@ __all__ = [
     "action_sha256",
     "append_event",
     "append_events",
+    "chained_rows",
     "check_row",
     "events",
 ]
@@ -208,13 +209,15 @@ class Verification:
 
 def events(conn: Connection, batch: int) -> Iterator[Any]:
     """Every event row, in order, read in batches."""
+    return chained_rows(conn, audit_events, batch)
+
+
+def chained_rows(conn: Connection, table: Table, batch: int) -> Iterator[Any]:
+    """Every row of a hash-chained ``table``, in ``seq`` order, read in batches of ``batch``."""
     after = 0
     while True:
         rows = conn.execute(
-            select(audit_events)
-            .where(audit_events.c.seq > after)
-            .order_by(audit_events.c.seq)
-            .limit(batch)
+            select(table).where(table.c.seq > after).order_by(table.c.seq).limit(batch)
         ).all()
         if not rows:
             return

@@ -37,7 +37,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, select, update
 
-from medpolicy.store.audit import GENESIS_HASH, Actor, sha256_text
+from medpolicy.store.audit import GENESIS_HASH, Actor, chained_rows, sha256_text
 from medpolicy.store.availability import StoreBusy
 from medpolicy.store.group_commit import GroupCommit
 from medpolicy.store.read_spool import ReadSpool, Spooled
@@ -305,18 +305,7 @@ def _spooled_read(entry: Spooled) -> Read:
 
 
 def _rows(conn: Connection, batch: int) -> Iterator[Any]:
-    after = 0
-    while True:
-        rows = conn.execute(
-            select(read_events)
-            .where(read_events.c.seq > after)
-            .order_by(read_events.c.seq)
-            .limit(batch)
-        ).all()
-        if not rows:
-            return
-        yield from rows
-        after = int(rows[-1].seq)
+    return chained_rows(conn, read_events, batch)
 
 
 def verify_reads(conn: Connection, batch: int = 1000) -> tuple[int, list[str]]:

@@ -264,6 +264,22 @@ def notice_page(
     )
 
 
+def _expired(
+    request: Request, svc: Services, info: TokenInfo, session: str, case_id: str
+) -> HTMLResponse:
+    """A form posted without this session's CSRF token (or an older one): refused, and the case
+    shown again."""
+    return _case_page(
+        request,
+        svc,
+        info,
+        session,
+        case_id,
+        status_code=403,
+        errors=["The form expired: reload the page and try again."],
+    )
+
+
 def _case_page(
     request: Request,
     svc: Services,
@@ -346,15 +362,7 @@ async def decide(request: Request, case_id: str) -> Response:
     svc = app_services(request)
     form = await _form(request)
     if not hmac.compare_digest(_first(form, "csrf"), _csrf(session)):
-        return _case_page(
-            request,
-            svc,
-            info,
-            session,
-            case_id,
-            status_code=403,
-            errors=["The form expired: reload the page and try again."],
-        )
+        return _expired(request, svc, info, session, case_id)
     raw_action = _first(form, "action")
     reason = _first(form, "reason")
     clauses = [c for c in form.get("clauses", []) if c.strip()]
@@ -397,15 +405,7 @@ async def assignment(request: Request, case_id: str) -> Response:
     svc = app_services(request)
     form = await _form(request)
     if not hmac.compare_digest(_first(form, "csrf"), _csrf(session)):
-        return _case_page(
-            request,
-            svc,
-            info,
-            session,
-            case_id,
-            status_code=403,
-            errors=["The form expired: reload the page and try again."],
-        )
+        return _expired(request, svc, info, session, case_id)
     verb, actor = _first(form, "do"), info.actor()
     try:
         if verb == "claim":
