@@ -88,6 +88,28 @@ def test_a_record_is_checked_like_a_request() -> None:
     assert fields == {"conditions[0].code", "observations[0].date"}
 
 
+@pytest.mark.parametrize(
+    ("value", "unit", "refused"),
+    [("4000", "kg", True), ("900", "lb", True), ("400", "kg", False), ("880", "lb", False)],
+)
+def test_an_implausible_body_weight_in_a_record_is_refused(
+    kadcyla: Policy, value: str, unit: str, refused: bool
+) -> None:
+    """Grams sent as kilograms would size a dose of 14,400 mg: the record is refused, naming the
+    observation, as the earlier format refuses such a weight (the catalogue's plausible_max)."""
+    data = json.loads((RECORDS / "breast-metastatic-approved.json").read_bytes())
+    [weight] = [o for o in data["observations"] if o["code"] == "29463-7"]
+    weight.update(value=value, unit=unit)
+    if not refused:
+        assert decide(kadcyla, parse_record(data)).outcome.value == "approved"
+        return
+    with pytest.raises(RequestError) as refusal:
+        parse_record(data)
+    [error] = refusal.value.errors
+    assert error.field == f"observations[{data['observations'].index(weight)}].value"
+    assert "not a plausible body weight" in error.problem
+
+
 def test_a_misspelt_record_field_is_not_dropped() -> None:
     data = json.loads((RECORDS / "breast-metastatic-approved.json").read_bytes())
     data["conditions"][0]["findngs"] = []

@@ -8,6 +8,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from medpolicy import strict_json
+from medpolicy.catalogue import KNOWN_FACTS, shared_catalogue
+from medpolicy.catalogue.derive import in_unit
 from medpolicy.definitions import icd10
 from medpolicy.errors import FieldError, RequestError
 from medpolicy.record.model import ClinicalRecord
@@ -191,6 +193,31 @@ def _record_errors(r: ClinicalRecord) -> list[FieldError]:
                     name, f"{value.isoformat()} is after the request date {today.isoformat()}"
                 )
             )
+    return errors + _implausible(r)
+
+
+def _implausible(r: ClinicalRecord) -> list[FieldError]:
+    """Observations reporting more than the fact they are read as can plausibly be (the
+    catalogue's ``plausible_max``): refused, as the earlier format refuses such a weight, so a
+    unit slip never sizes a dose."""
+    errors = []
+    # the shared catalogue's facts and those of every policy loaded (a policy's own facts)
+    for fact in {**shared_catalogue().facts, **KNOWN_FACTS}.values():
+        codes, unit = fact.source.get("observation"), fact.unit
+        if fact.plausible_max is None or not codes or unit is None:
+            continue
+        for i, o in enumerate(r.observations or []):
+            if o.code not in codes:
+                continue
+            value = in_unit(o.value, o.unit, unit)
+            if value is not None and value > fact.plausible_max:
+                errors.append(
+                    FieldError(
+                        f"observations[{i}].value",
+                        f"{o.value} {o.unit} is not a plausible {fact.name} (over "
+                        f"{fact.plausible_max} {unit}); check the unit",
+                    )
+                )
     return errors
 
 

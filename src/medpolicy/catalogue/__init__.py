@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
@@ -64,6 +65,7 @@ class FactSpec:
     about_requested: bool = False  # read only from findings about the condition requested
     # where a claims audit reads it: (input, its columns); None when claims do not carry it
     claims: tuple[str, tuple[str, ...]] | None = None
+    plausible_max: Decimal | None = None  # in ``unit``: more is refused as implausible
 
 
 @dataclass(frozen=True, eq=False)
@@ -140,7 +142,8 @@ def build_catalogue(entries: Mapping[str, Any], base: Catalogue | None = None) -
 def _spec(path: str, raw: Any) -> FactSpec:
     if not isinstance(raw, Mapping):
         raise ValueError("a fact is a mapping of label, name, kind, from")
-    unknown = set(raw) - {"label", "name", "kind", "choices", "unit", "field", "from", "claims"}
+    keys = {"label", "name", "kind", "choices", "unit", "field", "from", "claims", "plausible_max"}
+    unknown = set(raw) - keys
     if unknown:
         raise ValueError(f"unknown key(s): {', '.join(sorted(unknown))}")
     kind = raw.get("kind")
@@ -161,7 +164,20 @@ def _spec(path: str, raw: Any) -> FactSpec:
         source=source,
         about_requested=source.get("about") == "requested",
         claims=_claims(raw.get("claims")),
+        plausible_max=_plausible_max(raw.get("plausible_max")),
     )
+
+
+def _plausible_max(raw: Any) -> Decimal | None:
+    if raw is None:
+        return None
+    try:
+        value = Decimal(str(raw))
+    except ArithmeticError:
+        value = Decimal("NaN")
+    if not value.is_finite() or value <= 0:
+        raise ValueError("'plausible_max' is a positive number, in the fact's unit")
+    return value
 
 
 def _claims(raw: Any) -> tuple[str, tuple[str, ...]] | None:

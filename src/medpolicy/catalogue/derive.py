@@ -48,6 +48,7 @@ __all__ = [
     "Scope",
     "compile_derivation",
     "compile_reader",
+    "in_unit",
 ]
 
 
@@ -171,6 +172,17 @@ _AS_INLINE: dict[str, str] = {
 _UNITS: dict[str, Callable[[Decimal, str], Decimal | None]] = {
     "kg": lambda value, unit: weight_in_kg(value, unit) if unit in ("kg", "lb") else None,
 }
+
+
+def in_unit(value: Decimal, unit: str, wanted: str) -> Decimal | None:
+    """An observation's value in the unit a fact is read in (None: it cannot be converted)."""
+    if unit == wanted:
+        return value
+    convert = _UNITS.get(wanted)
+    try:
+        return None if convert is None else convert(value, unit)
+    except (ValueError, TypeError):
+        return None
 
 
 def _observation(spec: Mapping[str, Any]) -> Derivation:
