@@ -161,6 +161,36 @@ def test_latest_body_weight_in_kg_or_pounds(code: str, unit: str) -> None:
     assert (str(w.value), w.unit, str(w.date)) == ("68.5", unit, "2026-10-30")
 
 
+@pytest.mark.parametrize(
+    ("second", "used"),
+    [
+        (("2026-10-30", 120), None),  # the same day, another weight: neither is used
+        ((None, 120), None),  # undated: it may be the current one
+        (("2026-10-30", 68.5), "68.5"),  # the same weight twice agrees with itself
+        (("2026-01-01", 120), "68.5"),  # an earlier weight is history
+    ],
+)
+def test_body_weights_as_recent_must_agree(
+    second: tuple[str | None, float], used: str | None
+) -> None:
+    """A flat dose within the limit for one weight and over it for the other: the adapter does
+    not choose; the engine asks for the weight, and the conflict is reported."""
+    day, value = second
+    other = obs("w2", "29463-7", day or "", valueQuantity={"value": value, "code": "kg"})
+    if day is None:
+        del other["effectiveDateTime"]
+    adapted = adapt(
+        PATIENT,
+        obs("w1", "29463-7", "2026-10-30", valueQuantity={"value": 68.5, "code": "kg"}),
+        other,
+    )
+    assert adapted.request is not None
+    weight = adapted.request.body_weight
+    assert (None if weight is None else str(weight.value)) == used
+    conflicts = [i for i in adapted.issues if "report different values" in i.message]
+    assert bool(conflicts) == (used is None)
+
+
 def test_a_weight_in_an_unknown_unit_is_not_used() -> None:
     adapted = adapt(PATIENT, obs("w", "29463-7", valueQuantity={"value": 68.5, "code": "g"}))
     assert adapted.request is not None and adapted.request.body_weight is None

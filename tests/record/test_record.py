@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 
 from medpolicy.adapters.native import parse_any, parse_record, parse_request, record_schema
-from medpolicy.catalogue import shared_catalogue
+from medpolicy.catalogue import build_catalogue, shared_catalogue
 from medpolicy.catalogue.derive import Conflict, Reading
 from medpolicy.engine.decide import decide, facts_used
 from medpolicy.engine.screen import read_and_screen, screen
@@ -108,6 +108,106 @@ def test_an_implausible_body_weight_in_a_record_is_refused(
     [error] = refusal.value.errors
     assert error.field == f"observations[{data['observations'].index(weight)}].value"
     assert "not a plausible body weight" in error.problem
+
+
+def _weights(*observations: tuple[str, str, str | None]) -> list[dict[str, str]]:
+    return [
+        {"code": "29463-7", "value": v, "unit": u, **({"date": d} if d else {})}
+        for v, u, d in observations
+    ]
+
+
+# A flat dose of 430 mg is within 3.6 mg/kg of 120 kg, not of 60 kg: whichever weight were read
+# would decide the request, so reports that may be as recent and disagree decide nothing.
+@pytest.mark.parametrize(
+    ("observations", "outcome", "note"),
+    [
+        # the same day, in either order: a conflict, named with each report
+        (
+            _weights(("120", "kg", "2026-10-30"), ("60", "kg", "2026-10-30")),
+            "missing_information",
+            "conflicting body weights reported: 120 kg (2026-10-30); 60 kg (2026-10-30)",
+        ),
+        (
+            _weights(("60", "kg", "2026-10-30"), ("120", "kg", "2026-10-30")),
+            "missing_information",
+            "conflicting body weights reported: 60 kg (2026-10-30); 120 kg (2026-10-30)",
+        ),
+        # an undated report may be the current one
+        (
+            _weights(("120", "kg", "2026-10-30"), ("60", "kg", None)),
+            "missing_information",
+            "conflicting body weights reported: 120 kg (2026-10-30); 60 kg (undated)",
+        ),
+        # the same weight in another unit is still another report: not read as agreeing
+        (
+            _weights(("120", "kg", "2026-10-30"), ("264.6", "lb", "2026-10-30")),
+            "missing_information",
+            "conflicting body weights reported: 120 kg (2026-10-30); 264.6 lb (2026-10-30)",
+        ),
+        # a unit a weight is not read in is named, not read as kilograms
+        (
+            _weights(("120000", "g", "2026-10-30")),
+            "missing_information",
+            "120000 g is not in kg (nor in a unit converted to kg)",
+        ),
+        # an earlier, different weight is history: the latest is read
+        (_weights(("60", "kg", "2026-08-30"), ("120", "kg", "2026-10-30")), "approved", None),
+        # the same report twice agrees with itself
+        (_weights(("120", "kg", "2026-10-30"), ("120.0", "kg", "2026-10-30")), "approved", None),
+    ],
+)
+def test_body_weights_that_may_be_as_recent_must_agree(
+    kadcyla: Policy, observations: list[dict[str, str]], outcome: str, note: str | None
+) -> None:
+    data = json.loads((RECORDS / "breast-metastatic-approved.json").read_bytes())
+    data["order"]["dose"] = {"value": "430", "unit": "mg"}
+    data["observations"] = observations
+    decision = decide(kadcyla, parse_record(data))
+    assert decision.outcome.value == outcome
+    if note is not None:
+        [missing] = decision.missing_information
+        assert (missing.fact, missing.note) == ("body_weight.kg", note)
+
+
+def test_a_body_surface_area_is_read_only_in_square_metres(kadcyla: Policy) -> None:
+    """17,000 cm² read as m² would size a dose in grams: it is named, and the area asked for."""
+    data = json.loads((RECORDS / "breast-metastatic-approved.json").read_bytes())
+    data["order"]["dose"] = {"value": "100", "unit": "mg/m2"}
+    data["observations"].append(
+        {"code": "8277-6", "value": "17000", "unit": "cm2", "date": "2026-10-30"}
+    )
+    decision = decide(kadcyla, parse_record(data))
+    assert decision.outcome.value == "missing_information"
+    [missing] = decision.missing_information
+    assert missing.fact == "body_surface_area.m2"
+    assert missing.note == "17000 cm2 is not in m2 (nor in a unit converted to m2)"
+    data["observations"][-1].update(value="1.8", unit="m2")
+    approved = decide(kadcyla, parse_record(data))
+    assert approved.outcome.value == "approved"
+    assert approved.authorization is not None and approved.authorization.dose_mg == "180"
+
+
+@pytest.mark.parametrize(
+    ("source", "refused"),
+    [
+        ({"observation": ["lvef"]}, True),  # read in whatever unit it came in
+        ({"observation": ["lvef"], "unit": "mL"}, True),
+        ({"observation": ["lvef"], "unit": "%"}, False),
+        ({"observation": ["lvef"], "take": "date"}, False),  # a date has no unit
+    ],
+)
+def test_a_catalogue_fact_read_from_observations_names_the_unit_it_is_read_in(
+    source: dict[str, Any], refused: bool
+) -> None:
+    entry = {"label": "an LVEF", "kind": "decimal", "unit": "%", "from": source}
+    if source.get("take") == "date":
+        entry = {**entry, "kind": "date", "unit": None}
+    if not refused:
+        assert "x.lvef" in build_catalogue({"x.lvef": entry})
+        return
+    with pytest.raises(ValueError, match=r"facts\.x\.lvef: an observation's value is read in"):
+        build_catalogue({"x.lvef": entry})
 
 
 def test_a_misspelt_record_field_is_not_dropped() -> None:

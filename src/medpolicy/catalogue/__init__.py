@@ -152,6 +152,14 @@ def _spec(path: str, raw: Any) -> FactSpec:
     source = raw.get("from")
     if not isinstance(source, Mapping):
         raise ValueError("'from' says where in the clinical record the fact comes from")
+    # never a value read in whatever unit it came in
+    read_as = source.get("unit")
+    if (
+        "observation" in source
+        and source.get("take", "value") == "value"
+        and read_as != raw.get("unit")
+    ):
+        raise ValueError("an observation's value is read in the fact's unit: give 'from' its unit")
     return FactSpec(
         path=path,
         label=" ".join(str(raw["label"]).split()),

@@ -6,8 +6,10 @@ A form names where in the record a fact comes from, never what the fact is about
 - ``{request: submitted_at, as: date}``, ``{member: line_of_business}``,
   ``{order: drug.hcpcs}``: a field of the request, the member or the order (``as: dose`` for a
   dose as value and unit; ``as: drugs`` for drugs as records of what was reported);
-- ``{observation: [codes], take: value | date, unit: kg}``: the latest dated observation with one
-  of the codes (its value in the unit asked for, or its date);
+- ``{observation: [codes], take: value | date, unit: kg, agree: "what"}``: the latest dated
+  observation with one of the codes (its value in the unit asked for, or its date); reports as
+  recent (the same date, or none) that disagree, or a unit that cannot be read as the one asked
+  for, are a conflict, named;
 - ``{age: member.birth_date}``: whole years from that date to the request's;
 - ``{codes: conditions}``: the ICD-10-CM codes of the member's conditions;
 - ``{condition: recurrence_date}``: a field of the condition requested;
@@ -171,7 +173,7 @@ _AS_INLINE: dict[str, str] = {
 
 _UNITS: dict[str, Callable[[Decimal, str], Decimal | None]] = {
     "kg": lambda value, unit: weight_in_kg(value, unit) if unit in ("kg", "lb") else None,
-}
+}  # any other unit is read only as itself
 
 
 def in_unit(value: Decimal, unit: str, wanted: str) -> Decimal | None:
@@ -186,26 +188,52 @@ def in_unit(value: Decimal, unit: str, wanted: str) -> Decimal | None:
 
 
 def _observation(spec: Mapping[str, Any]) -> Derivation:
+    """The latest dated observation with one of the codes: its value in the unit asked for, or
+    its date. Reports that may be as recent (the same date, or none) must agree: two weights
+    measured the same day are a conflict, named, not a choice. A value in a unit that cannot be
+    read as the one asked for is named too, never read as if it were."""
     codes = frozenset(str(c) for c in spec["observation"])
     take, unit = spec.get("take", "value"), spec.get("unit")
-    convert = _UNITS[unit] if unit is not None else None
+    label = str(spec.get("agree", spec["observation"][0]))
 
     def derive(reading: Reading) -> Value:
         latest = None
+        found = []
         for o in reading.record.observations or ():
-            if o.code in codes and (latest is None or _later(o.date, latest.date)):
-                latest = o
+            if o.code in codes:
+                found.append(o)
+                if latest is None or _later(o.date, latest.date):
+                    latest = o
         if latest is None:
             return None
         if take == "date":
             return latest.date
-        if convert is None:
-            return latest.value
-        if latest.unit == unit:  # most observations are in the unit asked for
-            return latest.value
-        return convert(latest.value, latest.unit)
+        if len(found) == 1:  # most records: one measurement
+            return _in_unit(latest, unit)
+        values = []
+        for o in found:
+            if o.date == latest.date or o.date is None:
+                value = _in_unit(o, unit)
+                if isinstance(value, Conflict):
+                    return value
+                values.append((value, o))
+        if len({v for v, _ in values}) > 1:
+            listed = "; ".join(f"{_shown(f'{o.value} {o.unit}', o.date)}" for _, o in values)
+            return Conflict(f"conflicting {label} reported: {listed}")
+        return values[0][0]
 
     return derive
+
+
+def _in_unit(o: Any, unit: str | None) -> Value:
+    """An observation's value in ``unit`` (None: as reported), or a conflict naming a unit that
+    cannot be read as it."""
+    if unit is None or o.unit == unit:  # most observations are in the unit asked for
+        return o.value
+    value = in_unit(o.value, o.unit, unit)
+    if value is None:
+        return Conflict(f"{o.value} {o.unit} is not in {unit} (nor in a unit converted to {unit})")
+    return value
 
 
 def _later(a: date | None, b: date | None) -> bool:

@@ -77,7 +77,8 @@ def read_observations(index: ResourceIndex, draft: Draft) -> None:
             _not_usable_her2(m, draft, entry)
     _latest(of("body_weight.kg"), draft, _body_weight)
     _latest(of("disease_status_on_treatment"), draft, _disease_status)
-    _latest(of("genomic_variant"), draft, _erbb2, keep=_is_erbb2)
+    # several variants of the gene may be found the same day: the first reported is read
+    _latest(of("genomic_variant"), draft, _erbb2, keep=_is_erbb2, agree=False)
     for kind in record_observations(known_facts()):
         found_kind = [m for code in sorted(kind.codes) for m in found.get(code, [])]
         _latest(found_kind, draft, functools.partial(_record_only, kind=kind))
@@ -285,16 +286,47 @@ def _latest(
     draft: Draft,
     read: Callable[[_Measured, Draft], bool],
     keep: Callable[[_Measured], bool] = lambda m: True,
+    *,
+    agree: bool = True,
 ) -> None:
-    """Read the most recent observation that yields a value; older ones are not used."""
+    """Read the most recent observation that yields a value; older ones are not used. With
+    ``agree``, observations as recent (the same date, or none) must report the same value: when
+    they do not, none is read and the conflict is reported, so the engine asks for the fact
+    rather than the adapter choosing one."""
     ordered = sorted(
         (m for m in found if keep(m)),
         key=lambda m: effective_date(m.obs.resource) or date.min,
         reverse=True,
     )
     for m in ordered:
+        rivals = _disagreeing(m, ordered) if agree else []
+        if rivals:
+            draft.report(
+                m.path,
+                "not-usable",
+                "observations as recent report different values ("
+                + "; ".join(r.path for r in [m, *rivals])
+                + "); none is used",
+            )
+            return
         if read(m, draft):
             return
+
+
+def _disagreeing(m: _Measured, ordered: list[_Measured]) -> list[_Measured]:
+    """The observations that may be as recent as ``m`` (the same date, or none) with another
+    value[x]."""
+    day = effective_date(m.obs.resource)
+    value = _value(m)
+    return [
+        o
+        for o in ordered
+        if o is not m and effective_date(o.obs.resource) in (day, None) and _value(o) != value
+    ]
+
+
+def _value(m: _Measured) -> dict[str, Any]:
+    return {k: v for k, v in m.value_of.items() if k.startswith("value")}
 
 
 def _body_weight(m: _Measured, draft: Draft) -> bool:
