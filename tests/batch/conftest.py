@@ -13,6 +13,7 @@ import pytest
 
 from medpolicy.batch.generate import GeneratedFiles, generate_claims
 from medpolicy.batch.layout import AUTHORIZATIONS, MEMBERS
+from medpolicy.batch.plan import AuditPlan
 from medpolicy.batch.sources import read_reference
 from medpolicy.policy.tree import Policy
 from tests.support import unavailable
@@ -28,9 +29,12 @@ def corpus_rows(path: Path) -> list[dict[str, Any]]:
         ]
 
 
-def references(auths: Path, members: Path) -> tuple[list[dict[str, Any]], dict[str, Decimal]]:
-    a, _ = read_reference(auths, AUTHORIZATIONS)
-    m, _ = read_reference(members, MEMBERS)
+def references(
+    plan: AuditPlan, auths: Path, members: Path
+) -> tuple[list[dict[str, Any]], dict[str, Decimal]]:
+    """The authorizations and members' weights as the audit reads them (rejects left out)."""
+    a, _ = read_reference(auths, AUTHORIZATIONS, plan.plausible)
+    m, _ = read_reference(members, MEMBERS, plan.plausible)
     return a.to_pylist(), {r["member_id"]: r["weight_kg"] for r in m.to_pylist()}
 
 

@@ -8,6 +8,7 @@ import os
 from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 import pytest
 
@@ -57,13 +58,18 @@ def _with_check(policy: Policy, definition: str) -> Policy:
     return dataclasses.replace(policy, pathways=pathways)
 
 
-def _with_claims(policy: Policy, fact: str, claims: tuple[str, tuple[str, ...]] | None) -> Policy:
-    """The policy whose catalogue says ``claims`` of where a claims audit reads ``fact``."""
+def _with_fact(policy: Policy, fact: str, **changes: Any) -> Policy:
+    """The policy whose catalogue says ``changes`` of ``fact``."""
     facts = dict(policy.catalogue.facts)
-    facts[fact] = dataclasses.replace(facts[fact], claims=claims)
+    facts[fact] = dataclasses.replace(facts[fact], **changes)
     return dataclasses.replace(
         policy, catalogue=dataclasses.replace(policy.catalogue, facts=MappingProxyType(facts))
     )
+
+
+def _with_claims(policy: Policy, fact: str, claims: tuple[str, tuple[str, ...]] | None) -> Policy:
+    """The policy whose catalogue says ``claims`` of where a claims audit reads ``fact``."""
+    return _with_fact(policy, fact, claims=claims)
 
 
 def test_where_claims_hold_a_fact_is_catalogue_data(kadcyla: Policy) -> None:
@@ -77,6 +83,25 @@ def test_where_claims_hold_a_fact_is_catalogue_data(kadcyla: Policy) -> None:
         audit_plan(_with_claims(kadcyla, "body_weight.kg", ("members", ("weight_lb",))))
     with pytest.raises(Unsupported, match="no claims-audit input is named 'remits'"):
         audit_plan(_with_claims(kadcyla, "medication.dose", ("remits", ("units",))))
+
+
+def test_a_members_weight_is_held_to_the_catalogues_plausible_max(kadcyla: Policy) -> None:
+    """The audit reads the limit from the catalogue (never typed in batch code), in the column's
+    unit; a limit the audit cannot hold a column to is refused when compiling, naming the fact."""
+    most = kadcyla.catalogue["body_weight.kg"].plausible_max
+    assert most is not None and audit_plan(kadcyla).most("members", "weight_kg") == most
+    lower = audit_plan(_with_fact(kadcyla, "body_weight.kg", plausible_max=Decimal("350")))
+    assert lower.most("members", "weight_kg") == Decimal("350")
+    sql = compile_audit(lower).step("administrations").sql
+    assert "m.weight_kg <= CAST('350' AS DECIMAL(3, 0))" in sql
+    unlimited = audit_plan(_with_fact(kadcyla, "body_weight.kg", plausible_max=None))
+    assert unlimited.most("members", "weight_kg") is None
+    with pytest.raises(Unsupported) as refused:
+        audit_plan(_with_fact(kadcyla, "body_weight.kg", unit="lb"))
+    assert refused.value.node == "facts.body_weight.kg"
+    assert refused.value.reason == "its plausible_max is in lb, the members' weight_kg in kg"
+    with pytest.raises(Unsupported, match="its plausible_max is not checked on the claim lines"):
+        audit_plan(_with_fact(kadcyla, "diagnoses", plausible_max=Decimal("1")))
 
 
 def test_the_look_alike_check_comes_from_the_precaution_that_names_it(kadcyla: Policy) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import pytest
 from medpolicy.batch.audit import AuditResult, run_audit
 from medpolicy.batch.evaluate import evaluate_claims
 from medpolicy.batch.generate import GeneratedFiles
+from medpolicy.batch.layout import AUTHORIZATIONS, CLAIM_LINES
 from medpolicy.batch.mapping import audit_plan
 from medpolicy.policy.tree import Policy
 from tests.batch.conftest import CORPUS, corpus_rows, references
@@ -60,10 +62,9 @@ def test_python_evaluator_and_duckdb_agree_row_for_row_on_the_corpus(
         CORPUS / "authorizations.csv",
         CORPUS / "members.csv",
     )
-    auths, weights = references(CORPUS / "authorizations.csv", CORPUS / "members.csv")
-    flags, rejects = evaluate_claims(
-        audit_plan(kadcyla), corpus_rows(CORPUS / "claims.csv"), auths, weights
-    )
+    plan = audit_plan(kadcyla)
+    auths, weights = references(plan, CORPUS / "authorizations.csv", CORPUS / "members.csv")
+    flags, rejects = evaluate_claims(plan, corpus_rows(CORPUS / "claims.csv"), auths, weights)
     assert _flags(result) == flags
     assert result.rejects.to_pylist() == rejects
     # every flag names its check, its clause and the values it used
@@ -81,8 +82,9 @@ def test_python_evaluator_and_duckdb_agree_row_for_row_on_generated_claims(
     result = _audit(
         kadcyla, tmp_path, [generated.claims], generated.authorizations, generated.members
     )
-    auths, weights = references(generated.authorizations, generated.members)
-    flags, _ = evaluate_claims(audit_plan(kadcyla), _generated_rows(generated), auths, weights)
+    plan = audit_plan(kadcyla)
+    auths, weights = references(plan, generated.authorizations, generated.members)
+    flags, _ = evaluate_claims(plan, _generated_rows(generated), auths, weights)
     assert _flags(result) == flags
 
 
@@ -195,10 +197,163 @@ def test_spark_flags_exactly_what_duckdb_and_the_python_evaluator_flag(
     assert spark.rejects.to_pylist() == duck.rejects.to_pylist()
     for name, table in duck.summaries.items():
         assert spark.summaries[name].to_pylist() == table.to_pylist(), name
-    auth_rows, weights = references(auths, members)
+    auth_rows, weights = references(audit_plan(kadcyla), auths, members)
     rows = corpus_rows(CORPUS / "claims.csv") + [
         {**r, "source_file": str(claims[1]), "source_row": i}
         for i, r in enumerate(pq.read_table(claims[1]).to_pylist(), 1)
     ]
     flags, _ = evaluate_claims(audit_plan(kadcyla), rows, auth_rows, weights)
     assert _flags(duck) == flags
+
+
+# -- a members file's implausible weight --------------------------------------------------------
+# The catalogue's plausible_max for a body weight (400 kg) holds the members file as it holds a
+# request's record: a weight over it is a reject (file, row, column, reason), and that member's
+# lines are held to the authorized units per administration, as any rejected member's are. Each
+# row is one member with one line of the policy's drug and an authorization of 1000 units:
+# (weight_kg, units billed, rejected, the dose check's values; None: not flagged).
+_LIMIT = Decimal("400")
+_WEIGHTS = (
+    ("400", "1440", False, None),  # at the limit: read; 1440 units = ceil(3.6 mg/kg x 400 kg)
+    (
+        "400",
+        "1441",
+        False,
+        "administered_units=1441; weight_kg=400.000; max_mg_per_kg=3.6; max_units=1440",
+    ),
+    ("400.000", "1200", False, None),
+    (
+        "400.001",  # just over: refused, so 1200 units are over the 1000 authorized
+        "1200",
+        True,
+        "administered_units=1200; authorized_units_per_administration=1000; authorization=PA-W4",
+    ),
+    (
+        "900",  # pounds sent as kilograms: it would have allowed 3240 units
+        "1200",
+        True,
+        "administered_units=1200; authorized_units_per_administration=1000; authorization=PA-W5",
+    ),
+    (
+        "999.999",
+        "1001",
+        True,
+        "administered_units=1001; authorized_units_per_administration=1000; authorization=PA-W6",
+    ),
+)
+
+
+def _weight_inputs(folder: Path, members_as: str) -> tuple[Path, Path, Path]:
+    """The table's claims, authorizations and members (members as CSV text or typed Parquet)."""
+    npis = "1234567890,1111111111"
+    claims, auths = folder / "claims.csv", folder / "authorizations.csv"
+    claims.write_text(
+        ",".join(CLAIM_LINES.names)
+        + "\n"
+        + "".join(
+            f"CW{i},1,W{i},2025-11-03,J9354,,{units},C50.911,,,,{npis},11,100.00\n"
+            for i, (_w, units, _r, _v) in enumerate(_WEIGHTS, 1)
+        ),
+        encoding="utf-8",
+    )
+    auths.write_text(
+        ",".join(AUTHORIZATIONS.names)
+        + "\n"
+        + "".join(
+            f"PA-W{i},W{i},J9354,2025-11-01,2026-04-30,1000,9000\n"
+            for i in range(1, len(_WEIGHTS) + 1)
+        ),
+        encoding="utf-8",
+    )
+    members = folder / f"members.{members_as}"
+    ids = [f"W{i}" for i in range(1, len(_WEIGHTS) + 1)]
+    weights = [w for w, _u, _r, _v in _WEIGHTS]
+    if members_as == "parquet":
+        typed = pa.array([Decimal(w) for w in weights], pa.decimal128(9, 3))
+        pq.write_table(pa.table({"member_id": ids, "weight_kg": typed}), members)
+    else:
+        members.write_text(
+            "member_id,weight_kg\n"
+            + "".join(f"{m},{w}\n" for m, w in zip(ids, weights, strict=True)),
+            encoding="utf-8",
+        )
+    return claims, auths, members
+
+
+def _dose_flags(flags: list[dict[str, Any]]) -> dict[str, str]:
+    return {f["member_id"]: f["values"] for f in flags if f["check"] == "units_within_dose_limit"}
+
+
+def _expected_dose_flags() -> dict[str, str]:
+    return {f"W{i}": v for i, (_w, _u, _r, v) in enumerate(_WEIGHTS, 1) if v is not None}
+
+
+@pytest.mark.parametrize("members_as", ["csv", "parquet"])
+def test_a_members_weight_over_the_catalogues_plausible_max_is_a_reject(
+    kadcyla: Policy, tmp_path: Path, members_as: str
+) -> None:
+    plan = audit_plan(kadcyla)
+    # the limit is the catalogue's, not the audit's
+    assert kadcyla.catalogue["body_weight.kg"].plausible_max == _LIMIT
+    assert plan.most("members", "weight_kg") == _LIMIT
+    claims, auths, members = _weight_inputs(tmp_path, members_as)
+    result = _audit(kadcyla, tmp_path / "out", [claims], auths, members)
+    rejected = {
+        r["source_row"]: r for r in result.rejects.to_pylist() if r["source_file"] == str(members)
+    }
+    assert sorted(rejected) == [i for i, row in enumerate(_WEIGHTS, 1) if row[2]]
+    for row, reject in rejected.items():
+        assert reject["column"] == "weight_kg"
+        assert Decimal(reject["value"]) == Decimal(_WEIGHTS[row - 1][0])
+        assert reject["reason"] == (
+            f"{reject['value']} kg is not a plausible body weight (kg) (over 400 kg); "
+            "check the unit"
+        )
+    assert _dose_flags(_flags(result)) == _expected_dose_flags()
+    # the Python evaluator, given every weight unread (the reader's rejects included), holds the
+    # dose check to the same limit itself: the same flags, row for row
+    weights = {f"W{i}": Decimal(w) for i, (w, _u, _r, _v) in enumerate(_WEIGHTS, 1)}
+    auth_rows, _ = references(plan, auths, members)
+    flags, _ = evaluate_claims(plan, corpus_rows(claims), auth_rows, weights)
+    assert flags == _flags(result)
+
+
+def _reading_every_weight(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The audit's reader without the limit: every weight reaches the engine's ``members``."""
+    from medpolicy.batch import audit, sources
+
+    def unlimited(path: Path, layout: Any, _plausible: Any) -> Any:
+        return sources.read_reference(path, layout, ())
+
+    monkeypatch.setattr(audit, "read_reference", unlimited)
+
+
+def test_the_compiled_dose_check_never_reads_an_implausible_weight(
+    kadcyla: Policy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SQL holds the limit itself: a members table with the implausible weights still in it
+    flags what the audit with the weights rejected flags."""
+    claims, auths, members = _weight_inputs(tmp_path, "csv")
+    _reading_every_weight(monkeypatch)
+    result = _audit(kadcyla, tmp_path / "out", [claims], auths, members)
+    assert not [r for r in result.rejects.to_pylist() if r["source_file"] == str(members)]
+    assert _dose_flags(_flags(result)) == _expected_dose_flags()
+
+
+def test_spark_holds_a_members_weight_to_the_same_limit(
+    kadcyla: Policy, tmp_path: Path, spark_master: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    claims, auths, members = _weight_inputs(tmp_path, "csv")
+    duck = _audit(kadcyla, tmp_path / "duckdb", [claims], auths, members)
+    _reading_every_weight(monkeypatch)  # the engine's own check, not the reader's
+    spark = _audit(
+        kadcyla,
+        tmp_path / "spark",
+        [claims],
+        auths,
+        members,
+        engine="spark",
+        spark_master=spark_master,
+    )
+    assert _dose_flags(_flags(spark)) == _expected_dose_flags()
+    assert _flags(spark) == _flags(duck)

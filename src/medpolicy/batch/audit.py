@@ -152,9 +152,12 @@ def run_audit(
     files, rejects = prepare_claims(claims, work)
     typed = typed_columns(files)
     compiled = compile_audit(audit_plan(policy), "spark" if engine == "spark" else "duckdb", typed)
-    auth_table, auth_rejects = _authorizations(authorizations, database)
+    plausible = compiled.plan.plausible
+    auth_table, auth_rejects = _authorizations(authorizations, database, plausible)
+    # a member whose row is rejected (an implausible weight among the reasons) has no weight: the
+    # dose check holds their lines to the authorized units per administration instead
     member_table, member_rejects = (
-        read_reference(members, MEMBERS) if members else (empty_reference(MEMBERS), [])
+        read_reference(members, MEMBERS, plausible) if members else (empty_reference(MEMBERS), [])
     )
     rejects += auth_rejects + member_rejects
     runner = open_engine(engine, work, spark_master, memory_limit)
@@ -182,11 +185,13 @@ def _lines_in(files: list[Any]) -> int:
     return sum(pq.ParquetFile(f.parquet).metadata.num_rows for f in files)
 
 
-def _authorizations(path: Path | None, database: str | None) -> tuple[pa.Table, list[Reject]]:
+def _authorizations(
+    path: Path | None, database: str | None, plausible: tuple[p.Plausible, ...]
+) -> tuple[pa.Table, list[Reject]]:
     if path is not None:
-        return read_reference(path, AUTHORIZATIONS)
+        return read_reference(path, AUTHORIZATIONS, plausible)
     if database is not None:
-        return authorizations_from_store(database)
+        return authorizations_from_store(database, plausible)
     return empty_reference(AUTHORIZATIONS), []
 
 

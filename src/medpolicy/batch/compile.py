@@ -27,7 +27,7 @@ from sqlglot import exp
 
 from medpolicy.batch import plan as p
 from medpolicy.batch.dialects import DECIMAL_PARAMS, DIALECTS, Dialect
-from medpolicy.batch.layout import CLAIM_LINES, SQL_TYPES
+from medpolicy.batch.layout import CLAIM_LINES, MEMBERS, SQL_TYPES
 
 __all__ = ["TYPED_COLUMNS", "CompiledAudit", "Step", "compile_audit"]
 
@@ -281,7 +281,7 @@ def _administrations(ctx: _Context) -> exp.Expression:
     weight, and the authorization for this drug covering the date (the latest to start)."""
     return _parse(
         f"""
-        SELECT x.*, m.weight_kg,
+        SELECT x.*, {_weight(ctx)},
           CAST(SUM(x.administered_units) OVER (
             PARTITION BY x.authorization_id ORDER BY x.service_date
             ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS BIGINT) AS units_to_date
@@ -314,6 +314,15 @@ def _administrations(ctx: _Context) -> exp.Expression:
         WHERE x.authorization_rank = 1
         """
     )
+
+
+def _weight(ctx: _Context) -> str:
+    """The member's weight, only when plausible (the catalogue's limit, ``plan.Plausible``): a
+    members row over it is a reject when read, and no check reads such a weight even so."""
+    most = ctx.plan.most(MEMBERS.name, "weight_kg")
+    if most is None:
+        return "m.weight_kg"
+    return f"CASE WHEN m.weight_kg <= {_decimal(most)} THEN m.weight_kg END AS weight_kg"
 
 
 def _administered() -> exp.Expression:

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from medpolicy.batch import plan as p
-from medpolicy.batch.layout import CLAIM_LINES, Column
+from medpolicy.batch.layout import CLAIM_LINES, MEMBERS, Column
 from medpolicy.batch.tables import vial_plan_text
 from medpolicy.definitions.billing import billing_units, least_waste_vials
 from medpolicy.definitions.dose import max_dose_mg
@@ -32,7 +32,8 @@ def evaluate_claims(
     weights: Mapping[str, Decimal] | None = None,
 ) -> tuple[list[Row], list[Row]]:
     """The flags (``plan.FLAG_COLUMNS``, in the SQL's order) and the rejected rows of ``rows``
-    (each a claim line as read: text values, with ``source_file`` and ``source_row``)."""
+    (each a claim line as read: text values, with ``source_file`` and ``source_row``).
+    ``weights``: each member's weight in kg; one over the plan's plausible limit is not read."""
     lines: list[Row] = []
     rejects: list[Row] = []
     family = {f.hcpcs: f.drug for f in plan.family}
@@ -181,8 +182,11 @@ class _Audit:
                 a.administered_units += line["units"]
             a.jz_lines += "JZ" in modifiers
         previous: dict[str, date] = {}
+        # a weight over the catalogue's plausible limit is not the member's weight: never read
+        most = self.plan.most(MEMBERS.name, "weight_kg")
         for (member, day), a in sorted(found.items()):
-            a.weight = weights.get(member)
+            weight = weights.get(member)
+            a.weight = None if weight is None or (most is not None and weight > most) else weight
             if a.administered_units > 0:
                 a.previous = previous.get(member)
                 previous[member] = day

@@ -48,6 +48,8 @@ class Column:
     what: str  # how a reason names a bad value, e.g. "a date (YYYY-MM-DD)"
     # a number read already typed (a Parquet integer or decimal): the range its pattern allows
     bounds: tuple[str, str] | None = None
+    # the unit a number is in: a catalogue fact's ``plausible_max`` is held to it (plan.Plausible)
+    unit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -165,13 +167,16 @@ MEMBERS = Layout(
     "members",
     (
         _c("member_id", "text", r"[^\s].{0,63}", True, "member identifier", "an id"),
-        _c(
+        # the pattern allows up to 999.999 kg; the catalogue's ``plausible_max`` of the fact the
+        # column holds is the real limit (``mapping.audit_plan``; more is a reject)
+        Column(
             "weight_kg",
             "weight",
             r"[0-9]{1,3}(\.[0-9]{1,3})?",
             True,
             "body weight in kg (the plan's current record)",
             "a weight in kg like 68.5",
+            unit="kg",
         ),
     ),
 )

@@ -28,6 +28,7 @@ from medpolicy.batch.plan import (
     DuplicateLine,
     FamilyDrug,
     LookAlike,
+    Plausible,
     SupportingCode,
     SupportingDiagnosis,
     Unsupported,
@@ -87,6 +88,7 @@ def audit_plan(policy: t.Policy) -> AuditPlan:
         drug=drug.id,
         family=_family(policy),
         checks=tuple(checks),
+        plausible=_plausible(policy),
     )
 
 
@@ -119,6 +121,38 @@ def claim_columns(policy: t.Policy, fact: str) -> tuple[str, tuple[str, ...]] | 
     if unknown:
         raise ValueError(f"facts.{fact}.claims: the {name} have no column {', '.join(unknown)}")
     return spec.claims
+
+
+# the inputs read row by row before the SQL runs (``sources.read_reference``): a limit on another
+# input's column would not be checked, so it is refused
+_CHECKED_ON_READING: Final = (AUTHORIZATIONS.name, MEMBERS.name)
+
+
+def _plausible(policy: t.Policy) -> tuple[Plausible, ...]:
+    """The most each input column can plausibly hold: the ``plausible_max`` of the catalogue fact
+    the column holds (a body weight's, for the members' weight), in the column's unit."""
+    found = []
+    for path, spec in policy.catalogue.facts.items():
+        if spec.plausible_max is None or spec.claims is None:
+            continue
+        node = f"facts.{path}"
+        try:
+            held = claim_columns(policy, path)
+        except ValueError as exc:
+            raise Unsupported(node, str(exc)) from None
+        assert held is not None
+        name, columns = held
+        if name not in _CHECKED_ON_READING:
+            raise Unsupported(node, f"its plausible_max is not checked on the {name}")
+        for column in (_INPUTS[name].column(c) for c in columns):
+            if spec.unit is None or column.unit != spec.unit:
+                raise Unsupported(
+                    node,
+                    f"its plausible_max is in {spec.unit or 'no unit'}, the {name}' "
+                    f"{column.name} in {column.unit or 'no unit'}",
+                )
+            found.append(Plausible(name, column.name, spec.plausible_max, spec.unit, spec.name))
+    return tuple(found)
 
 
 def _reads_claims(policy: t.Policy, node: t.Node, facts: Iterable[str]) -> None:

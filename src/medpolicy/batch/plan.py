@@ -25,6 +25,7 @@ __all__ = [
     "DuplicateLine",
     "FamilyDrug",
     "LookAlike",
+    "Plausible",
     "SupportingCode",
     "SupportingDiagnosis",
     "Unsupported",
@@ -153,6 +154,20 @@ class DuplicateLine(Check):
 
 
 @dataclass(frozen=True)
+class Plausible:
+    """The most an input column can plausibly hold: the catalogue's ``plausible_max`` of the fact
+    the column holds, in the column's unit. A row holding more is a reject (a unit slip, pounds
+    sent as kilograms), and no check reads the value: an implausible weight never raises a dose
+    limit."""
+
+    input: str  # the layout's name (``layout.MEMBERS.name``)
+    column: str
+    most: Decimal
+    unit: str
+    fact: str  # the fact's short name, for the reject's reason
+
+
+@dataclass(frozen=True)
 class AuditPlan:
     policy_id: str
     policy_version: str
@@ -161,9 +176,16 @@ class AuditPlan:
     drug: str  # its vocabulary id
     family: tuple[FamilyDrug, ...]  # every product billed in its place by mistake, and itself
     checks: tuple[Check, ...]
+    plausible: tuple[Plausible, ...]  # the catalogue's limits on the inputs' columns
 
     def check(self, kind: type[Check]) -> Check:
         return next(c for c in self.checks if isinstance(c, kind))
+
+    def most(self, input_name: str, column: str) -> Decimal | None:
+        """The most ``column`` of ``input_name`` can plausibly hold (None: no limit declared)."""
+        return next(
+            (x.most for x in self.plausible if (x.input, x.column) == (input_name, column)), None
+        )
 
     @property
     def check_names(self) -> tuple[str, ...]:

@@ -4,7 +4,8 @@ prior-authorization service's store) and members' weights.
 Claim-line Parquet files are read where they are, each row numbered by the engine. A CSV file is
 first copied, streaming, to Parquet with each row's number (a row that does not split into the
 header's columns goes to the rejects there); every value is checked later, by the compiled SQL.
-Authorizations and members are small: they are checked here, row by row, against ``layout.py``.
+Authorizations and members are small: they are checked here, row by row, against ``layout.py``
+and the catalogue's plausible limits the plan carries (``plan.Plausible``: a body weight's).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from medpolicy.batch.layout import AUTHORIZATIONS, CLAIM_LINES, MEMBERS, Column, Layout
+from medpolicy.batch.plan import Plausible
 
 __all__ = [
     "REJECT_SCHEMA",
@@ -183,8 +185,11 @@ def _numbers(count: int, first: int, skipped: set[int]) -> tuple[list[int], int]
 # -- authorizations and members: small, checked here --------------------------------------------
 
 
-def read_reference(path: Path, layout: Layout) -> tuple[pa.Table, list[Reject]]:
-    """A typed table of ``layout`` from a CSV or Parquet file, and its rows that are not valid."""
+def read_reference(
+    path: Path, layout: Layout, plausible: tuple[Plausible, ...]
+) -> tuple[pa.Table, list[Reject]]:
+    """A typed table of ``layout`` from a CSV or Parquet file, and its rows that are not valid
+    (a value over the most its column can plausibly hold, ``plausible``, among them)."""
     source = str(path)
     try:
         if _kind(path) == "parquet":
@@ -202,12 +207,15 @@ def read_reference(path: Path, layout: Layout) -> tuple[pa.Table, list[Reject]]:
     if missing:
         reason = "the file has no column " + ", ".join(missing) + "; the file is skipped"
         return _empty(layout), [Reject(source, None, missing[0], None, reason)]
-    return _checked_table(source, layout, table)
+    limits = {x.column: x for x in plausible if x.input == layout.name}
+    return _checked_table(source, layout, table, limits)
 
 
-def _checked_table(source: str, layout: Layout, table: pa.Table) -> tuple[pa.Table, list[Reject]]:
+def _checked_table(
+    source: str, layout: Layout, table: pa.Table, limits: dict[str, Plausible]
+) -> tuple[pa.Table, list[Reject]]:
     """Rows that match every pattern are cast column by column; the others (and a member listed
-    twice) are read one by one, for the reason."""
+    twice, or a value over its column's plausible limit) are read one by one, for the reason."""
     import pyarrow.compute as pc
 
     ok = pa.array([True] * table.num_rows, pa.bool_())
@@ -225,10 +233,10 @@ def _checked_table(source: str, layout: Layout, table: pa.Table) -> tuple[pa.Tab
         ok = pc.and_(ok, valid)
     if table.num_rows and pc.all(ok).as_py():
         typed = _cast_texts(layout, texts)
-        if typed is not None and _sound(layout, typed):
+        if typed is not None and _sound(layout, typed, limits):
             return typed, []
     rows = table.to_pylist()
-    return _typed(layout, ((source, i + 1, row) for i, row in enumerate(rows)))
+    return _typed(layout, ((source, i + 1, row) for i, row in enumerate(rows)), limits)
 
 
 def _cast_texts(layout: Layout, texts: dict[str, pa.Array]) -> pa.Table | None:
@@ -246,10 +254,15 @@ def _cast_texts(layout: Layout, texts: dict[str, pa.Array]) -> pa.Table | None:
     return pa.table(columns, schema=_schema(layout))
 
 
-def _sound(layout: Layout, table: pa.Table) -> bool:
-    """What the patterns cannot say: positive weights, periods in order, one row per member."""
+def _sound(layout: Layout, table: pa.Table, limits: dict[str, Plausible]) -> bool:
+    """What the patterns cannot say: positive weights, periods in order, one row per member,
+    nothing over its plausible limit."""
     import pyarrow.compute as pc
 
+    for name, limit in limits.items():
+        column = table.column(name)
+        if not pc.all(pc.less_equal(column, pa.scalar(limit.most, column.type))).as_py():
+            return False
     if layout is MEMBERS:
         ids = table.column("member_id")
         positive = pc.all(
@@ -263,14 +276,16 @@ def _sound(layout: Layout, table: pa.Table) -> bool:
 
 
 def _typed(
-    layout: Layout, rows: Iterator[tuple[str, int, dict[str, Any]]]
+    layout: Layout,
+    rows: Iterator[tuple[str, int, dict[str, Any]]],
+    limits: dict[str, Plausible],
 ) -> tuple[pa.Table, list[Reject]]:
     good: list[dict[str, Any]] = []
     bad: list[Reject] = []
     seen: set[str] = set()
     key = layout.columns[0].name
     for source, number, row in rows:
-        value, problem = _row(layout, row)
+        value, problem = _row(layout, row, limits)
         if problem is not None:
             column, text, reason = problem
             bad.append(Reject(source, number, column, text, reason))
@@ -287,7 +302,7 @@ def _typed(
 
 
 def _row(
-    layout: Layout, row: dict[str, Any]
+    layout: Layout, row: dict[str, Any], limits: dict[str, Plausible]
 ) -> tuple[dict[str, Any], tuple[str, str | None, str] | None]:
     out: dict[str, Any] = {}
     for column in layout.columns:
@@ -306,6 +321,14 @@ def _row(
         return out, ("weight_kg", str(out["weight_kg"]), "a body weight must be above zero")
     if layout is AUTHORIZATIONS and out["period_end"] < out["period_start"]:
         return out, ("period_end", str(out["period_end"]), "the period ends before it starts")
+    for name, limit in limits.items():
+        if out[name] is not None and out[name] > limit.most:
+            text = str(out[name])
+            reason = (
+                f"{text} {limit.unit} is not a plausible {limit.fact} (over {limit.most} "
+                f"{limit.unit}); check the unit"
+            )
+            return out, (name, text, reason)
     return out, None
 
 
@@ -348,7 +371,9 @@ def empty_reference(layout: Layout) -> pa.Table:
 # -- authorizations straight from the prior-authorization store ---------------------------------
 
 
-def authorizations_from_store(url: str) -> tuple[pa.Table, list[Reject]]:
+def authorizations_from_store(
+    url: str, plausible: tuple[Plausible, ...]
+) -> tuple[pa.Table, list[Reject]]:
     """Every approval in the case store (the engine's, or a reviewer's with what it authorized):
     the member, the drug, the period and the units. The case id is the authorization id."""
     from sqlalchemy import select
@@ -372,7 +397,8 @@ def authorizations_from_store(url: str) -> tuple[pa.Table, list[Reject]]:
                     )
     finally:
         engine.dispose()
-    return _typed(AUTHORIZATIONS, iter(rows))
+    limits = {x.column: x for x in plausible if x.input == AUTHORIZATIONS.name}
+    return _typed(AUTHORIZATIONS, iter(rows), limits)
 
 
 def _store_authorization(

@@ -217,7 +217,7 @@ JOIN family AS f
 -- administrations (table)
 SELECT
   x.*,
-  m.weight_kg,
+  CASE WHEN m.weight_kg <= CAST('400' AS DECIMAL(3, 0)) THEN m.weight_kg END AS weight_kg,
   CAST(SUM(x.administered_units) OVER (
     PARTITION BY x.authorization_id
     ORDER BY x.service_date NULLS LAST
