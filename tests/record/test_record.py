@@ -210,6 +210,48 @@ def test_a_catalogue_fact_read_from_observations_names_the_unit_it_is_read_in(
         build_catalogue({"x.lvef": entry})
 
 
+# The order's condition (order.condition) is what the drug is ordered for: it must agree with the
+# indications stated and be one of the member's conditions, or the provider is asked which.
+@pytest.mark.parametrize(
+    ("ordered_for", "indications", "more_codes", "outcome", "note"),
+    [
+        # lung cancer ordered for, breast cancer stated: not approved under breast criteria
+        ("C34.90", ["breast_cancer"], [], "missing_information", "the order is for C34.90"),
+        # lung cancer ordered for, and the member has no lung cancer code
+        ("C34.90", None, [], "missing_information", "none of the member's condition codes"),
+        # gastric ordered for, breast and gastric coded: the order says which, and no pathway
+        # is for it without its indication stated (as a request coding gastric cancer alone)
+        ("C16.9", None, ["C16.9"], "not_met", None),
+        # breast ordered for, breast and lung coded: the order says which one
+        ("C50.912", None, ["C34.90"], "approved", None),
+        ("C50.912", ["breast_cancer"], [], "approved", None),
+        # a site of spread names no condition: the stated one stands
+        ("C79.31", ["breast_cancer"], [], "approved", None),
+    ],
+)
+def test_the_condition_an_order_names_must_be_the_one_requested(
+    kadcyla: Policy,
+    ordered_for: str,
+    indications: list[str] | None,
+    more_codes: list[str],
+    outcome: str,
+    note: str | None,
+) -> None:
+    data = json.loads((RECORDS / "breast-metastatic-approved.json").read_bytes())
+    data["order"]["condition"] = ordered_for
+    if indications is None:
+        del data["order"]["indications"]
+    else:
+        data["order"]["indications"] = indications
+    data["conditions"] += [{"code": code} for code in more_codes]
+    decision = decide(kadcyla, parse_record(data))
+    assert decision.outcome.value == outcome
+    if note is not None:
+        [asked] = decision.missing_information
+        assert asked.fact == "indications"
+        assert asked.note is not None and note in asked.note
+
+
 def test_a_misspelt_record_field_is_not_dropped() -> None:
     data = json.loads((RECORDS / "breast-metastatic-approved.json").read_bytes())
     data["conditions"][0]["findngs"] = []

@@ -316,7 +316,8 @@ def _build_parts(policy: t.Policy) -> _PolicyParts:
 
 # What every decision reads whatever its criteria: the request's date and phase, the member's line
 # of business (scope), the order (drug, dose, interval, start: screening and the authorization),
-# the weight and body surface area (the dose in mg), and what the request is for.
+# the weight and body surface area (the dose in mg), and what the request is for (its indications,
+# the condition the order names, its diagnosis codes).
 _ALWAYS = frozenset(
     {
         "request.date",
@@ -331,6 +332,7 @@ _ALWAYS = frozenset(
         "body_weight.kg",
         "body_surface_area.m2",
         "indications",
+        "order.condition",
         "diagnoses",
         "prior_therapies",
     }

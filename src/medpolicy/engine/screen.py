@@ -3,10 +3,11 @@
 PRODUCT.md's decision semantics, applied to the facts before any criterion reads them:
 
 - **One request, one condition.** A request is for one condition: the one its stated indications
-  are for, or, when it states none, the one its diagnosis codes name. Only that condition's
-  indications apply (the brain metastases of pathway 2 are part of the breast condition). When
-  the statement or the codes name several conditions, no pathway applies and the provider is
-  asked which.
+  are for, or, when it states none, the one its order names (``order.condition``), else the one
+  its diagnosis codes name. Only that condition's indications apply (the brain metastases of
+  pathway 2 are part of the breast condition). When the statement or the codes name several
+  conditions, or the order names another condition than the one stated, or one none of the
+  member's codes name, no pathway applies and the provider is asked which.
 - **Findings about that condition.** A HER2 or ERBB2 result that names the condition it is
   about is used only for that condition; one that names none is used only when the request
   concerns a single condition.
@@ -66,6 +67,9 @@ _screened = functools.partial(tuple.__new__, Screened)
 
 # A condition named by a code the policy lists no indication for: "code:" and its category.
 _UNLISTED = "code:"
+# The ICD-10-CM code of the condition an order names (the clinical record's; the earlier format
+# has none).
+_ORDERED_FOR = "order.condition"
 
 
 @dataclass(frozen=True)
@@ -231,6 +235,9 @@ def _resolve(
     request's and any other its codes name). Several conditions stated, or several coded and none
     stated: no indication applies, and the provider is asked which (a gate on ``indications``)."""
     stated: Sequence[str] = values.get("indications") or ()
+    ordered_for: str | None = values.get(_ORDERED_FOR)
+    # the condition the order names (None: none said, or a code naming none, e.g. a site of spread)
+    ordered = None if ordered_for is None else _condition_of(policy, reading, ordered_for)
     coded: dict[str, list[str]] = {}
     implied: set[str] = set()
     for code in values.get("diagnoses") or ():  # normalized by the request's validation
@@ -242,6 +249,15 @@ def _resolve(
         if str(values.get(fact)) in implying:
             implied.add(indication)
     condition_of = reading.condition_of
+    if ordered is not None and coded and ordered not in coded:
+        shown = "; ".join(
+            f"{', '.join(codes)} ({_label(reading, c)})" for c, codes in sorted(coded.items())
+        )
+        return _ambiguous(
+            gates,
+            f"the order is for {ordered_for} ({_label(reading, ordered)}), a condition none of "
+            f"the member's condition codes name ({shown}): confirm the condition it treats",
+        )
     if stated:  # loops here and below: a comprehension is a call of its own (most have one)
         conditions = set()
         for i in stated:
@@ -254,6 +270,16 @@ def _resolve(
                 f"({shown}): state the one this request is for",
             )
         condition: str | None = conditions.pop()
+        if ordered is not None and not _same_condition(ordered, condition):
+            shown = "; ".join(policy.indications[i].label for i in stated)
+            return _ambiguous(
+                gates,
+                f"the order is for {ordered_for} ({_label(reading, ordered)}), and the "
+                f"indications stated are for another condition ({shown}): state the one this "
+                "request is for",
+            )
+    elif ordered is not None:  # the order says which condition it treats
+        condition = ordered
     elif len(coded) > 1:
         shown = "; ".join(
             f"{', '.join(codes)} ({_label(reading, c)})" for c, codes in sorted(coded.items())
@@ -278,6 +304,12 @@ def _resolve(
     elif condition == t.NOT_LISTED and not in_play:
         in_play.add(t.NOT_LISTED)
     return condition, frozenset(chosen), frozenset(in_play)
+
+
+def _same_condition(ordered: str, stated: str | None) -> bool:
+    """Whether the condition an order's code names is the one the stated indications are for (a
+    condition no indication lists is the "not listed" indication's)."""
+    return ordered == stated or (stated == t.NOT_LISTED and ordered.startswith(_UNLISTED))
 
 
 def _ambiguous(gates: list[Gate], note: str) -> tuple[str | None, frozenset[str], frozenset[str]]:
