@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any
 
 from medpolicy.adapters.native import parse_request
+from medpolicy.catalogue import Catalogue, shared_catalogue
 from medpolicy.engine.authorize import authorize
 from medpolicy.engine.decide import decide
 from medpolicy.engine.decision import Authorization, Decision, Determination
@@ -19,6 +20,7 @@ from medpolicy.request import Request
 __all__ = [
     "authorize_as_submitted",
     "check_period_fits",
+    "decision_catalogue",
     "evaluate_json",
     "evaluate_request",
     "reviewer_authorization",
@@ -75,7 +77,9 @@ def evaluate_json(registry: PolicyRegistry, data: bytes | str | dict[str, Any]) 
     return evaluate_request(registry, parse_request(data))
 
 
-def authorize_as_submitted(policy: t.Policy, request: Request) -> Authorization | None:
+def authorize_as_submitted(
+    policy: t.Policy, request: Request | ClinicalRecord
+) -> Authorization | None:
     """What approving ``request`` as submitted authorizes: its dose, at its interval, billed as
     the engine bills an approval. None when the dose, body weight or interval is not known, or
     when the policy has no pathway of the request's phase; a ``RequestError`` when its period
@@ -94,9 +98,17 @@ def authorize_as_submitted(policy: t.Policy, request: Request) -> Authorization 
 
 
 def reviewer_authorization(
-    registry: PolicyRegistry, request: Request, decision: Decision
+    registry: PolicyRegistry, request: Request | ClinicalRecord, decision: Decision
 ) -> Authorization | None:
     """A clinician reviewer's approval of ``decision``'s case, under the policy version the engine
-    decided it with (None when that version is not loaded or the dose cannot be computed)."""
+    decided it with (None when that version is not loaded or the dose cannot be computed).
+    ``request``: what the engine decided (a stored case's ``decided_on()``)."""
     policy = registry.get(decision.policy.id, decision.policy.version)
     return None if policy is None else authorize_as_submitted(policy, request)
+
+
+def decision_catalogue(registry: PolicyRegistry, decision: Decision) -> Catalogue:
+    """The fact catalogue of the policy version ``decision`` was made under (the shared one when
+    that version is no longer loaded)."""
+    policy = registry.get(decision.policy.id, decision.policy.version)
+    return shared_catalogue() if policy is None else policy.catalogue

@@ -17,9 +17,10 @@ from medpolicy.store import CaseStore, Role, TokenStore, open_store
 from medpolicy.store.schema import cases, decisions, tokens
 from tests.api.support import approved_request, not_met_request
 from tests.hostile.conftest import backend_of, record
-from tests.store.helpers import submit
+from tests.store.helpers import adapted, aetna_bundle, aetna_registry, submit, submit_adapted
 
 Tamper = Callable[[Any], Any]
+RECORD_CASE = "PA-FB-2026-1101"  # the Aetna PAS example's Claim identifier
 
 
 def _case(column: str, value: Any) -> Tamper:
@@ -43,6 +44,29 @@ def _dose_and_digest(conn: Any) -> None:
     digest = hashlib.sha256(edited.encode()).hexdigest()
     conn.execute(
         update(cases).where(cases.c.id == row.id).values(request_json=edited, request_sha256=digest)
+    )
+
+
+def _record_and_digest(conn: Any) -> None:
+    """The DTR answer in the kept record edited, and the row's own record_sha256 recomputed."""
+    import hashlib
+
+    row = conn.execute(select(cases).where(cases.c.request_id == RECORD_CASE)).one()
+    edited = row.record_json.replace('"result":"positive"', '"result":"negative"')
+    assert edited != row.record_json
+    digest = hashlib.sha256(edited.encode()).hexdigest()
+    conn.execute(
+        update(cases).where(cases.c.id == row.id).values(record_json=edited, record_sha256=digest)
+    )
+
+
+def _record_lent(conn: Any) -> None:
+    """The record of the DTR-answered case put on a case decided on its request alone."""
+    row = conn.execute(select(cases).where(cases.c.request_id == RECORD_CASE)).one()
+    conn.execute(
+        update(cases)
+        .where(cases.c.request_id == "PA-TAMPER-OK")
+        .values(record_json=row.record_json, record_sha256=row.record_sha256)
     )
 
 
@@ -86,6 +110,34 @@ TAMPERING: dict[str, tuple[Tamper, str]] = {
         "policy_version is not the one the trail recorded",
     ),
     "a case added behind the trail": (_forged_case, "cases id case_forged: not in the trail"),
+    "the DTR answer in a case's record": (
+        lambda conn: conn.execute(
+            update(cases)
+            .where(cases.c.request_id == RECORD_CASE)
+            .values(
+                record_json=func.replace(
+                    cases.c.record_json, '"result":"positive"', '"result":"negative"'
+                )
+            )
+        ),
+        "record_json does not match its record_sha256",
+    ),
+    "the record and the row's own digest": (
+        _record_and_digest,
+        "record_sha256 '",
+    ),
+    "a record removed": (
+        lambda conn: conn.execute(
+            update(cases)
+            .where(cases.c.request_id == RECORD_CASE)
+            .values(record_json=None, record_sha256=None)
+        ),
+        "record_sha256 None is not the record_sha256 the trail recorded",
+    ),
+    "a record put on a case decided on its request": (
+        _record_lent,
+        "is not the record_sha256 the trail recorded",
+    ),
     "a token's role": (_token("role", "admin"), "role is not the one the trail recorded"),
     "a token's organization": (_token("organization", "miami-cancer"), "organization is not"),
     "a token's hash": (_token("token_sha256", "0" * 64), "token_sha256 is not"),
@@ -104,6 +156,8 @@ def filled(database_url: str, registry: Any) -> Iterator[CaseStore]:
     store = open_store(database_url)
     submit(store, registry, approved_request("PA-TAMPER-OK"))
     submit(store, registry, not_met_request("PA-TAMPER-REVIEW"))
+    # A case decided on the clinical record with a DTR answer (the overall HER2 result).
+    submit_adapted(store, aetna_registry(), adapted(aetna_bundle(answered=True)))
     token_store = TokenStore(store)
     token_store.create(Role.provider, name="Tampa", organization="tampa-oncology")
     _, old = token_store.create(Role.reviewer, name="Old")

@@ -167,7 +167,7 @@ def test_report_counts_and_median_time(
 
 def test_migrations_are_repeatable_and_at_head(store: CaseStore) -> None:
     upgrade(store.engine)  # a second run changes nothing
-    assert current_revision(store.engine) == "0005"
+    assert current_revision(store.engine) == "0006"
     tables = set(inspect(store.engine).get_table_names())
     assert {
         "cases",
@@ -183,7 +183,7 @@ def test_migrations_are_repeatable_and_at_head(store: CaseStore) -> None:
 def test_db_upgrade_and_token_verbs(database_url: str, store: CaseStore) -> None:
     runner = CliRunner()
     upgraded = runner.invoke(main, ["db", "upgrade", "--database", database_url])
-    assert upgraded.exit_code == 0 and "at revision 0005" in upgraded.output
+    assert upgraded.exit_code == 0 and "at revision 0006" in upgraded.output
     created = runner.invoke(
         main,
         [

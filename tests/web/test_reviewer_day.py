@@ -16,7 +16,7 @@ from medpolicy.policy.registry import PolicyRegistry
 from medpolicy.service import evaluate_request
 from medpolicy.store import CaseStore, open_store
 from tests.api.support import missing_information_request, not_met_request
-from tests.store.helpers import PROVIDER
+from tests.store.helpers import PROVIDER, adapted, aetna_bundle, aetna_registry, submit_adapted
 from tests.web.conftest import LiveService, axe_violations, screenshot
 
 pytestmark = pytest.mark.browser
@@ -225,6 +225,24 @@ def test_refused_identity_changes_are_shown_on_the_case(
     expect(section).to_contain_text("member.birth_date 1968-03-14 → 1970-01-01")
     expect(section).to_contain_text("Tampa")
     assert_accessible(page, "case with refused changes")
+
+
+def test_the_facts_a_decision_read_from_the_record_are_shown_on_the_case(
+    page: Page, live: LiveService
+) -> None:
+    """A PAS case decided on its clinical record (the overall HER2 result answered in DTR),
+    written by the store as PAS ``$submit`` writes it."""
+    store = open_store(live.database_url)
+    try:
+        case_id = submit_adapted(store, aetna_registry(), adapted(aetna_bundle(answered=True)))
+    finally:
+        store.close()
+    sign_in(page, live)
+    page.goto(f"{live.base_url}/review/cases/{case_id.case.id}")
+    section = page.locator("section.record-facts")
+    expect(section.get_by_role("heading", name="Facts from the clinical record")).to_be_visible()
+    expect(section.get_by_role("row").filter(has_text="positive")).to_contain_text("DTR answer")
+    assert_accessible(page, "case decided on its clinical record")
 
 
 def test_an_admin_reassigns_and_every_page_passes_axe(

@@ -39,6 +39,7 @@ from medpolicy.adapters.fhir.pas_flow import (
     submit,
 )
 from medpolicy.adapters.fhir.pas_response import Review, Status
+from medpolicy.adapters.fhir.record_facts import keep_record_facts, record_of
 from medpolicy.adapters.fhir.resources import Located
 from medpolicy.adapters.native import parse_request
 from medpolicy.api.auth import bearer_token
@@ -49,9 +50,11 @@ from medpolicy.engine.decision import DecisionLike
 from medpolicy.errors import RequestError
 from medpolicy.policy import tree as t
 from medpolicy.policy.registry import PolicyRegistry
+from medpolicy.record.model import ClinicalRecord
 from medpolicy.request import Request as PaRequest
-from medpolicy.service import evaluate_request, reviewer_authorization
+from medpolicy.service import decision_catalogue, evaluate_request, reviewer_authorization
 from medpolicy.store import Case, CaseConflict, CaseStore, Role, TokenInfo
+from medpolicy.store.cases import record_json, request_json
 
 __all__ = ["StoreRecorder", "router"]
 
@@ -158,22 +161,30 @@ class StoreRecorder:
         self.caller = caller
         self.organization = caller.organization if caller.role is Role.provider else None
 
-    def record(self, request: PaRequest, decision: DecisionLike) -> CaseRecord:
-        """A retried submission (the same request) returns its case; more information for an
-        open case is added to it; anything else opens a new case."""
+    def record(
+        self, request: PaRequest, decision: DecisionLike, record: ClinicalRecord | None = None
+    ) -> CaseRecord:
+        """A retried submission (the same request, and the same clinical record: see below)
+        returns its case; more information for an open case is added to it; anything else opens
+        a new case. ``record``: what the engine decided, when more than the request; kept too.
+
+        The record must match as well as the request: the same Claim sent again with a DTR
+        answer the first lacked (the PAS way to answer a request for information about a fact
+        only the record holds) has the same request, and is more information, not a retry."""
         found = self.store.find_by_request_id(request.request_id, self.organization)
-        sent = request.model_dump_json(exclude_none=True)
-        same = [c for c in found if c.request_json == sent]
+        sent = (request_json(request), record_json(record))
+        same = [c for c in found if (c.request_json, c.record_json) == sent]
         if same:  # the case as it stands now, perhaps decided since: a view, recorded
             self.store.reads.record(same[-1].id, self.caller.actor(), _SUBMIT_REPLAY)
             return self._record(same[-1])
         open_cases = [c for c in found if not c.final]
         if open_cases:
             case = self.store.resubmit(
-                open_cases[0].id, request, decision, actor=self.caller.actor()
+                open_cases[0].id, request, decision, actor=self.caller.actor(), record=record
             )
         else:
-            case = self.store.submit(request, decision, actor=self.caller.actor()).case
+            actor = self.caller.actor()
+            case = self.store.submit(request, decision, actor=actor, record=record).case
         return self._record(case)
 
     def lookup(self, request_id: str) -> CaseRecord | None:
@@ -194,12 +205,13 @@ class StoreRecorder:
             review = Review(r.action.value, r.reason, tuple(r.clauses), r.reviewer, r.created_at)
         if case.status.value == "approved" and decision.authorization is None:
             # A reviewer approved: what the approval recorded (computed again for an approval
-            # recorded without it: the same request under the same policy version).
+            # recorded without it: the same request, as decided, under the same policy version).
             authorization = reviews[-1].authorization if reviews else None
             if authorization is None:
-                request = parse_request(case.request_data())
                 with contextlib.suppress(RequestError):  # its period cannot exist: none stated
-                    authorization = reviewer_authorization(self.registry, request, decision)
+                    authorization = reviewer_authorization(
+                        self.registry, case.decided_on(), decision
+                    )
         return CaseRecord(case.id, _STATUS[case.status.value], decision, review, authorization)
 
 
@@ -386,8 +398,13 @@ def _checked_response(qr: Any) -> dict[str, Any]:
 
 
 def _answer_case(svc: Services, caller: TokenInfo, case: Case, qr: Any) -> dict[str, Any]:
+    """The answers read into the case's request, and into its clinical record: the facts only the
+    record holds, the case's (kept) and the answers' (added), placed where the catalogue reads
+    them; the engine decides on the record when there is one, and the case keeps it."""
     draft = Draft("QuestionnaireResponse")
     draft.data = case.request_data()
+    stored = (PaRequest.model_validate_json(case.request_json), case.record())
+    keep_record_facts(stored, decision_catalogue(svc.registry, case.decision()), draft)
     located = Located(_checked_response(qr), "QuestionnaireResponse")
     if not read_questionnaire_response(located, draft):
         raise _Refused(
@@ -396,7 +413,8 @@ def _answer_case(svc: Services, caller: TokenInfo, case: Case, qr: Any) -> dict[
         )
     try:
         merged = parse_request(draft.data)
-        decision = evaluate_request(svc.registry, merged)
+        record = record_of(merged, draft)
+        decision = evaluate_request(svc.registry, record or merged)
     except RequestError as exc:
         raise _Refused(
             422,
@@ -407,7 +425,7 @@ def _answer_case(svc: Services, caller: TokenInfo, case: Case, qr: Any) -> dict[
                 for e in exc.errors
             ],
         ) from None
-    updated = svc.store.resubmit(case.id, merged, decision, actor=caller.actor())
+    updated = svc.store.resubmit(case.id, merged, decision, actor=caller.actor(), record=record)
     return {
         "case_id": updated.id,
         "status": updated.status.value,

@@ -19,7 +19,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
-from medpolicy.adapters.native import parse_request
 from medpolicy.api.auth import Caller, check_case_access
 from medpolicy.api.errors import ApiError
 from medpolicy.api.schemas import ErrorBody
@@ -61,7 +60,7 @@ def _approval_authorization(
     svc: Services, case: Case, reviews: list[ReviewerDecision]
 ) -> Authorization | None:
     """What a reviewer's approval authorized: as recorded, else computed again (the same
-    request under the same policy version), as the FHIR routes do."""
+    request, as the engine decided it, under the same policy version), as the FHIR routes do."""
     if case.status is not CaseStatus.approved or not reviews:
         return None
     last = reviews[-1]
@@ -70,8 +69,7 @@ def _approval_authorization(
     if last.authorization is not None:
         return last.authorization
     with contextlib.suppress(RequestError):
-        request = parse_request(case.request_data())
-        return reviewer_authorization(svc.registry, request, case.decision())
+        return reviewer_authorization(svc.registry, case.decided_on(), case.decision())
     return None
 
 

@@ -21,6 +21,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from medpolicy.adapters.fhir.draft import Draft
+from medpolicy.adapters.fhir.record_facts import keep_record_facts, record_of
 from medpolicy.adapters.native import parse_request, validate_model
 from medpolicy.api.auth import Caller, authenticate, check_case_access, require
 from medpolicy.api.body import JSON_TYPES, MERGE_PATCH_TYPES, json_body
@@ -45,7 +47,9 @@ from medpolicy.api.schemas import (
 from medpolicy.api.state import Services, app_services, services
 from medpolicy.engine.decision import Decision
 from medpolicy.errors import FieldError, RequestError
-from medpolicy.service import evaluate_request, reviewer_authorization
+from medpolicy.record.model import ClinicalRecord
+from medpolicy.request import Request as PaRequest
+from medpolicy.service import decision_catalogue, evaluate_request, reviewer_authorization
 from medpolicy.store import Case, CaseRecords, CaseStatus, Role, TokenInfo
 
 __all__ = ["DIRECT_ENDPOINTS", "router"]
@@ -449,7 +453,8 @@ async def reviewer_action(case_id: str, request: Request, caller: Caller, svc: S
 )
 async def resubmit(case_id: str, request: Request, caller: Caller, svc: Svc) -> Response:
     """The provider's added facts are merged into the case's request (JSON Merge Patch) and the
-    engine decides the same case again."""
+    engine decides the same case again (on the merged request and, when the case keeps a
+    clinical record, the facts only that record held, which are kept)."""
     require(caller, Role.provider)
     started = time.perf_counter()
     patch = await _request_object(request, MERGE_PATCH_TYPES)
@@ -458,9 +463,15 @@ async def resubmit(case_id: str, request: Request, caller: Caller, svc: Svc) -> 
         case = _load(svc, caller, case_id)
         current = case.request_data()
         parsed = parse_request(merge_patch(current, patch))
-        decision = evaluate_request(svc.registry, parsed)
+        record = kept_record(svc, case, parsed)
+        decision = evaluate_request(svc.registry, record or parsed)
         updated = svc.store.resubmit(
-            case_id, parsed, decision, actor=caller.actor(), seen_decisions=case.decision_count
+            case_id,
+            parsed,
+            decision,
+            actor=caller.actor(),
+            seen_decisions=case.decision_count,
+            record=record,
         )
         return _case_body(svc, updated), updated
 
@@ -469,6 +480,19 @@ async def resubmit(case_id: str, request: Request, caller: Caller, svc: Svc) -> 
     svc.metrics.latency.labels("resubmission").observe(time.perf_counter() - started)
     log.info("case resubmitted case=%s outcome=%s", case.id, case.outcome.value)
     return _json(body)
+
+
+def kept_record(svc: Services, case: Case, request: PaRequest) -> ClinicalRecord | None:
+    """The case's clinical record carried onto ``request``: the facts only the record held (DTR
+    answers) placed again where the catalogue reads them, so that a resubmission decides on no
+    less than the case was decided on. None when the case keeps no record."""
+    stored = case.record()
+    if stored is None:
+        return None
+    draft = Draft("(body)")
+    before = PaRequest.model_validate_json(case.request_json)
+    keep_record_facts((before, stored), decision_catalogue(svc.registry, case.decision()), draft)
+    return record_of(request, draft)
 
 
 def merge_patch(target: Any, patch: Any) -> Any:

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, bindparam, func, select, update
 
 from medpolicy.engine.decision import Authorization, Decision, DecisionLike
 from medpolicy.errors import FieldError, RequestError
+from medpolicy.record.model import ClinicalRecord
 from medpolicy.request import Request
 from medpolicy.store.assignment import assignment_target
 from medpolicy.store.audit import (
@@ -50,6 +51,7 @@ from medpolicy.store.model import (
     ServiceLevels,
     StoredDecision,
     SubmitResult,
+    decided_on,
     utc,
 )
 from medpolicy.store.queries import (
@@ -64,16 +66,17 @@ from medpolicy.store.queue import QueuePage, QueueQuery, read_queue
 from medpolicy.store.read_spool import spool_beside
 from medpolicy.store.reads import READ_WAIT, ReadLog
 from medpolicy.store.review import cited_clauses, insert_action
-from medpolicy.store.schema import cases
+from medpolicy.store.schema import DOCUMENT_COLUMNS, cases
 from medpolicy.store.transactions import StoreConnection
 from medpolicy.store.verify import verify_chain
 
 __all__ = ["CaseStore"]
 
 Clock = Callable[[], datetime]
-# What a reviewer's approval of the request, under the engine's decision on it, authorizes
-# (e.g. ``medpolicy.service.reviewer_authorization`` over the service's policy registry).
-Authorizer = Callable[[Request, DecisionLike], Authorization | None]
+# What a reviewer's approval of the request (as the engine decided it: its clinical record, when
+# the case keeps one), under the engine's decision on it, authorizes (e.g.
+# ``medpolicy.service.reviewer_authorization`` over the service's policy registry).
+Authorizer = Callable[[Request | ClinicalRecord, DecisionLike], Authorization | None]
 
 
 def _now() -> datetime:
@@ -101,6 +104,15 @@ _B_MASK = (1 << 62) - 1
 
 def request_json(request: Request) -> str:
     return request.model_dump_json(exclude_none=True)
+
+
+def record_json(record: ClinicalRecord | None) -> str | None:
+    """A clinical record's canonical JSON as a case keeps it (None: no record)."""
+    return None if record is None else record.model_dump_json(exclude_none=True)
+
+
+def _record_digest(text: str | None) -> str | None:
+    return None if text is None else sha256_text(text)
 
 
 class CaseStore(StoreConnection):
@@ -147,15 +159,20 @@ class CaseStore(StoreConnection):
         actor: Actor,
         idempotency_key: str | None = None,
         idempotency_scope: str | None = None,
+        record: ClinicalRecord | None = None,
     ) -> SubmitResult:
         """Open a case for ``request`` with the engine's ``decision`` and commit it.
+
+        ``record``: the clinical record the decision was made on, when it holds more than the
+        request (facts only the record holds, e.g. DTR answers); the case keeps it beside the
+        request, and the case's first audit event records its SHA-256.
 
         With an ``idempotency_key`` (unique within ``idempotency_scope``, e.g. the provider's
         organization), a repeated submission returns the case the first one created
         (``created=False``), however many arrive at once; the same key with a different request
         raises ``IdempotencyConflict``.
         """
-        new = self._new_case(request, decision, actor, idempotency_key, idempotency_scope)
+        new = self._new_case(request, decision, actor, idempotency_key, idempotency_scope, record)
         return new.result(self._group_commit.run(new))
 
     async def submit_async(
@@ -166,11 +183,12 @@ class CaseStore(StoreConnection):
         actor: Actor,
         idempotency_key: str | None = None,
         idempotency_scope: str | None = None,
+        record: ClinicalRecord | None = None,
     ) -> SubmitResult:
         """``submit`` for an event loop: this submission is committed with whatever others are
         waiting (on SQLite by the loop itself at its next pass, on PostgreSQL by the writer
         thread while the loop serves other requests), then this returns."""
-        new = self._new_case(request, decision, actor, idempotency_key, idempotency_scope)
+        new = self._new_case(request, decision, actor, idempotency_key, idempotency_scope, record)
         return new.result(await self._group_commit.submit_async(new))
 
     def _new_case(
@@ -180,6 +198,7 @@ class CaseStore(StoreConnection):
         actor: Actor,
         idempotency_key: str | None,
         idempotency_scope: str | None,
+        record: ClinicalRecord | None = None,
     ) -> _NewCase:
         """A new case's row (less its digests) and what its decision and audit event need."""
         now = self._clock()
@@ -206,6 +225,7 @@ class CaseStore(StoreConnection):
             "policy_id": decision.policy.id,
             "assigned_to": None,
             "assigned_at": None,
+            "record_json": record_json(record),
         }
         values.update(identity_columns(json.loads(values["request_json"])))
         return _NewCase(values, decision, decision.to_json(), actor)
@@ -251,16 +271,21 @@ class CaseStore(StoreConnection):
         *,
         actor: Actor,
         seen_decisions: int | None = None,
+        record: ClinicalRecord | None = None,
     ) -> Case:
         """Record the provider's added information: the merged ``request`` and the engine's new
-        ``decision`` on the same case. The case must be open, and the request must be for the same
-        patient (``identity_problems``: else a ``RequestError``), whichever surface sent it; a
+        ``decision`` on the same case, and the clinical ``record`` that decision was made on when
+        it was more than the request (the case keeps the newest: None clears an earlier one, since
+        the new decision was made on the request alone). The case must be open, and the request
+        must be for the same patient (``identity_problems``: else a ``RequestError``), whichever
+        surface sent it; a
         refused attempt is kept in the case's trail (``case.resubmission_refused``: each field, the
         case's value and the one sent).
 
         ``seen_decisions``: the case's ``decision_count`` when the caller read the request it
         merged into; if another resubmission landed since, ``CaseConflict`` (merge again)."""
         body = request_json(request)
+        documents = (body, record_json(record))
         text = decision.to_json()
         merged: dict[str, Any] = {}
         with self.transaction() as conn:
@@ -280,7 +305,7 @@ class CaseStore(StoreConnection):
                     data={"changes": refused, "refused_request_sha256": sha256_text(body)},
                 )
             else:
-                merged = self._resubmitted(conn, row, body, decision, text, actor, now)
+                merged = self._resubmitted(conn, row, documents, decision, text, actor, now)
         if refused:
             raise RequestError(
                 [FieldError(c["field"], "cannot change on a resubmission") for c in refused]
@@ -291,13 +316,15 @@ class CaseStore(StoreConnection):
         self,
         conn: Connection,
         row: Any,
-        body: str,
+        documents: tuple[str, str | None],
         decision: DecisionLike,
         text: str,
         actor: Actor,
         now: datetime,
     ) -> dict[str, Any]:
-        """Store the resubmission's request and decision on the locked case; its row after."""
+        """Store the resubmission's request (and record) and decision on the locked case; its row
+        after."""
+        body, record = documents
         case_id = row.id
         number = int(row.decision_count) + 1
         status = ENGINE_STATUS[decision.outcome]
@@ -310,6 +337,8 @@ class CaseStore(StoreConnection):
             "closed_at": None if status in OPEN_STATUSES else now,
             "request_json": body,
             "request_sha256": sha256_text(body),
+            "record_json": record,
+            "record_sha256": _record_digest(record),
             "decision_count": number,
             "policy_id": decision.policy.id,
             **identity_columns(json.loads(body)),
@@ -324,6 +353,7 @@ class CaseStore(StoreConnection):
             data={
                 **stored,
                 "request_sha256": changes["request_sha256"],
+                "record_sha256": changes["record_sha256"],
                 "status": status.value,
                 "pathways": changes["pathways"],
             },
@@ -391,8 +421,7 @@ class CaseStore(StoreConnection):
             if action is ReviewerAction.deny:
                 data["engine_reasons"] = [r.model_dump(mode="json") for r in decision.reasons]
             if action is ReviewerAction.approve and authorize is not None:
-                request = Request.model_validate_json(row.request_json)
-                authorization = authorize(request, decision)
+                authorization = authorize(decided_on(row.request_json, row.record_json), decision)
                 data["authorization"] = (
                     None if authorization is None else authorization.model_dump(mode="json")
                 )
@@ -599,14 +628,18 @@ class _NewCase:
     """A submission on its way to the batch writer, which computes its digests (hashing the
     decision document is the costly part) and rows when it writes the batch."""
 
-    values: dict[str, Any]  # the cases row, less request_sha256
+    values: dict[str, Any]  # the cases row, less its digests (request_sha256, record_sha256)
     decision: DecisionLike
     decision_json: str
     actor: Actor
 
     def rows(self) -> tuple[dict[str, Any], dict[str, Any], NewEvent]:
         """The cases row, the decisions row and the audit event."""
-        case_row = {**self.values, "request_sha256": sha256_text(self.values["request_json"])}
+        case_row = {
+            **self.values,
+            "request_sha256": sha256_text(self.values["request_json"]),
+            "record_sha256": _record_digest(self.values["record_json"]),
+        }
         now = case_row["received_at"]
         decision_row, stored = _decision_row(
             case_row["id"], 1, self.decision, self.decision_json, now
@@ -619,6 +652,8 @@ class _NewCase:
             data={
                 **stored,
                 "request_sha256": case_row["request_sha256"],
+                # null: decided on the request alone (``store.verify`` then expects no record)
+                "record_sha256": case_row["record_sha256"],
                 "status": case_row["status"],
                 "due_at": case_row["due_at"].isoformat(),
                 "idempotency_key": case_row["idempotency_key"],
@@ -713,7 +748,7 @@ def _open_case(row: Any, seen_decisions: int | None) -> CaseSummary:
 
 
 def _summary_columns() -> list[Any]:
-    return [c for c in cases.c if c.name not in ("request_json", "request_sha256")]
+    return [c for c in cases.c if c.name not in DOCUMENT_COLUMNS]
 
 
 def _pathways(decision: DecisionLike) -> str:

@@ -10,6 +10,8 @@ from enum import StrEnum
 from typing import Any
 
 from medpolicy.engine.decision import Authorization, Decision, Outcome
+from medpolicy.record.model import ClinicalRecord
+from medpolicy.request import Request
 from medpolicy.store.audit import AuditEvent
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "ServiceLevels",
     "StoredDecision",
     "SubmitResult",
+    "decided_on",
 ]
 
 
@@ -172,13 +175,27 @@ def _date(value: str | None) -> date | None:
         return None
 
 
+def decided_on(request_json: str, record_json: str | None) -> Request | ClinicalRecord:
+    """What a stored decision was made on: the clinical record when the case keeps one, else the
+    request (each read back exactly as stored, so that deciding it again under the same policy
+    version gives the same decision, byte for byte)."""
+    if record_json is not None:
+        return ClinicalRecord.model_validate_json(record_json)
+    return Request.model_validate_json(request_json)
+
+
 @dataclass(frozen=True)
 class Case(CaseSummary):
-    """A case with its current (merged) request and its latest engine decision, both as JSON."""
+    """A case with its current (merged) request and its latest engine decision, both as JSON, and
+    the clinical record that decision was made on when it was more than the request."""
 
     request_json: str = "{}"
     decision_json: str = "{}"  # exactly as Decision.to_json() produced it
     idempotency_key: str | None = None
+    # The record's canonical JSON (``ClinicalRecord.model_dump_json(exclude_none=True)``); None
+    # when the latest decision was made on the request alone (and for every case stored before
+    # records were kept).
+    record_json: str | None = None
 
     def decision(self) -> Decision:
         return Decision.model_validate_json(self.decision_json)
@@ -187,6 +204,17 @@ class Case(CaseSummary):
         data: dict[str, Any] = json.loads(self.request_json)
         return data
 
+    def record(self) -> ClinicalRecord | None:
+        """The clinical record the latest decision was made on, when the case keeps one."""
+        if self.record_json is None:
+            return None
+        return ClinicalRecord.model_validate_json(self.record_json)
+
+    def decided_on(self) -> Request | ClinicalRecord:
+        """What the latest decision was made on: what re-deciding, authorizing or showing the
+        case must read (never the request alone when the case keeps a record)."""
+        return decided_on(self.request_json, self.record_json)
+
     @classmethod
     def from_rows(cls, row: Any, decision_json: str) -> Case:
         return cls(
@@ -194,6 +222,7 @@ class Case(CaseSummary):
             request_json=row.request_json,
             decision_json=decision_json,
             idempotency_key=row.idempotency_key,
+            record_json=row.record_json,
         )
 
 

@@ -40,7 +40,7 @@ from sqlalchemy import (
 )
 
 from medpolicy.store.model import CaseStatus, CaseSummary, utc
-from medpolicy.store.schema import OPEN_PREDICATE, cases
+from medpolicy.store.schema import DOCUMENT_COLUMNS, OPEN_PREDICATE, cases
 
 __all__ = [
     "DueWindow",
@@ -158,7 +158,7 @@ def _filters(query: QueueQuery, now: datetime) -> list[ColumnElement[bool]]:
     return where
 
 
-_SUMMARY = [c for c in cases.c if c.name not in ("request_json", "request_sha256")]
+_SUMMARY = [c for c in cases.c if c.name not in DOCUMENT_COLUMNS]
 
 
 def page_statement(query: QueueQuery, now: datetime) -> Select[Any]:

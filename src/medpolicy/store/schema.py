@@ -2,7 +2,8 @@
 
 Four kinds of record:
 
-- ``cases``: one prior-authorization case, its current (merged) request and its current state;
+- ``cases``: one prior-authorization case, its current (merged) request, the clinical record its
+  latest decision was made on (when that was more than the request), and its current state;
 - ``decisions``: every engine decision on a case, stored exactly as ``Decision.to_json()`` with the
   policy id, version, content hash and engine version beside it (append-only);
 - ``reviewer_actions``: every reviewer's approve / deny / request-information with its reason;
@@ -33,6 +34,7 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "DOCUMENT_COLUMNS",
     "OPEN_PREDICATE",
     "OPEN_STATUS_VALUES",
     "audit_events",
@@ -93,8 +95,17 @@ cases = Table(
     # its release are audit events, and ``verify`` replays them.
     Column("assigned_to", String(200), nullable=True),
     Column("assigned_at", Timestamp, nullable=True),
+    # The clinical record the latest engine decision was made on, when it was not the request
+    # alone (facts only the record holds, e.g. answered in a DTR QuestionnaireResponse): its
+    # canonical JSON and SHA-256, which that decision's audit event records (migration 0006).
+    # NULL: the decision was made on ``request_json``.
+    Column("record_sha256", String(64), nullable=True),
+    Column("record_json", Text, nullable=True),
     UniqueConstraint("idempotency_scope", "idempotency_key", name="uq_cases_idempotency"),
 )
+
+# A case's documents and their digests: what a case's summary (a queue row, a list) leaves out.
+DOCUMENT_COLUMNS = frozenset({"request_json", "request_sha256", "record_json", "record_sha256"})
 
 # The work queue reads open cases soonest due first, in pages after a (due_at, id) cursor: these
 # partial indexes hold only open cases, so they stay small as closed cases pile up. The queue's

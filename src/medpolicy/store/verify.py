@@ -7,7 +7,9 @@ the events record then proves the rest of the store, by replaying them:
   version and content hash, engine version, decision id);
 - each reviewer action: the SHA-256 of its action, reason, clauses and reviewer;
 - each case, column by column: the request it holds (``request_json`` must hash to the
-  ``request_sha256`` the last submission or resubmission recorded), its organization, urgency,
+  ``request_sha256`` the last submission or resubmission recorded), the clinical record its latest
+  decision was made on (``record_json`` must hash to the ``record_sha256`` that event recorded;
+  none when it recorded none, or was written before records were kept), its organization, urgency,
   request id and type, due and receipt times, status, outcome, pathways, decision count, and when
   it was last updated and closed, and who holds it (claims, releases and reassignments), as its
   events set them; who it is for (member, plan, line of business, prescriber), as its request says;
@@ -100,6 +102,8 @@ class _Expected:
             state.update({k: data[k] for k in _SUBMITTED_FACTS if k in data})
         if "request_sha256" in data:
             state["request_sha256"] = data["request_sha256"]
+            # A submission or resubmission recorded before records were kept had none.
+            state["record_sha256"] = data.get("record_sha256")
         if kind in _ASSIGNMENT_EVENTS:
             state["assigned_to"] = data["assigned_to"]
             state["assigned_at"] = None if data["assigned_to"] is None else at
@@ -193,6 +197,8 @@ def _check_cases(conn: Connection, expected: _Expected) -> Iterator[str]:
             continue
         if sha256_text(c.request_json) != c.request_sha256:
             yield f"cases id {c.id}: request_json does not match its request_sha256 (edited)"
+        if _record_digest(c.record_json) != c.record_sha256:
+            yield f"cases id {c.id}: record_json does not match its record_sha256 (edited)"
         else:
             # Who the case is for: copied from the request the trail vouches for.
             for column, want in identity_columns(json.loads(c.request_json)).items():
@@ -203,6 +209,10 @@ def _check_cases(conn: Connection, expected: _Expected) -> Iterator[str]:
             if have != want:
                 yield f"cases id {c.id}: {column} {have!r} is not the {column} the trail recorded"
     yield from (f"cases id {cid}: in the trail but missing (deleted)" for cid in sorted(wanted))
+
+
+def _record_digest(text: str | None) -> str | None:
+    return None if text is None else sha256_text(text)
 
 
 def _as_recorded(value: Any) -> Any:

@@ -222,7 +222,8 @@ def _answer(
         )
     satisfied = None
     if decision.outcome.value == "approved" and hook == "order-sign" and settings.recorder:
-        satisfied = settings.recorder.record(adapted.request, decision).case_id
+        recorded = settings.recorder.record(adapted.request, decision, adapted.record)
+        satisfied = recorded.case_id
     canonical = f"{questionnaire_url(policy)}|{questionnaire_version(policy)}"
     return OrderAnswer(
         order,

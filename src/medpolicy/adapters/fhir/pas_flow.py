@@ -27,6 +27,7 @@ from medpolicy.adapters.fhir.to_request import FieldProblem
 from medpolicy.engine.decision import Authorization, DecisionLike, Determination
 from medpolicy.errors import RequestError
 from medpolicy.policy.registry import PolicyRegistry
+from medpolicy.record.model import ClinicalRecord
 from medpolicy.request import Request
 from medpolicy.service import evaluate_request
 
@@ -51,7 +52,12 @@ class CaseRecord:
 
 
 class CaseRecorder(Protocol):
-    def record(self, request: Request, decision: DecisionLike) -> CaseRecord: ...
+    def record(
+        self, request: Request, decision: DecisionLike, record: ClinicalRecord | None = None
+    ) -> CaseRecord:
+        """Keep ``decision`` on ``request``; ``record``: the clinical record it was made on, when
+        that was more than the request (``AdaptedRequest.record``), which must be kept too."""
+        ...
 
     def lookup(self, request_id: str) -> CaseRecord | None: ...
 
@@ -59,7 +65,9 @@ class CaseRecorder(Protocol):
 class EngineOnly:
     """No store: each submission is decided and answered, nothing is kept."""
 
-    def record(self, request: Request, decision: DecisionLike) -> CaseRecord:
+    def record(
+        self, request: Request, decision: DecisionLike, record: ClinicalRecord | None = None
+    ) -> CaseRecord:
         return CaseRecord(None, engine_status(decision), decision)
 
     def lookup(self, request_id: str) -> CaseRecord | None:
@@ -101,9 +109,17 @@ def _rejected(problems: list[FieldProblem]) -> PasRejected:
     return PasRejected(issues, status_code=422)
 
 
-def _decide(
-    registry: PolicyRegistry, sub: PasSubmission
-) -> list[tuple[PasItem, Request, Determination]]:
+@dataclass(frozen=True)
+class _Decided:
+    """A covered item's request, the record the engine decided (None: the request), and the
+    decision."""
+
+    request: Request
+    record: ClinicalRecord | None
+    decision: Determination
+
+
+def _decide(registry: PolicyRegistry, sub: PasSubmission) -> list[tuple[PasItem, _Decided]]:
     """Every covered item decided, or PasRejected with every item's problems at once."""
     problems: list[FieldProblem] = []
     decided = []
@@ -118,7 +134,7 @@ def _decide(
         except RequestError as exc:
             problems += item.adapted.problems_for(exc)
             continue
-        decided.append((item, item.adapted.request, decision))
+        decided.append((item, _Decided(item.adapted.request, item.adapted.record, decision)))
     if problems:
         raise _rejected(problems)
     return decided
@@ -128,13 +144,14 @@ def submit(
     registry: PolicyRegistry, data: Any, recorder: CaseRecorder, naming: Naming
 ) -> PasResult:
     sub = read_submission(data, _covers(registry), naming.organization)
-    decided = {id(item): (request, decision) for item, request, decision in _decide(registry, sub)}
+    decided = {id(item): d for item, d in _decide(registry, sub)}
     states = []
     for item in sub.items:
         if id(item) not in decided:
             states.append(ItemState(item, "not_covered"))
             continue
-        record = recorder.record(*decided[id(item)])
+        d = decided[id(item)]
+        record = recorder.record(d.request, d.decision, d.record)
         issues = item.adapted.issues if item.adapted else ()
         states.append(_state(item, record, issues))
     return PasResult(_bundle(sub, states, naming, inquiry=False), sub, tuple(states))

@@ -29,12 +29,23 @@ from pydantic import ValidationError
 from medpolicy.adapters.fhir.answers import choice_from_coding
 from medpolicy.adapters.fhir.draft import Draft
 from medpolicy.adapters.fhir.resources import parse_date, to_decimal
-from medpolicy.catalogue import KNOWN_FACTS, FactSpec, shared_catalogue
+from medpolicy.catalogue import KNOWN_FACTS, Catalogue, FactSpec, shared_catalogue
+from medpolicy.errors import FieldError, RequestError
+from medpolicy.facts import extract_facts
 from medpolicy.record.legacy import to_record
 from medpolicy.record.model import ClinicalRecord
 from medpolicy.request import Request
 
-__all__ = ["answer_value", "fact_spec", "is_record_only", "known_facts", "with_record_facts"]
+__all__ = [
+    "answer_value",
+    "fact_spec",
+    "is_record_only",
+    "keep_record_facts",
+    "kept_record_facts",
+    "known_facts",
+    "record_of",
+    "with_record_facts",
+]
 
 _PLACED = ("member", "order", "compendium", "observation", "finding", "condition", "attestation")
 
@@ -111,6 +122,50 @@ def with_record_facts(
             )
             problems.append((found, where, error["msg"]))
         return None, problems
+
+
+def kept_record_facts(
+    request: Request, record: ClinicalRecord, catalogue: Catalogue, path: str
+) -> dict[str, tuple[Any, str]]:
+    """The facts only ``record`` holds (what reading ``request`` alone does not give: the DTR
+    answers it was built with), each as (value, ``path``), ready for ``with_record_facts`` to
+    place again on a request that adds to the case: what a case's record held is kept."""
+    held = extract_facts(record, catalogue=catalogue).values
+    given = extract_facts(request, catalogue=catalogue).values
+    return {
+        fact: (value, path)
+        for fact, value in held.items()
+        if fact not in given and is_record_only(fact) and _placeable(fact)
+    }
+
+
+def keep_record_facts(
+    stored: tuple[Request, ClinicalRecord | None], catalogue: Catalogue, draft: Draft
+) -> None:
+    """A case's stored (request, record): the facts only its record held, put in
+    ``draft.record_facts`` before anything that adds to the case is read into ``draft``, so that
+    what the case has is kept (a later answer to one of them is reported as superseded)."""
+    before, record = stored
+    if record is not None:
+        for fact, held in kept_record_facts(before, record, catalogue, draft.root).items():
+            draft.record_facts.setdefault(fact, held)
+
+
+def record_of(request: Request, draft: Draft) -> ClinicalRecord | None:
+    """``request`` as the clinical record with ``draft.record_facts`` placed (None when there
+    are none: the request is the whole of it), or a ``RequestError`` naming each value the
+    record refuses."""
+    if not draft.record_facts:
+        return None
+    record, refused = with_record_facts(request, draft.record_facts, draft)
+    if refused or record is None:
+        raise RequestError([FieldError(where, problem) for _, where, problem in refused])
+    return record
+
+
+def _placeable(fact: str) -> bool:
+    spec = fact_spec(fact)
+    return spec is not None and any(k in spec.source for k in _PLACED)
 
 
 def _plain(value: Any) -> Any:

@@ -23,6 +23,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from medpolicy.adapters.fhir.record_facts import fact_spec
 from medpolicy.api.auth import COOKIE
 from medpolicy.api.body import FORM_TYPES, check_media_type
 from medpolicy.api.errors import ApiError
@@ -30,6 +31,7 @@ from medpolicy.api.notice_routes import notice_response, record_view
 from medpolicy.api.queue_query import parse_queue_query
 from medpolicy.api.schemas import service_level
 from medpolicy.api.state import Services, app_services
+from medpolicy.engine.decision import Criterion, Decision
 from medpolicy.errors import FieldError, RequestError
 from medpolicy.notices import AUDIENCES, FORMATS
 from medpolicy.service import reviewer_authorization
@@ -312,6 +314,7 @@ def _case_page(
         case=case,
         decision=decision,
         request_data=case.request_data(),
+        record_facts=_record_facts(case, decision),
         history=history,
         reviewer_decisions=reviewer_decisions,
         approval=next(
@@ -337,6 +340,36 @@ def _case_page(
         errors=errors or [],
         form=form or {},
     )
+
+
+# Where a fact only the clinical record holds came from: a FHIR submission puts there the answers
+# to its DTR questions, or the laboratory's Observation when one states it (which comes first).
+_RECORD_SOURCE = "DTR answer (or the FHIR Observation stating it)"
+
+
+def _record_facts(case: Case, decision: Decision) -> list[tuple[str, str, str]]:
+    """The facts only the clinical record holds that the decision read, for a case decided on
+    its record: (the catalogue's label, the value with its unit, where it came from)."""
+    if case.record_json is None:
+        return []
+    read: dict[str, Any] = {}
+    for pathway in decision.pathways:
+        if pathway.criteria is not None:
+            _facts_read(pathway.criteria, read)
+    shown = []
+    for fact, value in read.items():
+        spec = fact_spec(fact)
+        if spec is None or spec.request_field or value is None:
+            continue
+        unit = f" {spec.unit}" if spec.unit and spec.unit != "1" else ""
+        shown.append((spec.label, f"{value}{unit}", _RECORD_SOURCE))
+    return shown
+
+
+def _facts_read(criterion: Criterion, into: dict[str, Any]) -> None:
+    into.update(criterion.get("facts") or {})
+    for child in criterion.get("children") or []:
+        _facts_read(child, into)
 
 
 def _notice_links(case: Case) -> list[tuple[str, str]]:
