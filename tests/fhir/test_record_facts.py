@@ -123,6 +123,18 @@ def test_a_value_the_record_refuses_refuses_the_request_at_its_answer() -> None:
     ]
 
 
+def test_an_answer_is_checked_as_a_record_sent_as_it_is() -> None:
+    """A recurrence date after the request, answered in DTR, is refused at its answer, as the
+    same date in a record sent to the REST API is (a schema alone lets it through)."""
+    adapted = adapt(PATIENT, qr(("recurrence_date", {"valueDate": "2099-01-01"})))
+    assert adapted.request is None and adapted.record is None
+    [problem] = adapted.problems
+    assert problem.expression == "Bundle.entry[1].resource.item[0].item[0].answer"
+    assert "after the request date" in problem.problem
+    accepted = adapt(PATIENT, qr(("recurrence_date", {"valueDate": "2026-01-01"})))
+    assert accepted.record is not None
+
+
 def test_a_pas_submission_is_decided_on_the_record_with_the_answers() -> None:
     """A plan whose guideline reads the laboratory's overall HER2 result (a fact the earlier
     format has no field for): missing without the DTR answer, met with it."""

@@ -24,11 +24,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from pydantic import ValidationError
-
 from medpolicy.adapters.fhir.answers import choice_from_coding
 from medpolicy.adapters.fhir.draft import Draft
 from medpolicy.adapters.fhir.resources import parse_date, to_decimal
+from medpolicy.adapters.native import parse_record
 from medpolicy.catalogue import KNOWN_FACTS, Catalogue, FactSpec, shared_catalogue
 from medpolicy.errors import FieldError, RequestError
 from medpolicy.facts import extract_facts
@@ -111,16 +110,16 @@ def with_record_facts(
             observations.append(observation)
         else:
             draft.report(path, "not-usable", "a date without its measurement is not used")
-    try:
-        return ClinicalRecord.model_validate(data), []
-    except ValidationError as exc:
+    try:  # checked as a record sent as it is: its schema, and dates no later than the request
+        return parse_record(data), []
+    except RequestError as exc:
         problems = []
-        for error in exc.errors():
-            where = ".".join(str(p) for p in error["loc"])
+        for error in exc.errors:
+            where = error.field.replace("[", ".").replace("]", "")
             found = next(
                 (s for key, s in sources.items() if f"{where}.".startswith(f"{key}.")), draft.root
             )
-            problems.append((found, where, error["msg"]))
+            problems.append((found, where, error.problem))
         return None, problems
 
 
