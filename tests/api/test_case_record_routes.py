@@ -6,7 +6,6 @@ later keeps the record's facts."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
 from typing import Any
 
 import pytest
@@ -15,28 +14,15 @@ from fastapi.testclient import TestClient
 from medpolicy.adapters.fhir.record_facts import fact_spec
 from medpolicy.api.app import create_app
 from medpolicy.api.settings import Settings
-from medpolicy.policy.registry import PolicyRegistry
-from medpolicy.policy.tree import Policy
 from medpolicy.service import evaluate_request
 from medpolicy.store import Case, CaseStore
 from tests.api.conftest import Tokens, make_tokens
 from tests.api.test_web_views import sign_in
 from tests.store.helpers import aetna_bundle, aetna_registry
 
-
-class _CommercialAetna(PolicyRegistry):
-    """The Aetna deployment, asked which drugs it covers as for a commercial member.
-
-    ``PolicyRegistry.for_drug`` knows no line of business, and every policy here is limited to
-    some; so under an Aetna deployment PAS ``$submit`` finds J9354 covered by no guideline and
-    forwards it undecided (a gap of its own, left as found). The cases below are about what is
-    kept once an item is decided."""
-
-    def for_drug(self, hcpcs: str, on: date) -> Policy:
-        return self.select(hcpcs, on, line_of_business="commercial")
-
-
-AETNA = _CommercialAetna(aetna_registry().all(), "aetna")
+# The Aetna deployment: each of its J9354 policies admits some lines of business, and PAS finds
+# the drug covered, deciding each item under the policy its member's line of business selects.
+AETNA = aetna_registry()
 
 
 @pytest.fixture

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
+from fastapi.testclient import TestClient
+
 from medpolicy.adapters.fhir.answers import choice_coding
+from medpolicy.api.app import create_app
+from medpolicy.api.settings import Settings
+from medpolicy.policy.registry import PolicyRegistry
+from medpolicy.store import Role, TokenStore
 from tests.fhir.conftest import Service
 from tests.fhir.support import example, load, resources_in, validate
 from tests.support import EXAMPLES as NATIVE_EXAMPLES
+from tests.support import REPO
 
 FHIR_JSON = "application/fhir+json"
 
@@ -205,6 +213,28 @@ def test_questionnaire_package_for_a_kadcyla_order(service: Service) -> None:
     assert none.status_code == 404 and none.json()["resourceType"] == "OperationOutcome"
     read = service.client.get("/fhir/Questionnaire/medpolicy-09-J1000-90")
     assert read.status_code == 200 and read.json()["id"] == "medpolicy-09-J1000-90"
+
+
+def test_questionnaire_package_under_a_payer_with_a_policy_per_line_of_business(
+    tmp_path: Path,
+) -> None:
+    """Under an Aetna deployment (its J9354 policy admits some lines of business only), the
+    order's Questionnaire is the payer's, not "not covered"."""
+    aetna = PolicyRegistry.load_dir(REPO / "policies", default_payer="aetna")
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'c.db'}"), registry=aetna)
+    token = TokenStore(app.state.services.store).create(
+        Role.provider, name="Tampa", organization="tampa-oncology"
+    )[0]
+    with TestClient(app) as client:
+        answer = client.post(
+            "/fhir/Questionnaire/$questionnaire-package",
+            json=example("dtr-questionnaire-package-input"),
+            headers=Service.auth(token),
+        )
+    assert answer.status_code == 200, answer.text
+    packages = [p["resource"] for p in answer.json()["parameter"] if p["name"] == "PackageBundle"]
+    urls = [q["url"] for package in packages for q in resources_in(package)]
+    assert urls == ["https://medpolicy.dev/fhir/Questionnaire/CPB-0974"]
 
 
 def test_capability_statement(service: Service) -> None:

@@ -223,3 +223,12 @@ def test_the_conditional_period_is_the_period_pas_would_authorize(
     item = pas.bundle["entry"][0]["resource"]["item"][0]
     (authorized,) = [e["valuePeriod"] for e in item["extension"] if "valuePeriod" in e]
     assert period == authorized == {"start": "2026-11-09", "end": "2027-05-08"}
+
+
+def test_a_payer_with_a_policy_per_line_of_business_answers_for_the_members() -> None:
+    """Under an Aetna deployment (its J9354 policy admits some lines of business only), the
+    order is answered under the policy the member's coverage selects, not passed over."""
+    aetna = PolicyRegistry.load_dir(Path(__file__).parents[2] / "policies", default_payer="aetna")
+    response = call(aetna, example("crd-order-sign-breast-satisfied"))
+    (card,) = response["cards"]
+    assert [link["label"].split()[0] for link in card.get("links", [])] == ["CPB-0974"]

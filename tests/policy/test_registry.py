@@ -72,6 +72,28 @@ def test_a_member_no_policy_admits_gets_a_clear_answer(
     assert error.field == field and says in error.problem
 
 
+@pytest.mark.parametrize(
+    ("payer", "hcpcs", "on", "covered"),
+    [
+        ("aetna", "J9354", ON, True),  # its one policy admits some lines of business only
+        ("florida_blue", "J9354", ON, True),
+        ("cigna", "J9354", ON, False),  # no policy of the payer
+        ("aetna", "J9355", ON, False),  # no policy for the drug
+        ("aetna", "J9354", date(2001, 1, 1), False),  # none in effect yet
+    ],
+)
+def test_a_payer_covers_a_drug_whichever_member_its_policies_admit(
+    payer: str, hcpcs: str, on: date, covered: bool
+) -> None:
+    """What PAS and CRD ask before reading a member: a deployment for Aetna covers J9354,
+    though no one of its policies admits a member whose line of business is unknown."""
+    deployment = PolicyRegistry.load_dir(POLICIES, default_payer=payer)
+    assert deployment.covers(hcpcs, on) is covered
+    if payer == "aetna" and covered:
+        with pytest.raises(RequestError):
+            deployment.for_drug(hcpcs, on)  # which one is the member's to say
+
+
 def _copy_policy(source: str, target: Path, **applies_to: Any) -> None:
     """A copy of a policy folder under another id, for another payer or program."""
     shutil.copytree(POLICIES / "oncology" / source, target)

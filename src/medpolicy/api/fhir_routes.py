@@ -292,9 +292,11 @@ def _package_policies(svc: Services, params: Any) -> tuple[list[t.Policy], list[
             order = p["resource"]
             concept = order.get("medicationCodeableConcept") or order.get("code")
             match = identify(concept, f"{path}.resource")
-            try:
-                chosen.append(svc.registry.for_drug(match.hcpcs or "", today))
-            except RequestError:
+            # each of the payer's policies for the drug: which applies is the member's plan and
+            # line of business to say, and each has its own Questionnaire
+            found = svc.registry.of_payer(match.hcpcs or "", today)
+            chosen += found
+            if not found:
                 notes.append(
                     OutcomeIssue(
                         "information",

@@ -66,6 +66,18 @@ class PolicyRegistry:
         ]
         return matches[-1] if matches else None
 
+    def covers(self, hcpcs: str, on: date, payer: str | None = None) -> bool:
+        """Whether some policy of the payer (the deployment's when None) for this drug code is in
+        effect on the date: which one decides a request is chosen by its member (``select``), so
+        a payer whose policies each admit some lines of business still covers the drug."""
+        return bool(self.of_payer(hcpcs, on, payer))
+
+    def of_payer(self, hcpcs: str, on: date, payer: str | None = None) -> list[Policy]:
+        """Every policy of the payer (the deployment's when None) for this drug code in effect
+        on the date, whichever members they admit."""
+        payer = payer or self.default_payer
+        return [p for p in self._in_force(hcpcs, on) if p.meta.applies_to.payer == payer]
+
     def for_drug(self, hcpcs: str, on: date) -> Policy:
         """The policy of the deployment's payer for this drug code in effect on the date (what a
         caller that knows no more of the member than the drug asks, e.g. for a questionnaire)."""

@@ -13,7 +13,7 @@ that says why, never an error the clinician cannot act on.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -182,9 +182,17 @@ def respond(
     return {"cards": cards, "systemActions": actions}
 
 
-def _policy_for(registry: PolicyRegistry, hcpcs: str | None, on: date) -> t.Policy | None:
-    if hcpcs is None:
-        return None
+def _policy_for(
+    registry: PolicyRegistry, hcpcs: str, on: date, member: Mapping[str, Any]
+) -> t.Policy | None:
+    """The guideline for the member as far as the order's context tells (payer, plan, line of
+    business); else the deployment's one for the drug; None when the member must say which."""
+    try:
+        return registry.select(
+            hcpcs, on, member.get("payer"), member.get("plan"), member.get("line_of_business")
+        )
+    except RequestError:
+        pass
     try:
         return registry.for_drug(hcpcs, on)
     except RequestError:
@@ -207,11 +215,14 @@ def _answer(
     dropped: list[AdapterIssue],
 ) -> OrderAnswer | dict[str, Any] | None:
     match = _ordered_drug(index, order)
-    policy = _policy_for(registry, match.hcpcs, settings.now.date())
-    if policy is None or match.hcpcs is None:
+    on = settings.now.date()
+    if match.hcpcs is None or not registry.covers(match.hcpcs, on):
         return None  # not a drug this service's guidelines cover: nothing to say
     coverage = next(iter(index.of_type("Coverage")), None)
     adapted = to_request(index, _context(body, index, order, match, coverage, settings))
+    policy = _policy_for(registry, match.hcpcs, on, adapted.data.get("member") or {})
+    if policy is None:  # the member's plan or line of business decides which: not told
+        return None
     if adapted.request is None:
         return _unreadable(policy, order, adapted, settings, body["hookInstance"])
     try:

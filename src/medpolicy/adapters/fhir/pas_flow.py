@@ -8,7 +8,7 @@ whole answer. Request validation problems come back as ``PasRejected`` at their 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from medpolicy.adapters.fhir.draft import AdapterIssue
@@ -92,14 +92,9 @@ class Naming:
 
 
 def _covers(registry: PolicyRegistry) -> Any:
-    def covers(hcpcs: str, on: date) -> bool:
-        try:
-            registry.for_drug(hcpcs, on)
-        except RequestError:
-            return False
-        return True
-
-    return covers
+    """Whether a guideline covers the drug on the date; which one decides each item is chosen by
+    its member when it is decided (a payer may have one per line of business)."""
+    return registry.covers
 
 
 def _rejected(problems: list[FieldProblem]) -> PasRejected:
