@@ -75,6 +75,8 @@ def test_a_record_is_checked_like_a_request() -> None:
     data = json.loads((RECORDS / "breast-metastatic-approved.json").read_bytes())
     data["conditions"][0]["code"] = "C99.99"
     data["observations"][0]["date"] = "2027-01-01"
+    data["attestations"] = [{"statement": "lvef-reassessed-regularly", "value": True}]
+    data["attestations"].append({**data["attestations"][0], "date": "2027-01-01"})
     data["order"]["dose"]["unit"] = "mg/dL"
     data["order"]["drug"]["hcpcs"] = "J9354"
     with pytest.raises(RequestError) as refused:
@@ -85,7 +87,8 @@ def test_a_record_is_checked_like_a_request() -> None:
     with pytest.raises(RequestError) as refused:
         parse_record(data)
     fields = {e.field for e in refused.value.errors}
-    assert fields == {"conditions[0].code", "observations[0].date"}
+    # a statement dated after the request is as impossible as a measurement so dated
+    assert fields == {"conditions[0].code", "observations[0].date", "attestations[1].date"}
 
 
 @pytest.mark.parametrize(
