@@ -132,7 +132,6 @@ def _semantic_errors(r: Request) -> list[FieldError]:
         dated += [(f"her2.ish[{i}].date", t.date) for i, t in enumerate(r.her2.ish)]
     for i, p in enumerate(r.prior_authorizations or []):
         dated.append((f"prior_authorizations[{i}].approved_on", p.approved_on))
-    dated += [(f"attestations[{i}].date", a.date) for i, a in enumerate(r.attestations or [])]
     for i, th in enumerate(r.prior_therapies or []):
         dated.append((f"prior_therapies[{i}].start_date", th.start_date))
         if th.start_date and th.end_date and th.end_date < th.start_date:
