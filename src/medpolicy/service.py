@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from medpolicy.adapters.native import parse_request
@@ -45,6 +45,32 @@ def evaluate_request(registry: PolicyRegistry, request: Request | ClinicalRecord
     )
     check_period_fits(policy, request)
     return decide(policy, request)
+
+
+# How far a request's own clock may run ahead of the service's (clocks of two machines differ).
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def check_not_ahead(request: Request | ClinicalRecord, received: datetime) -> None:
+    """A ``RequestError`` on ``submitted_at`` when the request says it was made after the service
+    received it. Its date is the decision's clock (the policy version in force, how recent a fact
+    must be, the window of the start date): a request dated ahead would be decided as of a day
+    that has not come, e.g. authorized from a start months beyond the policy's window. A date
+    before receipt is a request made earlier (a retrospective one), decided as of that day."""
+    made = request.submitted_at
+    if made.tzinfo is None:  # a time without its zone is read as UTC, as the decision reads it
+        made = made.replace(tzinfo=UTC)
+    if made > received + CLOCK_SKEW:
+        raise RequestError(
+            [
+                FieldError(
+                    "submitted_at",
+                    f"{made.isoformat()} is after the service received the request "
+                    f"({received.isoformat(timespec='seconds')}): a request is decided as of "
+                    "when it was made, which cannot be later than now",
+                )
+            ]
+        )
 
 
 def check_period_fits(policy: t.Policy, request: Request | ClinicalRecord) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 
@@ -128,3 +129,17 @@ def test_reviewer_action_body_is_validated(client: TestClient, tokens: Tokens) -
     )
     assert extra.status_code == 422
     assert set(fields(extra)) == {"clauses[0]", "why"}
+
+
+def test_a_request_dated_after_its_receipt_is_refused(client: TestClient, tokens: Tokens) -> None:
+    """A request is decided as of when it says it was made: one dated ahead of the service
+    would be decided as of a day that has not come (a later start window, a later policy)."""
+    now = datetime.now(UTC)
+    for url in ("/api/v1/evaluate", "/api/v1/cases"):
+        ahead = {**approved_request(), "submitted_at": (now + timedelta(hours=1)).isoformat()}
+        refused = client.post(url, json=ahead, headers=Tokens.auth(tokens.provider))
+        assert refused.status_code == 422, refused.text
+        assert fields(refused) == ["submitted_at"]
+        skewed = {**approved_request(), "submitted_at": (now + timedelta(minutes=2)).isoformat()}
+        accepted = client.post(url, json=skewed, headers=Tokens.auth(tokens.provider))
+        assert accepted.status_code in (200, 201), accepted.text  # two clocks differ a little

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -312,3 +313,16 @@ def test_codes_outside_a_required_binding_are_refused_at_their_elements(service:
         ("code-invalid", ["Bundle.entry[0].resource.status"]),
         ("code-invalid", [f"Bundle.entry[{patient}].resource.gender"]),
     ]
+
+
+def test_a_claim_created_after_its_receipt_is_rejected(service: Service) -> None:
+    """Claim.created is when the request was made, the decision's clock: a Claim dated ahead of
+    the service is rejected at that element, not decided as of a day that has not come."""
+    bundle = copy.deepcopy(example("pas-breast-metastatic-ihc3-approved"))
+    claim = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Claim")
+    claim["created"] = (datetime.now(UTC) + timedelta(days=1)).isoformat(timespec="seconds")
+    answer = post(service, "/fhir/Claim/$submit", bundle)
+    assert answer.status_code == 422, answer.text
+    [issue] = answer.json()["issue"]
+    assert issue["expression"] == ["Bundle.entry[0].resource.created"]
+    assert "after the service received" in issue["diagnostics"]

@@ -9,10 +9,13 @@ import json
 import re
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from medpolicy.adapters.native import parse_request
 from medpolicy.engine.decide import decide
+from medpolicy.errors import RequestError
+from medpolicy.service import evaluate_request
 from medpolicy.store import SYSTEM
 from tests.api.support import missing_information_request, not_met_request
 from tests.fhir.support import example
@@ -189,28 +192,36 @@ def _far_future(body: dict[str, Any], start: str = "9999-07-01") -> dict[str, An
     return body
 
 
-def test_a_start_date_at_the_end_of_the_calendar_is_a_422(hostile: Hostile) -> None:
+def test_a_request_dated_ahead_of_the_service_is_a_422(hostile: Hostile) -> None:
+    """A request says it was made in 9999: decided as of that day, its period would run to the
+    end of the calendar. The service refuses it as dated ahead of its receipt."""
     for start in ("9999-07-01", "9999-12-31"):
         for path in ("/api/v1/evaluate", "/api/v1/cases"):
             body = _far_future(not_met_request(), start)
             response = hostile.post(path, hostile.tokens.provider, json=body)
             assert response.status_code == 422, response.text
-            assert fields(response) == ["medication.start_date"]
-            assert "would end after 9999-12-31" in response.json()["errors"][0]["problem"]
+            assert fields(response) == ["submitted_at"]
+            assert "after the service received" in response.json()["errors"][0]["problem"]
+
+
+def test_a_start_date_at_the_end_of_the_calendar_is_refused(hostile: Hostile) -> None:
+    """Where a request may be so dated (the command line, a case file: the engine's callers), a
+    period past the calendar's last day is refused, naming the date it runs from."""
+    registry = hostile.app.state.services.registry
+    for start in ("9999-07-01", "9999-12-31"):
+        with pytest.raises(RequestError) as refused:
+            evaluate_request(registry, parse_request(_far_future(not_met_request(), start)))
+        [error] = refused.value.errors
+        assert error.field == "medication.start_date"
+        assert "would end after 9999-12-31" in error.problem
     body = _far_future(not_met_request())
     del body["medication"]["start_date"]
     body["submitted_at"] = "9999-09-30T12:00:00Z"
-    undated = hostile.post("/api/v1/evaluate", hostile.tokens.provider, json=body)
-    assert undated.status_code == 422 and fields(undated) == ["submitted_at"]
-    fits = _far_future(not_met_request(), "9999-06-01")
-    fine = hostile.post("/api/v1/evaluate", hostile.tokens.provider, json=fits)
-    assert fine.status_code == 200, fine.text
-    approved = hostile.post(
-        "/api/v1/evaluate",
-        hostile.tokens.provider,
-        json=_far_future(not_met_request(her2={"ihc": [{"score": "3+"}]}), "9999-06-01"),
-    )
-    assert approved.status_code == 200, approved.text
+    with pytest.raises(RequestError) as undated:
+        evaluate_request(registry, parse_request(body))
+    assert [e.field for e in undated.value.errors] == ["submitted_at"]
+    fits = evaluate_request(registry, parse_request(_far_future(not_met_request(), "9999-06-01")))
+    assert fits.outcome.value == "not_met"
 
 
 def test_a_stored_case_dated_at_the_end_of_the_calendar_can_be_acted_on(

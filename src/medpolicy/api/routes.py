@@ -49,7 +49,12 @@ from medpolicy.engine.decision import Decision
 from medpolicy.errors import FieldError, RequestError
 from medpolicy.record.model import ClinicalRecord
 from medpolicy.request import Request as PaRequest
-from medpolicy.service import decision_catalogue, evaluate_request, reviewer_authorization
+from medpolicy.service import (
+    check_not_ahead,
+    decision_catalogue,
+    evaluate_request,
+    reviewer_authorization,
+)
 from medpolicy.store import Case, CaseRecords, CaseStatus, Role, TokenInfo
 
 __all__ = ["DIRECT_ENDPOINTS", "router"]
@@ -169,7 +174,9 @@ async def evaluate(request: Request) -> Response:
     svc, caller = await _hot_route_caller(request)
     data = await _request_object(request)
     _apply_organization(caller, data)
-    return _json(evaluate_request(svc.registry, parse_request(data)).to_json())
+    parsed = parse_request(data)
+    check_not_ahead(parsed, svc.settings.clock())
+    return _json(evaluate_request(svc.registry, parsed).to_json())
 
 
 @router.post(
@@ -209,6 +216,7 @@ async def submit_case(request: Request) -> Response:
     data = await _request_object(request)
     _apply_organization(caller, data)
     parsed = parse_request(data)
+    check_not_ahead(parsed, svc.settings.clock())
     result = await svc.store.submit_async(
         parsed,
         evaluate_request(svc.registry, parsed),
@@ -463,6 +471,7 @@ async def resubmit(case_id: str, request: Request, caller: Caller, svc: Svc) -> 
         case = _load(svc, caller, case_id)
         current = case.request_data()
         parsed = parse_request(merge_patch(current, patch))
+        check_not_ahead(parsed, svc.settings.clock())
         record = kept_record(svc, case, parsed)
         decision = evaluate_request(svc.registry, record or parsed)
         updated = svc.store.resubmit(

@@ -29,7 +29,7 @@ from medpolicy.errors import RequestError
 from medpolicy.policy.registry import PolicyRegistry
 from medpolicy.record.model import ClinicalRecord
 from medpolicy.request import Request
-from medpolicy.service import evaluate_request
+from medpolicy.service import check_not_ahead, evaluate_request
 
 __all__ = [
     "CaseRecord",
@@ -114,8 +114,11 @@ class _Decided:
     decision: Determination
 
 
-def _decide(registry: PolicyRegistry, sub: PasSubmission) -> list[tuple[PasItem, _Decided]]:
-    """Every covered item decided, or PasRejected with every item's problems at once."""
+def _decide(
+    registry: PolicyRegistry, sub: PasSubmission, received: datetime
+) -> list[tuple[PasItem, _Decided]]:
+    """Every covered item decided, or PasRejected with every item's problems at once (one dated
+    after ``received``, when the service received it, among them: ``check_not_ahead``)."""
     problems: list[FieldProblem] = []
     decided = []
     for item in sub.items:
@@ -125,6 +128,7 @@ def _decide(registry: PolicyRegistry, sub: PasSubmission) -> list[tuple[PasItem,
             problems += item.adapted.problems
             continue
         try:
+            check_not_ahead(item.adapted.request, received)
             decision = evaluate_request(registry, item.adapted.for_engine or item.adapted.request)
         except RequestError as exc:
             problems += item.adapted.problems_for(exc)
@@ -139,7 +143,7 @@ def submit(
     registry: PolicyRegistry, data: Any, recorder: CaseRecorder, naming: Naming
 ) -> PasResult:
     sub = read_submission(data, _covers(registry), naming.organization)
-    decided = {id(item): d for item, d in _decide(registry, sub)}
+    decided = {id(item): d for item, d in _decide(registry, sub, naming.now)}
     states = []
     for item in sub.items:
         if id(item) not in decided:
