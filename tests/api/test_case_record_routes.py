@@ -5,6 +5,7 @@ later keeps the record's facts."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -58,6 +59,8 @@ def test_the_dtr_answer_is_kept_with_the_case_and_decides_it_again(
     case = _case(client, pended)
     assert case.status.value == "pending_information" and case.record_json is None
     assert "her2.status" in [m.fact for m in case.decision().missing_information]
+    read = client.get(f"/api/v1/cases/{pended}", headers=Tokens.auth(tokens.provider))
+    assert read.status_code == 200 and read.json()["record"] is None
 
     # The same Claim again with the DTR answer: not a retry (the record differs), more
     # information for the open case, which it approves.
@@ -67,6 +70,13 @@ def test_the_dtr_answer_is_kept_with_the_case_and_decides_it_again(
     assert (case.status.value, case.decision_count) == ("approved", 2)
     assert case.record_json is not None and '"result":"positive"' in case.record_json
     assert evaluate_request(AETNA, case.decided_on()).to_json() == case.decision_json
+    # the case's JSON shows what the decision was made on: the record, with the answer
+    read = client.get(f"/api/v1/cases/{pended}", headers=Tokens.auth(tokens.provider))
+    assert read.json()["record"] == json.loads(case.record_json)
+    findings = [f for c in read.json()["record"]["conditions"] for f in c.get("findings", [])]
+    assert {"code": "48676-1", "result": "positive"} in [
+        {k: f.get(k) for k in ("code", "result")} for f in findings
+    ]
 
     # Now a retry: the same request and record return the case as it stands.
     assert _submit(client, tokens.provider, aetna_bundle(answered=True)) == pended
@@ -99,8 +109,7 @@ def test_a_rest_resubmission_keeps_the_facts_only_the_record_held(
     claim["identifier"][0]["value"] = "PA-FB-2026-1102"
     opened = _submit(client, tokens.provider, bundle)
     case = _case(client, opened)
-    if case.final:
-        pytest.skip("the example is decided without the line of therapy")
+    assert not case.final, "without the line of therapy the case stays open"
     assert case.record_json is not None
     patch = {"medication": {"line_of_therapy": 2}}
     response = client.post(

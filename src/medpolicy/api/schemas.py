@@ -134,6 +134,13 @@ class CaseOut(CaseSummaryOut):
     request: dict[str, Any] = Field(
         description="The current request, with every added fact merged."
     )
+    record: dict[str, Any] | None = Field(
+        default=None,
+        description=(
+            "The clinical record the latest decision was made on, when it held more than the "
+            "request (a DTR answer for a fact only the record holds); null otherwise."
+        ),
+    )
     decision: Decision = Field(description="The latest engine decision, as stored.")
     decisions: list[DecisionRecordOut]
     reviewer_decisions: list[ReviewerDecisionOut]
@@ -326,6 +333,8 @@ def case_body(
             orjson.dumps(records)[1:-1],
             b',"request":',
             case.request_json.encode(),
+            b',"record":',
+            b"null" if case.record_json is None else case.record_json.encode(),
             b',"decision":',
             case.decision_json.encode().rstrip(),
             b"}",
