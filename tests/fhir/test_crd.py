@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -232,3 +233,25 @@ def test_a_payer_with_a_policy_per_line_of_business_answers_for_the_members() ->
     response = call(aetna, example("crd-order-sign-breast-satisfied"))
     (card,) = response["cards"]
     assert [link["label"].split()[0] for link in card.get("links", [])] == ["CPB-0974"]
+
+
+def test_coverages_that_disagree_on_who_pays_are_not_chosen_between(
+    registry: PolicyRegistry,
+) -> None:
+    """A commercial plan and FEP both active: which pays for the order is not said, so neither
+    line of business is used (FEP is out of this guideline's scope); no authorization is
+    recorded, the engine asks, and the adapter says why."""
+    body = example("crd-order-sign-breast-satisfied")
+    entries = body["prefetch"]["coverage"]["entry"]
+    fep = copy.deepcopy(entries[0])
+    fep["fullUrl"] = fep["fullUrl"].replace("coverage-1", "coverage-2")
+    fep["resource"]["id"] = "kadcyla-coverage-2"
+    fep["resource"]["type"]["coding"][0].update(code="fep", display="Federal Employee Program")
+    entries.append(fep)
+    response = call(registry, body)
+    (card,) = response["cards"]
+    assert "satisfied" not in json.dumps(response)
+    assert "name different payers or types of coverage" in json.dumps(card)
+    agreeing = example("crd-order-sign-breast-satisfied")
+    agreeing["prefetch"]["coverage"]["entry"].append(copy.deepcopy(entries[0]))
+    assert coverage_info(call(registry, agreeing))["covered"] == "covered"

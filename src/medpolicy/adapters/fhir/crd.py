@@ -12,6 +12,7 @@ that says why, never an error the clinician cannot act on.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -218,7 +219,7 @@ def _answer(
     on = settings.now.date()
     if match.hcpcs is None or not registry.covers(match.hcpcs, on):
         return None  # not a drug this service's guidelines cover: nothing to say
-    coverage = next(iter(index.of_type("Coverage")), None)
+    coverage, unsure = _coverage(index)
     adapted = to_request(index, _context(body, index, order, match, coverage, settings))
     policy = _policy_for(registry, match.hcpcs, on, adapted.data.get("member") or {})
     if policy is None:  # the member's plan or line of business decides which: not told
@@ -246,8 +247,29 @@ def _answer(
         settings.policy_link(policy),
         satisfied,
         settings.now.date(),
-        (*dropped, *adapted.issues),
+        (*dropped, *unsure, *adapted.issues),
     )
+
+
+def _coverage(index: ResourceIndex) -> tuple[Located | None, list[AdapterIssue]]:
+    """The member's coverage: the one sent, or several that agree on who pays and the type of
+    coverage. Several that do not (a commercial plan and FEP, say) say nothing of which pays for
+    this order: none is used (the engine asks for the line of business), and that is reported."""
+    coverages = list(index.of_type("Coverage"))
+    told = {
+        json.dumps([c.resource.get("type"), c.resource.get("payor")], sort_keys=True)
+        for c in coverages
+    }
+    if len(told) <= 1:
+        return (coverages[0] if coverages else None), []
+    paths = "; ".join(c.path for c in coverages)
+    issue = AdapterIssue(
+        coverages[0].path,
+        "not-usable",
+        f"the Coverage resources ({paths}) name different payers or types of coverage, and "
+        "nothing says which pays for this order; none is used",
+    )
+    return None, [issue]
 
 
 def _context(
