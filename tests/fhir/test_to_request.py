@@ -191,6 +191,37 @@ def test_body_weights_as_recent_must_agree(
     assert bool(conflicts) == (used is None)
 
 
+@pytest.mark.parametrize(
+    ("subject", "used"),
+    [
+        ({"reference": "Patient/p1"}, True),  # the member
+        ({"reference": "https://ehr.example/fhir/Patient/p1"}, True),  # the member, absolute
+        (None, True),  # nothing says it is another patient's
+        ({"reference": "Patient/p2"}, False),  # another patient, not sent
+        ({"reference": "Patient/p3"}, False),  # another patient, sent with the Bundle
+    ],
+)
+def test_a_result_about_another_patient_is_not_the_members(
+    subject: dict[str, str] | None, used: bool
+) -> None:
+    """A HER2 score and a weight sent with the Bundle but about another patient would decide the
+    member's request on someone else's results: they are reported and not read."""
+    ihc = obs("ihc", "85319-2", valueString="3+")
+    weight = obs("w", "29463-7", "2026-10-30", valueQuantity={"value": 68.5, "code": "kg"})
+    for resource in (ihc, weight):
+        if subject is not None:
+            resource["subject"] = subject
+    other = {"resourceType": "Patient", "id": "p3", "birthDate": "1950-01-01"}
+    adapted = adapt(PATIENT, ihc, weight, other)
+    assert adapted.request is not None
+    assert (adapted.request.body_weight is not None) is used
+    assert (adapted.request.her2 is not None) is used
+    about_another = [e for k, e in kinds(adapted) if k == "not-usable" and e.endswith("subject")]
+    assert about_another == (
+        [] if used else ["Bundle.entry[1].resource.subject", "Bundle.entry[2].resource.subject"]
+    )
+
+
 def test_a_weight_in_an_unknown_unit_is_not_used() -> None:
     adapted = adapt(PATIENT, obs("w", "29463-7", valueQuantity={"value": 68.5, "code": "g"}))
     assert adapted.request is not None and adapted.request.body_weight is None

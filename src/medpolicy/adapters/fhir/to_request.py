@@ -105,6 +105,7 @@ class AdaptedRequest:
 
 def to_request(index: ResourceIndex, ctx: OrderContext) -> AdaptedRequest:
     draft = Draft(ctx.root)
+    index = _about_the_member(index, ctx.patient, draft)
     _transport(ctx, draft)
     if ctx.order is not None:
         _order(index, ctx.order, draft)
@@ -127,6 +128,50 @@ def to_request(index: ResourceIndex, ctx: OrderContext) -> AdaptedRequest:
             "reviewed as initiation",
         )
     return _validated(draft)
+
+
+# Clinical resources read for the member, and the elements that say whom each is about.
+_ABOUT: dict[str, str] = {
+    "Observation": "subject",
+    "Condition": "subject",
+    "MedicationStatement": "subject",
+    "MedicationRequest": "subject",
+    "MedicationAdministration": "subject",
+    "Procedure": "subject",
+    "Specimen": "subject",
+    "QuestionnaireResponse": "subject",
+}
+
+
+def _about_the_member(index: ResourceIndex, patient: Located | None, draft: Draft) -> ResourceIndex:
+    """The resources less those about another patient: a subject that is another Patient of
+    what was sent, or a Patient reference that is not the member's. Such a result (a HER2 score,
+    a weight) is not the member's to be decided on: it is reported and not read. A resource that
+    names no subject is read (nothing says it is another patient's)."""
+    if patient is None:
+        return index
+    gone = set()
+    for item in index.items:
+        element = _ABOUT.get(item.type)
+        reference = item.resource.get(element) if element else None
+        if reference is None or ".contained[" in item.path:
+            continue
+        target = index.resolve(reference, item)
+        text = reference.get("reference") if isinstance(reference, dict) else None
+        other = (
+            target is not None
+            and target.type == "Patient"
+            and target.resource is not patient.resource
+        ) or (target is None and isinstance(text, str) and "Patient/" in text)
+        if other:
+            gone.add(item.path)
+            draft.report(
+                item.at(element or "subject"),
+                "not-usable",
+                f"this {item.type} is about another patient ({text}), not the member of this "
+                "request; not used",
+            )
+    return index.without(gone) if gone else index
 
 
 def _transport(ctx: OrderContext, draft: Draft) -> None:
