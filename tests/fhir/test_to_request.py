@@ -222,6 +222,25 @@ def test_a_result_about_another_patient_is_not_the_members(
     )
 
 
+@pytest.mark.parametrize(
+    ("status", "used"),
+    [
+        ("final", True),
+        ("amended", True),
+        ("corrected", True),
+        ("preliminary", False),
+        ("registered", False),
+        ("unknown", False),
+    ],
+)
+def test_only_a_final_result_is_decided_on(status: str, used: bool) -> None:
+    ihc = {**obs("ihc", "85319-2", valueString="3+"), "status": status}
+    adapted = adapt(PATIENT, ihc)
+    assert adapted.request is not None
+    assert (adapted.request.her2 is not None) is used
+    assert (("not-usable", "Bundle.entry[1].resource.status") in kinds(adapted)) is not used
+
+
 def test_a_weight_in_an_unknown_unit_is_not_used() -> None:
     adapted = adapt(PATIENT, obs("w", "29463-7", valueQuantity={"value": 68.5, "code": "g"}))
     assert adapted.request is not None and adapted.request.body_weight is None

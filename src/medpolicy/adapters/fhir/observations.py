@@ -42,6 +42,8 @@ from medpolicy.adapters.fhir.vocabulary import (
 __all__ = ["read_observations"]
 
 _IGNORED_STATUS = frozenset({"entered-in-error", "cancelled"})
+# A result not yet final (or whose status is not known) is not decided on: the final one is.
+_NOT_FINAL = frozenset({"registered", "preliminary", "unknown"})
 _SCORES = ("0", "1+", "2+", "3+")
 
 
@@ -60,7 +62,15 @@ def read_observations(index: ResourceIndex, draft: Draft) -> None:
     found: dict[str, list[_Measured]] = {}
     skip = frozenset({str(voc.observations["genomic_variant"]["gene_studied"])})
     for obs in index.of_type("Observation"):
-        if obs.resource.get("status") in _IGNORED_STATUS:
+        status = obs.resource.get("status")
+        if status in _IGNORED_STATUS:
+            continue
+        if status in _NOT_FINAL:
+            draft.report(
+                obs.at("status"),
+                "not-usable",
+                f"a result whose status is {status!r} is not used: the final result is needed",
+            )
             continue
         for m in _measured(obs, skip):
             found.setdefault(m.code, []).append(m)
