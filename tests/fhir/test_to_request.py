@@ -355,6 +355,52 @@ def test_stated_diagnoses_come_from_the_order_reason() -> None:
     ]
 
 
+def _dosage(value: float, unit: str = "mg/kg", weeks: int = 3) -> dict[str, Any]:
+    return {
+        "timing": {"repeat": {"frequency": 1, "period": weeks, "periodUnit": "wk"}},
+        "doseAndRate": [{"doseQuantity": {"value": value, "code": unit}}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("dosages", "dose"),
+    [
+        ([_dosage(3.6)], "3.6"),
+        ([_dosage(3.6), _dosage(3.6)], "3.6"),  # the same instruction twice
+        ([_dosage(3.6), _dosage(10, weeks=1)], None),  # a second, higher phase: not one dose
+        (
+            [
+                {
+                    **_dosage(3.6),
+                    "doseAndRate": [*_dosage(3.6)["doseAndRate"], *_dosage(8)["doseAndRate"]],
+                }
+            ],
+            None,
+        ),
+    ],
+)
+def test_an_order_of_several_different_doses_is_not_read_as_its_first(
+    dosages: list[dict[str, Any]], dose: str | None
+) -> None:
+    """Reading the first of 3.6 mg/kg every 3 weeks and 10 mg/kg weekly would approve an order
+    whose second phase no reviewer would: the dose is asked for, and the adapter says why."""
+    order = {
+        "resourceType": "MedicationRequest",
+        "id": "order",
+        "status": "active",
+        "intent": "order",
+        "medicationCodeableConcept": cc(RXNORM, "1371041"),
+        "subject": {"reference": "Patient/p1"},
+        "dosageInstruction": dosages,
+    }
+    adapted = adapt(PATIENT, order)
+    assert adapted.request is not None
+    got = adapted.request.medication.dose
+    assert (None if got is None else str(got.value)) == dose
+    several = [i for i in adapted.issues if "several different" in i.message]
+    assert bool(several) == (dose is None)
+
+
 def test_prior_therapies_listed_by_drug_and_kadcyla_administrations_become_one_course() -> None:
     def given(mid: str, when: str) -> dict[str, Any]:
         return {

@@ -88,15 +88,35 @@ def medication_concept(index: ResourceIndex, med: Located) -> tuple[Any, str]:
 
 
 def read_dosage(order: Located, draft: Draft) -> None:
-    """Dose, interval and start from the order's first dosage instruction."""
+    """Dose, interval and start from the order's dosage instruction. Several instructions, or
+    several doses in one, that differ (a loading dose, a second phase) are not one dose and
+    schedule: none is read, and the engine asks for them, rather than deciding on the first."""
     dosages = as_list(order.resource.get("dosageInstruction"))
     if not dosages or not isinstance(dosages[0], dict):
         return
+    if any(d != dosages[0] for d in dosages[1:]):
+        draft.report(
+            order.at("dosageInstruction"),
+            "not-usable",
+            "the order gives several different dosage instructions; the dose and schedule are "
+            "not read from it (state the one dose and schedule requested)",
+        )
+        return
     dosage, path = dosages[0], order.at("dosageInstruction", 0)
-    for i, rate in enumerate(as_list(dosage.get("doseAndRate"))):
-        if isinstance(rate, dict) and isinstance(rate.get("doseQuantity"), dict):
-            _dose(rate["doseQuantity"], f"{path}.doseAndRate[{i}].doseQuantity", draft)
-            break
+    doses = [
+        (i, rate["doseQuantity"])
+        for i, rate in enumerate(as_list(dosage.get("doseAndRate")))
+        if isinstance(rate, dict) and isinstance(rate.get("doseQuantity"), dict)
+    ]
+    if any(q != doses[0][1] for _, q in doses[1:]):
+        draft.report(
+            f"{path}.doseAndRate",
+            "not-usable",
+            "the dosage instruction gives several different doses; the dose is not read from it",
+        )
+    elif doses:
+        i, quantity = doses[0]
+        _dose(quantity, f"{path}.doseAndRate[{i}].doseQuantity", draft)
     timing = dosage.get("timing")
     repeat = timing.get("repeat") if isinstance(timing, dict) else None
     if isinstance(repeat, dict):
