@@ -218,7 +218,7 @@ def _observation(spec: Mapping[str, Any]) -> Derivation:
                     return value
                 values.append((value, o))
         if len({v for v, _ in values}) > 1:
-            listed = "; ".join(f"{_shown(f'{o.value} {o.unit}', o.date)}" for _, o in values)
+            listed = "; ".join(_shown(f"{o.value} {o.unit}", o.date) for _, o in values)
             return Conflict(f"conflicting {label} reported: {listed}")
         return values[0][0]
 
