@@ -241,15 +241,36 @@ def test_answers_become_the_request_facts() -> None:
     assert request.disease_status_on_treatment == "stable"
 
 
-def test_answers_never_overwrite_the_structured_data_and_say_so() -> None:
+@pytest.mark.parametrize(
+    ("answered", "used", "kind"),
+    [
+        ("271299001", None, "not-usable"),  # "progressed" beside "stable": neither is used
+        ("359746009", "stable", None),  # the same status: nothing to say
+    ],
+)
+def test_an_answer_that_contradicts_the_structured_data_leaves_the_fact_to_be_asked(
+    answered: str, used: str | None, kind: str | None
+) -> None:
+    """The prescriber answering "progressed" beside an Observation of "stable": a continuation
+    is never approved on either."""
     response = qr(
         answer(
             "disease_status_on_treatment",
-            {"valueCoding": {"system": "http://snomed.info/sct", "code": "271299001"}},
+            {"valueCoding": {"system": "http://snomed.info/sct", "code": answered}},
         )
     )
     draft = read(response, {"disease_status_on_treatment": "stable"})
-    assert draft.data["disease_status_on_treatment"] == "stable"
+    assert draft.data.get("disease_status_on_treatment") == used
+    assert [i.kind for i in draft.issues] == ([kind] if kind else [])
+
+
+def test_the_request_type_stated_by_the_transaction_stands_over_an_answer() -> None:
+    """A request cannot go without its type: the structured one stands, the answer is named."""
+    response = qr(
+        answer("request.type", {"valueCoding": choice_coding("request.type", "initiation")})
+    )
+    draft = read(response, {"request_type": "continuation"})
+    assert draft.data["request_type"] == "continuation"
     assert [i.kind for i in draft.issues] == ["superseded"]
 
 

@@ -173,17 +173,22 @@ def lvef(oid: str, value: Any, unit: str, when: str) -> dict[str, Any]:
     return obs(oid, "10230-1", when, valueQuantity={"value": value, "code": unit})
 
 
-def test_a_record_only_fact_is_read_from_its_observation_before_an_answer() -> None:
+@pytest.mark.parametrize(("answered", "used"), [(61, Decimal("61")), (45, None)])
+def test_a_record_only_fact_is_read_from_its_observation_and_an_answer_must_agree(
+    answered: int, used: Decimal | None
+) -> None:
+    """The latest Observation's LVEF (61%) is read; an answer of 45% beside it contradicts it,
+    and neither is used (the LVEF is asked for), where it had been reported and passed over."""
     adapted = adapt(
         PATIENT,
         lvef("old", 48, "%", "2026-01-05"),
         lvef("new", 61, "%", "2026-09-30"),
-        qr(("lvef.percent", {"valueDecimal": 50})),
+        qr(("lvef.percent", {"valueDecimal": answered})),
     )
-    assert adapted.record is not None
-    facts = extract_facts(adapted.record).values
-    assert (facts["lvef.percent"], facts["lvef.date"]) == (Decimal("61"), date(2026, 9, 30))
-    assert ("superseded", "Bundle.entry[3].resource.item[0].item[0].answer") in kinds(adapted)
+    facts = {} if adapted.record is None else extract_facts(adapted.record).values
+    assert facts.get("lvef.percent") == used
+    contradicted = ("not-usable", "Bundle.entry[3].resource.item[0].item[0].answer")
+    assert (contradicted in kinds(adapted)) is (used is None)
 
 
 def test_an_observation_in_another_unit_is_reported_and_an_older_one_used() -> None:

@@ -84,6 +84,12 @@ class Draft:
         self.sources[field] = source
         return True
 
+    def discard(self, field: str) -> None:
+        """Unset a field (its source goes too): a value that may not be used."""
+        *parents, last = field.split(".")
+        self._parent(parents).pop(last, None)
+        self.sources.pop(field, None)
+
     def append(self, field: str, value: Any, source: str) -> None:
         *parents, last = field.split(".")
         items = self._parent(parents).setdefault(last, [])

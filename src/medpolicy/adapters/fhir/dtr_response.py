@@ -110,11 +110,13 @@ def _value(answer: Mapping[str, Any]) -> Any:
 # -- one small writer per fact ------------------------------------------------------------------
 
 
-def _set_choice(fact: str, field_name: str) -> Callable[[_Answers, Draft], None]:
+def _set_choice(
+    fact: str, field_name: str, *, agree: bool = True
+) -> Callable[[_Answers, Draft], None]:
     def apply(a: _Answers, draft: Draft) -> None:
         choice = choice_from_coding(fact, a.first(fact))
         if choice is not None:
-            _set(draft, field_name, choice, a.paths[fact])
+            _set(draft, field_name, choice, a.paths[fact], agree=agree)
 
     return apply
 
@@ -128,14 +130,44 @@ def _set_plain(fact: str, field_name: str, kind: type) -> Callable[[_Answers, Dr
     return apply
 
 
-def _set(draft: Draft, field_name: str, value: Any, path: str) -> None:
-    if not draft.set(field_name, value, path) and draft.get(field_name) != value:
+def _set(draft: Draft, field_name: str, value: Any, path: str, *, agree: bool = True) -> None:
+    """The answer, unless the structured data (or the case) already gave the field. An answer
+    that disagrees with it is a contradiction: neither is used, so the fact is asked for (the
+    prescriber answering "progressed" beside an Observation of "stable" is never approved on
+    either). With ``agree`` False (the request type, which a request cannot go without, and lists,
+    which the structured data gives as richer records), the structured data stands and the answer
+    is reported as superseded."""
+    if draft.set(field_name, value, path):
+        return
+    given = draft.get(field_name)
+    if _same(given, value):
+        return
+    if agree:
+        draft.discard(field_name)
         draft.report(
             path,
-            "superseded",
-            f"answer {value!r} for {field_name} not used: the "
-            f"structured data already gave {draft.get(field_name)!r}",
+            "not-usable",
+            f"answer {value!r} for {field_name} disagrees with the structured data "
+            f"({given!r}): neither is used",
         )
+        return
+    draft.report(
+        path,
+        "superseded",
+        f"answer {value!r} for {field_name} not used: the structured data already gave {given!r}",
+    )
+
+
+def _same(given: Any, answered: Any) -> bool:
+    """Whether an answer says what the structured data says: a quantity by the value and unit it
+    gives (the structured one may carry its date too), numbers by value."""
+    if isinstance(given, dict) and isinstance(answered, dict):
+        return all(_same(given.get(k), v) for k, v in answered.items())
+    if isinstance(given, str) and isinstance(answered, str):
+        a, b = to_decimal(given), to_decimal(answered)
+        if a is not None and b is not None:
+            return a == b
+    return bool(given == answered)
 
 
 def _indications(a: _Answers, draft: Draft) -> None:
@@ -238,14 +270,14 @@ def _list(fact: str, field_name: str) -> Callable[[_Answers, Draft], None]:
 
     def apply(a: _Answers, draft: Draft) -> None:
         if a.first(f"{fact}.any") is False:
-            _set(draft, field_name, [], a.paths[f"{fact}.any"])
+            _set(draft, field_name, [], a.paths[f"{fact}.any"], agree=False)
         for record, path in a.records.get(fact, []):
             found = read_record(fact, record)
             if found and found not in (draft.get(field_name) or []):
                 draft.append(field_name, found, path)
         names = [n for n in a.values.get(f"{fact}.drug", []) if isinstance(n, str) and n.strip()]
         if names:
-            _set(draft, field_name, names, a.paths[f"{fact}.drug"])
+            _set(draft, field_name, names, a.paths[f"{fact}.drug"], agree=False)
 
     return apply
 
@@ -262,17 +294,18 @@ def _record_only(a: _Answers, draft: Draft) -> None:
             draft.report(a.paths[fact], "not-usable", f"answer for {fact} is not one it takes")
         elif given is None:
             draft.record_facts[fact] = (value, a.paths[fact])
-        elif given[0] != value:
+        elif given[0] != value:  # a contradiction, as in ``_set``: neither is used
+            del draft.record_facts[fact]
             draft.report(
                 a.paths[fact],
-                "superseded",
-                f"answer {value!r} for {fact} not used: the structured data already gave "
-                f"{given[0]!r}",
+                "not-usable",
+                f"answer {value!r} for {fact} disagrees with the structured data "
+                f"({given[0]!r}): neither is used",
             )
 
 
 _APPLY: tuple[Callable[[_Answers, Draft], None], ...] = (
-    _set_choice("request.type", "request_type"),
+    _set_choice("request.type", "request_type", agree=False),
     _indications,
     _quantity("medication.dose", "medication.dose"),
     _quantity("body_weight.kg", "body_weight"),
