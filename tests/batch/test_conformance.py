@@ -318,6 +318,35 @@ def test_a_members_weight_over_the_catalogues_plausible_max_is_a_reject(
     assert flags == _flags(result)
 
 
+@pytest.mark.parametrize("second", ["200", "900"])
+def test_a_member_listed_twice_has_no_weight_read(
+    kadcyla: Policy, tmp_path: Path, second: str
+) -> None:
+    """Two rows for one member are two reports of one weight: with the first read, 400 kg would
+    let 1200 units through that 200 kg would not. Neither is read (a second row refused for its
+    own reason counts too), each row is a reject, and the member's lines are held to the units
+    authorized, as any member without a weight's are."""
+    claims, auths, members = _weight_inputs(tmp_path, "csv")
+    members.write_text(members.read_text(encoding="utf-8") + f"W3,{second}\n", encoding="utf-8")
+    result = _audit(kadcyla, tmp_path / "out", [claims], auths, members)
+    rejects = [r for r in result.rejects.to_pylist() if r["source_file"] == str(members)]
+    # the added row is refused for its weight when that is implausible, else as a second listing
+    added = len(_WEIGHTS) + 1
+    expected = [(3, "member_id", "W3"), (added, "member_id", "W3")]
+    if second == "900":
+        expected[1] = (added, "weight_kg", "900")
+    assert [
+        (r["source_row"], r["column"], r["value"]) for r in rejects if r["source_row"] in (3, added)
+    ] == expected
+    listed = [r for r in rejects if r["column"] == "member_id"]
+    assert all(
+        r["reason"] == "member listed more than once; none of their rows is used" for r in listed
+    )
+    assert _dose_flags(_flags(result))["W3"] == (
+        "administered_units=1200; authorized_units_per_administration=1000; authorization=PA-W3"
+    )
+
+
 def _reading_every_weight(monkeypatch: pytest.MonkeyPatch) -> None:
     """The audit's reader without the limit: every weight reaches the engine's ``members``."""
     from medpolicy.batch import audit, sources

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -282,21 +283,21 @@ def _typed(
 ) -> tuple[pa.Table, list[Reject]]:
     good: list[dict[str, Any]] = []
     bad: list[Reject] = []
-    seen: set[str] = set()
     key = layout.columns[0].name
-    for source, number, row in rows:
+    listed = list(rows)
+    # A member listed more than once (a row refused for its own reason counts too) is two reports
+    # of one weight: no row of theirs is used, rather than the first, which might be the heavier
+    # and so hide over-billed units.
+    times = Counter(str(row.get(key) or "").strip() for _, _, row in listed)
+    for source, number, row in listed:
         value, problem = _row(layout, row, limits)
         if problem is not None:
             column, text, reason = problem
             bad.append(Reject(source, number, column, text, reason))
-        elif layout is MEMBERS and value[key] in seen:
-            bad.append(
-                Reject(
-                    source, number, key, value[key], "member listed twice; the first row is used"
-                )
-            )
+        elif layout is MEMBERS and times[str(value[key])] > 1:
+            reason = "member listed more than once; none of their rows is used"
+            bad.append(Reject(source, number, key, value[key], reason))
         else:
-            seen.add(value[key])
             good.append(value)
     return pa.Table.from_pylist(good, schema=_schema(layout)), bad
 
