@@ -199,6 +199,9 @@ def test_body_weights_as_recent_must_agree(
         (None, True),  # nothing says it is another patient's
         ({"reference": "Patient/p2"}, False),  # another patient, not sent
         ({"reference": "Patient/p3"}, False),  # another patient, sent with the Bundle
+        ({"reference": "Group/cohort"}, False),  # relabelled: a group is not the member
+        ({"reference": "Device/analyzer"}, False),
+        ({"identifier": {"value": "FB100234"}}, True),  # no reference: nothing says whose
     ],
 )
 def test_a_result_about_another_patient_is_not_the_members(

@@ -130,46 +130,42 @@ def to_request(index: ResourceIndex, ctx: OrderContext) -> AdaptedRequest:
     return _validated(draft)
 
 
-# Clinical resources read for the member, and the elements that say whom each is about.
-_ABOUT: dict[str, str] = {
-    "Observation": "subject",
-    "Condition": "subject",
-    "MedicationStatement": "subject",
-    "MedicationRequest": "subject",
-    "MedicationAdministration": "subject",
-    "Procedure": "subject",
-    "Specimen": "subject",
-    "QuestionnaireResponse": "subject",
-}
+# Clinical resources read for the member, each saying in ``subject`` whom it is about.
+_WITH_SUBJECT = frozenset(
+    {
+        "Observation",
+        "Condition",
+        "MedicationStatement",
+        "MedicationRequest",
+        "MedicationAdministration",
+        "Procedure",
+        "Specimen",
+        "QuestionnaireResponse",
+    }
+)
 
 
 def _about_the_member(index: ResourceIndex, patient: Located | None, draft: Draft) -> ResourceIndex:
-    """The resources less those about another patient: a subject that is another Patient of
-    what was sent, or a Patient reference that is not the member's. Such a result (a HER2 score,
-    a weight) is not the member's to be decided on: it is reported and not read. A resource that
-    names no subject is read (nothing says it is another patient's)."""
+    """The resources less those about someone or something else: a subject whose reference is
+    not to the member (another Patient, sent or not, or a Group, a Device, a Location). Such a
+    result (a HER2 score, a weight) is not the member's to be decided on: it is reported and not
+    read. A resource whose subject gives no reference (none, or only an identifier) is read:
+    nothing says it is another's."""
     if patient is None:
         return index
     gone = set()
     for item in index.items:
-        element = _ABOUT.get(item.type)
-        reference = item.resource.get(element) if element else None
-        if reference is None or ".contained[" in item.path:
+        subject = item.resource.get("subject") if item.type in _WITH_SUBJECT else None
+        text = subject.get("reference") if isinstance(subject, dict) else None
+        if not isinstance(text, str) or ".contained[" in item.path:
             continue
-        target = index.resolve(reference, item)
-        text = reference.get("reference") if isinstance(reference, dict) else None
-        other = (
-            target is not None
-            and target.type == "Patient"
-            and target.resource is not patient.resource
-        ) or (target is None and isinstance(text, str) and "Patient/" in text)
-        if other:
+        target = index.resolve(subject, item)
+        if target is None or target.resource is not patient.resource:
             gone.add(item.path)
             draft.report(
-                item.at(element or "subject"),
+                item.at("subject"),
                 "not-usable",
-                f"this {item.type} is about another patient ({text}), not the member of this "
-                "request; not used",
+                f"this {item.type} is about {text}, not the member of this request; not used",
             )
     return index.without(gone) if gone else index
 
