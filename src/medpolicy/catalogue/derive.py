@@ -197,15 +197,13 @@ def _observation(spec: Mapping[str, Any]) -> Derivation:
     label = str(spec.get("agree", spec["observation"][0]))
 
     def derive(reading: Reading) -> Value:
-        latest = None
-        found = []
-        for o in reading.record.observations or ():
-            if o.code in codes:
-                found.append(o)
-                if latest is None or _later(o.date, latest.date):
-                    latest = o
-        if latest is None:
+        found = [o for o in reading.record.observations or () if o.code in codes]
+        if not found:
             return None
+        latest = found[0]
+        for o in found[1:]:
+            if _later(o.date, latest.date):
+                latest = o
         if take == "date":
             return latest.date
         if len(found) == 1:  # most records: one measurement
