@@ -33,6 +33,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import medpolicy
+
 _MARK = "os_getppid"  # the C function behind os.getppid, where callgrind dumps
 
 
@@ -121,6 +123,7 @@ def main() -> None:
         sys.exit("engine_instructions: valgrind is needed (scripts/setup --system installs it)")
     per_call = counts(args.calls)
     bare = per_call["bare"]
+    print(f"engine modules: {medpolicy.COMPILED} (see medpolicy._compiled)")
     print(f"{'bare hand-written check':54s} {bare / 1e3:8.1f}k instructions/call")
     print(f"{'full decision, one approval':54s} {per_call['approval'] / bare:8.1f}x bare")
     varied = per_call["varied"] / per_call["varied bare"]

@@ -175,7 +175,7 @@ class _Build:
         date: Any = None,
         variant: str | None = None,
     ) -> Any:
-        test = None  # not in the earlier format
+        test: str | None = None  # not in the earlier format
         if self.models:
             return _make(
                 m.Finding,
