@@ -40,7 +40,13 @@ def test_openapi_is_served_and_documents_the_request_and_errors(client: TestClie
     schema = client.get("/openapi.json").json()
     submit = schema["paths"]["/api/v1/cases"]["post"]
     body = submit["requestBody"]["content"]["application/json"]["schema"]
-    assert body == {"$ref": "#/components/schemas/PriorAuthorizationRequest"}
+    assert body == {
+        "oneOf": [
+            {"$ref": "#/components/schemas/ClinicalRecord"},
+            {"$ref": "#/components/schemas/PriorAuthorizationRequest"},
+        ]
+    }
+    assert "ClinicalRecord" in schema["components"]["schemas"]
     assert "PriorAuthorizationRequest" in schema["components"]["schemas"]
     assert "Member" in schema["components"]["schemas"]
     assert submit["responses"]["422"]["content"]["application/json"]["schema"]["$ref"].endswith(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -16,12 +16,14 @@ from medpolicy.record.model import ClinicalRecord
 from medpolicy.request import Request
 
 __all__ = [
+    "FORMAT_RULE",
     "decode_json",
     "field_path",
     "parse_any",
     "parse_record",
     "parse_request",
     "record_schema",
+    "request_format",
     "request_schema",
     "validate_model",
 ]
@@ -63,13 +65,34 @@ def parse_record(data: bytes | str | dict[str, Any]) -> ClinicalRecord:
     return record
 
 
+# Which format a request is in, by one rule: a clinical record has ``order`` (and no
+# ``medication``); a request of the earlier format has ``medication`` (and no ``order``).
+RECORD_FIELD, EARLIER_FIELD = "order", "medication"
+FORMAT_RULE = (
+    f"a request is a clinical record (the current format), which has {RECORD_FIELD}, or a "
+    f"request of the earlier format, which has {EARLIER_FIELD}"
+)
+
+
+def request_format(data: dict[str, Any]) -> Literal["record", "request"]:
+    """The format of a request's JSON object, by ``FORMAT_RULE``; a ``RequestError`` naming the
+    field when it has both shapes or neither."""
+    has_order, has_medication = RECORD_FIELD in data, EARLIER_FIELD in data
+    if has_order and has_medication:
+        both = f"{FORMAT_RULE}: send one of them, not both"
+        raise RequestError([FieldError(RECORD_FIELD, both), FieldError(EARLIER_FIELD, both)])
+    if not has_order and not has_medication:
+        raise RequestError([FieldError(RECORD_FIELD, f"required ({FORMAT_RULE})")])
+    return "record" if has_order else "request"
+
+
 def parse_any(data: bytes | str | dict[str, Any]) -> Request | ClinicalRecord:
-    """A request in either format: a clinical record (it has an ``order``) or the earlier one."""
+    """A request in either format, told apart by ``request_format``."""
     if isinstance(data, bytes | str):
         data = decode_json(data)
-    if isinstance(data, dict) and "order" in data:
-        return parse_record(data)
-    return parse_request(data)
+    if not isinstance(data, dict):
+        raise RequestError([FieldError("(body)", "a request must be a JSON object")])
+    return parse_record(data) if request_format(data) == "record" else parse_request(data)
 
 
 def validate_model(model: type[Model], data: Any) -> Model:

@@ -23,7 +23,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from medpolicy.adapters.fhir.draft import Draft
 from medpolicy.adapters.fhir.record_facts import keep_record_facts, record_of
-from medpolicy.adapters.native import parse_request, validate_model
+from medpolicy.adapters.native import FORMAT_RULE, parse_any, parse_request, validate_model
 from medpolicy.api.auth import Caller, authenticate, check_case_access, require
 from medpolicy.api.body import JSON_TYPES, MERGE_PATCH_TYPES, json_body
 from medpolicy.api.errors import ApiError
@@ -48,6 +48,7 @@ from medpolicy.api.state import Services, app_services, services
 from medpolicy.engine.decision import Decision
 from medpolicy.errors import FieldError, RequestError
 from medpolicy.record.model import ClinicalRecord
+from medpolicy.record.projection import project
 from medpolicy.request import Request as PaRequest
 from medpolicy.service import (
     check_not_ahead,
@@ -70,9 +71,16 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 _REQUEST_BODY = {
     "requestBody": {
         "required": True,
+        "description": f"A request in either format: {FORMAT_RULE}. An object with both fields, "
+        "or neither, is a 422 naming them.",
         "content": {
             "application/json": {
-                "schema": {"$ref": "#/components/schemas/PriorAuthorizationRequest"}
+                "schema": {
+                    "oneOf": [
+                        {"$ref": "#/components/schemas/ClinicalRecord"},
+                        {"$ref": "#/components/schemas/PriorAuthorizationRequest"},
+                    ]
+                }
             }
         },
     }
@@ -155,6 +163,24 @@ def _apply_organization(caller: TokenInfo, data: dict[str, Any]) -> None:
         )
 
 
+def _parsed(svc: Services, caller: TokenInfo, data: dict[str, Any]) -> PaRequest | ClinicalRecord:
+    """A submitted request in either format (``adapters.native.request_format``), checked as
+    every request is: the provider's organization, and no date after its receipt."""
+    _apply_organization(caller, data)
+    parsed = parse_any(data)
+    check_not_ahead(parsed, svc.settings.clock())
+    return parsed
+
+
+def _as_submitted(parsed: PaRequest | ClinicalRecord) -> tuple[PaRequest, ClinicalRecord | None]:
+    """What a case keeps of a submission: its request of the earlier format (which its queue row
+    and views read) and, for a clinical record, the record itself, which its decisions read
+    (``Case.decided_on()``). A record's request is its projection (``record.projection``)."""
+    if isinstance(parsed, ClinicalRecord):
+        return project(parsed).request, parsed
+    return parsed, None
+
+
 def _json(content: bytes | str, status_code: int = 200, **headers: str) -> Response:
     return Response(
         content, status_code=status_code, media_type="application/json", headers=headers
@@ -170,12 +196,10 @@ def _json(content: bytes | str, status_code: int = 200, **headers: str) -> Respo
     tags=["decisions"],
 )
 async def evaluate(request: Request) -> Response:
-    """The engine's decision for a request, as a what-if: nothing is stored or recorded."""
+    """The engine's decision for a request (a clinical record, or the earlier format), as a
+    what-if: nothing is stored or recorded."""
     svc, caller = await _hot_route_caller(request)
-    data = await _request_object(request)
-    _apply_organization(caller, data)
-    parsed = parse_request(data)
-    check_not_ahead(parsed, svc.settings.clock())
+    parsed = _parsed(svc, caller, await _request_object(request))
     return _json(evaluate_request(svc.registry, parsed).to_json())
 
 
@@ -208,21 +232,22 @@ async def evaluate(request: Request) -> Response:
 )
 async def submit_case(request: Request) -> Response:
     """Open a case: the engine decides at once (approved, pended for information, routed to a
-    reviewer, or out of scope) and the case and decision are committed before the response."""
+    reviewer, or out of scope) and the case and decision are committed before the response.
+    A clinical record is decided as sent, and the case keeps it (``record``) beside its request
+    of the earlier format."""
     svc, caller = await _hot_route_caller(request)
     require(caller, Role.provider)
     idempotency_key = _idempotency_key(request)
     started = time.perf_counter()
-    data = await _request_object(request)
-    _apply_organization(caller, data)
-    parsed = parse_request(data)
-    check_not_ahead(parsed, svc.settings.clock())
+    parsed = _parsed(svc, caller, await _request_object(request))
+    submitted, record = _as_submitted(parsed)
     result = await svc.store.submit_async(
-        parsed,
+        submitted,
         evaluate_request(svc.registry, parsed),
         actor=caller.actor(),
         idempotency_key=idempotency_key,
         idempotency_scope=caller.organization or f"token:{caller.id}",
+        record=record,
     )
     case, created = result.case, result.created
     if result.records is not None:

@@ -9,6 +9,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 from medpolicy.engine.decision import Authorization, Decision, Outcome
+from medpolicy.record.model import ClinicalRecord
 from medpolicy.request import Request
 from medpolicy.store import (
     AuditEvent,
@@ -132,13 +133,15 @@ class DecisionRecordOut(_Out):
 
 class CaseOut(CaseSummaryOut):
     request: dict[str, Any] = Field(
-        description="The current request, with every added fact merged."
+        description="The current request in the earlier format, with every added fact merged "
+        "(of a request sent as a clinical record: what the earlier format holds of it)."
     )
     record: dict[str, Any] | None = Field(
         default=None,
         description=(
-            "The clinical record the latest decision was made on, when it held more than the "
-            "request (a DTR answer for a fact only the record holds); null otherwise."
+            "The clinical record the latest decision was made on: the record sent, or one that "
+            "held more than the request (a DTR answer for a fact only the record holds); null "
+            "when the decision was made on the request alone."
         ),
     )
     decision: Decision = Field(description="The latest engine decision, as stored.")
@@ -343,10 +346,15 @@ def case_body(
 
 
 def request_components() -> dict[str, Any]:
-    """The request model's JSON Schema as OpenAPI components (``PriorAuthorizationRequest``)."""
+    """The request models' JSON Schemas as OpenAPI components: the clinical record
+    (``ClinicalRecord``, its parts prefixed ``Record``: its ``Member``, ``Dose`` and others are not
+    the earlier format's) and the earlier format (``PriorAuthorizationRequest``)."""
     schema = Request.model_json_schema(ref_template="#/components/schemas/{model}")
     components: dict[str, Any] = schema.pop("$defs", {})
     components["PriorAuthorizationRequest"] = schema
+    record = ClinicalRecord.model_json_schema(ref_template="#/components/schemas/Record{model}")
+    components.update({f"Record{name}": part for name, part in record.pop("$defs", {}).items()})
+    components["ClinicalRecord"] = record
     action = ReviewerActionIn.model_json_schema(ref_template="#/components/schemas/{model}")
     components.update(action.pop("$defs", {}))
     components["ReviewerActionIn"] = action

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -242,7 +242,7 @@ class CaseStore(StoreConnection):
             if key is not None:
                 existing = self._by_key(conn, case_row["idempotency_scope"], key)
                 if existing is not None:
-                    replays[i] = _replay(conn, existing, case_row["request_sha256"])
+                    replays[i] = _replay(conn, existing, case_row)
         fresh = [r for i, r in enumerate(rows) if i not in replays]
         if fresh:
             conn.execute(INSERT_CASE, [case_row for case_row, _, _ in fresh])
@@ -690,13 +690,16 @@ class _NewCase:
         )
 
 
-def _replay(conn: Connection, existing: Case, body_sha: str) -> SubmitResult:
+def _replay(conn: Connection, existing: Case, case_row: Mapping[str, Any]) -> SubmitResult:
     """An idempotent retry: the case the key first opened, if the request is the same one.
 
-    Compared with the request as first submitted (the case's own request may since have grown by
-    resubmissions): its hash is in the case's first audit event."""
+    Compared with the request and the clinical record as first submitted (the case's own may
+    since have grown by resubmissions): their hashes are in the case's first audit event. A
+    record is compared as well as the request: two records can have the same request of the
+    earlier format (``record.projection``) and differ in what only a record holds."""
     first = next(e for e in history_of(conn, existing.id) if e.event_type == "case.submitted")
-    if first.data.get("request_sha256") != body_sha:
+    sent = (case_row["request_sha256"], case_row["record_sha256"])
+    if (first.data.get("request_sha256"), first.data.get("record_sha256")) != sent:
         raise IdempotencyConflict(existing)
     return SubmitResult(case=existing, created=False)
 
