@@ -68,13 +68,13 @@ def test_compiled_and_python_decide_byte_for_byte_alike() -> None:
     here = decisions()
     assert len(here) > 250 and sum(v.startswith("refused") for v in here.values()) > 5
     env = {**os.environ, _compiled.PURE_PYTHON: "1"}
-    script = "import json, tests.test_compiled as t, medpolicy; "
-    script += "print(json.dumps([medpolicy.COMPILED, t.decisions()]))"
+    script = "import json, tests.test_compiled as t, medpolicy, medpolicy.engine.decide as d; "
+    script += "print(json.dumps([medpolicy.COMPILED, d.__file__, t.decisions()]))"
     run = subprocess.run(
         [sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, check=True
     )
-    state, there = json.loads(run.stdout)
-    assert state in ("asked", "python")  # its modules ran from their sources
+    state, module, there = json.loads(run.stdout)
+    assert state in ("asked", "python") and module.endswith(".py")  # run from their sources
     assert there.keys() == here.keys()
     differ = [name for name in here if here[name] != there[name]]
     assert not differ, f"compiled and Python decide differently: {differ[:5]}"
@@ -132,6 +132,6 @@ def test_which_modules_run(
     assert _compiled.state(root, environ) == expected
 
 
-def test_a_stale_build_runs_the_sources(tmp_path: Path) -> None:
+def test_extensions_are_found_beside_their_sources(tmp_path: Path) -> None:
     root = _tree(tmp_path, extension=True)
     assert _compiled.extensions(root, "pkg") == {"pkg.engine.decide": root / "engine" / "decide.py"}
