@@ -8,11 +8,11 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from medpolicy import strict_json
-from medpolicy.catalogue import KNOWN_FACTS, shared_catalogue
+from medpolicy.catalogue import KNOWN_FACTS, FactSpec, shared_catalogue
 from medpolicy.catalogue.derive import in_unit
 from medpolicy.definitions import icd10
 from medpolicy.errors import FieldError, RequestError
-from medpolicy.record.model import ClinicalRecord
+from medpolicy.record.model import ClinicalRecord, Observation
 from medpolicy.request import Request
 
 __all__ = [
@@ -222,27 +222,32 @@ def _record_errors(r: ClinicalRecord) -> list[FieldError]:
 
 def _implausible(r: ClinicalRecord) -> list[FieldError]:
     """Observations reporting more than the fact they are read as can plausibly be (the
-    catalogue's ``plausible_max``): refused, as the earlier format refuses such a weight, so a
-    unit slip never sizes a dose."""
+    catalogue's ``plausible_max``), or zero for a fact only above zero (``positive``: a body
+    weight): refused, as the earlier format refuses such a weight, so a unit slip never sizes a
+    dose, and no dose is sized by a weight of zero."""
     errors = []
     # the shared catalogue's facts and those of every policy loaded (a policy's own facts)
     for fact in {**shared_catalogue().facts, **KNOWN_FACTS}.values():
-        codes, unit = fact.source.get("observation"), fact.unit
-        if fact.plausible_max is None or not codes or unit is None:
+        codes = fact.source.get("observation")
+        if (fact.plausible_max is None and not fact.positive) or not codes or fact.unit is None:
             continue
         for i, o in enumerate(r.observations or []):
-            if o.code not in codes:
-                continue
-            value = in_unit(o.value, o.unit, unit)
-            if value is not None and value > fact.plausible_max:
-                errors.append(
-                    FieldError(
-                        f"observations[{i}].value",
-                        f"{o.value} {o.unit} is not a plausible {fact.name} (over "
-                        f"{fact.plausible_max} {unit}); check the unit",
-                    )
-                )
+            problem = _implausible_value(fact, o) if o.code in codes else None
+            if problem is not None:
+                errors.append(FieldError(f"observations[{i}].value", problem))
     return errors
+
+
+def _implausible_value(fact: FactSpec, o: Observation) -> str | None:
+    if fact.positive and o.value <= 0:  # zero in any unit, "-0" too
+        return f"{o.value} {o.unit} is not a plausible {fact.name} (it must be more than 0)"
+    value = None if fact.unit is None else in_unit(o.value, o.unit, fact.unit)
+    if fact.plausible_max is not None and value is not None and value > fact.plausible_max:
+        return (
+            f"{o.value} {o.unit} is not a plausible {fact.name} (over "
+            f"{fact.plausible_max} {fact.unit}); check the unit"
+        )
+    return None
 
 
 def record_schema() -> dict[str, Any]:

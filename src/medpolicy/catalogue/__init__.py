@@ -66,6 +66,7 @@ class FactSpec:
     # where a claims audit reads it: (input, its columns); None when claims do not carry it
     claims: tuple[str, tuple[str, ...]] | None = None
     plausible_max: Decimal | None = None  # in ``unit``: more is refused as implausible
+    positive: bool = False  # a measurement only more than zero can be: zero is refused
 
 
 @dataclass(frozen=True, eq=False)
@@ -142,7 +143,10 @@ def build_catalogue(entries: Mapping[str, Any], base: Catalogue | None = None) -
 def _spec(path: str, raw: Any) -> FactSpec:
     if not isinstance(raw, Mapping):
         raise ValueError("a fact is a mapping of label, name, kind, from")
-    keys = {"label", "name", "kind", "choices", "unit", "field", "from", "claims", "plausible_max"}
+    keys = {
+        *("label", "name", "kind", "choices", "unit", "field", "from", "claims"),
+        *("plausible_max", "positive"),
+    }
     unknown = set(raw) - keys
     if unknown:
         raise ValueError(f"unknown key(s): {', '.join(sorted(unknown))}")
@@ -173,7 +177,14 @@ def _spec(path: str, raw: Any) -> FactSpec:
         about_requested=source.get("about") == "requested",
         claims=_claims(raw.get("claims")),
         plausible_max=_plausible_max(raw.get("plausible_max")),
+        positive=_positive(raw.get("positive", False)),
     )
+
+
+def _positive(raw: Any) -> bool:
+    if not isinstance(raw, bool):
+        raise ValueError("'positive' is true or false")
+    return raw
 
 
 def _plausible_max(raw: Any) -> Decimal | None:

@@ -13,6 +13,7 @@ from medpolicy.definitions.billing import billing_units, least_waste_vials, line
 from medpolicy.definitions.dose import dose_mg_and_per_kg, mg_per_kg
 from medpolicy.definitions.units import exact_product
 from medpolicy.engine.decision import Authorization, ClaimLineOut, VialCount
+from medpolicy.errors import FieldError, RequestError
 from medpolicy.facts import Facts
 from medpolicy.policy import tree as t
 
@@ -77,19 +78,36 @@ def authorize(
 
 
 def authorization_fields(
-    policy: t.Policy, facts: Facts, months: int, weeks: int = 0, cycles: int | None = None
+    policy: t.Policy,
+    facts: Facts,
+    months: int,
+    weeks: int = 0,
+    cycles: int | None = None,
+    start_field: str = "medication.start_date",
 ) -> dict[str, Any]:
     """``authorize``'s record as a dict of its fields, in their order (what the record holds).
 
     The dose in mg is the dose as ordered (mg; mg/kg times the weight; mg/m² times the body
     surface area); what cannot be computed for want of a fact no criterion required (the weight
-    of a flat-dose policy's per-kg order) is left out (None), never guessed."""
+    of a flat-dose policy's per-kg order) is left out (None), never guessed. A period that would
+    end past the calendar's last day is a ``RequestError`` naming its start (``start_field``, as
+    the sender wrote it, or ``submitted_at`` when the period starts on the request's date)."""
     get: Callable[[str], Any] = facts.values.get  # None when absent
     dose, weight = get("medication.dose"), get("body_weight.kg")
     interval: int | None = get("medication.interval_days")
     dose_mg, per_kg = _dose_mg(dose, weight, get("body_surface_area.m2"))
-    start: date = get("medication.start_date") or get("request.date")
-    ends = add_months(start, months) if months else start + timedelta(weeks=weeks)
+    start_date: date | None = get("medication.start_date")
+    start: date = start_date or get("request.date")
+    try:
+        ends = add_months(start, months) if months else start + timedelta(weeks=weeks)
+    except (ValueError, OverflowError):
+        length = f"{months}-month" if months else f"{weeks}-week"
+        problem = (
+            f"{start.isoformat()}: a {length} authorization period from this date would end "
+            f"after {date.max.isoformat()}, the last date there is"
+        )
+        field = start_field if start_date else "submitted_at"
+        raise RequestError([FieldError(field, problem)]) from None
     end = ends - _ONE_DAY  # the period is inclusive of both ends
     administrations = None if interval is None else (end - start).days // interval + 1
     if administrations is not None and cycles is not None:

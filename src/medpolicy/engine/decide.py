@@ -87,8 +87,14 @@ def decide(policy: t.Policy, request: Request | ClinicalRecord) -> Determination
     if scope.applies is not False and met and not gates:
         outcome = Outcome.approved
         chosen = met[0]
+        start_field = "medication.start_date" if record is not request else "order.start_date"
         authorized = authorization_fields(
-            policy, facts, chosen.approval_months, chosen.approval_weeks, chosen.course_cycles
+            policy,
+            facts,
+            chosen.approval_months,
+            chosen.approval_weeks,
+            chosen.course_cycles,
+            start_field,
         )
         summary = parts.approvals[met[0].id]
     else:
