@@ -100,7 +100,8 @@ def _brute_force(dose: Decimal, sizes: tuple[int, ...]) -> tuple[int, int]:
         (VIALS, [D(tenths).scaleb(-2) for tenths in range(1, 60001, 97)]),  # fractional mg
         ((20, 100, 160), [D(mg) for mg in range(1, 801, 3)]),
         ((150, 420), [D(mg) for mg in range(1, 1501, 7)]),
-        ((7, 13), [D(mg) for mg in range(1, 301)]),
+        ((7, 13), [D(mg) for mg in range(1, 301)]),  # past 110 mg, 13s counted apart
+        ((3, 5, 8), [D(mg) for mg in range(1, 180, 7)]),  # past 72 mg, likewise
         ((100, 200), [D(mg) for mg in range(1, 801, 5)]),  # ties: 1×200 beats 2×100
         ((50,), [D(mg) for mg in range(1, 501, 9)]),
     ],
@@ -113,6 +114,13 @@ def test_least_waste_matches_brute_force(sizes: tuple[int, ...], doses: list[Dec
         assert [s for s, _ in plan.vials] == sorted({s for s, _ in plan.vials}, reverse=True)
         assert all(n > 0 for _, n in plan.vials)
         assert plan.waste_units == plan.total_mg - billing_units(dose, ONE_MG)
+
+
+def test_a_dose_of_billions_of_mg_is_planned_without_a_table_as_large() -> None:
+    # a table of every total up to 10^12 mg would not fit in memory (MemoryError)
+    plan = least_waste_vials(D(10**12), VIALS, ONE_MG)
+    assert plan.vials == ((160, 6_250_000_000),) and plan.waste_units == 0
+    assert least_waste_vials(D(10**12 + 1), VIALS, ONE_MG).total_mg == 10**12 + 20
 
 
 @pytest.mark.parametrize(

@@ -118,11 +118,24 @@ def lines_for(hcpcs: str, administered: int, plan: VialPlan) -> tuple[ClaimLine,
 
 @functools.lru_cache(maxsize=4096)  # pure, and the same few doses recur across requests
 def _fewest_vials_per_total(need: int, sizes: tuple[int, ...]) -> tuple[int, ...]:
-    """Vial counts (aligned with ``sizes``) reaching the smallest total ≥ ``need``.
+    """Vial counts (aligned with ``sizes``, largest first) reaching the smallest total ≥ ``need``.
 
     A total of need + largest size or more is never the smallest: dropping any one vial still
     leaves at least ``need``. So a table of exact totals up to that bound is enough.
+
+    That table grows with the dose, so a dose of billions of mg (a hostile claim line, an order
+    over every limit) would fill memory. It need not: in a plan smallest in total, then in count,
+    a smaller size appears fewer times than the largest size's mg (that many vials of it hold what
+    fewer largest vials hold), so the smaller sizes add at most ``spare`` mg, and every plan for a
+    larger dose holds ``fixed`` largest vials at least. Those are counted apart, and the table
+    covers what is left (under ``spare`` + 2 largest vials).
     """
+    largest = sizes[0]
+    spare = sum((largest - 1) * size for size in sizes[1:])
+    fixed = max(0, (need - spare) // largest - 1)
+    if fixed:
+        rest = _fewest_vials_per_total(need - fixed * largest, sizes)
+        return (rest[0] + fixed, *rest[1:])
     limit = need + sizes[0] - 1
     fewest: list[int | None] = [0] + [None] * limit  # fewest vials summing exactly to t
     last: list[int] = [0] * (limit + 1)  # index of the size added last on that best path
