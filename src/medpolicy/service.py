@@ -42,6 +42,7 @@ def evaluate_request(registry: PolicyRegistry, request: Request | ClinicalRecord
         member.payer,
         member.plan,
         member.line_of_business and member.line_of_business.value,
+        "medication.hcpcs" if record is not request else "order.drug.hcpcs",
     )
     check_period_fits(policy, request)
     return decide(policy, request)

@@ -146,6 +146,7 @@ REFUSED: list[tuple[str, Callable[[dict[str, Any]], None], int, set[str]]] = [
         {"observations[0].value"},
     ),
     ("a code outside ICD-10-CM", _set("conditions.0.code", "C50.999"), 422, {"conditions[0].code"}),
+    ("a drug no policy covers", _set("order.drug.hcpcs", "J9355"), 422, {"order.drug.hcpcs"}),
 ]
 
 

@@ -90,16 +90,18 @@ class PolicyRegistry:
         payer: str | None = None,
         plan: str | None = None,
         line_of_business: str | None = None,
+        drug_field: str = "medication.hcpcs",
     ) -> Policy:
         """The one policy for this drug on this date for this member: of the payer (the
         deployment's when None), whose plans and lines of business admit the member's; the
-        latest version of it in effect. ``RequestError`` when none is, or more than one."""
+        latest version of it in effect. ``RequestError`` when none is, or more than one (the
+        drug's code named as ``drug_field``: where the request's format holds it)."""
         payer = payer or self.default_payer
         in_force = self._in_force(hcpcs, on)
         if not in_force:
             known = ", ".join(sorted({p.drug.hcpcs for p in self._policies}))
             raise _refused(
-                "medication.hcpcs",
+                drug_field,
                 f"no coverage policy for {hcpcs} in effect on {on.isoformat()} "
                 f"(policies cover: {known})",
             )
