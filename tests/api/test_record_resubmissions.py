@@ -1,7 +1,7 @@
-"""A case opened with a clinical record, resubmitted: a merge patch of its request (the record's
-projection) must never decide on less than the record said. What the projection cannot hold and
-that matters to safety (two different weights, an order for another condition) still stops an
-approval after any patch that does not settle it."""
+"""A case opened with a clinical record, resubmitted: a merge patch (of the record itself:
+``api.resubmission``) must never decide on less than the record said. What the projection cannot
+hold and that matters to safety (two different weights, an order for another condition) still
+stops an approval after any patch that does not settle it."""
 
 from __future__ import annotations
 

@@ -152,3 +152,23 @@ def test_a_store_before_records_keeps_its_cases_unchanged(
         command.downgrade(config, "0005")
     assert "record_json" not in {c["name"] for c in inspect(engine).get_columns("cases")}
     engine.dispose()
+
+
+def test_a_case_records_the_format_it_was_opened_in(
+    store: CaseStore, aetna: PolicyRegistry
+) -> None:
+    """A record a surface built (PAS and DTR answers) leaves the case a request-format case; only
+    the provider's own record makes a record case, whose resubmissions patch that record."""
+    item = adapted(aetna_bundle(answered=True))
+    assert item.record is not None and item.request is not None
+    built = submit_adapted(store, aetna, item).case
+    assert store.opened_as(built.id) == "request"
+    decision = evaluate_request(aetna, item.record)
+    request = Request.model_validate(item.request.model_dump() | {"request_id": "PA-FORMAT-1"})
+    sent = store.submit(request, decision, actor=PROVIDER, record=item.record, opened_as="record")
+    assert store.opened_as(sent.case.id) == "record"
+    [first] = [e for e in store.history(sent.case.id) if e.event_type == "case.submitted"]
+    assert first.data["format"] == "record"
+    with pytest.raises(ValueError, match="must keep that record"):
+        store.submit(request, decision, actor=PROVIDER, opened_as="record")
+    assert store.verify_audit().ok

@@ -7,7 +7,7 @@ A provider token carries its organization and sees only that organization's case
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -18,6 +18,7 @@ from medpolicy.store import CaseSummary, Role, TokenInfo
 __all__ = [
     "COOKIE",
     "Caller",
+    "apply_organization",
     "authenticate",
     "bearer_token",
     "check_case_access",
@@ -61,3 +62,19 @@ def check_case_access(caller: TokenInfo, case: CaseSummary) -> None:
     """A provider may only see its own organization's cases."""
     if caller.role is Role.provider and case.organization != caller.organization:
         raise ApiError(403, "Authorization", "this case belongs to another organization")
+
+
+def apply_organization(caller: TokenInfo, data: dict[str, Any]) -> None:
+    """A provider's request is for its own organization: set it when absent, refuse another."""
+    if caller.role is not Role.provider:
+        return
+    member = data.get("member")
+    if not isinstance(member, dict):
+        return
+    organization = member.get("organization")
+    if organization is None:
+        member["organization"] = caller.organization
+    elif organization != caller.organization:
+        raise ApiError(
+            403, "member.organization", "a provider token may only submit for its own organization"
+        )

@@ -21,14 +21,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from medpolicy.adapters.fhir.draft import Draft
-from medpolicy.adapters.fhir.record_facts import keep_record_facts, record_of
-from medpolicy.adapters.native import FORMAT_RULE, parse_any, parse_request, validate_model
-from medpolicy.api.auth import Caller, authenticate, check_case_access, require
+from medpolicy.adapters.native import FORMAT_RULE, parse_any, validate_model
+from medpolicy.api.auth import Caller, apply_organization, authenticate, check_case_access, require
 from medpolicy.api.body import JSON_TYPES, MERGE_PATCH_TYPES, json_body
 from medpolicy.api.errors import ApiError
 from medpolicy.api.notice_routes import record_view
 from medpolicy.api.queue_query import FILTERS, parse_queue_query
+from medpolicy.api.resubmission import PATCH_RULE, resubmission
 from medpolicy.api.schemas import (
     AssignmentIn,
     CaseList,
@@ -52,7 +51,6 @@ from medpolicy.record.projection import project
 from medpolicy.request import Request as PaRequest
 from medpolicy.service import (
     check_not_ahead,
-    decision_catalogue,
     evaluate_request,
     reviewer_authorization,
 )
@@ -88,8 +86,7 @@ _REQUEST_BODY = {
 _PATCH_BODY = {
     "requestBody": {
         "required": True,
-        "description": "A JSON Merge Patch (RFC 7396) of the request: the facts to add or correct "
-        "(null removes a fact). request_id, member.id, member.organization and "
+        "description": f"{PATCH_RULE} request_id, member.id, member.organization and "
         "member.birth_date cannot change (a birth date may be added).",
         "content": {
             "application/merge-patch+json": {"schema": {"type": "object"}},
@@ -147,26 +144,10 @@ async def _request_object(
     return data
 
 
-def _apply_organization(caller: TokenInfo, data: dict[str, Any]) -> None:
-    """A provider's request is for its own organization: set it when absent, refuse another."""
-    if caller.role is not Role.provider:
-        return
-    member = data.get("member")
-    if not isinstance(member, dict):
-        return
-    organization = member.get("organization")
-    if organization is None:
-        member["organization"] = caller.organization
-    elif organization != caller.organization:
-        raise ApiError(
-            403, "member.organization", "a provider token may only submit for its own organization"
-        )
-
-
 def _parsed(svc: Services, caller: TokenInfo, data: dict[str, Any]) -> PaRequest | ClinicalRecord:
     """A submitted request in either format (``adapters.native.request_format``), checked as
     every request is: the provider's organization, and no date after its receipt."""
-    _apply_organization(caller, data)
+    apply_organization(caller, data)
     parsed = parse_any(data)
     check_not_ahead(parsed, svc.settings.clock())
     return parsed
@@ -248,6 +229,7 @@ async def submit_case(request: Request) -> Response:
         idempotency_key=idempotency_key,
         idempotency_scope=caller.organization or f"token:{caller.id}",
         record=record,
+        opened_as="request" if record is None else "record",
     )
     case, created = result.case, result.created
     if result.records is not None:
@@ -485,27 +467,24 @@ async def reviewer_action(case_id: str, request: Request, caller: Caller, svc: S
     tags=["cases"],
 )
 async def resubmit(case_id: str, request: Request, caller: Caller, svc: Svc) -> Response:
-    """The provider's added facts are merged into the case's request (JSON Merge Patch) and the
-    engine decides the same case again (on the merged request and, when the case keeps a
-    clinical record, the facts only that record held, which are kept)."""
+    """The provider's added facts are merged into the case in the format it was opened in (JSON
+    Merge Patch): into its clinical record when it was opened with one, which is then decided on
+    as patched; else into its request, with the facts only its record held (DTR answers) kept.
+    The engine decides the same case again (``api.resubmission``)."""
     require(caller, Role.provider)
     started = time.perf_counter()
     patch = await _request_object(request, MERGE_PATCH_TYPES)
 
     def work() -> tuple[bytes, Case]:
         case = _load(svc, caller, case_id)
-        current = case.request_data()
-        parsed = parse_request(merge_patch(current, patch))
-        check_not_ahead(parsed, svc.settings.clock())
-        record = kept_record(svc, case, parsed)
-        decision = evaluate_request(svc.registry, record or parsed)
+        patched = resubmission(svc, caller, case, patch)
         updated = svc.store.resubmit(
             case_id,
-            parsed,
-            decision,
+            patched.request,
+            patched.decision,
             actor=caller.actor(),
             seen_decisions=case.decision_count,
-            record=record,
+            record=patched.record,
         )
         return _case_body(svc, updated), updated
 
@@ -514,32 +493,6 @@ async def resubmit(case_id: str, request: Request, caller: Caller, svc: Svc) -> 
     svc.metrics.latency.labels("resubmission").observe(time.perf_counter() - started)
     log.info("case resubmitted case=%s outcome=%s", case.id, case.outcome.value)
     return _json(body)
-
-
-def kept_record(svc: Services, case: Case, request: PaRequest) -> ClinicalRecord | None:
-    """The case's clinical record carried onto ``request``: the facts only the record held (DTR
-    answers) placed again where the catalogue reads them, so that a resubmission decides on no
-    less than the case was decided on. None when the case keeps no record."""
-    stored = case.record()
-    if stored is None:
-        return None
-    draft = Draft("(body)")
-    before = PaRequest.model_validate_json(case.request_json)
-    keep_record_facts((before, stored), decision_catalogue(svc.registry, case.decision()), draft)
-    return record_of(request, draft)
-
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7396 JSON Merge Patch."""
-    if not isinstance(patch, dict):
-        return patch
-    result = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = merge_patch(result.get(key), value)
-    return result
 
 
 @router.get(

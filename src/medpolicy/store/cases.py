@@ -41,6 +41,7 @@ from medpolicy.store.model import (
     Case,
     CaseAssigned,
     CaseConflict,
+    CaseFormat,
     CaseNotFound,
     CaseRecords,
     CaseStatus,
@@ -60,6 +61,7 @@ from medpolicy.store.queries import (
     decisions_of,
     history_of,
     latest_decision_json,
+    opened_as,
     reviewer_decisions_of,
 )
 from medpolicy.store.queue import QueuePage, QueueQuery, read_queue
@@ -160,6 +162,7 @@ class CaseStore(StoreConnection):
         idempotency_key: str | None = None,
         idempotency_scope: str | None = None,
         record: ClinicalRecord | None = None,
+        opened_as: CaseFormat = "request",
     ) -> SubmitResult:
         """Open a case for ``request`` with the engine's ``decision`` and commit it.
 
@@ -167,12 +170,19 @@ class CaseStore(StoreConnection):
         request (facts only the record holds, e.g. DTR answers); the case keeps it beside the
         request, and the case's first audit event records its SHA-256.
 
+        ``opened_as``: the format the request was sent in (``CaseFormat``), which the first audit
+        event records and ``opened_as()`` reads: "record" only when ``record`` is the clinical
+        record the provider sent (its resubmissions then patch it), never for a record a surface
+        built from a request.
+
         With an ``idempotency_key`` (unique within ``idempotency_scope``, e.g. the provider's
         organization), a repeated submission returns the case the first one created
         (``created=False``), however many arrive at once; the same key with a different request
         raises ``IdempotencyConflict``.
         """
-        new = self._new_case(request, decision, actor, idempotency_key, idempotency_scope, record)
+        new = self._new_case(
+            request, decision, actor, idempotency_key, idempotency_scope, record, opened_as
+        )
         return new.result(self._group_commit.run(new))
 
     async def submit_async(
@@ -184,11 +194,14 @@ class CaseStore(StoreConnection):
         idempotency_key: str | None = None,
         idempotency_scope: str | None = None,
         record: ClinicalRecord | None = None,
+        opened_as: CaseFormat = "request",
     ) -> SubmitResult:
         """``submit`` for an event loop: this submission is committed with whatever others are
         waiting (on SQLite by the loop itself at its next pass, on PostgreSQL by the writer
         thread while the loop serves other requests), then this returns."""
-        new = self._new_case(request, decision, actor, idempotency_key, idempotency_scope, record)
+        new = self._new_case(
+            request, decision, actor, idempotency_key, idempotency_scope, record, opened_as
+        )
         return new.result(await self._group_commit.submit_async(new))
 
     def _new_case(
@@ -199,8 +212,11 @@ class CaseStore(StoreConnection):
         idempotency_key: str | None,
         idempotency_scope: str | None,
         record: ClinicalRecord | None = None,
+        opened_as: CaseFormat = "request",
     ) -> _NewCase:
         """A new case's row (less its digests) and what its decision and audit event need."""
+        if opened_as == "record" and record is None:
+            raise ValueError("a case opened as a clinical record must keep that record")
         now = self._clock()
         status = ENGINE_STATUS[decision.outcome]
         lob = request.member.line_of_business
@@ -228,7 +244,7 @@ class CaseStore(StoreConnection):
             "record_json": record_json(record),
         }
         values.update(identity_columns(json.loads(values["request_json"])))
-        return _NewCase(values, decision, decision.to_json(), actor)
+        return _NewCase(values, decision, decision.to_json(), actor, opened_as)
 
     def _write_new_cases(
         self, conn: Connection, batch: Sequence[_NewCase]
@@ -511,6 +527,12 @@ class CaseStore(StoreConnection):
                 return None
             return Case.from_rows(row, self._latest_decision_json(conn, case_id))
 
+    def opened_as(self, case_id: str) -> CaseFormat:
+        """The format the case was opened in, as its first audit event recorded it ("request" for
+        a case opened before formats were recorded)."""
+        with self.connect() as conn:
+            return opened_as(conn, case_id)
+
     def find_by_request_id(self, request_id: str, organization: str | None = None) -> list[Case]:
         """Cases opened for a request identifier (newest first), optionally of one organization."""
         query = select(cases).where(cases.c.request_id == request_id)
@@ -632,6 +654,7 @@ class _NewCase:
     decision: DecisionLike
     decision_json: str
     actor: Actor
+    opened_as: CaseFormat
 
     def rows(self) -> tuple[dict[str, Any], dict[str, Any], NewEvent]:
         """The cases row, the decisions row and the audit event."""
@@ -663,6 +686,8 @@ class _NewCase:
                 "urgency": case_row["urgency"],
                 "request_type": case_row["request_type"],
                 "pathways": case_row["pathways"],
+                # what a resubmission's merge patch applies to (``CaseStore.opened_as``)
+                "format": self.opened_as,
             },
         )
         return case_row, decision_row, event

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from medpolicy.engine.decision import Authorization, Decision, Outcome
 from medpolicy.record.model import ClinicalRecord
@@ -20,6 +20,7 @@ __all__ = [
     "Case",
     "CaseAssigned",
     "CaseConflict",
+    "CaseFormat",
     "CaseNotFound",
     "CaseRecords",
     "CaseStatus",
@@ -33,6 +34,13 @@ __all__ = [
     "SubmitResult",
     "decided_on",
 ]
+
+
+# The format a case was opened in, as its first audit event records it (``case.submitted``'s
+# ``format``): "record" when the provider sent the member's clinical record, whose resubmissions
+# then patch that record; "request" for the earlier format, for a record a surface built from a
+# request (FHIR PAS and DTR answers), and for every case opened before formats were recorded.
+CaseFormat = Literal["record", "request"]
 
 
 class CaseStatus(StrEnum):

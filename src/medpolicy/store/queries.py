@@ -13,7 +13,7 @@ from sqlalchemy.sql.elements import BindParameter
 
 from medpolicy.engine.decision import Authorization, Outcome
 from medpolicy.store.audit import AuditEvent, row_event
-from medpolicy.store.model import ReviewerAction, ReviewerDecision, StoredDecision, utc
+from medpolicy.store.model import CaseFormat, ReviewerAction, ReviewerDecision, StoredDecision, utc
 from medpolicy.store.schema import audit_events, cases, decisions, reviewer_actions
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "decisions_of",
     "history_of",
     "latest_decision_json",
+    "opened_as",
     "reviewer_decisions_of",
 ]
 
@@ -49,6 +50,13 @@ _LATEST_DECISION = (
     select(decisions.c.decision_json)
     .where(decisions.c.case_id == _CASE_ID)
     .order_by(decisions.c.number.desc())
+    .limit(1)
+)
+
+_SUBMITTED = (
+    select(audit_events.c.data_json)
+    .where(audit_events.c.case_id == _CASE_ID, audit_events.c.event_type == "case.submitted")
+    .order_by(audit_events.c.seq)
     .limit(1)
 )
 
@@ -103,3 +111,11 @@ def _approval_authorizations(conn: Connection, case_id: str) -> dict[int, Author
 def latest_decision_json(conn: Connection, case_id: str) -> str:
     text: str = conn.execute(_LATEST_DECISION, {"case_id": case_id}).scalar_one()
     return text
+
+
+def opened_as(conn: Connection, case_id: str) -> CaseFormat:
+    """The format the case's first audit event (``case.submitted``) records it was opened in:
+    "request" when it records none (a case opened before formats were recorded)."""
+    data = conn.execute(_SUBMITTED, {"case_id": case_id}).scalar_one_or_none()
+    recorded = json.loads(data).get("format") if data is not None else None
+    return "record" if recorded == "record" else "request"
