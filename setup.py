@@ -22,7 +22,7 @@ from typing import Any
 from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
-# The decision's path, as modules of src/medpolicy (kept in step with medpolicy._compiled).
+# The decision's path, as modules of src/medpolicy (``medpolicy._compiled`` finds which were built).
 COMPILED = (
     "facts.py",
     "logic.py",
@@ -56,8 +56,8 @@ def _guard() -> Any:
 
 
 class BuildWithManifest(build_ext):
-    """``build_ext``, then the compiled sources' digests written where the extensions went (the
-    source tree for an editable install, else the build directory the wheel is made from)."""
+    """``build_ext``, then the digest of the package's sources written where the extensions went
+    (the source tree for an editable install, else the build directory the wheel is made from)."""
 
     def run(self) -> None:
         guard = _guard()
