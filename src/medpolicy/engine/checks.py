@@ -237,17 +237,13 @@ def _quantity_limit(params: Mapping[str, Any]) -> Check:
                 f"cannot be checked until reported: {FACTS[needs].label}",
             )
         per_window = -(-per_days // interval)  # administrations within one window
-        administered = billing_units(dose_mg, mg_per_unit)
-        units = administered * per_window
+        units = billing_units(dose_mg, mg_per_unit) * per_window
         problems = (
             [f"{units} billing units every {per_days} days, above {max_units}"]
             if units > max_units
             else []
         )
-        # The vials are counted for a dose that one administration's units could allow: the
-        # least-waste plan tables every total up to the dose (a dose of billions of mg, over the
-        # units alone, is not met without it).
-        if vial_limits and administered <= max_units:
+        if vial_limits:
             plan = least_waste_vials(dose_mg, tuple(vial_limits), mg_per_unit)
             for size, count in plan.vials:
                 allowed = vial_limits.get(size, 0)
