@@ -317,15 +317,9 @@ def test_brain_metastases_and_metastatic_disease_from_conditions() -> None:
 
 
 def test_stated_diagnoses_come_from_the_order_reason() -> None:
-    order = {
-        "resourceType": "MedicationRequest",
-        "id": "order",
-        "status": "active",
-        "intent": "order",
-        "medicationCodeableConcept": cc(RXNORM, "1371041"),
-        "subject": {"reference": "Patient/p1"},
-        "reasonCode": [cc(ICD, "C50.912"), cc(SNOMED, "254837009"), cc(SNOMED, "1234")],
-        "dosageInstruction": [
+    order = _order(
+        reasonCode=[cc(ICD, "C50.912"), cc(SNOMED, "254837009"), cc(SNOMED, "1234")],
+        dosageInstruction=[
             {
                 "timing": {
                     "repeat": {
@@ -346,7 +340,7 @@ def test_stated_diagnoses_come_from_the_order_reason() -> None:
                 ],
             }
         ],
-    }
+    )
     adapted = adapt(PATIENT, order)
     r = adapted.request
     assert r is not None and r.medication.dose is not None
@@ -356,6 +350,19 @@ def test_stated_diagnoses_come_from_the_order_reason() -> None:
     assert [i.coding for i in adapted.issues if i.kind == "unrecognized-coding"] == [
         "http://snomed.info/sct|1234"
     ]
+
+
+def _order(**fields: Any) -> dict[str, Any]:
+    """An active Kadcyla order (RxNorm) for the patient, with ``fields`` added."""
+    return {
+        "resourceType": "MedicationRequest",
+        "id": "order",
+        "status": "active",
+        "intent": "order",
+        "medicationCodeableConcept": cc(RXNORM, "1371041"),
+        "subject": {"reference": "Patient/p1"},
+        **fields,
+    }
 
 
 def _dosage(value: float, unit: str = "mg/kg", weeks: int = 3) -> dict[str, Any]:
@@ -387,15 +394,7 @@ def test_an_order_of_several_different_doses_is_not_read_as_its_first(
 ) -> None:
     """Reading the first of 3.6 mg/kg every 3 weeks and 10 mg/kg weekly would approve an order
     whose second phase no reviewer would: the dose is asked for, and the adapter says why."""
-    order = {
-        "resourceType": "MedicationRequest",
-        "id": "order",
-        "status": "active",
-        "intent": "order",
-        "medicationCodeableConcept": cc(RXNORM, "1371041"),
-        "subject": {"reference": "Patient/p1"},
-        "dosageInstruction": dosages,
-    }
+    order = _order(dosageInstruction=dosages)
     adapted = adapt(PATIENT, order)
     assert adapted.request is not None
     got = adapted.request.medication.dose
