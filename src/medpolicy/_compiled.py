@@ -34,19 +34,22 @@ PURE_PYTHON = "MEDPOLICY_PURE_PYTHON"
 State = Literal["compiled", "python", "stale", "asked"]
 
 
-def digest(root: Path = HERE) -> str:
-    """Every Python source under ``root``, by path and content."""
+def digest(root: Path = HERE, sources: list[Path] | None = None) -> str:
+    """Every Python source under ``root`` (``sources``, when already listed), by path and
+    content."""
     h = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
+    for path in _sources(root) if sources is None else sources:
         h.update(path.relative_to(root).as_posix().encode() + b"\0")
         h.update(hashlib.sha256(path.read_bytes()).digest())
     return h.hexdigest()
 
 
-def extensions(root: Path = HERE, package: str = "medpolicy") -> dict[str, Path]:
+def extensions(
+    root: Path = HERE, package: str = "medpolicy", sources: list[Path] | None = None
+) -> dict[str, Path]:
     """The modules with an extension beside their source: module name -> the source."""
     found = {}
-    for path in sorted(root.rglob("*.py")):
+    for path in _sources(root) if sources is None else sources:
         if any(
             path.with_name(path.stem + s).exists() for s in importlib.machinery.EXTENSION_SUFFIXES
         ):
@@ -58,7 +61,8 @@ def extensions(root: Path = HERE, package: str = "medpolicy") -> dict[str, Path]
 def state(root: Path = HERE, environ: dict[str, str] | None = None) -> State:
     """``compiled``: extensions built from these sources; ``python``: none built; ``stale``:
     built from other sources (or with no record of which); ``asked``: Python asked for."""
-    if not extensions(root):
+    sources = _sources(root)  # listed once: the package is walked at every start
+    if not extensions(root, sources=sources):
         return "python"
     if (environ if environ is not None else os.environ).get(PURE_PYTHON) == "1":
         return "asked"
@@ -67,7 +71,11 @@ def state(root: Path = HERE, environ: dict[str, str] | None = None) -> State:
         built = json.loads(manifest.read_text())["sources"]
     except (OSError, ValueError, KeyError, TypeError):
         return "stale"
-    return "compiled" if built == digest(root) else "stale"
+    return "compiled" if built == digest(root, sources) else "stale"
+
+
+def _sources(root: Path) -> list[Path]:
+    return sorted(root.rglob("*.py"))
 
 
 class _FromSource(importlib.abc.MetaPathFinder):
